@@ -1,0 +1,206 @@
+package qualys
+
+import (
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/qualysbridge/qualysbridge/internal/retry"
+)
+
+// Client talks to one Qualys subscription: the FO API (/api/N.N/fo/), the
+// QPS portal API (/qps/rest/2.0/) and, when a gateway URL is configured,
+// the gateway APIs. It is safe for concurrent use.
+//
+// Every call goes through one pipeline: Basic (or gateway Bearer)
+// authentication, the X-Requested-With header, pacing from the
+// X-RateLimit-* headers, a per-API concurrency cap from
+// X-Concurrency-Limit-Limit, and bounded retries that honour the server's
+// wait headers and never repeat a call that is not safe to repeat.
+type Client struct {
+	cfg     config
+	base    *url.URL
+	gateway *url.URL
+
+	mu    sync.Mutex
+	apis  map[string]*apiState
+	calls map[string]int64
+	last  atomic.Pointer[Rate]
+	jwt   tokenCache
+}
+
+// NewClient returns a client for the Qualys API server at baseURL (for
+// example https://qualysapi.qg3.apps.qualys.com; see Platform). The URL
+// must be https:// unless WithInsecureLoopback is given and the host is a
+// loopback address, and must not carry credentials.
+func NewClient(baseURL string, opts ...Option) (*Client, error) {
+	cfg := config{
+		userAgent:   defaultUserAgent,
+		maxAttempts: defaultMaxAttempts,
+		maxWait:     defaultMaxWait,
+		apiVersion:  defaultAPIVersion,
+		idleTimeout: defaultIdleTimeout,
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, &ConfigError{Option: "Option", Reason: "nil option"}
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	base, err := parseBaseURL("base URL", baseURL, cfg.allowLoopback)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, base: base, apis: map[string]*apiState{}, calls: map[string]int64{}}
+	if cfg.gateway != "" {
+		if c.gateway, err = parseBaseURL("gateway URL", cfg.gateway, cfg.allowLoopback); err != nil {
+			return nil, err
+		}
+	}
+	if c.cfg.httpClient == nil {
+		c.cfg.httpClient = cleanhttp.DefaultPooledClient()
+	}
+	if c.cfg.logger == nil {
+		c.cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.cfg.backoff == nil {
+		c.cfg.backoff = func(attempt int) time.Duration {
+			return retry.Backoff(attempt, 2*time.Second, c.cfg.maxWait)
+		}
+	}
+	return c, nil
+}
+
+func parseBaseURL(what, raw string, allowLoopback bool) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, &ConfigError{Option: what, Reason: "want an absolute URL such as https://qualysapi.qualys.com, got " + quoteShort(redactURL(raw))}
+	}
+	if u.User != nil {
+		return nil, &ConfigError{Option: what, Reason: "must not contain credentials; use WithCredentials"}
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, &ConfigError{Option: what, Reason: "must not contain a query or fragment"}
+	}
+	if u.Scheme == "http" {
+		if !allowLoopback {
+			return nil, &ConfigError{Option: what, Reason: "must be https:// (http:// is allowed only for loopback hosts with WithInsecureLoopback)"}
+		}
+		if !isLoopback(u.Hostname()) {
+			return nil, &ConfigError{Option: what, Reason: "http:// is allowed only for loopback hosts; use https:// for " + u.Hostname()}
+		}
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// redactURL drops any user information from a URL-like string before it is
+// quoted in an error.
+func redactURL(raw string) string {
+	if i := strings.Index(raw, "@"); i >= 0 {
+		if j := strings.Index(raw, "://"); j >= 0 && j < i {
+			return raw[:j+3] + "[REDACTED]@" + raw[i+1:]
+		}
+		return "[REDACTED]@" + raw[i+1:]
+	}
+	return raw
+}
+
+// Rate is what the server last said about one API's limits, from the
+// X-RateLimit-* and X-Concurrency-Limit-* headers. Zero fields were not
+// sent. The QPS and gateway APIs send none of them.
+type Rate struct {
+	// API is the path of the API the headers came with; limits are per
+	// API and per subscription.
+	API string
+	// Limit is X-RateLimit-Limit: calls allowed per Window.
+	Limit int
+	// Window is X-RateLimit-Window-Sec.
+	Window time.Duration
+	// Remaining is X-RateLimit-Remaining: calls left in the window.
+	Remaining int
+	// ToWait is X-RateLimit-ToWait-Sec: how long before the next call
+	// will not be blocked.
+	ToWait time.Duration
+	// ConcurrencyLimit is X-Concurrency-Limit-Limit.
+	ConcurrencyLimit int
+	// ConcurrencyRunning is X-Concurrency-Limit-Running, this call
+	// included.
+	ConcurrencyRunning int
+	// Observed is when the response carrying these headers arrived.
+	Observed time.Time
+}
+
+// Rate returns the limits most recently reported by any API, and false when
+// no response has carried rate-limit headers yet.
+func (c *Client) Rate() (Rate, bool) {
+	r := c.last.Load()
+	if r == nil {
+		return Rate{}, false
+	}
+	return *r, true
+}
+
+// RateFor returns the limits most recently reported for one API path (such
+// as "/api/2.0/fo/asset/host/vm/detection/").
+func (c *Client) RateFor(api string) (Rate, bool) {
+	c.mu.Lock()
+	st := c.apis[api]
+	c.mu.Unlock()
+	if st == nil {
+		return Rate{}, false
+	}
+	return st.rate()
+}
+
+// Calls returns how many HTTP requests the client has sent, per API path,
+// retries included: the number the subscription's call budget is charged.
+func (c *Client) Calls() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.calls))
+	for k, v := range c.calls {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *Client) api(key string) *apiState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.apis[key]
+	if st == nil {
+		limit := defaultConcurrency
+		if c.cfg.concurrency > 0 && c.cfg.concurrency < limit {
+			limit = c.cfg.concurrency
+		}
+		st = &apiState{gate: newGate(limit)}
+		c.apis[key] = st
+	}
+	return st
+}
+
+func (c *Client) countCall(key string) {
+	c.mu.Lock()
+	c.calls[key]++
+	c.mu.Unlock()
+}
+
+func (c *Client) foPath(resource string) string {
+	return c.base.Path + "/api/" + c.cfg.apiVersion + "/fo/" + resource
+}

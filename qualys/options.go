@@ -1,0 +1,205 @@
+package qualys
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Option configures a Client. Options validate their arguments and return
+// an error (never panic) when one is unusable.
+type Option func(*config) error
+
+type config struct {
+	gateway       string
+	httpClient    *http.Client
+	userAgent     string
+	logger        *slog.Logger
+	creds         *credentials
+	maxAttempts   int
+	maxWait       time.Duration
+	backoff       func(attempt int) time.Duration
+	concurrency   int
+	apiVersion    string
+	allowLoopback bool
+	idleTimeout   time.Duration
+}
+
+// credentials is held by pointer so that printing a config or Client with
+// %+v shows an address, never the password.
+type credentials struct {
+	user, pass string
+}
+
+// String hides the secret from any accidental formatting.
+func (c *credentials) String() string { return "qualys credentials [REDACTED]" }
+
+// GoString hides the secret from %#v.
+func (c *credentials) GoString() string { return c.String() }
+
+const (
+	defaultUserAgent   = "qualysbridge-go/0.1"
+	defaultMaxAttempts = 5
+	defaultMaxWait     = 5 * time.Minute
+	defaultIdleTimeout = 5 * time.Minute
+	defaultAPIVersion  = "2.0"
+	// defaultConcurrency is the concurrency used for an API until its
+	// X-Concurrency-Limit-Limit header is known: the Standard
+	// subscription's limit.
+	defaultConcurrency = 2
+)
+
+// WithCredentials sets the Qualys user name and password sent with HTTP
+// Basic authentication (and to the gateway's /auth for a JWT). They are
+// never logged or included in errors.
+func WithCredentials(user, pass string) Option {
+	return func(c *config) error {
+		if user == "" {
+			return &ConfigError{Option: "WithCredentials", Reason: "empty user name"}
+		}
+		if pass == "" {
+			return &ConfigError{Option: "WithCredentials", Reason: "empty password"}
+		}
+		c.creds = &credentials{user: user, pass: pass}
+		return nil
+	}
+}
+
+// WithGateway sets the Qualys gateway URL (https://gateway.qgN.apps...),
+// needed by the Assets service. Platform returns it for a platform name.
+func WithGateway(gatewayURL string) Option {
+	return func(c *config) error {
+		if strings.TrimSpace(gatewayURL) == "" {
+			return &ConfigError{Option: "WithGateway", Reason: "empty URL"}
+		}
+		c.gateway = gatewayURL
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client. The default is
+// cleanhttp.DefaultPooledClient() with no whole-request timeout: detection
+// bodies stream for minutes, so deadlines come from the caller's context.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return &ConfigError{Option: "WithHTTPClient", Reason: "nil *http.Client"}
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header sent with every request.
+func WithUserAgent(ua string) Option {
+	return func(c *config) error {
+		if strings.TrimSpace(ua) == "" {
+			return &ConfigError{Option: "WithUserAgent", Reason: "empty user agent"}
+		}
+		c.userAgent = ua
+		return nil
+	}
+}
+
+// WithLogger sets the logger. The client logs nothing unless one is given:
+// requests at Debug, retries and waits at Warn. Credentials never appear.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return &ConfigError{Option: "WithLogger", Reason: "nil *slog.Logger"}
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithRetry bounds retries: maxAttempts is the number of times one call may
+// be sent in all (1 disables retries; default 5), maxWait the longest the
+// client waits before one retry (default 5 minutes). When the server asks
+// for a longer wait than maxWait (a daily budget used up), the call fails
+// at once with an error matching ErrRateLimited whose RetryAfter says how
+// long to wait, rather than spending a call that would be refused again.
+func WithRetry(maxAttempts int, maxWait time.Duration) Option {
+	return func(c *config) error {
+		if maxAttempts < 1 {
+			return &ConfigError{Option: "WithRetry", Reason: "maxAttempts must be at least 1"}
+		}
+		if maxWait < 0 {
+			return &ConfigError{Option: "WithRetry", Reason: "maxWait must not be negative"}
+		}
+		c.maxAttempts = maxAttempts
+		c.maxWait = maxWait
+		return nil
+	}
+}
+
+// WithBackoff replaces the wait used between retries when the server gives
+// no wait of its own (the first blocked response often lacks
+// X-RateLimit-ToWait-Sec). attempt is 1 for the first retry. The default is
+// exponential from 2 s with jitter, capped by WithRetry's maxWait.
+func WithBackoff(f func(attempt int) time.Duration) Option {
+	return func(c *config) error {
+		if f == nil {
+			return &ConfigError{Option: "WithBackoff", Reason: "nil function"}
+		}
+		c.backoff = f
+		return nil
+	}
+}
+
+// WithConcurrency caps the number of requests in flight per API. The
+// effective cap is the smaller of n and the server's
+// X-Concurrency-Limit-Limit (2 until the server has said).
+func WithConcurrency(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return &ConfigError{Option: "WithConcurrency", Reason: "must be at least 1"}
+		}
+		c.concurrency = n
+		return nil
+	}
+}
+
+// WithAPIVersion sets the version segment of the /api/N.N/fo/ paths
+// (default "2.0"). Qualys has announced end of support for some v2.0
+// endpoints; later versions keep the shapes this package decodes.
+func WithAPIVersion(v string) Option {
+	return func(c *config) error {
+		ok := v != ""
+		for _, r := range v {
+			if (r < '0' || r > '9') && r != '.' {
+				ok = false
+			}
+		}
+		if !ok {
+			return &ConfigError{Option: "WithAPIVersion", Reason: "want a version such as 2.0 or 5.0, got " + quoteShort(v)}
+		}
+		c.apiVersion = v
+		return nil
+	}
+}
+
+// WithInsecureLoopback allows http:// base URLs whose host is a loopback
+// address (127.0.0.0/8, ::1, localhost), for tests against a local fake.
+// Without it every URL must be https://.
+func WithInsecureLoopback() Option {
+	return func(c *config) error {
+		c.allowLoopback = true
+		return nil
+	}
+}
+
+// WithIdleTimeout sets how long a response body may send nothing before the
+// read fails (default 5 minutes; 0 disables). Qualys sends keep-alive
+// comments during long pulls, so a stream that stays silent this long is
+// dead, not slow.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return &ConfigError{Option: "WithIdleTimeout", Reason: "must not be negative"}
+		}
+		c.idleTimeout = d
+		return nil
+	}
+}

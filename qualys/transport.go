@@ -1,0 +1,620 @@
+package qualys
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/redact"
+	"github.com/qualysbridge/qualysbridge/internal/retry"
+)
+
+// maxErrorBody bounds how much of an error or SIMPLE_RETURN body is read.
+const maxErrorBody = 64 << 10
+
+// apiRequest describes one logical API call; do may send it several times.
+type apiRequest struct {
+	method      string
+	path        string // absolute path on the server
+	gateway     bool   // send to the gateway host
+	bearer      bool   // gateway JWT instead of Basic auth
+	query       url.Values
+	body        []byte
+	contentType string
+	accept      string
+	action      string
+	// idempotent marks calls that are safe to send again after an
+	// ambiguous failure (a transport error, a 503). Calls that are not
+	// are retried only when the response proves the server did nothing.
+	idempotent bool
+	// fo marks FO API calls, whose 2xx bodies may still be SIMPLE_RETURN
+	// errors.
+	fo bool
+}
+
+func (r *apiRequest) key() string {
+	if r.gateway {
+		return "gateway:" + r.path
+	}
+	return r.path
+}
+
+func (r *apiRequest) endpoint() string { return r.path }
+
+// response is a successful reply; its Body must be closed. For FO calls
+// whose body was a SIMPLE_RETURN without an error code, simple holds it.
+type response struct {
+	*http.Response
+	simple *simpleReturn
+}
+
+// do sends the request with pacing, the concurrency cap and retries, and
+// returns the first 2xx response that is not an error in disguise. The
+// concurrency slot is held until the body is closed.
+func (c *Client) do(ctx context.Context, r *apiRequest) (*response, error) {
+	if c.cfg.creds == nil {
+		return nil, &ConfigError{Option: "credentials", Reason: "no credentials; use WithCredentials"}
+	}
+	if r.gateway && c.gateway == nil {
+		return nil, &ConfigError{Option: "gateway URL", Reason: "the " + r.path + " API is on the gateway; use WithGateway (see Platform)"}
+	}
+	key := r.key()
+	st := c.api(key)
+	log := c.cfg.logger
+	refreshed := false
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		wait, cancelRes := st.reserve(time.Now())
+		if wait > c.cfg.maxWait {
+			cancelRes()
+			return nil, &Error{Endpoint: r.endpoint(), Action: r.action, Code: "", StatusCode: 0,
+				Text: "rate limit: the API budget is exhausted", RetryAfter: wait, kind: kindPaced}
+		}
+		if wait > 0 {
+			log.LogAttrs(ctx, slog.LevelDebug, "qualys: pacing", slog.String("api", key), slog.Duration("wait", wait))
+			if err := retry.Sleep(ctx, wait); err != nil {
+				cancelRes()
+				return nil, err
+			}
+		}
+		if err := st.gate.acquire(ctx); err != nil {
+			return nil, err
+		}
+		var token string
+		if r.bearer {
+			var err error
+			if token, err = c.jwt.get(ctx, c); err != nil {
+				st.gate.release()
+				return nil, err
+			}
+		}
+		start := time.Now()
+		c.countCall(key)
+		resp, err := c.send(ctx, r, token)
+		if err != nil {
+			st.gate.release()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			e := &Error{Endpoint: r.endpoint(), Action: r.action, Text: "transport error: " + scrubErr(err, c.cfg.creds), Err: err, kind: kindTransport}
+			if r.idempotent && attempt < c.cfg.maxAttempts {
+				d := c.cfg.backoff(attempt)
+				log.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("api", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
+				if err := retry.Sleep(ctx, d); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, e
+		}
+		now := time.Now()
+		if rt, ok := st.observe(r.path, resp.Header, c.cfg.concurrency, now); ok {
+			c.last.Store(&rt)
+		}
+		log.LogAttrs(ctx, slog.LevelDebug, "qualys: response", slog.String("method", r.method), slog.String("api", key), slog.String("action", r.action), slog.Int("status", resp.StatusCode), slog.Int("attempt", attempt), slog.Duration("elapsed", now.Sub(start)))
+
+		if r.bearer && resp.StatusCode == http.StatusUnauthorized && !refreshed {
+			// The JWT expired or was revoked: log in again once.
+			drain(resp.Body)
+			st.gate.release()
+			c.jwt.invalidate(token)
+			refreshed = true
+			attempt--
+			continue
+		}
+
+		apiErr, out := c.classify(r, resp, st)
+		if apiErr == nil {
+			return out, nil
+		}
+		if !c.retryable(r, apiErr) || attempt >= c.cfg.maxAttempts {
+			return nil, apiErr
+		}
+		d, fromServer := c.waitFor(apiErr, attempt)
+		if fromServer && d > c.cfg.maxWait {
+			return nil, apiErr
+		}
+		if fromServer {
+			st.block(time.Now().Add(d))
+		}
+		log.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying", slog.String("api", key), slog.String("action", r.action), slog.Int("status", apiErr.StatusCode), slog.String("code", apiErr.Code), slog.Int("attempt", attempt), slog.Duration("wait", d))
+		if err := retry.Sleep(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (c *Client) send(ctx context.Context, r *apiRequest, token string) (*http.Response, error) {
+	base := c.base
+	if r.gateway {
+		base = c.gateway
+	}
+	u := *base
+	u.Path = r.path
+	if len(r.query) > 0 {
+		u.RawQuery = r.query.Encode()
+	}
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	if r.body != nil {
+		b := r.body
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	if r.bearer {
+		req.Header.Set("Authorization", "Bearer "+token)
+	} else {
+		req.SetBasicAuth(c.cfg.creds.user, c.cfg.creds.pass)
+	}
+	req.Header.Set("X-Requested-With", c.cfg.userAgent)
+	req.Header.Set("User-Agent", c.cfg.userAgent)
+	if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
+	}
+	return c.cfg.httpClient.Do(req)
+}
+
+// classify turns a response into either a usable response or an *Error.
+func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Error, *response) {
+	base := &Error{StatusCode: resp.StatusCode, Endpoint: r.endpoint(), Action: r.action}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		drain(resp.Body)
+		st.gate.release()
+		fillError(base, resp.Header.Get("Content-Type"), body)
+		base.Text = redact.Scrub(base.Text, c.cfg.creds.pass)
+		base.Snippet = redact.Scrub(base.Snippet, c.cfg.creds.pass)
+		setRetryAfter(base, resp.Header)
+		return base, nil
+	}
+	var once sync.Once
+	release := func() { once.Do(st.gate.release) }
+	rc := newBody(resp.Body, release, c.cfg.idleTimeout)
+	if !r.fo {
+		resp.Body = rc
+		return nil, &response{Response: resp}
+	}
+	// FO responses: a 2xx body may be a SIMPLE_RETURN (a success message,
+	// or an error such as 2001 or a 1965 block), an HTML page, or empty.
+	br := bufio.NewReaderSize(rc, 64<<10)
+	head, _ := br.Peek(4096)
+	root, kind := rootElement(head)
+	switch {
+	case kind == bodyEmpty:
+		rc.Close()
+		base.Text = "empty body where an XML response was expected"
+		base.kind = kindBadBody
+		return base, nil
+	case kind == bodyHTML, kind == bodyOther:
+		rc.Close()
+		base.Text = "expected an XML response, got " + describeBody(resp.Header.Get("Content-Type"), kind)
+		base.Snippet = redact.Scrub(redact.Snippet(head, 120), c.cfg.creds.pass)
+		base.kind = kindBadBody
+		return base, nil
+	case root == "SIMPLE_RETURN":
+		body, err := io.ReadAll(io.LimitReader(br, maxErrorBody))
+		rc.Close()
+		sr, perr := parseSimpleReturn(body)
+		if err != nil || perr != nil {
+			base.Text = "unreadable SIMPLE_RETURN body"
+			base.Snippet = redact.Snippet(body, 120)
+			base.kind = kindBadBody
+			return base, nil
+		}
+		if sr.Code != "" {
+			base.Code = sr.Code
+			base.Text = redact.Scrub(sr.Text, c.cfg.creds.pass)
+			if s, ok := sr.item("SECONDS_TO_WAIT"); ok {
+				if n, err := strconv.Atoi(s); err == nil && n > 0 {
+					base.RetryAfter = time.Duration(n) * time.Second
+				}
+			}
+			setRetryAfter(base, resp.Header)
+			return base, nil
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return nil, &response{Response: resp, simple: sr}
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, rc}
+	return nil, &response{Response: resp}
+}
+
+// retryable applies the retry rules: codes that prove the server refused
+// the call before doing anything are always retried; ambiguous failures only
+// for calls that are safe to repeat; client errors never.
+func (c *Client) retryable(r *apiRequest, e *Error) bool {
+	if retryableCode(e.Code) {
+		return true
+	}
+	if !r.idempotent {
+		return false
+	}
+	switch e.StatusCode {
+	case 429, 502, 503, 504:
+		return true
+	case 409:
+		// A 409 without a known code is most likely a limit whose body
+		// was lost; a 409 with another code (2003) is permanent.
+		return e.Code == ""
+	case 200:
+		return e.kind == kindBadBody // an HTML maintenance page or an empty body
+	}
+	return false
+}
+
+// waitFor returns the wait before the next attempt and whether the server
+// asked for it.
+func (c *Client) waitFor(e *Error, attempt int) (time.Duration, bool) {
+	if e.RetryAfter > 0 {
+		return e.RetryAfter, true
+	}
+	d := c.cfg.backoff(attempt)
+	if d > c.cfg.maxWait {
+		d = c.cfg.maxWait
+	}
+	return d, false
+}
+
+func setRetryAfter(e *Error, h http.Header) {
+	if v := strings.TrimSpace(h.Get("X-RateLimit-ToWait-Sec")); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			e.RetryAfter = time.Duration(n) * time.Second
+			return
+		}
+	}
+	if d, ok := retry.RetryAfter(h, time.Now()); ok && d > 0 {
+		e.RetryAfter = d
+	}
+}
+
+func drain(rc io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(rc, maxErrorBody))
+	rc.Close()
+}
+
+func scrubErr(err error, creds *credentials) string {
+	s := err.Error()
+	if creds != nil {
+		s = redact.Scrub(s, creds.pass)
+	}
+	return s
+}
+
+// errKind distinguishes failures that need different retry treatment.
+type errKind int
+
+const (
+	kindAPI       errKind = iota // the API said so
+	kindTransport                // no response
+	kindBadBody                  // a 2xx body of the wrong kind
+	kindPaced                    // refused locally: the server said to wait longer than allowed
+)
+
+// fillError decodes any of the error body shapes Qualys APIs use into e.
+func fillError(e *Error, contentType string, body []byte) {
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		e.Text = http.StatusText(e.StatusCode) + " (empty body)"
+		return
+	case trimmed[0] == '{':
+		var j struct {
+			Message         string          `json:"message"`
+			Error           string          `json:"error"`
+			ResponseCode    string          `json:"responseCode"`
+			ResponseMessage string          `json:"responseMessage"`
+			ServiceResponse *qpsErrorFields `json:"ServiceResponse"`
+		}
+		if json.Unmarshal(trimmed, &j) == nil {
+			switch {
+			case j.ServiceResponse != nil:
+				e.Code = j.ServiceResponse.ResponseCode
+				e.Text = j.ServiceResponse.text()
+			default:
+				if j.ResponseCode != "" && !strings.EqualFold(j.ResponseCode, "SUCCESS") {
+					e.Code = j.ResponseCode
+				}
+				e.Text = firstNonEmpty(j.Message, j.ResponseMessage, j.Error)
+			}
+			if e.Text != "" || e.Code != "" {
+				return
+			}
+		}
+	case trimmed[0] == '<':
+		root, kind := rootElement(trimmed)
+		switch {
+		case root == "SIMPLE_RETURN":
+			if sr, err := parseSimpleReturn(trimmed); err == nil {
+				e.Code, e.Text = sr.Code, sr.Text
+				if s, ok := sr.item("SECONDS_TO_WAIT"); ok {
+					if n, err := strconv.Atoi(s); err == nil && n > 0 {
+						e.RetryAfter = time.Duration(n) * time.Second
+					}
+				}
+				return
+			}
+		case root == "ServiceResponse":
+			var x qpsErrorFields
+			if xml.Unmarshal(trimmed, &x) == nil && x.ResponseCode != "" {
+				e.Code, e.Text = x.ResponseCode, x.text()
+				return
+			}
+		case kind == bodyHTML:
+			e.Text = "got an HTML page instead of an API response (a proxy or maintenance page?)"
+			e.Snippet = redact.Snippet(trimmed, 120)
+			e.kind = kindBadBody
+			return
+		}
+	}
+	e.Text = "unexpected " + describeBody(contentType, bodyOther) + " body"
+	e.Snippet = redact.Snippet(trimmed, 120)
+	e.kind = kindBadBody
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func describeBody(contentType string, kind bodyKind) string {
+	switch {
+	case kind == bodyHTML:
+		return "an HTML page (a proxy or maintenance page?)"
+	case contentType != "":
+		return "content of type " + strconv.Quote(contentType)
+	}
+	return "content that is neither XML nor JSON"
+}
+
+// qpsErrorFields is the error part of a QPS ServiceResponse, in XML or JSON.
+type qpsErrorFields struct {
+	ResponseCode        string `xml:"responseCode" json:"responseCode"`
+	ResponseErrorDetail struct {
+		ErrorMessage    string `xml:"errorMessage" json:"errorMessage"`
+		ErrorResolution string `xml:"errorResolution" json:"errorResolution"`
+	} `xml:"responseErrorDetails" json:"responseErrorDetails"`
+}
+
+func (q *qpsErrorFields) text() string {
+	t := strings.TrimSpace(q.ResponseErrorDetail.ErrorMessage)
+	if r := strings.TrimSpace(q.ResponseErrorDetail.ErrorResolution); r != "" {
+		if t != "" {
+			t += " "
+		}
+		t += "(" + r + ")"
+	}
+	if t == "" {
+		t = "request failed with responseCode " + q.ResponseCode
+	}
+	return t
+}
+
+// simpleReturn is the FO API's SIMPLE_RETURN body.
+type simpleReturn struct {
+	Datetime string
+	Code     string
+	Text     string
+	Items    [][2]string
+}
+
+func (s *simpleReturn) item(key string) (string, bool) {
+	for _, it := range s.Items {
+		if it[0] == key {
+			return it[1], true
+		}
+	}
+	return "", false
+}
+
+func parseSimpleReturn(body []byte) (*simpleReturn, error) {
+	var x struct {
+		XMLName  xml.Name `xml:"SIMPLE_RETURN"`
+		Response struct {
+			Datetime string `xml:"DATETIME"`
+			Code     string `xml:"CODE"`
+			Text     string `xml:"TEXT"`
+			Items    []struct {
+				Key   string   `xml:"KEY"`
+				Value []string `xml:"VALUE"`
+			} `xml:"ITEM_LIST>ITEM"`
+		} `xml:"RESPONSE"`
+	}
+	d := xml.NewDecoder(bytes.NewReader(body))
+	d.Strict = true
+	if err := d.Decode(&x); err != nil {
+		return nil, err
+	}
+	sr := &simpleReturn{
+		Datetime: strings.TrimSpace(x.Response.Datetime),
+		Code:     strings.TrimSpace(x.Response.Code),
+		Text:     strings.TrimSpace(x.Response.Text),
+	}
+	for _, it := range x.Response.Items {
+		v := ""
+		if len(it.Value) > 0 {
+			v = strings.TrimSpace(it.Value[0])
+		}
+		sr.Items = append(sr.Items, [2]string{strings.TrimSpace(it.Key), v})
+	}
+	return sr, nil
+}
+
+type bodyKind int
+
+const (
+	bodyXML bodyKind = iota
+	bodyEmpty
+	bodyHTML
+	bodyOther
+)
+
+// rootElement finds the name of the root element at the start of an XML
+// document, skipping the declaration, white space, comments, processing
+// instructions and a DOCTYPE. It recognises HTML pages and empty bodies.
+func rootElement(b []byte) (string, bodyKind) {
+	i := 0
+	if bytes.HasPrefix(b, []byte("\xef\xbb\xbf")) {
+		i = 3
+	}
+	for {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+			i++
+		}
+		if i >= len(b) {
+			if len(bytes.TrimSpace(b)) == 0 {
+				return "", bodyEmpty
+			}
+			return "", bodyXML // not enough bytes to decide; let the decoder say
+		}
+		if b[i] != '<' {
+			return "", bodyOther
+		}
+		rest := b[i:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("<?")):
+			end := bytes.Index(rest, []byte("?>"))
+			if end < 0 {
+				return "", bodyXML
+			}
+			i += end + 2
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			end := bytes.Index(rest[4:], []byte("-->"))
+			if end < 0 {
+				return "", bodyXML
+			}
+			i += 4 + end + 3
+		case len(rest) >= 9 && bytes.EqualFold(rest[:9], []byte("<!DOCTYPE")):
+			if len(rest) >= 14 && bytes.EqualFold(bytes.TrimSpace(rest[9:14]), []byte("html")) {
+				return "", bodyHTML
+			}
+			depth := 0
+			j := 9
+			for ; j < len(rest); j++ {
+				if rest[j] == '[' {
+					depth++
+				} else if rest[j] == ']' {
+					depth--
+				} else if rest[j] == '>' && depth <= 0 {
+					break
+				}
+			}
+			if j >= len(rest) {
+				return "", bodyXML
+			}
+			i += j + 1
+		default:
+			j := 1
+			for j < len(rest) && !strings.ContainsRune(" \t\r\n/>", rune(rest[j])) {
+				j++
+			}
+			name := string(rest[1:j])
+			if strings.EqualFold(name, "html") || strings.EqualFold(name, "head") || strings.EqualFold(name, "body") {
+				return name, bodyHTML
+			}
+			return name, bodyXML
+		}
+	}
+}
+
+// body wraps a response body: it gives the concurrency slot back when
+// closed and fails a read that waits longer than the idle timeout.
+type body struct {
+	rc       io.ReadCloser
+	release  func()
+	idle     time.Duration
+	timer    *time.Timer
+	timedOut atomic.Bool
+	closed   atomic.Bool
+}
+
+// ErrIdleTimeout is wrapped by the error of a body read that received
+// nothing for longer than WithIdleTimeout.
+var ErrIdleTimeout = errors.New("qualys: response body idle for too long")
+
+func newBody(rc io.ReadCloser, release func(), idle time.Duration) *body {
+	b := &body{rc: rc, release: release, idle: idle}
+	if idle > 0 {
+		b.timer = time.AfterFunc(idle, func() {
+			b.timedOut.Store(true)
+			rc.Close()
+		})
+		b.timer.Stop()
+	}
+	return b
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.timer != nil {
+		b.timer.Reset(b.idle)
+	}
+	n, err := b.rc.Read(p)
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if err != nil && err != io.EOF && b.timedOut.Load() {
+		return n, fmt.Errorf("%w (%s without data)", ErrIdleTimeout, b.idle)
+	}
+	return n, err
+}
+
+func (b *body) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	err := b.rc.Close()
+	b.release()
+	return err
+}
