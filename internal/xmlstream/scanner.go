@@ -355,7 +355,6 @@ func (s *Scanner) skipDirective() error {
 	}
 }
 
-
 func (s *Scanner) skipPI() error {
 	i := s.find([]byte("?>"), 2)
 	if i < 0 {
