@@ -23,6 +23,17 @@ import (
 // X-Concurrency-Limit-Limit, and bounded retries that honour the server's
 // wait headers and never repeat a call that is not safe to repeat.
 type Client struct {
+	// HostAssets reads Asset Management host assets (QPS API).
+	HostAssets *HostAssetService
+	// Assets reads gateway (CSAM) assets with their installed software.
+	Assets *AssetService
+	// Detections lists VM detections (Host List Detection API).
+	Detections *DetectionService
+	// SearchLists manages QID search lists.
+	SearchLists *SearchListService
+	// KnowledgeBase lists vulnerabilities from the Qualys KnowledgeBase.
+	KnowledgeBase *KnowledgeBaseService
+
 	cfg     config
 	base    *url.URL
 	gateway *url.URL
@@ -64,6 +75,11 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	c.HostAssets = &HostAssetService{c: c}
+	c.Assets = &AssetService{c: c}
+	c.Detections = &DetectionService{c: c}
+	c.SearchLists = &SearchListService{c: c}
+	c.KnowledgeBase = &KnowledgeBaseService{c: c}
 	if c.cfg.httpClient == nil {
 		c.cfg.httpClient = cleanhttp.DefaultPooledClient()
 	}

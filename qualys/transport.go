@@ -29,6 +29,7 @@ const maxErrorBody = 64 << 10
 type apiRequest struct {
 	method      string
 	path        string // absolute path on the server
+	api         string // the API the call is counted and limited under, when not path
 	gateway     bool   // send to the gateway host
 	bearer      bool   // gateway JWT instead of Basic auth
 	query       url.Values
@@ -46,10 +47,14 @@ type apiRequest struct {
 }
 
 func (r *apiRequest) key() string {
-	if r.gateway {
-		return "gateway:" + r.path
+	k := r.path
+	if r.api != "" {
+		k = r.api
 	}
-	return r.path
+	if r.gateway {
+		return "gateway:" + k
+	}
+	return k
 }
 
 func (r *apiRequest) endpoint() string { return r.path }

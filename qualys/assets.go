@@ -1,0 +1,300 @@
+package qualys
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// AssetService reads gateway (CSAM) assets with their installed software:
+// POST {gateway}/rest/2.0/search/am/asset, authenticated with a JWT from
+// the gateway's /auth that is renewed before it expires and once on 401.
+type AssetService struct{ c *Client }
+
+// MaxAssetPageSize is the largest page the gateway asset API serves.
+const MaxAssetPageSize = 300
+
+// AssetQuery selects gateway assets.
+type AssetQuery struct {
+	// SoftwareType filters the software list (default "Application").
+	SoftwareType string
+	// UpdatedSince keeps assets updated since then (assetLastUpdated).
+	UpdatedSince time.Time
+	// PageSize is 1 to MaxAssetPageSize (default the maximum).
+	PageSize int
+	// AfterID resumes after this asset id (lastSeenAssetId).
+	AfterID int64
+}
+
+// Asset is a gateway asset with its installed software.
+type Asset struct {
+	AssetID      int64 // equals the QPS HostAsset id
+	HostID       int64 // the VM host id (qwebHostId)
+	Name         string
+	Address      string
+	DNSName      string
+	LastModified time.Time
+	Software     []InstalledSoftware
+}
+
+// InstalledSoftware is one entry of an asset's software list.
+type InstalledSoftware struct {
+	ID           int64
+	FullName     string
+	ProductName  string
+	Version      string
+	Publisher    string
+	Category     string
+	SoftwareType string
+}
+
+type wireAsset struct {
+	AssetID      flexInt    `json:"assetId"`
+	HostID       flexInt    `json:"hostId"`
+	AssetName    flexString `json:"assetName"`
+	Address      flexString `json:"address"`
+	DNSName      flexString `json:"dnsName"`
+	LastModified flexTime   `json:"lastModifiedDate"`
+	Software     *struct {
+		Software oneOrMany[struct {
+			ID           flexInt    `json:"id"`
+			FullName     flexString `json:"fullName"`
+			ProductName  flexString `json:"productName"`
+			Version      flexString `json:"version"`
+			Publisher    flexString `json:"publisher"`
+			Category     flexString `json:"category"`
+			SoftwareType flexString `json:"softwareType"`
+		}] `json:"software"`
+	} `json:"softwareListData"`
+}
+
+// List streams gateway assets with their software, paging by
+// lastSeenAssetId while the API says hasMore. It yields the first error and
+// stops; breaking out of the loop stops fetching.
+func (s *AssetService) List(ctx context.Context, q *AssetQuery) iter.Seq2[*Asset, error] {
+	var qc AssetQuery
+	if q != nil {
+		qc = *q
+	}
+	return func(yield func(*Asset, error) bool) {
+		if qc.PageSize < 0 || qc.PageSize > MaxAssetPageSize {
+			yield(nil, &ConfigError{Option: "AssetQuery.PageSize", Reason: fmt.Sprintf("want 1-%d (0 for the maximum)", MaxAssetPageSize)})
+			return
+		}
+		size := qc.PageSize
+		if size == 0 {
+			size = MaxAssetPageSize
+		}
+		st := qc.SoftwareType
+		if st == "" {
+			st = "Application"
+		}
+		cursor := qc.AfterID
+		path := "/rest/2.0/search/am/asset"
+		if s.c.gateway != nil {
+			path = s.c.gateway.Path + path
+		}
+		for {
+			v := url.Values{"pageSize": {strconv.Itoa(size)}, "softwareType": {st}}
+			if !qc.UpdatedSince.IsZero() {
+				v.Set("assetLastUpdated", qualysTime(qc.UpdatedSince))
+			}
+			if cursor > 0 {
+				v.Set("lastSeenAssetId", strconv.FormatInt(cursor, 10))
+			}
+			resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, gateway: true, bearer: true, query: v,
+				accept: "application/json", action: "search", idempotent: true})
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if resp.StatusCode == http.StatusNoContent {
+				resp.Body.Close()
+				return
+			}
+			stopped := false
+			meta, err := decodeGatewayPage(resp.Body, path, func(a *Asset) bool {
+				if !yield(a, nil) {
+					stopped = true
+					return false
+				}
+				return true
+			})
+			resp.Body.Close()
+			if stopped {
+				return
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					err = ctx.Err()
+				}
+				yield(nil, err)
+				return
+			}
+			if !meta.hasMore {
+				return
+			}
+			next := meta.lastID
+			if next == 0 {
+				next = meta.maxID
+			}
+			if next <= cursor {
+				yield(nil, &Error{Endpoint: path, Action: "search", Text: fmt.Sprintf("pagination cursor does not advance (lastSeenAssetId %d after %d); stopping rather than looping", next, cursor)})
+				return
+			}
+			cursor = next
+		}
+	}
+}
+
+// decodeGatewayPage streams one gateway search response.
+func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (qpsMeta, error) {
+	var meta qpsMeta
+	br := bufio.NewReaderSize(body, 32<<10)
+	head, _ := br.Peek(512)
+	trimmed := bytes.TrimSpace(head)
+	if len(trimmed) == 0 {
+		return meta, nil // the API answers an empty body when there is nothing
+	}
+	if trimmed[0] != '{' {
+		all, _ := io.ReadAll(io.LimitReader(br, maxErrorBody))
+		e := &Error{Endpoint: path, Action: "search"}
+		fillError(e, "", all)
+		return meta, e
+	}
+	dec := json.NewDecoder(br)
+	fail := func(what string, err error) error {
+		return &DecodeError{Endpoint: path, Element: what, LastID: meta.maxID, Offset: dec.InputOffset(), Err: err}
+	}
+	if err := expectDelim(dec, '{'); err != nil {
+		return meta, fail("response", err)
+	}
+	code, message := "", ""
+	for dec.More() {
+		tk, err := dec.Token()
+		if err != nil {
+			return meta, fail("response", err)
+		}
+		k, _ := tk.(string)
+		switch k {
+		case "responseCode":
+			var v flexString
+			if err := dec.Decode(&v); err != nil {
+				return meta, fail(k, err)
+			}
+			code = string(v)
+		case "responseMessage":
+			var v flexString
+			if err := dec.Decode(&v); err != nil {
+				return meta, fail(k, err)
+			}
+			message = string(v)
+		case "hasMore":
+			var v flexBool
+			if err := dec.Decode(&v); err != nil {
+				return meta, fail(k, err)
+			}
+			meta.hasMore = bool(v)
+		case "lastSeenAssetId":
+			var v flexInt
+			if err := dec.Decode(&v); err != nil {
+				return meta, fail(k, err)
+			}
+			meta.lastID = int64(v)
+		case "count":
+			var v flexInt
+			if err := dec.Decode(&v); err != nil {
+				return meta, fail(k, err)
+			}
+			meta.count = int(v)
+		case "assetListData":
+			if err := expectDelimOrNull(dec, '{'); err != nil {
+				if err == errNull {
+					continue
+				}
+				return meta, fail(k, err)
+			}
+			for dec.More() {
+				tk, err := dec.Token()
+				if err != nil {
+					return meta, fail(k, err)
+				}
+				if tk != "asset" {
+					var skip json.RawMessage
+					if err := dec.Decode(&skip); err != nil {
+						return meta, fail(k, err)
+					}
+					continue
+				}
+				if err := expectDelimOrNull(dec, '['); err != nil {
+					if err == errNull {
+						continue
+					}
+					return meta, fail("asset", err)
+				}
+				for dec.More() {
+					var w wireAsset
+					if err := dec.Decode(&w); err != nil {
+						return meta, fail("asset", err)
+					}
+					a := &Asset{AssetID: int64(w.AssetID), HostID: int64(w.HostID), Name: string(w.AssetName),
+						Address: string(w.Address), DNSName: string(w.DNSName), LastModified: time.Time(w.LastModified)}
+					if w.Software != nil {
+						for _, sw := range w.Software.Software {
+							a.Software = append(a.Software, InstalledSoftware{ID: int64(sw.ID), FullName: string(sw.FullName),
+								ProductName: string(sw.ProductName), Version: string(sw.Version), Publisher: string(sw.Publisher),
+								Category: string(sw.Category), SoftwareType: string(sw.SoftwareType)})
+						}
+					}
+					if a.AssetID <= 0 {
+						return meta, fail("asset", fmt.Errorf("asset without an assetId"))
+					}
+					meta.maxID = max(meta.maxID, a.AssetID)
+					if !onAsset(a) {
+						meta.stopped = true
+						return meta, nil
+					}
+				}
+				if _, err := dec.Token(); err != nil {
+					return meta, fail("asset", err)
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return meta, fail(k, err)
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return meta, fail(k, err)
+			}
+		}
+	}
+	if code != "" && code != "SUCCESS" {
+		return meta, &Error{Endpoint: path, Action: "search", Code: code, Text: firstNonEmpty(message, "gateway request failed")}
+	}
+	return meta, nil
+}
+
+var errNull = fmt.Errorf("null")
+
+func expectDelimOrNull(dec *json.Decoder, want json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return errNull
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return fmt.Errorf("want %q, got %v", want, t)
+	}
+	return nil
+}

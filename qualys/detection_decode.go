@@ -1,0 +1,570 @@
+package qualys
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/xmlstream"
+)
+
+// DecodeDetections decodes a VM Host List Detection XML document, as saved
+// from the API, one host at a time: each *DetectionHost is decoded,
+// yielded and forgotten before the next is read, so memory is bounded by
+// the largest host, never by the document. It yields the first error and
+// stops; a SIMPLE_RETURN error document gives an *Error, malformed or
+// truncated input a *DecodeError naming the last complete host. A
+// truncation WARNING at the end of the document is not an error here (use
+// Detections.List to follow it).
+func DecodeDetections(r io.Reader) iter.Seq2[*DetectionHost, error] {
+	return func(yield func(*DetectionHost, error) bool) {
+		d := newDetectionDecoder(r, "")
+		for {
+			h, err := d.next()
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if h == nil || !yield(h, nil) {
+				return
+			}
+		}
+	}
+}
+
+// xdec holds the helpers every streaming XML decoder of this package uses.
+type xdec struct {
+	s        *xmlstream.Scanner
+	endpoint string
+	lastID   int64 // last complete record, for resumable errors
+}
+
+// detectionDecoder walks a detection document with the xmlstream scanner,
+// feeding typed fields directly.
+type detectionDecoder struct {
+	xdec
+	root       bool
+	inHostList bool
+	warning    *Warning
+	done       bool
+}
+
+func newDetectionDecoder(r io.Reader, endpoint string) *detectionDecoder {
+	return &detectionDecoder{xdec: xdec{s: xmlstream.New(r), endpoint: endpoint}}
+}
+
+func (d *xdec) fail(element string, err error) error {
+	var qe *Error
+	if errors.As(err, &qe) {
+		return err
+	}
+	return &DecodeError{Endpoint: d.endpoint, Element: element, LastID: d.lastID, Offset: d.s.Offset(), Err: err}
+}
+
+// next returns the next host, or nil at the end of the document.
+func (d *detectionDecoder) next() (*DetectionHost, error) {
+	if d.done {
+		return nil, nil
+	}
+	for {
+		k, err := d.s.Next()
+		if err == io.EOF {
+			d.done = true
+			return nil, nil
+		}
+		if err != nil {
+			return nil, d.fail("", err)
+		}
+		name := d.s.Name()
+		if k == xmlstream.EndElement {
+			if string(name) == "HOST_LIST" {
+				d.inHostList = false
+			}
+			continue
+		}
+		switch string(name) {
+		case "SIMPLE_RETURN", "GENERIC_RETURN":
+			// An error document, as the whole body or appended after a
+			// response that failed midway.
+			return nil, d.decodeErrorDoc(string(name))
+		}
+		if !d.root {
+			d.root = true
+			if string(name) != "HOST_LIST_VM_DETECTION_OUTPUT" {
+				return nil, d.fail(string(name), fmt.Errorf("unexpected root element <%s>, want <HOST_LIST_VM_DETECTION_OUTPUT>", name))
+			}
+			continue
+		}
+		switch string(name) {
+		case "HOST_LIST":
+			d.inHostList = true
+		case "HOST":
+			if !d.inHostList {
+				if err := d.s.Skip(); err != nil {
+					return nil, d.fail("HOST", err)
+				}
+				continue
+			}
+			before := d.s.Replaced
+			h, err := d.decodeHost()
+			if err != nil {
+				return nil, err
+			}
+			h.ReplacedChars = d.s.Replaced - before
+			d.lastID = h.ID
+			return h, nil
+		case "WARNING":
+			w, err := d.decodeWarning()
+			if err != nil {
+				return nil, err
+			}
+			d.warning = w
+		case "RESPONSE", "HOST_LIST_VM_DETECTION_OUTPUT":
+			// Containers: descend.
+		default:
+			// REQUEST, DATETIME and anything new: not needed here.
+			if err := d.s.Skip(); err != nil {
+				return nil, d.fail(string(name), err)
+			}
+		}
+	}
+}
+
+func (d *xdec) decodeErrorDoc(root string) error {
+	e := &Error{Endpoint: d.endpoint}
+	for {
+		k, err := d.s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return d.fail(root, err)
+		}
+		if k == xmlstream.EndElement {
+			if string(d.s.Name()) == root {
+				break
+			}
+			continue
+		}
+		switch string(d.s.Name()) {
+		case "CODE", "RETURN_CODE":
+			t, err := d.s.Text()
+			if err != nil {
+				return d.fail("CODE", err)
+			}
+			e.Code = strings.TrimSpace(string(t))
+		case "TEXT", "MESSAGE":
+			t, err := d.s.Text()
+			if err != nil {
+				return d.fail("TEXT", err)
+			}
+			e.Text = strings.TrimSpace(string(t))
+		case "RESPONSE", "ITEM_LIST", "ITEM":
+		default:
+			if err := d.s.Skip(); err != nil {
+				return d.fail(root, err)
+			}
+		}
+	}
+	if e.Text == "" {
+		e.Text = root + " error document"
+	}
+	if d.lastID != 0 {
+		e.Text += fmt.Sprintf(" (after host id %d)", d.lastID)
+	}
+	return e
+}
+
+func (d *detectionDecoder) decodeWarning() (*Warning, error) {
+	w := &Warning{}
+	err := d.fields("WARNING", func(name []byte) error {
+		t, err := d.s.Text()
+		if err != nil {
+			return err
+		}
+		switch string(name) {
+		case "CODE":
+			w.Code = strings.TrimSpace(string(t))
+		case "TEXT":
+			w.Text = strings.TrimSpace(string(t))
+		case "URL":
+			w.URL = strings.TrimSpace(string(t))
+		}
+		return nil
+	})
+	return w, err
+}
+
+// fields calls f for each child start element of the current element until
+// its end; f must consume the child (Text or Skip).
+func (d *xdec) fields(parent string, f func(name []byte) error) error {
+	for {
+		k, err := d.s.Next()
+		if err != nil {
+			if err == io.EOF {
+				err = xmlstream.ErrUnexpectedEOF
+			}
+			return d.fail(parent, err)
+		}
+		if k == xmlstream.EndElement {
+			return nil
+		}
+		if err := f(d.s.Name()); err != nil {
+			return d.fail(parent+"/"+string(d.s.Name()), err)
+		}
+	}
+}
+
+func (d *xdec) text() (string, error) {
+	t, err := d.s.Text()
+	return string(t), err
+}
+
+func (d *xdec) trimmed() ([]byte, error) {
+	t, err := d.s.Text()
+	return trimSpace(t), err
+}
+
+func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
+	h := &DetectionHost{}
+	err := d.fields("HOST", func(name []byte) error {
+		var err error
+		var b []byte
+		switch string(name) {
+		case "ID":
+			if b, err = d.trimmed(); err == nil {
+				h.ID, err = parseInt(b)
+			}
+		case "ASSET_ID":
+			if b, err = d.trimmed(); err == nil {
+				h.AssetID, err = parseInt(b)
+			}
+		case "IP":
+			h.IP, err = d.trimmedString()
+		case "IPV6":
+			h.IPv6, err = d.trimmedString()
+		case "TRACKING_METHOD":
+			h.TrackingMethod, err = d.trimmedString()
+		case "NETWORK_ID":
+			h.NetworkID, err = d.trimmedString()
+		case "OS":
+			h.OS, err = d.text()
+		case "OS_CPE":
+			h.OSCPE, err = d.text()
+		case "DNS":
+			h.DNS, err = d.text()
+		case "DNS_DATA":
+			err = d.fields("DNS_DATA", func(n []byte) error {
+				var e error
+				switch string(n) {
+				case "HOSTNAME":
+					h.DNSData.Hostname, e = d.text()
+				case "DOMAIN":
+					h.DNSData.Domain, e = d.text()
+				case "FQDN":
+					h.DNSData.FQDN, e = d.text()
+				default:
+					e = d.s.Skip()
+				}
+				return e
+			})
+		case "CLOUD_PROVIDER":
+			h.CloudProvider, err = d.text()
+		case "CLOUD_SERVICE":
+			h.CloudService, err = d.text()
+		case "CLOUD_RESOURCE_ID":
+			h.CloudResourceID, err = d.text()
+		case "EC2_INSTANCE_ID":
+			h.EC2InstanceID, err = d.text()
+		case "NETBIOS":
+			h.NetBIOS, err = d.text()
+		case "QG_HOSTID":
+			h.QGHostID, err = d.trimmedString()
+		case "LAST_SCAN_DATETIME":
+			h.LastScan, err = d.time()
+		case "LAST_VM_SCANNED_DATE":
+			h.LastVMScanned, err = d.time()
+		case "LAST_VM_SCANNED_DURATION":
+			h.LastVMScannedDuration, err = d.seconds()
+		case "LAST_VM_AUTH_SCANNED_DATE":
+			h.LastVMAuthScanned, err = d.time()
+		case "LAST_VM_AUTH_SCANNED_DURATION":
+			h.LastVMAuthScannedDuration, err = d.seconds()
+		case "LAST_PC_SCANNED_DATE":
+			h.LastPCScanned, err = d.time()
+		case "ASSET_GROUP_IDS":
+			if b, err = d.trimmed(); err == nil {
+				h.AssetGroupIDs, err = parseIntList(b)
+			}
+		case "TAGS":
+			err = d.fields("TAGS", func(n []byte) error {
+				if string(n) != "TAG" {
+					return d.s.Skip()
+				}
+				var t Tag
+				e := d.fields("TAG", func(n []byte) error {
+					var e error
+					switch string(n) {
+					case "TAG_ID":
+						var b []byte
+						if b, e = d.trimmed(); e == nil {
+							t.ID, e = parseInt(b)
+						}
+					case "NAME":
+						t.Name, e = d.text()
+					case "COLOR":
+						t.Color, e = d.trimmedString()
+					case "BACKGROUND_COLOR":
+						t.BackgroundColor, e = d.trimmedString()
+					default:
+						e = d.s.Skip()
+					}
+					return e
+				})
+				h.Tags = append(h.Tags, t)
+				return e
+			})
+		case "DETECTION_LIST":
+			err = d.fields("DETECTION_LIST", func(n []byte) error {
+				if string(n) != "DETECTION" {
+					return d.s.Skip()
+				}
+				h.Detections = append(h.Detections, Detection{})
+				return d.decodeDetection(&h.Detections[len(h.Detections)-1])
+			})
+		default:
+			err = d.s.Skip()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.ID == 0 {
+		return nil, d.fail("HOST", errors.New("host without an ID"))
+	}
+	return h, nil
+}
+
+func (d *detectionDecoder) decodeDetection(det *Detection) error {
+	return d.fields("DETECTION", func(name []byte) error {
+		var err error
+		var b []byte
+		switch string(name) {
+		case "UNIQUE_VULN_ID":
+			if b, err = d.trimmed(); err == nil {
+				det.UniqueVulnID, err = parseInt(b)
+			}
+		case "QID":
+			if b, err = d.trimmed(); err == nil {
+				det.QID, err = parseInt(b)
+			}
+		case "TYPE":
+			det.Type, err = d.trimmedString()
+		case "SEVERITY":
+			det.Severity, err = d.smallInt()
+		case "PORT":
+			det.Port, err = d.smallInt()
+		case "PROTOCOL":
+			det.Protocol, err = d.trimmedString()
+		case "FQDN":
+			det.FQDN, err = d.text()
+		case "SSL":
+			det.SSL, err = d.flag()
+		case "INSTANCE":
+			det.Instance, err = d.text()
+		case "RESULTS":
+			det.Results, err = d.text()
+		case "STATUS":
+			det.Status, err = d.trimmedString()
+		case "SERVICE":
+			det.Service, err = d.text()
+		case "FIRST_FOUND_DATETIME":
+			det.FirstFound, err = d.time()
+		case "LAST_FOUND_DATETIME":
+			det.LastFound, err = d.time()
+		case "LAST_FIXED_DATETIME":
+			det.LastFixed, err = d.time()
+		case "FIRST_REOPENED_DATETIME":
+			det.FirstReopened, err = d.time()
+		case "LAST_REOPENED_DATETIME":
+			det.LastReopened, err = d.time()
+		case "LAST_TEST_DATETIME":
+			det.LastTest, err = d.time()
+		case "LAST_UPDATE_DATETIME":
+			det.LastUpdate, err = d.time()
+		case "LAST_PROCESSED_DATETIME":
+			det.LastProcessed, err = d.time()
+		case "TIMES_FOUND":
+			det.TimesFound, err = d.smallInt()
+		case "TIMES_REOPENED":
+			det.TimesReopened, err = d.smallInt()
+		case "IS_IGNORED":
+			det.Ignored, err = d.flag()
+		case "IS_DISABLED":
+			det.Disabled, err = d.flag()
+		case "AFFECT_RUNNING_KERNEL":
+			det.AffectRunningKernel, err = d.trimmedString()
+		case "AFFECT_RUNNING_SERVICE":
+			det.AffectRunningService, err = d.trimmedString()
+		case "AFFECT_EXPLOITABLE_CONFIG":
+			det.AffectExploitableConfig, err = d.trimmedString()
+		case "QDS":
+			det.QDSSeverity, _ = d.s.Attr("severity")
+			det.QDS, err = d.smallInt()
+		case "QDS_FACTORS":
+			err = d.fields("QDS_FACTORS", func(n []byte) error {
+				if string(n) != "QDS_FACTOR" {
+					return d.s.Skip()
+				}
+				f := QDSFactor{}
+				f.Name, _ = d.s.Attr("name")
+				var e error
+				f.Value, e = d.trimmedString()
+				det.QDSFactors = append(det.QDSFactors, f)
+				return e
+			})
+		case "ASSET_CVE":
+			det.AssetCVE, err = d.text()
+		default:
+			err = d.s.Skip()
+		}
+		return err
+	})
+}
+
+func (d *xdec) trimmedString() (string, error) {
+	b, err := d.trimmed()
+	return string(b), err
+}
+
+func (d *xdec) smallInt() (int, error) {
+	b, err := d.trimmed()
+	if err != nil {
+		return 0, err
+	}
+	n, err := parseInt(b)
+	return int(n), err
+}
+
+func (d *xdec) seconds() (time.Duration, error) {
+	n, err := d.smallInt()
+	return time.Duration(n) * time.Second, err
+}
+
+func (d *xdec) flag() (bool, error) {
+	b, err := d.trimmed()
+	if err != nil {
+		return false, err
+	}
+	switch string(b) {
+	case "1", "true", "Yes", "yes":
+		return true, nil
+	case "0", "false", "No", "no", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("invalid flag %q (want 0 or 1)", b)
+}
+
+func (d *xdec) time() (time.Time, error) {
+	b, err := d.trimmed()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return parseTime(b)
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\n' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// parseInt parses a decimal integer without allocating; empty is 0.
+func parseInt(b []byte) (int64, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	neg := false
+	s := b
+	if s[0] == '-' {
+		neg = true
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 18 {
+		return 0, fmt.Errorf("invalid integer %q", truncateBytes(b))
+	}
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("invalid integer %q", truncateBytes(b))
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, nil
+}
+
+func parseIntList(b []byte) ([]int64, error) {
+	var out []int64
+	for _, part := range strings.Split(string(b), ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := parseInt([]byte(part))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func truncateBytes(b []byte) []byte {
+	if len(b) > 40 {
+		return b[:40]
+	}
+	return b
+}
+
+// parseTime parses the UTC timestamps Qualys sends ("2022-01-17T13:53:51Z",
+// also without seconds' Z or as a bare date); empty is the zero time.
+func parseTime(b []byte) (time.Time, error) {
+	if len(b) == 0 {
+		return time.Time{}, nil
+	}
+	if len(b) == 20 && b[4] == '-' && b[7] == '-' && b[10] == 'T' && b[13] == ':' && b[16] == ':' && b[19] == 'Z' {
+		var v [6]int
+		pos := [6][2]int{{0, 4}, {5, 7}, {8, 10}, {11, 13}, {14, 16}, {17, 19}}
+		ok := true
+		for i, p := range pos {
+			for _, c := range b[p[0]:p[1]] {
+				if c < '0' || c > '9' {
+					ok = false
+					break
+				}
+				v[i] = v[i]*10 + int(c-'0')
+			}
+		}
+		if ok && v[1] >= 1 && v[1] <= 12 && v[2] >= 1 && v[2] <= 31 && v[3] < 24 && v[4] < 60 && v[5] < 61 {
+			return time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, time.UTC), nil
+		}
+	}
+	s := string(b)
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid date %q", truncateBytes(b))
+}

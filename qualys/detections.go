@@ -1,0 +1,239 @@
+package qualys
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-querystring/query"
+)
+
+// DetectionService lists VM detections (the Host List Detection API,
+// /api/N.N/fo/asset/host/vm/detection/).
+type DetectionService struct{ c *Client }
+
+// DetectionQuery holds the Host List Detection filters. Zero values are not
+// sent; flags Qualys expects as 0/1 are *bool so that an explicit false is
+// sent (use Bool). Times are sent in UTC as YYYY-MM-DDTHH:MM:SSZ.
+type DetectionQuery struct {
+	// Host filters.
+	IDs               []int64  `url:"ids,comma,omitempty"`
+	IDMin             int64    `url:"id_min,omitempty"`
+	IDMax             int64    `url:"id_max,omitempty"`
+	IPs               []string `url:"ips,comma,omitempty"` // addresses or ranges "10.0.0.1-10.0.0.9"
+	IPv6              []string `url:"ipv6,comma,omitempty"`
+	AssetGroupIDs     []int64  `url:"ag_ids,comma,omitempty"`
+	AssetGroupTitles  []string `url:"ag_titles,comma,omitempty"`
+	NetworkIDs        []int64  `url:"network_ids,comma,omitempty"`
+	OSPattern         string   `url:"os_pattern,omitempty"`
+	ComplianceEnabled *bool    `url:"compliance_enabled,int,omitempty"`
+	// VMScanSince keeps hosts scanned since then (vm_scan_since).
+	VMScanSince time.Time `url:"-"`
+	// NoVMScanSince keeps hosts not scanned since then.
+	NoVMScanSince      time.Time `url:"-"`
+	MaxDaysSinceVMScan int       `url:"max_days_since_last_vm_scan,omitempty"`
+	// VMProcessedAfter and VMProcessedBefore bound when the host's last
+	// scan was processed.
+	VMProcessedAfter  time.Time `url:"-"`
+	VMProcessedBefore time.Time `url:"-"`
+
+	// Detection filters.
+	QIDs []int64 `url:"qids,comma,omitempty"`
+	// Severities keeps detections of these severities (1-5).
+	Severities []int `url:"severities,comma,omitempty"`
+	// Status keeps detections of these statuses: New, Active, Fixed,
+	// Re-Opened. The API's default leaves Fixed out.
+	Status []string `url:"status,comma,omitempty"`
+	// IncludeVulnType is "confirmed" or "potential" (the "type" filter).
+	IncludeVulnType              string    `url:"include_vuln_type,omitempty"`
+	IncludeIgnored               *bool     `url:"include_ignored,int,omitempty"`
+	IncludeDisabled              *bool     `url:"include_disabled,int,omitempty"`
+	DetectionUpdatedSince        time.Time `url:"-"`
+	DetectionUpdatedBefore       time.Time `url:"-"`
+	DetectionProcessedAfter      time.Time `url:"-"`
+	DetectionProcessedBefore     time.Time `url:"-"`
+	MaxDaysSinceDetectionUpdated int       `url:"max_days_since_detection_updated,omitempty"`
+	FilterSupersededQIDs         *bool     `url:"filter_superseded_qids,int,omitempty"`
+	IncludeSearchListIDs         []int64   `url:"include_search_list_ids,comma,omitempty"`
+	ExcludeSearchListIDs         []int64   `url:"exclude_search_list_ids,comma,omitempty"`
+	IncludeSearchListTitles      []string  `url:"include_search_list_titles,comma,omitempty"`
+	ExcludeSearchListTitles      []string  `url:"exclude_search_list_titles,comma,omitempty"`
+	QDSMin                       int       `url:"qds_min,omitempty"`
+	QDSMax                       int       `url:"qds_max,omitempty"`
+	// ARF filters (0-4, see the API documentation); 0 is not sent.
+	ARFKernelFilter   int      `url:"arf_kernel_filter,omitempty"`
+	ARFServiceFilter  int      `url:"arf_service_filter,omitempty"`
+	ARFConfigFilter   int      `url:"arf_config_filter,omitempty"`
+	ActiveKernelsOnly int      `url:"active_kernels_only,omitempty"`
+	UseTags           *bool    `url:"use_tags,int,omitempty"`
+	TagSetBy          string   `url:"tag_set_by,omitempty"`
+	TagIncludeSel     string   `url:"tag_include_selector,omitempty"`
+	TagExcludeSel     string   `url:"tag_exclude_selector,omitempty"`
+	TagSetInclude     []string `url:"tag_set_include,comma,omitempty"`
+	TagSetExclude     []string `url:"tag_set_exclude,comma,omitempty"`
+
+	// Output options.
+	ShowResults    *bool `url:"show_results,int,omitempty"`
+	ShowIGs        *bool `url:"show_igs,int,omitempty"`
+	ShowTags       *bool `url:"show_tags,int,omitempty"`
+	ShowQDS        *bool `url:"show_qds,int,omitempty"`
+	ShowQDSFactors *bool `url:"show_qds_factors,int,omitempty"`
+	ShowAssetID    *bool `url:"show_asset_id,int,omitempty"`
+	// TruncationLimit is the number of hosts per response (the API's
+	// default is 1000). Negative asks for no truncation (sent as 0).
+	TruncationLimit int `url:"-"`
+
+	// Extra holds parameters this struct does not name; they are sent as
+	// given and override nothing above.
+	Extra url.Values `url:"-"`
+}
+
+// Bool returns a pointer to b, for the *bool query flags.
+func Bool(b bool) *bool { return &b }
+
+// qualysTime formats a time as the API expects it, always in UTC.
+func qualysTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+func (q *DetectionQuery) values() (url.Values, error) {
+	v, err := query.Values(q)
+	if err != nil {
+		return nil, &ConfigError{Option: "DetectionQuery", Reason: err.Error()}
+	}
+	for _, tf := range []struct {
+		key string
+		t   time.Time
+	}{
+		{"vm_scan_since", q.VMScanSince}, {"no_vm_scan_since", q.NoVMScanSince},
+		{"vm_processed_after", q.VMProcessedAfter}, {"vm_processed_before", q.VMProcessedBefore},
+		{"detection_updated_since", q.DetectionUpdatedSince}, {"detection_updated_before", q.DetectionUpdatedBefore},
+		{"detection_processed_after", q.DetectionProcessedAfter}, {"detection_processed_before", q.DetectionProcessedBefore},
+	} {
+		if !tf.t.IsZero() {
+			v.Set(tf.key, qualysTime(tf.t))
+		}
+	}
+	switch {
+	case q.TruncationLimit > 0:
+		v.Set("truncation_limit", strconv.Itoa(q.TruncationLimit))
+	case q.TruncationLimit < 0:
+		v.Set("truncation_limit", "0")
+	}
+	for _, s := range q.Severities {
+		if s < 1 || s > 5 {
+			return nil, &ConfigError{Option: "DetectionQuery.Severities", Reason: fmt.Sprintf("severity %d out of range 1-5", s)}
+		}
+	}
+	for k, vals := range q.Extra {
+		if _, ok := v[k]; !ok {
+			v[k] = append([]string(nil), vals...)
+		}
+	}
+	v.Set("action", "list")
+	return v, nil
+}
+
+// List streams the hosts matching q with their detections. Each response
+// is decoded one <HOST> at a time; when Qualys truncates it (WARNING code
+// 1980 with a URL), List continues with the query parameters of that URL
+// sent to the configured server (never to the URL's host, so credentials
+// cannot be sent elsewhere), and fails if id_min does not advance. The
+// first error is yielded once and ends the iteration; breaking out of the
+// loop stops fetching.
+func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq2[*DetectionHost, error] {
+	var qc DetectionQuery
+	if q != nil {
+		qc = *q
+	}
+	return func(yield func(*DetectionHost, error) bool) {
+		form, err := qc.values()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		s.c.listDetections(ctx, form, yield)
+	}
+}
+
+// listDetections runs the truncation loop for a prepared form.
+func (c *Client) listDetections(ctx context.Context, form url.Values, yield func(*DetectionHost, error) bool) {
+	path := c.foPath("asset/host/vm/detection/")
+	var lastIDMin int64 = -1
+	for page := 0; ; page++ {
+		resp, err := c.do(ctx, &apiRequest{
+			method: "POST", path: path, body: []byte(form.Encode()),
+			contentType: "application/x-www-form-urlencoded",
+			action:      "list", idempotent: true, fo: true,
+		})
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		d := newDetectionDecoder(resp.Body, path)
+		var lastHost int64
+		for {
+			h, err := d.next()
+			if err != nil {
+				resp.Body.Close()
+				if ctx.Err() != nil {
+					err = ctx.Err()
+				}
+				yield(nil, err)
+				return
+			}
+			if h == nil {
+				break
+			}
+			lastHost = h.ID
+			if !yield(h, nil) {
+				resp.Body.Close()
+				return
+			}
+		}
+		resp.Body.Close()
+		w := d.warning
+		if w == nil || w.URL == "" {
+			if w != nil && w.Code != "" && w.Code != "1980" {
+				c.cfg.logger.Warn("qualys: detection list warning", "code", w.Code, "text", w.Text)
+			}
+			return
+		}
+		next, idMin, err := nextPageForm(form, w.URL)
+		if err != nil {
+			yield(nil, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response with an unusable URL: " + err.Error()})
+			return
+		}
+		if idMin <= lastIDMin || (lastHost != 0 && idMin <= lastHost) {
+			yield(nil, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: fmt.Sprintf("truncation URL does not advance (id_min=%d after id_min=%d, last host %d); stopping rather than looping", idMin, lastIDMin, lastHost)})
+			return
+		}
+		lastIDMin = idMin
+		form = next
+	}
+}
+
+// nextPageForm builds the next request from the original form and the
+// query parameters of a WARNING URL. Only the URL's query is used.
+func nextPageForm(form url.Values, raw string) (url.Values, int64, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot parse it")
+	}
+	uq := u.Query()
+	idMin, err := strconv.ParseInt(uq.Get("id_min"), 10, 64)
+	if err != nil || idMin <= 0 {
+		return nil, 0, fmt.Errorf("no id_min in it")
+	}
+	next := url.Values{}
+	for k, v := range form {
+		next[k] = append([]string(nil), v...)
+	}
+	for k, v := range uq {
+		next[k] = v
+	}
+	next.Set("action", "list")
+	return next, idMin, nil
+}

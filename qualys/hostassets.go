@@ -1,0 +1,737 @@
+package qualys
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/redact"
+)
+
+// HostAssetService reads Asset Management host assets through the QPS API
+// (/qps/rest/2.0/{search,count,get}/am/hostasset), in JSON.
+type HostAssetService struct{ c *Client }
+
+// MaxHostAssetPageSize is the largest page the QPS API serves.
+const MaxHostAssetPageSize = 1000
+
+// Criteria is one QPS search filter. Several are ANDed.
+type Criteria struct {
+	// Field is a HostAsset filter field: id, name, updated, created,
+	// qwebHostId, tagName, os, address, trackingMethod, ...
+	Field string
+	// Operator is EQUALS, NOT EQUALS, GREATER, LESSER, IN or CONTAINS.
+	Operator string
+	// Value is the criteria value; IN takes a comma-separated list; dates
+	// are YYYY-MM-DDTHH:MM:SSZ.
+	Value string
+}
+
+var qpsOperators = map[string]bool{"EQUALS": true, "NOT EQUALS": true, "GREATER": true, "LESSER": true, "IN": true, "CONTAINS": true}
+
+// HostAssetQuery selects host assets.
+type HostAssetQuery struct {
+	// Criteria are arbitrary filters.
+	Criteria []Criteria
+	// UpdatedSince adds "updated GREATER <time>" (sent in UTC with Z).
+	UpdatedSince time.Time
+	// PageSize is the number of assets per call, 1 to
+	// MaxHostAssetPageSize (default the maximum, to spend the fewest calls).
+	PageSize int
+	// Fields, when set, asks the API for only these HostAsset fields
+	// (the fields= parameter), making pages smaller.
+	Fields []string
+	// AfterID resumes a listing after this asset id (a cursor saved from
+	// HostAssetPage.Cursor).
+	AfterID int64
+}
+
+// HostAsset is an Asset Management host asset.
+type HostAsset struct {
+	ID                 int64
+	Name               string
+	DNSHostName        string
+	FQDN               string
+	NetBIOSName        string
+	OS                 string
+	Type               string // HOST, ...
+	QWebHostID         int64  // the VM host id (Host List Detection HOST ID)
+	Address            string
+	TrackingMethod     string
+	CloudProvider      string
+	LastLoggedOnUser   string
+	Created            time.Time
+	Modified           time.Time
+	LastVulnScan       time.Time
+	LastComplianceScan time.Time
+	LastSystemBoot     time.Time
+	AgentInfo          *AgentInfo
+	NetworkInterfaces  []NetworkInterface
+	Accounts           []Account
+	Software           []Software
+	Vulns              []HostAssetVuln
+	SourceInfo         []SourceInfo
+	Tags               []Tag
+	OpenPorts          []OpenPort
+}
+
+// AgentInfo describes the Cloud Agent installed on a host.
+type AgentInfo struct {
+	AgentID         string
+	AgentVersion    string
+	Status          string
+	Platform        string
+	ActivatedModule string
+	ChirpStatus     string
+	ConnectedFrom   string
+	LastCheckedIn   time.Time
+}
+
+// NetworkInterface is one HostAssetInterface.
+type NetworkInterface struct {
+	Address        string
+	Hostname       string
+	MACAddress     string
+	InterfaceName  string
+	GatewayAddress string
+	Type           string // PRIVATE, PUBLIC
+}
+
+// Account is one HostAssetAccount.
+type Account struct {
+	Username string
+}
+
+// Software is one HostAssetSoftware.
+type Software struct {
+	Name    string
+	Version string
+}
+
+// HostAssetVuln is one HostAssetVuln.
+type HostAssetVuln struct {
+	QID                int64
+	HostInstanceVulnID int64
+	FirstFound         time.Time
+	LastFound          time.Time
+}
+
+// OpenPort is one HostAssetOpenPort.
+type OpenPort struct {
+	Port        int
+	Protocol    string
+	ServiceName string
+}
+
+// SourceInfo is one entry of a host's sourceInfo list: where the asset was
+// discovered (an EC2, Azure or GCP instance, or a generic source).
+type SourceInfo struct {
+	// Kind is the element name: Ec2AssetSourceSimple,
+	// AzureAssetSourceSimple, GcpAssetSourceSimple, AssetSource, ...
+	Kind             string
+	Type             string // EC_2, AZURE, GCP, ...
+	AssetID          int64
+	Region           string // EC2 region
+	Location         string // Azure location
+	Zone             string // GCP zone (EC2 sends "VPC" here)
+	AvailabilityZone string
+	AccountID        string // EC2 account, Azure subscription, GCP project
+	InstanceID       string
+	InstanceType     string
+	InstanceState    string
+	ImageID          string
+	PrivateIPAddress string
+	PublicIPAddress  string
+	MACAddress       string
+	FirstDiscovered  time.Time
+	LastUpdated      time.Time
+}
+
+// Place returns where the source is: its region (AWS), else its location
+// (Azure, OCI), else its zone (GCP). An EC2 source's zone "VPC" is not a
+// place, so its region wins.
+func (s SourceInfo) Place() string {
+	switch {
+	case s.Region != "":
+		return s.Region
+	case s.Location != "":
+		return s.Location
+	}
+	return s.Zone
+}
+
+// HostAssetPage is one page of a host asset listing.
+type HostAssetPage struct {
+	Assets []*HostAsset
+	// Cursor is the id after which the next page starts; pass it as
+	// HostAssetQuery.AfterID to resume after this page.
+	Cursor int64
+	// HasMore reports whether another page follows.
+	HasMore bool
+}
+
+// List streams the host assets matching q, each exactly once, paging by id
+// ("id GREATER lastId", never by offset, so hosts added or removed between
+// pages cause no skip and no duplicate). Assets are decoded one at a time.
+// It yields the first error and stops; a cursor that does not advance is an
+// error, not an endless loop.
+func (s *HostAssetService) List(ctx context.Context, q *HostAssetQuery) iter.Seq2[*HostAsset, error] {
+	qc := copyHostAssetQuery(q)
+	return func(yield func(*HostAsset, error) bool) {
+		stopped := false
+		err := s.run(ctx, qc, func(a *HostAsset) bool {
+			if !yield(a, nil) {
+				stopped = true
+				return false
+			}
+			return true
+		}, nil)
+		if err != nil && !stopped {
+			yield(nil, err)
+		}
+	}
+}
+
+// Pages streams whole pages with their cursor, for callers that checkpoint.
+func (s *HostAssetService) Pages(ctx context.Context, q *HostAssetQuery) iter.Seq2[*HostAssetPage, error] {
+	qc := copyHostAssetQuery(q)
+	return func(yield func(*HostAssetPage, error) bool) {
+		page := &HostAssetPage{}
+		stopped := false
+		err := s.run(ctx, qc, func(a *HostAsset) bool {
+			page.Assets = append(page.Assets, a)
+			return true
+		}, func(cursor int64, hasMore bool) bool {
+			page.Cursor, page.HasMore = cursor, hasMore
+			if !yield(page, nil) {
+				stopped = true
+				return false
+			}
+			page = &HostAssetPage{}
+			return true
+		})
+		if err != nil && !stopped {
+			yield(nil, err)
+		}
+	}
+}
+
+func copyHostAssetQuery(q *HostAssetQuery) HostAssetQuery {
+	var qc HostAssetQuery
+	if q != nil {
+		qc = *q
+		qc.Criteria = append([]Criteria(nil), q.Criteria...)
+		qc.Fields = append([]string(nil), q.Fields...)
+	}
+	return qc
+}
+
+func (q *HostAssetQuery) validate() error {
+	if q.PageSize < 0 || q.PageSize > MaxHostAssetPageSize {
+		return &ConfigError{Option: "HostAssetQuery.PageSize", Reason: fmt.Sprintf("want 1-%d (0 for the maximum)", MaxHostAssetPageSize)}
+	}
+	for _, c := range q.Criteria {
+		if c.Field == "" {
+			return &ConfigError{Option: "HostAssetQuery.Criteria", Reason: "empty field"}
+		}
+		if !qpsOperators[c.Operator] {
+			return &ConfigError{Option: "HostAssetQuery.Criteria", Reason: "unknown operator " + quoteShort(c.Operator) + " (want EQUALS, NOT EQUALS, GREATER, LESSER, IN or CONTAINS)"}
+		}
+	}
+	return nil
+}
+
+type qpsCriteria struct {
+	Field    string `json:"field"`
+	Operator string `json:"operator"`
+	Value    string `json:"value"`
+}
+
+type qpsRequest struct {
+	ServiceRequest struct {
+		Preferences *struct {
+			LimitResults int `json:"limitResults,omitempty"`
+		} `json:"preferences,omitempty"`
+		Filters *struct {
+			Criteria []qpsCriteria `json:"Criteria"`
+		} `json:"filters,omitempty"`
+	} `json:"ServiceRequest"`
+}
+
+func (q *HostAssetQuery) body(after int64, withPrefs bool) []byte {
+	var r qpsRequest
+	if withPrefs {
+		size := q.PageSize
+		if size == 0 {
+			size = MaxHostAssetPageSize
+		}
+		r.ServiceRequest.Preferences = &struct {
+			LimitResults int `json:"limitResults,omitempty"`
+		}{size}
+	}
+	var crit []qpsCriteria
+	for _, c := range q.Criteria {
+		crit = append(crit, qpsCriteria(c))
+	}
+	if !q.UpdatedSince.IsZero() {
+		crit = append(crit, qpsCriteria{"updated", "GREATER", qualysTime(q.UpdatedSince)})
+	}
+	if after > 0 {
+		crit = append(crit, qpsCriteria{"id", "GREATER", strconv.FormatInt(after, 10)})
+	}
+	if len(crit) > 0 {
+		r.ServiceRequest.Filters = &struct {
+			Criteria []qpsCriteria `json:"Criteria"`
+		}{crit}
+	}
+	b, _ := json.Marshal(r)
+	return b
+}
+
+// run pages through the search, calling onAsset for each asset and onPage
+// (if set) at the end of each page. Either returning false stops.
+func (s *HostAssetService) run(ctx context.Context, q HostAssetQuery, onAsset func(*HostAsset) bool, onPage func(cursor int64, hasMore bool) bool) error {
+	if err := q.validate(); err != nil {
+		return err
+	}
+	path := s.c.base.Path + "/qps/rest/2.0/search/am/hostasset"
+	var query url.Values
+	if len(q.Fields) > 0 {
+		query = url.Values{"fields": {strings.Join(q.Fields, ",")}}
+	}
+	cursor := q.AfterID
+	for {
+		resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, query: query, body: q.body(cursor, true),
+			contentType: "application/json", accept: "application/json", action: "search", idempotent: true})
+		if err != nil {
+			return err
+		}
+		meta, err := decodeQPS(resp.Body, path, "search", func(raw json.RawMessage) (int64, bool, error) {
+			a, err := decodeHostAsset(raw)
+			if err != nil {
+				return 0, false, err
+			}
+			return a.ID, onAsset(a), nil
+		})
+		resp.Body.Close()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if meta.stopped {
+			return nil
+		}
+		next := meta.lastID
+		if next == 0 {
+			next = meta.maxID
+		}
+		if onPage != nil && !onPage(max(next, cursor), meta.hasMore) {
+			return nil
+		}
+		if !meta.hasMore {
+			return nil
+		}
+		if next <= cursor {
+			return &Error{Endpoint: path, Action: "search", Text: fmt.Sprintf("pagination cursor does not advance (lastId %d after %d); stopping rather than looping", next, cursor)}
+		}
+		cursor = next
+	}
+}
+
+// Count returns the number of host assets matching q.
+func (s *HostAssetService) Count(ctx context.Context, q *HostAssetQuery) (int, error) {
+	qc := copyHostAssetQuery(q)
+	if err := qc.validate(); err != nil {
+		return 0, err
+	}
+	path := s.c.base.Path + "/qps/rest/2.0/count/am/hostasset"
+	resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, body: qc.body(qc.AfterID, false),
+		contentType: "application/json", accept: "application/json", action: "count", idempotent: true})
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	meta, err := decodeQPS(resp.Body, path, "count", nil)
+	if err != nil {
+		return 0, err
+	}
+	return meta.count, nil
+}
+
+// Get returns one host asset by id. A missing asset gives an error matching
+// ErrNotFound.
+func (s *HostAssetService) Get(ctx context.Context, id int64) (*HostAsset, error) {
+	if id <= 0 {
+		return nil, &ConfigError{Option: "host asset id", Reason: "must be positive"}
+	}
+	path := s.c.base.Path + "/qps/rest/2.0/get/am/hostasset/" + strconv.FormatInt(id, 10)
+	resp, err := s.c.do(ctx, &apiRequest{method: "GET", path: path, api: s.c.base.Path + "/qps/rest/2.0/get/am/hostasset/",
+		accept: "application/json", action: "get", idempotent: true})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var got *HostAsset
+	_, err = decodeQPS(resp.Body, path, "get", func(raw json.RawMessage) (int64, bool, error) {
+		a, err := decodeHostAsset(raw)
+		got = a
+		return 0, false, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if got == nil {
+		return nil, &Error{Endpoint: path, Action: "get", Code: "NOT_FOUND", Text: fmt.Sprintf("host asset %d not found", id)}
+	}
+	return got, nil
+}
+
+type qpsMeta struct {
+	count   int
+	hasMore bool
+	lastID  int64
+	maxID   int64
+	stopped bool
+}
+
+// decodeQPS streams a QPS JSON ServiceResponse, calling onData with each
+// element of "data" (a single-key object such as {"HostAsset": {...}}) as
+// soon as it is decoded. onData returning false stops decoding.
+func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage) (id int64, more bool, err error)) (qpsMeta, error) {
+	var meta qpsMeta
+	br := bufio.NewReaderSize(body, 32<<10)
+	head, _ := br.Peek(512)
+	trimmed := bytes.TrimSpace(head)
+	if len(trimmed) == 0 {
+		return meta, &Error{Endpoint: path, Action: action, Text: "empty body where a JSON ServiceResponse was expected"}
+	}
+	if trimmed[0] != '{' {
+		all, _ := io.ReadAll(io.LimitReader(br, maxErrorBody))
+		e := &Error{Endpoint: path, Action: action}
+		fillError(e, "", all)
+		if e.Code == "" {
+			e.Text = "expected a JSON ServiceResponse: " + e.Text
+		}
+		return meta, e
+	}
+	dec := json.NewDecoder(br)
+	dec.UseNumber()
+	fail := func(what string, err error) error {
+		return &DecodeError{Endpoint: path, Element: what, LastID: meta.maxID, Offset: dec.InputOffset(), Err: err}
+	}
+	if err := expectDelim(dec, '{'); err != nil {
+		return meta, fail("ServiceResponse", err)
+	}
+	var code string
+	var details qpsErrorFields
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return meta, fail("ServiceResponse", err)
+		}
+		if key != "ServiceResponse" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return meta, fail(fmt.Sprint(key), err)
+			}
+			continue
+		}
+		if err := expectDelim(dec, '{'); err != nil {
+			return meta, fail("ServiceResponse", err)
+		}
+		for dec.More() {
+			tk, err := dec.Token()
+			if err != nil {
+				return meta, fail("ServiceResponse", err)
+			}
+			k, _ := tk.(string)
+			switch k {
+			case "data":
+				if code != "" && code != "SUCCESS" {
+					var skip json.RawMessage
+					if err := dec.Decode(&skip); err != nil {
+						return meta, fail("data", err)
+					}
+					continue
+				}
+				t, err := dec.Token()
+				if err != nil {
+					return meta, fail("data", err)
+				}
+				if t == nil {
+					continue
+				}
+				if d, ok := t.(json.Delim); !ok || d != '[' {
+					return meta, fail("data", fmt.Errorf("want an array, got %v", t))
+				}
+				for dec.More() {
+					var raw json.RawMessage
+					if err := dec.Decode(&raw); err != nil {
+						return meta, fail("data", err)
+					}
+					if onData == nil {
+						continue
+					}
+					id, cont, err := onData(raw)
+					if err != nil {
+						return meta, fail("data", err)
+					}
+					meta.maxID = max(meta.maxID, id)
+					if !cont {
+						meta.stopped = true
+						return meta, nil
+					}
+				}
+				if _, err := dec.Token(); err != nil {
+					return meta, fail("data", err)
+				}
+			case "responseCode":
+				var v flexString
+				if err := dec.Decode(&v); err != nil {
+					return meta, fail(k, err)
+				}
+				code = string(v)
+			case "count":
+				var v flexInt
+				if err := dec.Decode(&v); err != nil {
+					return meta, fail(k, err)
+				}
+				meta.count = int(v)
+			case "hasMoreRecords":
+				var v flexBool
+				if err := dec.Decode(&v); err != nil {
+					return meta, fail(k, err)
+				}
+				meta.hasMore = bool(v)
+			case "lastId":
+				var v flexInt
+				if err := dec.Decode(&v); err != nil {
+					return meta, fail(k, err)
+				}
+				meta.lastID = int64(v)
+			case "responseErrorDetails":
+				if err := dec.Decode(&details.ResponseErrorDetail); err != nil {
+					return meta, fail(k, err)
+				}
+			default:
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return meta, fail(k, err)
+				}
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return meta, fail("ServiceResponse", err)
+		}
+	}
+	if code == "" {
+		return meta, &Error{Endpoint: path, Action: action, Text: "ServiceResponse without a responseCode"}
+	}
+	if code != "SUCCESS" {
+		details.ResponseCode = code
+		return meta, &Error{Endpoint: path, Action: action, Code: code, Text: redact.Snippet([]byte(details.text()), 500)}
+	}
+	return meta, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return fmt.Errorf("want %q, got %v", want, t)
+	}
+	return nil
+}
+
+type wireHostAsset struct {
+	ID                 flexInt    `json:"id"`
+	Name               flexString `json:"name"`
+	DNSHostName        flexString `json:"dnsHostName"`
+	FQDN               flexString `json:"fqdn"`
+	NetBIOSName        flexString `json:"netbiosName"`
+	OS                 flexString `json:"os"`
+	Type               flexString `json:"type"`
+	QWebHostID         flexInt    `json:"qwebHostId"`
+	Address            flexString `json:"address"`
+	TrackingMethod     flexString `json:"trackingMethod"`
+	CloudProvider      flexString `json:"cloudProvider"`
+	LastLoggedOnUser   flexString `json:"lastLoggedOnUser"`
+	Created            flexTime   `json:"created"`
+	Modified           flexTime   `json:"modified"`
+	LastVulnScan       flexTime   `json:"lastVulnScan"`
+	LastComplianceScan flexTime   `json:"lastComplianceScan"`
+	LastSystemBoot     flexTime   `json:"lastSystemBoot"`
+	AgentInfo          *struct {
+		AgentID         flexString `json:"agentId"`
+		AgentVersion    flexString `json:"agentVersion"`
+		Status          flexString `json:"status"`
+		Platform        flexString `json:"platform"`
+		ActivatedModule flexString `json:"activatedModule"`
+		ChirpStatus     flexString `json:"chirpStatus"`
+		ConnectedFrom   flexString `json:"connectedFrom"`
+		LastCheckedIn   flexTime   `json:"lastCheckedIn"`
+	} `json:"agentInfo"`
+	NetworkInterface qpsList[struct {
+		Address        flexString `json:"address"`
+		Hostname       flexString `json:"hostname"`
+		MACAddress     flexString `json:"macAddress"`
+		InterfaceName  flexString `json:"interfaceName"`
+		GatewayAddress flexString `json:"gatewayAddress"`
+		Type           flexString `json:"type"`
+	}] `json:"networkInterface"`
+	Account qpsList[struct {
+		Username flexString `json:"username"`
+	}] `json:"account"`
+	Software qpsList[struct {
+		Name    flexString `json:"name"`
+		Version flexString `json:"version"`
+	}] `json:"software"`
+	Vuln qpsList[struct {
+		QID                flexInt  `json:"qid"`
+		HostInstanceVulnID flexInt  `json:"hostInstanceVulnId"`
+		FirstFound         flexTime `json:"firstFound"`
+		LastFound          flexTime `json:"lastFound"`
+	}] `json:"vuln"`
+	OpenPort qpsList[struct {
+		Port        flexInt    `json:"port"`
+		Protocol    flexString `json:"protocol"`
+		ServiceName flexString `json:"serviceName"`
+	}] `json:"openPort"`
+	Tags qpsList[struct {
+		ID   flexInt    `json:"id"`
+		Name flexString `json:"name"`
+	}] `json:"tags"`
+	SourceInfo sourceList `json:"sourceInfo"`
+}
+
+type wireSource struct {
+	Type             flexString `json:"type"`
+	AssetID          flexInt    `json:"assetId"`
+	Region           flexString `json:"region"`
+	Location         flexString `json:"location"`
+	Zone             flexString `json:"zone"`
+	AvailabilityZone flexString `json:"availabilityZone"`
+	AccountID        flexString `json:"accountId"`
+	SubscriptionID   flexString `json:"subscriptionId"`
+	ProjectID        flexString `json:"projectId"`
+	InstanceID       flexString `json:"instanceId"`
+	VMID             flexString `json:"vmId"`
+	InstanceType     flexString `json:"instanceType"`
+	VMSize           flexString `json:"vmSize"`
+	MachineType      flexString `json:"machineType"`
+	InstanceState    flexString `json:"instanceState"`
+	State            flexString `json:"state"`
+	ImageID          flexString `json:"imageId"`
+	PrivateIPAddress flexString `json:"privateIpAddress"`
+	PublicIPAddress  flexString `json:"publicIpAddress"`
+	MACAddress       flexString `json:"macAddress"`
+	FirstDiscovered  flexTime   `json:"firstDiscovered"`
+	LastUpdated      flexTime   `json:"lastUpdated"`
+}
+
+// sourceList is a sourceInfo collection; it keeps each element's kind.
+type sourceList []SourceInfo
+
+func (l *sourceList) UnmarshalJSON(b []byte) error {
+	type kinded map[string]json.RawMessage
+	if nullish(b) {
+		*l = nil
+		return nil
+	}
+	var wrap struct {
+		List oneOrMany[kinded] `json:"list"`
+	}
+	if err := json.Unmarshal(b, &wrap); err != nil {
+		return err
+	}
+	var out sourceList
+	for _, k := range wrap.List {
+		for kind, v := range k {
+			var items oneOrMany[wireSource]
+			if err := json.Unmarshal(v, &items); err != nil {
+				return err
+			}
+			for _, w := range items {
+				out = append(out, SourceInfo{
+					Kind: kind, Type: string(w.Type), AssetID: int64(w.AssetID),
+					Region: string(w.Region), Location: string(w.Location), Zone: string(w.Zone),
+					AvailabilityZone: string(w.AvailabilityZone),
+					AccountID:        firstNonEmpty(string(w.AccountID), string(w.SubscriptionID), string(w.ProjectID)),
+					InstanceID:       firstNonEmpty(string(w.InstanceID), string(w.VMID)),
+					InstanceType:     firstNonEmpty(string(w.InstanceType), string(w.VMSize), string(w.MachineType)),
+					InstanceState:    firstNonEmpty(string(w.InstanceState), string(w.State)),
+					ImageID:          string(w.ImageID), PrivateIPAddress: string(w.PrivateIPAddress),
+					PublicIPAddress: string(w.PublicIPAddress), MACAddress: string(w.MACAddress),
+					FirstDiscovered: time.Time(w.FirstDiscovered), LastUpdated: time.Time(w.LastUpdated),
+				})
+			}
+		}
+	}
+	*l = out
+	return nil
+}
+
+// decodeHostAsset decodes one {"HostAsset": {...}} data element.
+func decodeHostAsset(raw json.RawMessage) (*HostAsset, error) {
+	var w struct {
+		HostAsset *wireHostAsset `json:"HostAsset"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return nil, err
+	}
+	if w.HostAsset == nil {
+		return nil, errors.New("data element without a HostAsset")
+	}
+	x := w.HostAsset
+	if x.ID <= 0 {
+		return nil, errors.New("HostAsset without an id")
+	}
+	a := &HostAsset{
+		ID: int64(x.ID), Name: string(x.Name), DNSHostName: string(x.DNSHostName), FQDN: string(x.FQDN),
+		NetBIOSName: string(x.NetBIOSName), OS: string(x.OS), Type: string(x.Type), QWebHostID: int64(x.QWebHostID),
+		Address: string(x.Address), TrackingMethod: string(x.TrackingMethod), CloudProvider: string(x.CloudProvider),
+		LastLoggedOnUser: string(x.LastLoggedOnUser),
+		Created:          time.Time(x.Created), Modified: time.Time(x.Modified), LastVulnScan: time.Time(x.LastVulnScan),
+		LastComplianceScan: time.Time(x.LastComplianceScan), LastSystemBoot: time.Time(x.LastSystemBoot),
+		SourceInfo: x.SourceInfo,
+	}
+	if ai := x.AgentInfo; ai != nil {
+		a.AgentInfo = &AgentInfo{AgentID: string(ai.AgentID), AgentVersion: string(ai.AgentVersion), Status: string(ai.Status),
+			Platform: string(ai.Platform), ActivatedModule: string(ai.ActivatedModule), ChirpStatus: string(ai.ChirpStatus),
+			ConnectedFrom: string(ai.ConnectedFrom), LastCheckedIn: time.Time(ai.LastCheckedIn)}
+	}
+	for _, n := range x.NetworkInterface {
+		a.NetworkInterfaces = append(a.NetworkInterfaces, NetworkInterface{Address: string(n.Address), Hostname: string(n.Hostname),
+			MACAddress: string(n.MACAddress), InterfaceName: string(n.InterfaceName), GatewayAddress: string(n.GatewayAddress), Type: string(n.Type)})
+	}
+	for _, ac := range x.Account {
+		a.Accounts = append(a.Accounts, Account{Username: string(ac.Username)})
+	}
+	for _, s := range x.Software {
+		a.Software = append(a.Software, Software{Name: string(s.Name), Version: string(s.Version)})
+	}
+	for _, v := range x.Vuln {
+		a.Vulns = append(a.Vulns, HostAssetVuln{QID: int64(v.QID), HostInstanceVulnID: int64(v.HostInstanceVulnID),
+			FirstFound: time.Time(v.FirstFound), LastFound: time.Time(v.LastFound)})
+	}
+	for _, p := range x.OpenPort {
+		a.OpenPorts = append(a.OpenPorts, OpenPort{Port: int(p.Port), Protocol: string(p.Protocol), ServiceName: string(p.ServiceName)})
+	}
+	for _, t := range x.Tags {
+		a.Tags = append(a.Tags, Tag{ID: int64(t.ID), Name: string(t.Name)})
+	}
+	return a, nil
+}

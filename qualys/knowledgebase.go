@@ -1,0 +1,386 @@
+package qualys
+
+import (
+	"context"
+	"io"
+	"iter"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/xmlstream"
+)
+
+// KnowledgeBaseService lists vulnerabilities from the Qualys KnowledgeBase
+// (/api/N.N/fo/knowledge_base/vuln/).
+type KnowledgeBaseService struct{ c *Client }
+
+// DefaultKBChunk is the number of QIDs asked for in one KnowledgeBase call.
+const DefaultKBChunk = 500
+
+// KnowledgeBaseQuery selects KnowledgeBase entries.
+type KnowledgeBaseQuery struct {
+	// QIDs to fetch. They are sorted, deduplicated and split into chunks
+	// of ChunkSize, every chunk fetched in turn with the ids in a POST body.
+	// Empty means the whole KnowledgeBase (filtered by the other fields).
+	QIDs []int64
+	// ChunkSize is the number of QIDs per call (default DefaultKBChunk).
+	ChunkSize int
+	// Details is Basic, All or None (default All).
+	Details string
+	// LastModifiedAfter keeps entries modified by the service since then.
+	LastModifiedAfter time.Time
+	// PublishedAfter keeps entries published since then.
+	PublishedAfter time.Time
+	// IsPatchable keeps only patchable (or only unpatchable) entries.
+	IsPatchable *bool
+	// ShowDisabledFlag adds IS_DISABLED to each entry.
+	ShowDisabledFlag *bool
+}
+
+// Vulnerability is one KnowledgeBase entry (VULN).
+type Vulnerability struct {
+	QID                 int64
+	VulnType            string // Vulnerability, Potential Vulnerability, Information Gathered, ...
+	Severity            int    // SEVERITY_LEVEL, 1-5
+	Title               string
+	Category            string
+	Published           time.Time
+	LastServiceModified time.Time
+	Patchable           bool
+	Disabled            bool
+	PCIFlag             bool
+	CVEs                []Reference
+	VendorRefs          []Reference
+	Software            []KBSoftware
+	Diagnosis           string
+	Consequence         string
+	Solution            string
+	CVSS                CVSS
+	CVSSV3              CVSS
+	ThreatIntel         []string
+}
+
+// Reference is a CVE or vendor reference: its id and URL.
+type Reference struct {
+	ID  string
+	URL string
+}
+
+// KBSoftware is a product a vulnerability affects.
+type KBSoftware struct {
+	Product string
+	Vendor  string
+}
+
+// CVSS holds CVSS scores; zero when absent.
+type CVSS struct {
+	Base     float64
+	Temporal float64
+	Vector   string
+}
+
+// MaxCVSSBase returns the highest known CVSS base score (v3 or v2) and
+// whether there is one.
+func (v *Vulnerability) MaxCVSSBase() (float64, bool) {
+	m := max(v.CVSS.Base, v.CVSSV3.Base)
+	return m, m > 0
+}
+
+// List streams the KnowledgeBase entries for q. Every chunk of QIDs is
+// fetched (a peer connector only ever enriched the first); entries are
+// decoded one at a time.
+func (s *KnowledgeBaseService) List(ctx context.Context, q *KnowledgeBaseQuery) iter.Seq2[*Vulnerability, error] {
+	var qc KnowledgeBaseQuery
+	if q != nil {
+		qc = *q
+		qc.QIDs = slices.Clone(q.QIDs)
+	}
+	return func(yield func(*Vulnerability, error) bool) {
+		base := url.Values{"action": {"list"}}
+		details := qc.Details
+		if details == "" {
+			details = "All"
+		}
+		switch details {
+		case "Basic", "All", "None":
+		default:
+			yield(nil, &ConfigError{Option: "KnowledgeBaseQuery.Details", Reason: "want Basic, All or None"})
+			return
+		}
+		base.Set("details", details)
+		if !qc.LastModifiedAfter.IsZero() {
+			base.Set("last_modified_by_service_after", qualysTime(qc.LastModifiedAfter))
+		}
+		if !qc.PublishedAfter.IsZero() {
+			base.Set("published_after", qualysTime(qc.PublishedAfter))
+		}
+		if qc.IsPatchable != nil {
+			base.Set("is_patchable", boolInt(*qc.IsPatchable))
+		}
+		if qc.ShowDisabledFlag != nil {
+			base.Set("show_disabled_flag", boolInt(*qc.ShowDisabledFlag))
+		}
+		chunk := qc.ChunkSize
+		if chunk <= 0 {
+			chunk = DefaultKBChunk
+		}
+		qids := slices.Compact(slices.Sorted(slices.Values(qc.QIDs)))
+		var chunks [][]int64
+		for len(qids) > 0 {
+			n := min(chunk, len(qids))
+			chunks = append(chunks, qids[:n])
+			qids = qids[n:]
+		}
+		if len(chunks) == 0 {
+			chunks = [][]int64{nil}
+		}
+		path := s.c.foPath("knowledge_base/vuln/")
+		for _, ids := range chunks {
+			form := url.Values{}
+			for k, v := range base {
+				form[k] = v
+			}
+			if ids != nil {
+				form.Set("ids", compressIDs(ids))
+			}
+			if !s.fetch(ctx, path, form, yield) {
+				return
+			}
+		}
+	}
+}
+
+func boolInt(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// compressIDs writes sorted ids as the API's list syntax, with ranges for
+// consecutive runs ("1-5,9").
+func compressIDs(ids []int64) string {
+	var b strings.Builder
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(ids[i], 10))
+		if j > i {
+			b.WriteByte('-')
+			b.WriteString(strconv.FormatInt(ids[j], 10))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.Values, yield func(*Vulnerability, error) bool) bool {
+	resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, body: []byte(form.Encode()),
+		contentType: "application/x-www-form-urlencoded", action: "list", idempotent: true, fo: true})
+	if err != nil {
+		yield(nil, err)
+		return false
+	}
+	defer resp.Body.Close()
+	d := &xdec{s: xmlstream.New(resp.Body), endpoint: path}
+	for {
+		v, err := d.nextVuln()
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			yield(nil, err)
+			return false
+		}
+		if v == nil {
+			return true
+		}
+		if !yield(v, nil) {
+			return false
+		}
+	}
+}
+
+// DecodeKnowledgeBase decodes a saved KnowledgeBase XML document one VULN
+// at a time.
+func DecodeKnowledgeBase(r io.Reader) iter.Seq2[*Vulnerability, error] {
+	return func(yield func(*Vulnerability, error) bool) {
+		d := &xdec{s: xmlstream.New(r)}
+		for {
+			v, err := d.nextVuln()
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if v == nil || !yield(v, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (d *xdec) nextVuln() (*Vulnerability, error) {
+	for {
+		k, err := d.s.Next()
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, d.fail("", err)
+		}
+		if k != xmlstream.StartElement {
+			continue
+		}
+		switch string(d.s.Name()) {
+		case "SIMPLE_RETURN", "GENERIC_RETURN":
+			return nil, d.decodeErrorDoc(string(d.s.Name()))
+		case "VULN":
+			v, err := d.decodeVuln()
+			if err != nil {
+				return nil, err
+			}
+			d.lastID = v.QID
+			return v, nil
+		case "KNOWLEDGE_BASE_VULN_LIST_OUTPUT", "RESPONSE", "VULN_LIST":
+		default:
+			if err := d.s.Skip(); err != nil {
+				return nil, d.fail(string(d.s.Name()), err)
+			}
+		}
+	}
+}
+
+func (d *xdec) refs(parent, item string, out *[]Reference) error {
+	return d.fields(parent, func(n []byte) error {
+		if string(n) != item {
+			return d.s.Skip()
+		}
+		var r Reference
+		e := d.fields(item, func(n []byte) error {
+			var e error
+			switch string(n) {
+			case "ID":
+				r.ID, e = d.trimmedString()
+			case "URL":
+				r.URL, e = d.trimmedString()
+			default:
+				e = d.s.Skip()
+			}
+			return e
+		})
+		*out = append(*out, r)
+		return e
+	})
+}
+
+func (d *xdec) cvss(parent string, c *CVSS) error {
+	return d.fields(parent, func(n []byte) error {
+		var e error
+		var b []byte
+		switch string(n) {
+		case "BASE":
+			if b, e = d.trimmed(); e == nil && len(b) > 0 {
+				c.Base, e = strconv.ParseFloat(string(b), 64)
+			}
+		case "TEMPORAL":
+			if b, e = d.trimmed(); e == nil && len(b) > 0 {
+				c.Temporal, e = strconv.ParseFloat(string(b), 64)
+			}
+		case "VECTOR_STRING":
+			c.Vector, e = d.trimmedString()
+		default:
+			e = d.s.Skip()
+		}
+		return e
+	})
+}
+
+func (d *xdec) decodeVuln() (*Vulnerability, error) {
+	v := &Vulnerability{}
+	err := d.fields("VULN", func(n []byte) error {
+		var e error
+		var b []byte
+		switch string(n) {
+		case "QID":
+			if b, e = d.trimmed(); e == nil {
+				v.QID, e = parseInt(b)
+			}
+		case "VULN_TYPE":
+			v.VulnType, e = d.trimmedString()
+		case "SEVERITY_LEVEL":
+			v.Severity, e = d.smallInt()
+		case "TITLE":
+			v.Title, e = d.text()
+		case "CATEGORY":
+			v.Category, e = d.text()
+		case "PUBLISHED_DATETIME":
+			v.Published, e = d.time()
+		case "LAST_SERVICE_MODIFICATION_DATETIME":
+			v.LastServiceModified, e = d.time()
+		case "PATCHABLE":
+			v.Patchable, e = d.flag()
+		case "IS_DISABLED":
+			v.Disabled, e = d.flag()
+		case "PCI_FLAG":
+			v.PCIFlag, e = d.flag()
+		case "CVE_LIST":
+			e = d.refs("CVE_LIST", "CVE", &v.CVEs)
+		case "VENDOR_REFERENCE_LIST":
+			e = d.refs("VENDOR_REFERENCE_LIST", "VENDOR_REFERENCE", &v.VendorRefs)
+		case "SOFTWARE_LIST":
+			e = d.fields("SOFTWARE_LIST", func(n []byte) error {
+				if string(n) != "SOFTWARE" {
+					return d.s.Skip()
+				}
+				var sw KBSoftware
+				e := d.fields("SOFTWARE", func(n []byte) error {
+					var e error
+					switch string(n) {
+					case "PRODUCT":
+						sw.Product, e = d.trimmedString()
+					case "VENDOR":
+						sw.Vendor, e = d.trimmedString()
+					default:
+						e = d.s.Skip()
+					}
+					return e
+				})
+				v.Software = append(v.Software, sw)
+				return e
+			})
+		case "DIAGNOSIS":
+			v.Diagnosis, e = d.text()
+		case "CONSEQUENCE":
+			v.Consequence, e = d.text()
+		case "SOLUTION":
+			v.Solution, e = d.text()
+		case "CVSS":
+			e = d.cvss("CVSS", &v.CVSS)
+		case "CVSS_V3":
+			e = d.cvss("CVSS_V3", &v.CVSSV3)
+		case "THREAT_INTELLIGENCE":
+			e = d.fields("THREAT_INTELLIGENCE", func(n []byte) error {
+				t, e := d.trimmedString()
+				if string(n) == "THREAT_INTEL" {
+					v.ThreatIntel = append(v.ThreatIntel, t)
+				}
+				return e
+			})
+		default:
+			e = d.s.Skip()
+		}
+		return e
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}

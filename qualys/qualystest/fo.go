@@ -1,0 +1,518 @@
+package qualystest
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/qualys"
+)
+
+func (s *Server) serveFO(w http.ResponseWriter, r *http.Request, api string, form url.Values) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		writeXML(w, http.StatusBadRequest, simpleReturn("1908", "Request method is incompatible with this API."))
+		return
+	}
+	switch api {
+	case APIDetections:
+		s.serveDetections(w, r, form)
+	case APISearchLists:
+		s.serveSearchLists(w, r, form)
+	case APIKnowledgeBase:
+		s.serveKB(w, form)
+	default:
+		writeXML(w, http.StatusNotFound, simpleReturn("1901", "Unrecognized API path."))
+	}
+}
+
+// idSet parses the API's id list syntax ("1,3,5-9").
+type idSet [][2]int64
+
+func parseIDSet(name, v string) (idSet, error) {
+	var set idSet
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.ParseInt(lo, 10, 64)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.ParseInt(hi, 10, 64)
+		}
+		if err1 != nil || err2 != nil || a <= 0 || b < a {
+			return nil, fmt.Errorf("parameter %s has invalid value: %s (neither a positive integer nor a range: %s)", name, v, part)
+		}
+		set = append(set, [2]int64{a, b})
+	}
+	return set, nil
+}
+
+func (set idSet) has(n int64) bool {
+	for _, r := range set {
+		if n >= r[0] && n <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+func bad(w http.ResponseWriter, code, text string) {
+	writeXML(w, http.StatusBadRequest, simpleReturn(code, text))
+}
+
+func parseFormTime(name, v string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04:05Z", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("parameter %s has invalid value: %s", name, v)
+}
+
+func flagParam(form url.Values, name string, def bool) bool {
+	switch form.Get(name) {
+	case "1":
+		return true
+	case "0":
+		return false
+	}
+	return def
+}
+
+var knownDetectionParams = map[string]bool{
+	"action": true, "echo_request": true, "ids": true, "id_min": true, "id_max": true, "ips": true, "ipv6": true,
+	"ag_ids": true, "ag_titles": true, "qids": true, "severities": true, "status": true, "show_results": true,
+	"show_igs": true, "show_tags": true, "show_qds": true, "show_qds_factors": true, "show_asset_id": true,
+	"vm_scan_since": true, "no_vm_scan_since": true, "vm_processed_after": true, "vm_processed_before": true,
+	"detection_updated_since": true, "detection_updated_before": true, "detection_processed_after": true,
+	"detection_processed_before": true, "include_search_list_ids": true, "exclude_search_list_ids": true,
+	"include_search_list_titles": true, "exclude_search_list_titles": true, "truncation_limit": true,
+	"include_vuln_type": true, "include_ignored": true, "include_disabled": true, "output_format": true,
+	"arf_kernel_filter": true, "arf_service_filter": true, "arf_config_filter": true, "active_kernels_only": true,
+	"max_days_since_detection_updated": true, "max_days_since_last_vm_scan": true, "filter_superseded_qids": true,
+	"qds_min": true, "qds_max": true, "network_ids": true, "os_pattern": true, "compliance_enabled": true,
+	"use_tags": true, "tag_set_by": true, "tag_include_selector": true, "tag_exclude_selector": true,
+	"tag_set_include": true, "tag_set_exclude": true,
+}
+
+func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form url.Values) {
+	if form.Get("action") != "list" {
+		bad(w, "1903", "Missing required parameter(s): action=list")
+		return
+	}
+	for k := range form {
+		if !knownDetectionParams[k] {
+			bad(w, "1901", "Unrecognized parameter(s): "+k)
+			return
+		}
+	}
+	var (
+		ids, qids  idSet
+		err        error
+		idMin      int64
+		idMax      int64
+		limit      = 1000
+		sevs       = map[int]bool{}
+		statuses   = map[string]bool{"New": true, "Active": true, "Re-Opened": true}
+		updSince   time.Time
+		procAfter  time.Time
+		listQIDs   map[int64]bool
+		exclQIDs   map[int64]bool
+		groupHosts map[int64]bool
+	)
+	if v := form.Get("ids"); v != "" {
+		if ids, err = parseIDSet("ids", v); err != nil {
+			bad(w, "1905", err.Error())
+			return
+		}
+	}
+	if v := form.Get("qids"); v != "" {
+		if qids, err = parseIDSet("qids", v); err != nil {
+			bad(w, "1905", err.Error())
+			return
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"id_min", &idMin}, {"id_max", &idMax}} {
+		if v := form.Get(p.name); v != "" {
+			if *p.dst, err = strconv.ParseInt(v, 10, 64); err != nil || *p.dst <= 0 {
+				bad(w, "1905", "parameter "+p.name+" has invalid value: "+v)
+				return
+			}
+		}
+	}
+	if v := form.Get("truncation_limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 0 {
+			bad(w, "1905", "parameter truncation_limit has invalid value: "+v)
+			return
+		}
+	}
+	if v := form.Get("severities"); v != "" {
+		set, err := parseIDSet("severities", v)
+		if err != nil {
+			bad(w, "1905", err.Error())
+			return
+		}
+		for i := 1; i <= 5; i++ {
+			if set.has(int64(i)) {
+				sevs[i] = true
+			}
+		}
+	}
+	if v := form.Get("status"); v != "" {
+		statuses = map[string]bool{}
+		for _, st := range strings.Split(v, ",") {
+			st = strings.TrimSpace(st)
+			if st != "New" && st != "Active" && st != "Fixed" && st != "Re-Opened" {
+				bad(w, "1905", "parameter status has invalid value: "+v)
+				return
+			}
+			statuses[st] = true
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"detection_updated_since", &updSince}, {"vm_processed_after", &procAfter}} {
+		if v := form.Get(p.name); v != "" {
+			if *p.dst, err = parseFormTime(p.name, v); err != nil {
+				bad(w, "1905", err.Error())
+				return
+			}
+		}
+	}
+	ips := splitList(form.Get("ips"))
+	showResults := flagParam(form, "show_results", true)
+	showTags := flagParam(form, "show_tags", false)
+	showQDS := flagParam(form, "show_qds", false)
+
+	s.mu.Lock()
+	resolve := func(idsParam, titlesParam string) (map[int64]bool, string) {
+		if form.Get(idsParam) == "" && form.Get(titlesParam) == "" {
+			return nil, ""
+		}
+		out := map[int64]bool{}
+		for _, v := range splitList(form.Get(idsParam)) {
+			id, _ := strconv.ParseInt(v, 10, 64)
+			l := s.lists[id]
+			if l == nil {
+				return nil, "parameter " + idsParam + " has invalid value: " + v
+			}
+			for _, q := range l.qids {
+				out[q] = true
+			}
+		}
+		for _, t := range splitList(form.Get(titlesParam)) {
+			found := false
+			for _, l := range s.lists {
+				if l.title == t {
+					found = true
+					for _, q := range l.qids {
+						out[q] = true
+					}
+				}
+			}
+			if !found {
+				return nil, "parameter " + titlesParam + " has invalid value: " + t
+			}
+		}
+		return out, ""
+	}
+	var msg string
+	if listQIDs, msg = resolve("include_search_list_ids", "include_search_list_titles"); msg != "" {
+		s.mu.Unlock()
+		bad(w, "1905", msg)
+		return
+	}
+	if exclQIDs, msg = resolve("exclude_search_list_ids", "exclude_search_list_titles"); msg != "" {
+		s.mu.Unlock()
+		bad(w, "1905", msg)
+		return
+	}
+	if form.Get("ag_ids") != "" || form.Get("ag_titles") != "" {
+		groupHosts = map[int64]bool{}
+		agIDs := splitList(form.Get("ag_ids"))
+		agTitles := splitList(form.Get("ag_titles"))
+		for _, g := range s.groups {
+			if slices.Contains(agIDs, strconv.FormatInt(g.ID, 10)) || slices.Contains(agTitles, g.Title) {
+				for _, h := range g.HostIDs {
+					groupHosts[h] = true
+				}
+			}
+		}
+	}
+	var hostIDs []int64
+	for id := range s.detections {
+		hostIDs = append(hostIDs, id)
+	}
+	sort.Slice(hostIDs, func(i, j int) bool { return hostIDs[i] < hostIDs[j] })
+	var page []*qualys.DetectionHost
+	var next int64
+	for _, id := range hostIDs {
+		h := s.detections[id]
+		if (ids != nil && !ids.has(id)) || (idMin > 0 && id < idMin) || (idMax > 0 && id > idMax) {
+			continue
+		}
+		if groupHosts != nil && !groupHosts[id] {
+			continue
+		}
+		if len(ips) > 0 && !ipMatches(ips, h.IP, h.IPv6) {
+			continue
+		}
+		if !procAfter.IsZero() && !h.LastVMScanned.After(procAfter) && !h.LastScan.After(procAfter) {
+			continue
+		}
+		cp := *h
+		cp.Detections = nil
+		cp.ReplacedChars = 0
+		if !showTags {
+			cp.Tags = nil
+		}
+		for _, d := range h.Detections {
+			if qids != nil && !qids.has(d.QID) {
+				continue
+			}
+			if len(sevs) > 0 && !sevs[d.Severity] {
+				continue
+			}
+			if !statuses[d.Status] {
+				continue
+			}
+			if !updSince.IsZero() && !d.LastUpdate.After(updSince) {
+				continue
+			}
+			if listQIDs != nil && !listQIDs[d.QID] {
+				continue
+			}
+			if exclQIDs != nil && exclQIDs[d.QID] {
+				continue
+			}
+			if !showResults {
+				d.Results = ""
+			}
+			if !showQDS {
+				d.QDS, d.QDSSeverity, d.QDSFactors = 0, "", nil
+			}
+			cp.Detections = append(cp.Detections, d)
+		}
+		if len(cp.Detections) == 0 {
+			continue // hosts without a matching detection are left out
+		}
+		if limit > 0 && len(page) == limit {
+			next = id
+			break
+		}
+		page = append(page, &cp)
+	}
+	s.mu.Unlock()
+	s.nextPage(APIDetections)
+
+	var warn *qualys.Warning
+	if next != 0 {
+		q := url.Values{}
+		for k, v := range form {
+			q[k] = v
+		}
+		q.Set("id_min", strconv.FormatInt(next, 10))
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		warn = &qualys.Warning{Code: "1980", Text: fmt.Sprintf("%d record limit exceeded. Use URL to get next batch of results.", limit),
+			URL: scheme + "://" + r.Host + APIDetections + "?" + q.Encode()}
+	}
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	dw := NewDetectionWriter(w, false)
+	for _, h := range page {
+		if err := dw.WriteHost(h, showTags); err != nil {
+			return
+		}
+	}
+	dw.Close(warn)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func ipMatches(filters []string, ip, ipv6 string) bool {
+	for _, f := range filters {
+		if f == ip || (ipv6 != "" && f == ipv6) {
+			return true
+		}
+		if lo, hi, ok := strings.Cut(f, "-"); ok && ipInRange(ip, lo, hi) {
+			return true
+		}
+	}
+	return false
+}
+
+func ipInRange(ip, lo, hi string) bool {
+	key := func(s string) []byte {
+		var out []byte
+		for _, p := range strings.Split(s, ".") {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				return nil
+			}
+			out = append(out, byte(n))
+		}
+		return out
+	}
+	k, l, h := key(ip), key(lo), key(hi)
+	return len(k) == 4 && len(l) == 4 && len(h) == 4 && bytes.Compare(k, l) >= 0 && bytes.Compare(k, h) <= 0
+}
+
+func (s *Server) serveSearchLists(w http.ResponseWriter, r *http.Request, form url.Values) {
+	switch form.Get("action") {
+	case "create":
+		if r.Method != http.MethodPost {
+			bad(w, "1908", "Request method (GET or POST) is incompatible with specified parameter(s): action=create")
+			return
+		}
+		title := form.Get("title")
+		if title == "" {
+			bad(w, "1903", "Missing required parameter(s): title")
+			return
+		}
+		if len(title) > 256 {
+			bad(w, "1905", "parameter title has invalid value: longer than 256 characters")
+			return
+		}
+		cves := splitList(form.Get("cve_ids"))
+		s.mu.Lock()
+		for _, l := range s.lists {
+			if l.title == title {
+				s.mu.Unlock()
+				bad(w, "1905", "parameter title has invalid value: a search list with this title already exists")
+				return
+			}
+		}
+		s.nextListID++
+		l := &searchList{id: s.nextListID, title: title, global: form.Get("global") == "1", cves: cves}
+		for qid, v := range s.kb {
+			for _, c := range v.CVEs {
+				if slices.Contains(cves, c.ID) {
+					l.qids = append(l.qids, qid)
+					break
+				}
+			}
+		}
+		sort.Slice(l.qids, func(i, j int) bool { return l.qids[i] < l.qids[j] })
+		s.lists[l.id] = l
+		s.mu.Unlock()
+		writeXML(w, http.StatusOK, simpleReturn("", "New search list created successfully", [2]string{"ID", strconv.FormatInt(l.id, 10)}))
+	case "delete":
+		if r.Method != http.MethodPost {
+			bad(w, "1908", "Request method (GET or POST) is incompatible with specified parameter(s): action=delete")
+			return
+		}
+		id, err := strconv.ParseInt(form.Get("id"), 10, 64)
+		s.mu.Lock()
+		_, ok := s.lists[id]
+		delete(s.lists, id)
+		s.mu.Unlock()
+		if err != nil || !ok {
+			bad(w, "1905", "parameter id has invalid value: "+form.Get("id"))
+			return
+		}
+		writeXML(w, http.StatusOK, simpleReturn("", "Search list deleted successfully", [2]string{"ID", strconv.FormatInt(id, 10)}))
+	case "list":
+		var ids idSet
+		if v := form.Get("ids"); v != "" {
+			var err error
+			if ids, err = parseIDSet("ids", v); err != nil {
+				bad(w, "1905", err.Error())
+				return
+			}
+		}
+		showQIDs := flagParam(form, "show_qids", true)
+		var b strings.Builder
+		b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<DYNAMIC_SEARCH_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>" + fmtTime(time.Now()) + "</DATETIME>\n")
+		s.mu.Lock()
+		var lists []*searchList
+		for _, l := range s.lists {
+			if ids == nil || ids.has(l.id) {
+				lists = append(lists, l)
+			}
+		}
+		sort.Slice(lists, func(i, j int) bool { return lists[i].id < lists[j].id })
+		if len(lists) > 0 {
+			b.WriteString("    <DYNAMIC_LISTS>\n")
+			for _, l := range lists {
+				global := "No"
+				if l.global {
+					global = "Yes"
+				}
+				fmt.Fprintf(&b, "      <DYNAMIC_LIST>\n        <ID>%d</ID>\n        <TITLE><![CDATA[%s]]></TITLE>\n        <GLOBAL>%s</GLOBAL>\n        <OWNER>%s</OWNER>\n", l.id, l.title, global, escapeText(s.user))
+				if showQIDs && len(l.qids) > 0 {
+					b.WriteString("        <QIDS>\n")
+					for _, q := range l.qids {
+						fmt.Fprintf(&b, "          <QID>%d</QID>\n", q)
+					}
+					b.WriteString("        </QIDS>\n")
+				}
+				fmt.Fprintf(&b, "        <CRITERIA>\n          <CVE_ID><![CDATA[%s]]></CVE_ID>\n        </CRITERIA>\n      </DYNAMIC_LIST>\n", strings.Join(l.cves, ","))
+			}
+			b.WriteString("    </DYNAMIC_LISTS>\n")
+		}
+		s.mu.Unlock()
+		b.WriteString("  </RESPONSE>\n</DYNAMIC_SEARCH_LIST_OUTPUT>\n")
+		writeXML(w, http.StatusOK, b.String())
+	default:
+		bad(w, "1903", "Missing required parameter(s): action")
+	}
+}
+
+func (s *Server) serveKB(w http.ResponseWriter, form url.Values) {
+	if form.Get("action") != "list" {
+		bad(w, "1903", "Missing required parameter(s): action=list")
+		return
+	}
+	var ids idSet
+	if v := form.Get("ids"); v != "" {
+		var err error
+		if ids, err = parseIDSet("ids", v); err != nil {
+			bad(w, "1905", err.Error())
+			return
+		}
+	}
+	switch d := form.Get("details"); d {
+	case "", "Basic", "All", "None":
+	default:
+		bad(w, "1905", "parameter details has invalid value: "+d)
+		return
+	}
+	s.mu.Lock()
+	var out []*qualys.Vulnerability
+	for qid, v := range s.kb {
+		if ids == nil || ids.has(qid) {
+			cp := *v
+			if form.Get("details") != "All" {
+				cp.Diagnosis, cp.Consequence, cp.Solution = "", "", ""
+			}
+			out = append(out, &cp)
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].QID < out[j].QID })
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	writeKB(w, out)
+}

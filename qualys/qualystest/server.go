@@ -1,0 +1,606 @@
+// Package qualystest is an in-process fake Qualys for tests and demos: the
+// FO API (Host List Detection, dynamic search lists, KnowledgeBase), the
+// QPS host asset API and the gateway (/auth and the CSAM asset search), on
+// httptest servers, with the real services' authentication, rate and
+// concurrency limits, error shapes, truncation and pagination.
+//
+// It is to Qualys what pstest is to Pub/Sub: code that passes against it
+// should work against the real service. It rejects what Qualys rejects (a
+// missing X-Requested-With header, bad credentials, an over-long GET URL,
+// an out-of-range page size) instead of accepting anything, and it can
+// inject the faults real tenants see.
+//
+// Behaviour that the public documentation leaves open is chosen and listed
+// here: a missing X-Requested-With header gives HTTP 400 with SIMPLE_RETURN
+// code 1999; GET URLs longer than 8,000 bytes give HTTP 414; deleting an
+// unknown search list gives HTTP 400 with code 1905.
+package qualystest
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/qualys"
+)
+
+// Default credentials accepted by a new Server.
+const (
+	DefaultUser     = "qualystest"
+	DefaultPassword = "qualystest-password"
+)
+
+// API names used for limits, faults and introspection.
+const (
+	APIDetections    = "/api/2.0/fo/asset/host/vm/detection/"
+	APISearchLists   = "/api/2.0/fo/qid/search_list/dynamic/"
+	APIKnowledgeBase = "/api/2.0/fo/knowledge_base/vuln/"
+	APIHostAssets    = "/qps/rest/2.0/search/am/hostasset"
+	APIHostCount     = "/qps/rest/2.0/count/am/hostasset"
+	APIHostGet       = "/qps/rest/2.0/get/am/hostasset/"
+	APIGatewayAuth   = "/auth"
+	APIGatewayAssets = "/rest/2.0/search/am/asset"
+)
+
+// maxGetURL is the longest GET URL the fake accepts.
+const maxGetURL = 8000
+
+// AssetGroup is an asset group: a title and the host ids it holds.
+type AssetGroup struct {
+	ID      int64
+	Title   string
+	HostIDs []int64
+}
+
+// Tenant is the state of a subscription: what a Server serves.
+type Tenant struct {
+	HostAssets  []*qualys.HostAsset
+	Detections  []*qualys.DetectionHost
+	KB          []*qualys.Vulnerability
+	Assets      []*qualys.Asset
+	AssetGroups []AssetGroup
+}
+
+// Limit is a call budget and concurrency limit for one FO API.
+type Limit struct {
+	// Calls allowed per Window; 0 means unlimited.
+	Calls  int
+	Window time.Duration
+	// Concurrency is the number of calls allowed at once; 0 means
+	// unlimited.
+	Concurrency int
+	// OmitToWaitFirst leaves X-RateLimit-ToWait-Sec out of the first
+	// blocked response of each burst, as the real service sometimes does.
+	OmitToWaitFirst bool
+}
+
+// Fault is an injected failure.
+type Fault struct {
+	// API is one of the API* constants (a path prefix).
+	API string
+	// Call is the 1-based number of the call to that API that fails; 0
+	// fails every call (up to Times).
+	Call int
+	// Times bounds how many calls fail when Call is 0; 0 means no bound.
+	Times int
+	// Status and Body, when Status is set, are the response. Header
+	// adds response headers.
+	Status int
+	Body   string
+	Header http.Header
+	// Delay delays the response.
+	Delay time.Duration
+	// DropAfter, when positive, sends that many bytes of the real
+	// response and then cuts the connection.
+	DropAfter int
+	// HTML answers a maintenance page with HTTP 503... or 200 when Status
+	// is 200.
+	HTML bool
+	// SlowBody sends the real response in small chunks with this pause
+	// between them.
+	SlowBody time.Duration
+
+	fired int
+}
+
+// Request is a request the server received.
+type Request struct {
+	Method string
+	API    string
+	Path   string
+	Form   url.Values
+	Header http.Header
+	Time   time.Time
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithCredentials sets the accepted user name and password.
+func WithCredentials(user, pass string) Option {
+	return func(s *Server) { s.user, s.pass = user, pass }
+}
+
+// WithTLS serves HTTPS (with httptest's certificate; use Server.Client).
+func WithTLS() Option { return func(s *Server) { s.tls = true } }
+
+// WithLimit sets the call budget and concurrency limit of one FO API (one
+// of the API* constants). Limits are per API, as on the real service.
+func WithLimit(api string, l Limit) Option {
+	return func(s *Server) { s.limits[api] = &limitState{Limit: l} }
+}
+
+// WithTenant loads a tenant at start.
+func WithTenant(t *Tenant) Option { return func(s *Server) { s.pendingTenant = t } }
+
+// WithJWTLifetime sets how long gateway tokens live (default 4 hours).
+func WithJWTLifetime(d time.Duration) Option { return func(s *Server) { s.jwtLife = d } }
+
+// Server is a fake Qualys. Its methods are safe for concurrent use.
+type Server struct {
+	// URL is the API server's base URL (FO and QPS APIs).
+	URL string
+	// GatewayURL is the gateway's base URL.
+	GatewayURL string
+
+	api, gw       *httptest.Server
+	user, pass    string
+	tls           bool
+	jwtLife       time.Duration
+	pendingTenant *Tenant
+
+	mu          sync.Mutex
+	hostAssets  map[int64]*qualys.HostAsset
+	detections  map[int64]*qualys.DetectionHost
+	kb          map[int64]*qualys.Vulnerability
+	assets      map[int64]*qualys.Asset
+	groups      []AssetGroup
+	lists       map[int64]*searchList
+	nextListID  int64
+	tokens      map[string]time.Time
+	tokenSeq    int
+	limits      map[string]*limitState
+	faults      []*Fault
+	requests    []Request
+	calls       map[string]int
+	inFlight    map[string]int
+	peak        map[string]int
+	pageHook    func(api string, page int)
+	pageCounter map[string]int
+}
+
+type limitState struct {
+	Limit
+	stamps       []time.Time
+	blockedBurst bool
+}
+
+type searchList struct {
+	id     int64
+	title  string
+	global bool
+	cves   []string
+	qids   []int64
+}
+
+// NewServer starts a fake Qualys. Close it when done.
+func NewServer(opts ...Option) *Server {
+	s := &Server{
+		user: DefaultUser, pass: DefaultPassword, jwtLife: 4 * time.Hour,
+		hostAssets: map[int64]*qualys.HostAsset{}, detections: map[int64]*qualys.DetectionHost{},
+		kb: map[int64]*qualys.Vulnerability{}, assets: map[int64]*qualys.Asset{},
+		lists: map[int64]*searchList{}, nextListID: 1700000, tokens: map[string]time.Time{},
+		limits: map[string]*limitState{}, calls: map[string]int{}, inFlight: map[string]int{},
+		peak: map[string]int{}, pageCounter: map[string]int{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.pendingTenant != nil {
+		s.Load(s.pendingTenant)
+	}
+	apiMux := http.NewServeMux()
+	apiMux.HandleFunc("/api/", s.wrap(s.serveFO))
+	apiMux.HandleFunc("/qps/", s.wrap(s.serveQPS))
+	gwMux := http.NewServeMux()
+	gwMux.HandleFunc("/", s.wrap(s.serveGateway))
+	if s.tls {
+		s.api = httptest.NewTLSServer(apiMux)
+		s.gw = httptest.NewTLSServer(gwMux)
+	} else {
+		s.api = httptest.NewServer(apiMux)
+		s.gw = httptest.NewServer(gwMux)
+	}
+	s.URL, s.GatewayURL = s.api.URL, s.gw.URL
+	return s
+}
+
+// Close shuts the servers down.
+func (s *Server) Close() {
+	s.api.Close()
+	s.gw.Close()
+}
+
+// Client returns an HTTP client that trusts the server's TLS certificate.
+func (s *Server) Client() *http.Client { return s.api.Client() }
+
+// Credentials returns the accepted user name and password.
+func (s *Server) Credentials() (user, pass string) { return s.user, s.pass }
+
+// Load adds (or replaces, by id) the tenant's objects.
+func (s *Server) Load(t *Tenant) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range t.HostAssets {
+		s.hostAssets[a.ID] = a
+	}
+	for _, h := range t.Detections {
+		s.detections[h.ID] = h
+	}
+	for _, v := range t.KB {
+		s.kb[v.QID] = v
+	}
+	for _, a := range t.Assets {
+		s.assets[a.AssetID] = a
+	}
+	s.groups = append(s.groups, t.AssetGroups...)
+}
+
+// AddHostAsset adds or replaces a host asset.
+func (s *Server) AddHostAsset(a *qualys.HostAsset) { s.Load(&Tenant{HostAssets: []*qualys.HostAsset{a}}) }
+
+// RemoveHostAsset removes a host asset (and nothing else).
+func (s *Server) RemoveHostAsset(id int64) {
+	s.mu.Lock()
+	delete(s.hostAssets, id)
+	s.mu.Unlock()
+}
+
+// SetDetectionHost adds or replaces a host's detections.
+func (s *Server) SetDetectionHost(h *qualys.DetectionHost) {
+	s.Load(&Tenant{Detections: []*qualys.DetectionHost{h}})
+}
+
+// RemoveDetectionHost removes a host's detections.
+func (s *Server) RemoveDetectionHost(id int64) {
+	s.mu.Lock()
+	delete(s.detections, id)
+	s.mu.Unlock()
+}
+
+// SetAsset adds or replaces a gateway asset.
+func (s *Server) SetAsset(a *qualys.Asset) { s.Load(&Tenant{Assets: []*qualys.Asset{a}}) }
+
+// RemoveAsset removes a gateway asset.
+func (s *Server) RemoveAsset(id int64) {
+	s.mu.Lock()
+	delete(s.assets, id)
+	s.mu.Unlock()
+}
+
+// OnPage sets a hook called before the server answers each page request of
+// a paged API (APIHostAssets, APIDetections, APIGatewayAssets), with the
+// 0-based page number counted per API, so a test can mutate the tenant
+// between pages. The hook runs without the server's lock held.
+func (s *Server) OnPage(hook func(api string, page int)) {
+	s.mu.Lock()
+	s.pageHook = hook
+	s.mu.Unlock()
+}
+
+// InjectFault adds a fault.
+func (s *Server) InjectFault(f Fault) {
+	s.mu.Lock()
+	s.faults = append(s.faults, &f)
+	s.mu.Unlock()
+}
+
+// ClearFaults removes every fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults = nil
+	s.mu.Unlock()
+}
+
+// Requests returns the requests received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+// Calls returns the number of calls received by an API.
+func (s *Server) Calls(api string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[api]
+}
+
+// TotalCalls returns the number of calls received by all APIs.
+func (s *Server) TotalCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		n += c
+	}
+	return n
+}
+
+// PeakConcurrency returns the most calls an API had in flight at once.
+func (s *Server) PeakConcurrency(api string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak[api]
+}
+
+// SearchLists returns the ids of the dynamic search lists that exist.
+func (s *Server) SearchLists() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []int64
+	for id := range s.lists {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// apiOf maps a request path to its API name.
+func apiOf(path string) string {
+	for _, api := range []string{APIDetections, APISearchLists, APIKnowledgeBase, APIHostAssets, APIHostCount, APIGatewayAuth, APIGatewayAssets} {
+		if strings.TrimSuffix(path, "/") == strings.TrimSuffix(api, "/") {
+			return api
+		}
+	}
+	if strings.HasPrefix(path, APIHostGet) {
+		return APIHostGet
+	}
+	return path
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, api string, form url.Values)
+
+// wrap records the request, applies faults and limits, and calls h.
+func (s *Server) wrap(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		api := apiOf(r.URL.Path)
+		if r.Method == http.MethodGet && len(r.URL.RequestURI()) > maxGetURL {
+			http.Error(w, "Request-URI Too Long", http.StatusRequestURITooLong)
+			return
+		}
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+		form := url.Values{}
+		for k, v := range r.URL.Query() {
+			form[k] = v
+		}
+		ct := r.Header.Get("Content-Type")
+		if strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			pf, _ := url.ParseQuery(string(body))
+			for k, v := range pf {
+				form[k] = append(form[k], v...)
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+
+		s.mu.Lock()
+		s.calls[api]++
+		n := s.calls[api]
+		s.requests = append(s.requests, Request{Method: r.Method, API: api, Path: r.URL.Path, Form: form, Header: r.Header.Clone(), Time: time.Now()})
+		s.inFlight[api]++
+		if s.inFlight[api] > s.peak[api] {
+			s.peak[api] = s.inFlight[api]
+		}
+		fault := s.matchFault(api, n)
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.inFlight[api]--
+			s.mu.Unlock()
+		}()
+
+		if fault != nil {
+			if fault.Delay > 0 {
+				select {
+				case <-time.After(fault.Delay):
+				case <-r.Context().Done():
+					return
+				}
+			}
+			if fault.HTML {
+				status := fault.Status
+				if status == 0 {
+					status = http.StatusServiceUnavailable
+				}
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(status)
+				io.WriteString(w, "<!DOCTYPE html><html><head><title>Qualys Scheduled Maintenance</title></head><body><h1>The service is under maintenance.</h1></body></html>")
+				return
+			}
+			if fault.Status != 0 {
+				for k, v := range fault.Header {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(fault.Status)
+				io.WriteString(w, fault.Body)
+				return
+			}
+		}
+		if strings.HasPrefix(api, "/api/") {
+			if r.Header.Get("X-Requested-With") == "" {
+				writeXML(w, http.StatusBadRequest, simpleReturn("1999", "X-Requested-With header is required."))
+				return
+			}
+			if !s.basicOK(r) {
+				writeXML(w, http.StatusUnauthorized, simpleReturn("2000", "Bad Login/Password"))
+				return
+			}
+			if !s.admit(w, api) {
+				return
+			}
+		}
+		out := w
+		if fault != nil && (fault.DropAfter > 0 || fault.SlowBody > 0) {
+			out = &cutWriter{ResponseWriter: w, limit: fault.DropAfter, pause: fault.SlowBody}
+		}
+		h(out, r, api, form)
+	}
+}
+
+func (s *Server) matchFault(api string, n int) *Fault {
+	for _, f := range s.faults {
+		if !strings.HasPrefix(api, f.API) || f.API == "" {
+			continue
+		}
+		if f.Call != 0 && f.Call != n {
+			continue
+		}
+		if f.Call == 0 && f.Times > 0 && f.fired >= f.Times {
+			continue
+		}
+		f.fired++
+		return f
+	}
+	return nil
+}
+
+func (s *Server) basicOK(r *http.Request) bool {
+	u, p, ok := r.BasicAuth()
+	return ok && subtle.ConstantTimeCompare([]byte(u), []byte(s.user)) == 1 && subtle.ConstantTimeCompare([]byte(p), []byte(s.pass)) == 1
+}
+
+// admit applies an FO API's budget and concurrency limit and writes the
+// rate headers; false means the call was refused (409 written).
+func (s *Server) admit(w http.ResponseWriter, api string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.limits[api]
+	h := w.Header()
+	if l == nil {
+		h.Set("X-RateLimit-Limit", "300")
+		h.Set("X-RateLimit-Window-Sec", "3600")
+		h.Set("X-RateLimit-Remaining", "300")
+		h.Set("X-RateLimit-ToWait-Sec", "0")
+		h.Set("X-Concurrency-Limit-Limit", "100")
+		h.Set("X-Concurrency-Limit-Running", strconv.Itoa(s.inFlight[api]))
+		return true
+	}
+	now := time.Now()
+	if l.Window > 0 {
+		keep := l.stamps[:0]
+		for _, t := range l.stamps {
+			if now.Sub(t) < l.Window {
+				keep = append(keep, t)
+			}
+		}
+		l.stamps = keep
+	}
+	running := s.inFlight[api] // includes this call
+	if l.Concurrency > 0 {
+		h.Set("X-Concurrency-Limit-Limit", strconv.Itoa(l.Concurrency))
+		h.Set("X-Concurrency-Limit-Running", strconv.Itoa(running))
+	}
+	if l.Calls > 0 {
+		h.Set("X-RateLimit-Limit", strconv.Itoa(l.Calls))
+		h.Set("X-RateLimit-Window-Sec", strconv.Itoa(max(1, int(l.Window/time.Second))))
+	}
+	if l.Concurrency > 0 && running > l.Concurrency {
+		writeXMLLocked(w, http.StatusConflict, simpleReturn("1960", "This API cannot be run again until 1 currently running API instance has finished.", [2]string{"CALLS_TO_FINISH", "1"}))
+		return false
+	}
+	if l.Calls > 0 && len(l.stamps) >= l.Calls {
+		wait := l.stamps[0].Add(l.Window).Sub(now)
+		secs := int((wait + time.Second - 1) / time.Second)
+		h.Set("X-RateLimit-Remaining", "0")
+		if !(l.OmitToWaitFirst && !l.blockedBurst) {
+			h.Set("X-RateLimit-ToWait-Sec", strconv.Itoa(secs))
+		}
+		l.blockedBurst = true
+		writeXMLLocked(w, http.StatusConflict, simpleReturn("1965", fmt.Sprintf("This API cannot be run again for another %d seconds.", secs), [2]string{"SECONDS_TO_WAIT", strconv.Itoa(secs)}))
+		return false
+	}
+	l.blockedBurst = false
+	l.stamps = append(l.stamps, now)
+	if l.Calls > 0 {
+		h.Set("X-RateLimit-Remaining", strconv.Itoa(l.Calls-len(l.stamps)))
+		h.Set("X-RateLimit-ToWait-Sec", "0")
+	}
+	return true
+}
+
+func writeXMLLocked(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
+
+func writeXML(w http.ResponseWriter, status int, body string) {
+	writeXMLLocked(w, status, body)
+}
+
+// nextPage counts a page request and runs the page hook.
+func (s *Server) nextPage(api string) {
+	s.mu.Lock()
+	page := s.pageCounter[api]
+	s.pageCounter[api]++
+	hook := s.pageHook
+	s.mu.Unlock()
+	if hook != nil {
+		hook(api, page)
+	}
+}
+
+// cutWriter sends at most limit bytes and then cuts the connection, or
+// sends slowly.
+type cutWriter struct {
+	http.ResponseWriter
+	limit   int
+	pause   time.Duration
+	written int
+	cut     bool
+}
+
+func (c *cutWriter) Write(p []byte) (int, error) {
+	if c.cut {
+		return 0, io.ErrClosedPipe
+	}
+	if c.limit > 0 && c.written+len(p) > c.limit {
+		p = p[:c.limit-c.written]
+		c.ResponseWriter.Write(p)
+		c.written += len(p)
+		c.cut = true
+		if f, ok := c.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		// Abort the connection mid-body: the client sees a truncated
+		// response, as when a proxy or the network drops it.
+		panic(http.ErrAbortHandler)
+	}
+	if c.pause > 0 {
+		for len(p) > 0 {
+			n := min(len(p), 256)
+			c.ResponseWriter.Write(p[:n])
+			if f, ok := c.ResponseWriter.(http.Flusher); ok {
+				f.Flush()
+			}
+			c.written += n
+			p = p[n:]
+			time.Sleep(c.pause)
+		}
+		return c.written, nil
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.written += n
+	return n, err
+}
+

@@ -1,0 +1,161 @@
+package qualys
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// VulnerableHostsQuery is the ThreatQ operation's search: hosts vulnerable
+// to some CVEs, narrowed by the operation's four filters.
+type VulnerableHostsQuery struct {
+	// CVEs are the CVE ids to search for (CVE-YYYY-NNNN); at least one.
+	CVEs []string
+	// IPs keeps only hosts with these addresses (or ranges).
+	IPs []string
+	// FoundAfter keeps only detections last found after this time. The
+	// API is asked for detections updated since then (a superset: a
+	// detection found again is updated) and each detection's
+	// LAST_FOUND_DATETIME is then checked; hosts left with no detection
+	// are not yielded.
+	FoundAfter time.Time
+	// MinSeverity keeps detections of this severity or higher (1-5; 0
+	// means all).
+	MinSeverity int
+	// AssetGroupIDs and AssetGroupTitles keep hosts in these asset groups.
+	AssetGroupIDs    []int64
+	AssetGroupTitles []string
+	// Title is the search list's title prefix (default "qualysbridge").
+	Title string
+	// TruncationLimit is hosts per response (see DetectionQuery).
+	TruncationLimit int
+	// OnCleanupError, if set, is called when the search list could not be
+	// deleted after the caller stopped the loop early (there is then no
+	// iteration left to report the error through). In every other case
+	// the error is yielded, and it names the list id to delete by hand.
+	OnCleanupError func(listID int64, err error)
+}
+
+// cleanupTimeout bounds the detached context used to delete a search list
+// after the caller's context was cancelled.
+const cleanupTimeout = 30 * time.Second
+
+// VulnerableHosts runs the ThreatQ operation's flow: it creates a dynamic
+// search list for the CVEs, lists the detections restricted to that list
+// with the query's filters (tags included), and deletes the list when the
+// loop ends for any reason: success, an error, the caller's break or a
+// cancelled context (the delete then runs with a short detached context).
+// No list is left behind when no host is vulnerable. If the delete fails,
+// the error says which list to delete by hand.
+func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) iter.Seq2[*DetectionHost, error] {
+	var qc VulnerableHostsQuery
+	if q != nil {
+		qc = *q
+	}
+	return func(yield func(*DetectionHost, error) bool) {
+		if len(qc.CVEs) == 0 {
+			yield(nil, &ConfigError{Option: "VulnerableHostsQuery.CVEs", Reason: "at least one CVE id is required"})
+			return
+		}
+		for _, cve := range qc.CVEs {
+			if !ValidCVE(cve) {
+				yield(nil, &ConfigError{Option: "VulnerableHostsQuery.CVEs", Reason: "invalid CVE id " + quoteShort(cve) + " (want CVE-YYYY-NNNN)"})
+				return
+			}
+		}
+		if qc.MinSeverity < 0 || qc.MinSeverity > 5 {
+			yield(nil, &ConfigError{Option: "VulnerableHostsQuery.MinSeverity", Reason: "want 0 (all) or 1-5"})
+			return
+		}
+		dq := DetectionQuery{
+			IPs:              qc.IPs,
+			AssetGroupIDs:    qc.AssetGroupIDs,
+			AssetGroupTitles: qc.AssetGroupTitles,
+			ShowTags:         Bool(true),
+			TruncationLimit:  qc.TruncationLimit,
+		}
+		if !qc.FoundAfter.IsZero() {
+			dq.DetectionUpdatedSince = qc.FoundAfter
+		}
+		if qc.MinSeverity > 1 {
+			for s := qc.MinSeverity; s <= 5; s++ {
+				dq.Severities = append(dq.Severities, s)
+			}
+		}
+		form, err := dq.values() // validated before anything is created
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		title := qc.Title
+		if title == "" {
+			title = "qualysbridge"
+		}
+		title += " " + strings.Join(qc.CVEs, ",") + " " + time.Now().UTC().Format("20060102T150405Z")
+		if len(title) > 256 {
+			title = title[:256]
+		}
+		id, err := c.SearchLists.CreateDynamic(ctx, &DynamicSearchList{Title: title, CVEIDs: qc.CVEs, Global: Bool(false)})
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		c.cfg.logger.Debug("qualys: created dynamic search list", "id", id)
+		form.Set("include_search_list_ids", formatInt(id))
+
+		deleteList := func() error {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			defer cancel()
+			if err := c.SearchLists.Delete(dctx, id); err != nil {
+				return &listDeleteError{id: id, err: err}
+			}
+			c.cfg.logger.Debug("qualys: deleted dynamic search list", "id", id)
+			return nil
+		}
+
+		var listErr error
+		stopped := false
+		c.listDetections(ctx, form, func(h *DetectionHost, err error) bool {
+			if err != nil {
+				listErr = err
+				return false
+			}
+			if !qc.FoundAfter.IsZero() {
+				kept := h.Detections[:0]
+				for _, d := range h.Detections {
+					if d.LastFound.After(qc.FoundAfter) {
+						kept = append(kept, d)
+					}
+				}
+				h.Detections = kept
+				if len(kept) == 0 {
+					return true
+				}
+			}
+			if !yield(h, nil) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		delErr := deleteList()
+		switch {
+		case stopped:
+			if delErr != nil {
+				c.cfg.logger.Warn("qualys: search list left behind", "id", id, "error", delErr)
+				if qc.OnCleanupError != nil {
+					qc.OnCleanupError(id, delErr)
+				}
+			}
+		case listErr != nil:
+			yield(nil, errors.Join(listErr, delErr))
+		case delErr != nil:
+			yield(nil, delErr)
+		}
+	}
+}
+
+func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
