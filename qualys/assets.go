@@ -172,6 +172,9 @@ func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (
 	}
 	dec := json.NewDecoder(br)
 	fail := func(what string, err error) error {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return &DecodeError{Endpoint: path, Element: what, LastID: meta.maxID, Offset: dec.InputOffset(), Err: err}
 	}
 	if err := expectDelim(dec, '{'); err != nil {
@@ -297,4 +300,22 @@ func expectDelimOrNull(dec *json.Decoder, want json.Delim) error {
 		return fmt.Errorf("want %q, got %v", want, t)
 	}
 	return nil
+}
+
+// DecodeAssets decodes a saved gateway asset search response (JSON) one
+// asset at a time.
+func DecodeAssets(r io.Reader) iter.Seq2[*Asset, error] {
+	return func(yield func(*Asset, error) bool) {
+		stopped := false
+		_, err := decodeGatewayPage(r, "", func(a *Asset) bool {
+			if !yield(a, nil) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		if err != nil && !stopped {
+			yield(nil, err)
+		}
+	}
 }

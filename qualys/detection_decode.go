@@ -40,6 +40,8 @@ type xdec struct {
 	s        *xmlstream.Scanner
 	endpoint string
 	lastID   int64 // last complete record, for resumable errors
+	// resumeParam names the query parameter that resumes after lastID.
+	resumeParam string
 }
 
 // detectionDecoder walks a detection document with the xmlstream scanner,
@@ -53,7 +55,7 @@ type detectionDecoder struct {
 }
 
 func newDetectionDecoder(r io.Reader, endpoint string) *detectionDecoder {
-	return &detectionDecoder{xdec: xdec{s: xmlstream.New(r), endpoint: endpoint}}
+	return &detectionDecoder{xdec: xdec{s: xmlstream.New(r), endpoint: endpoint, resumeParam: "id_min"}}
 }
 
 func (d *xdec) fail(element string, err error) error {
@@ -61,7 +63,7 @@ func (d *xdec) fail(element string, err error) error {
 	if errors.As(err, &qe) {
 		return err
 	}
-	return &DecodeError{Endpoint: d.endpoint, Element: element, LastID: d.lastID, Offset: d.s.Offset(), Err: err}
+	return &DecodeError{Endpoint: d.endpoint, Element: element, LastID: d.lastID, Offset: d.s.Offset(), Err: err, resumeParam: d.resumeParam}
 }
 
 // next returns the next host, or nil at the end of the document.

@@ -140,6 +140,8 @@ type DecodeError struct {
 	Offset int64
 	// Err is the underlying cause.
 	Err error
+
+	resumeParam string // the query parameter that resumes after LastID, if any
 }
 
 func (e *DecodeError) Error() string {
@@ -156,7 +158,10 @@ func (e *DecodeError) Error() string {
 	}
 	fmt.Fprintf(&b, " (byte %d)", e.Offset)
 	if e.LastID != 0 {
-		fmt.Fprintf(&b, " after record id %d (resume with id_min=%d)", e.LastID, e.LastID+1)
+		fmt.Fprintf(&b, " after record id %d", e.LastID)
+		if e.resumeParam != "" {
+			fmt.Fprintf(&b, " (resume with %s=%d)", e.resumeParam, e.LastID+1)
+		}
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Err.Error())

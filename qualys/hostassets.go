@@ -428,6 +428,9 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 	dec := json.NewDecoder(br)
 	dec.UseNumber()
 	fail := func(what string, err error) error {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return &DecodeError{Endpoint: path, Element: what, LastID: meta.maxID, Offset: dec.InputOffset(), Err: err}
 	}
 	if err := expectDelim(dec, '{'); err != nil {
@@ -734,4 +737,26 @@ func decodeHostAsset(raw json.RawMessage) (*HostAsset, error) {
 		a.Tags = append(a.Tags, Tag{ID: int64(t.ID), Name: string(t.Name)})
 	}
 	return a, nil
+}
+
+// DecodeHostAssets decodes a saved QPS host asset search response (JSON)
+// one asset at a time. A responseCode other than SUCCESS is an *Error.
+func DecodeHostAssets(r io.Reader) iter.Seq2[*HostAsset, error] {
+	return func(yield func(*HostAsset, error) bool) {
+		stopped := false
+		_, err := decodeQPS(r, "", "search", func(raw json.RawMessage) (int64, bool, error) {
+			a, err := decodeHostAsset(raw)
+			if err != nil {
+				return 0, false, err
+			}
+			if !yield(a, nil) {
+				stopped = true
+				return a.ID, false, nil
+			}
+			return a.ID, true, nil
+		})
+		if err != nil && !stopped {
+			yield(nil, err)
+		}
+	}
 }

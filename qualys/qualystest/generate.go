@@ -93,8 +93,8 @@ func Generate(seed int64, hosts int, opts ...GenerateOption) *Tenant {
 		v := &qualys.Vulnerability{QID: cveQID, VulnType: "Vulnerability", Severity: 4,
 			Title: "Vulnerability referencing " + cfg.cve, Category: "General remote services",
 			Published: ago(800), Patchable: true,
-			CVEs:      []qualys.Reference{{ID: cfg.cve, URL: "https://cve.mitre.org/cgi-bin/cvename.cgi?name=" + cfg.cve}},
-			CVSSV3:    qualys.CVSS{Base: 7.5, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}}
+			CVEs:   []qualys.Reference{{ID: cfg.cve, URL: "https://cve.mitre.org/cgi-bin/cvename.cgi?name=" + cfg.cve}},
+			CVSSV3: qualys.CVSS{Base: 7.5, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}}
 		kbByQID[cveQID] = v
 		t.KB = append(t.KB, v)
 	}

@@ -257,7 +257,9 @@ func (s *Server) Load(t *Tenant) {
 }
 
 // AddHostAsset adds or replaces a host asset.
-func (s *Server) AddHostAsset(a *qualys.HostAsset) { s.Load(&Tenant{HostAssets: []*qualys.HostAsset{a}}) }
+func (s *Server) AddHostAsset(a *qualys.HostAsset) {
+	s.Load(&Tenant{HostAssets: []*qualys.HostAsset{a}})
+}
 
 // RemoveHostAsset removes a host asset (and nothing else).
 func (s *Server) RemoveHostAsset(id int64) {
@@ -603,4 +605,3 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 	c.written += n
 	return n, err
 }
-

@@ -1,0 +1,607 @@
+package qualys_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+)
+
+// newFake starts a fake with a generated tenant and a client for it.
+func newFake(t *testing.T, hosts int, opts ...qualystest.Option) (*qualystest.Server, *qualys.Client) {
+	t.Helper()
+	tenant := qualystest.Generate(42, hosts, qualystest.WithVulnerableTo("CVE-2019-17053", 0.3))
+	srv := qualystest.NewServer(append([]qualystest.Option{qualystest.WithTenant(tenant)}, opts...)...)
+	t.Cleanup(srv.Close)
+	user, pass := srv.Credentials()
+	c, err := qualys.NewClient(srv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(srv.GatewayURL),
+		qualys.WithInsecureLoopback(), qualys.WithBackoff(func(int) time.Duration { return time.Millisecond }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
+}
+
+func TestDetectionsFollowTruncation(t *testing.T) {
+	srv, c := newFake(t, 95)
+	seen := map[int64]int{}
+	for h, err := range c.Detections.List(context.Background(), &qualys.DetectionQuery{TruncationLimit: 20}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[h.ID]++
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("host %d seen %d times", id, n)
+		}
+	}
+	calls := srv.Calls(qualystest.APIDetections)
+	if want := (len(seen) + 19) / 20; calls != want {
+		t.Errorf("%d hosts in %d calls, want %d", len(seen), calls, want)
+	}
+	// Every follow-up call carries the original filters plus id_min.
+	reqs := srv.Requests()
+	for _, r := range reqs[1:] {
+		if r.API == qualystest.APIDetections && (r.Form.Get("id_min") == "" || r.Form.Get("truncation_limit") != "20") {
+			t.Errorf("follow-up request form %v", r.Form)
+		}
+	}
+}
+
+func TestTruncationURLHostIsIgnored(t *testing.T) {
+	var evil atomic.Int32
+	evilSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { evil.Add(1) }))
+	defer evilSrv.Close()
+	var calls atomic.Int32
+	var secondForm string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		n := calls.Add(1)
+		body := `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>%d</ID></HOST></HOST_LIST>%s</RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`
+		if n == 1 {
+			fmt.Fprintf(w, body, 10, `<WARNING><CODE>1980</CODE><TEXT>1 record limit exceeded.</TEXT><URL><![CDATA[`+evilSrv.URL+`/api/2.0/fo/asset/host/vm/detection/?action=list&truncation_limit=1&id_min=11]]></URL></WARNING>`)
+			return
+		}
+		secondForm = r.PostForm.Encode()
+		fmt.Fprintf(w, body, 11, "")
+	}))
+	defer srv.Close()
+	c, _ := qualys.NewClient(srv.URL, qualys.WithCredentials("u", "p"), qualys.WithInsecureLoopback())
+	var ids []int64
+	for h, err := range c.Detections.List(context.Background(), &qualys.DetectionQuery{TruncationLimit: 1, QIDs: []int64{5}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, h.ID)
+	}
+	if evil.Load() != 0 {
+		t.Fatal("the client followed the truncation URL's host")
+	}
+	if !slices.Equal(ids, []int64{10, 11}) || !strings.Contains(secondForm, "id_min=11") || !strings.Contains(secondForm, "qids=5") {
+		t.Errorf("hosts %v, second form %q", ids, secondForm)
+	}
+}
+
+func TestTruncationThatDoesNotAdvanceIsAnError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>10</ID></HOST></HOST_LIST><WARNING><CODE>1980</CODE><URL><![CDATA[https://x/?action=list&id_min=5]]></URL></WARNING></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`)
+	}))
+	defer srv.Close()
+	c, _ := qualys.NewClient(srv.URL, qualys.WithCredentials("u", "p"), qualys.WithInsecureLoopback())
+	var err error
+	n := 0
+	for _, e := range c.Detections.List(context.Background(), nil) {
+		if e != nil {
+			err = e
+		}
+		if n++; n > 10 {
+			t.Fatal("looping")
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "does not advance") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDetectionQueryEncoding(t *testing.T) {
+	srv, c := newFake(t, 5)
+	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600))
+	q := &qualys.DetectionQuery{IDs: []int64{1, 2}, Status: []string{"New", "Fixed"}, ShowResults: qualys.Bool(false),
+		Severities: []int{4, 5}, DetectionUpdatedSince: since, IncludeSearchListIDs: nil, TruncationLimit: -1}
+	for _, err := range c.Detections.List(context.Background(), q) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := srv.Requests()[0].Form
+	want := map[string]string{"ids": "1,2", "status": "New,Fixed", "show_results": "0", "severities": "4,5",
+		"detection_updated_since": "2026-01-02T02:04:05Z", "truncation_limit": "0", "action": "list"}
+	for k, v := range want {
+		if f.Get(k) != v {
+			t.Errorf("%s = %q, want %q", k, f.Get(k), v)
+		}
+	}
+	if _, ok := f["show_igs"]; ok {
+		t.Error("unset flag sent")
+	}
+	// The caller's query is copied: changing it after List is called has no effect.
+	q.IDs[0] = 99
+	if bad := (&qualys.DetectionQuery{Severities: []int{7}}); true {
+		for _, err := range c.Detections.List(context.Background(), bad) {
+			var ce *qualys.ConfigError
+			if !errors.As(err, &ce) {
+				t.Errorf("severity 7: err = %v", err)
+			}
+		}
+	}
+}
+
+func TestVulnerableHostsDeletesListInEveryCase(t *testing.T) {
+	ctx := context.Background()
+	q := &qualys.VulnerableHostsQuery{CVEs: []string{"CVE-2019-17053"}}
+
+	t.Run("success", func(t *testing.T) {
+		srv, c := newFake(t, 60)
+		n := 0
+		for h, err := range c.VulnerableHosts(ctx, q) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(h.Detections, func(d qualys.Detection) bool { return d.QID == 38170 }) || len(h.Detections) != 1 {
+				t.Errorf("host %d detections %+v: want only the CVE's QID", h.ID, h.Detections)
+			}
+			n++
+		}
+		if n == 0 || len(srv.SearchLists()) != 0 {
+			t.Errorf("%d hosts, lists left %v", n, srv.SearchLists())
+		}
+	})
+	t.Run("no host vulnerable", func(t *testing.T) {
+		srv, c := newFake(t, 10)
+		for _, err := range c.VulnerableHosts(ctx, &qualys.VulnerableHostsQuery{CVEs: []string{"CVE-2001-0001"}}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Error("a host was yielded")
+		}
+		if len(srv.SearchLists()) != 0 || srv.Calls(qualystest.APISearchLists) != 2 {
+			t.Errorf("lists left %v after %d calls", srv.SearchLists(), srv.Calls(qualystest.APISearchLists))
+		}
+	})
+	t.Run("break", func(t *testing.T) {
+		srv, c := newFake(t, 60)
+		for range c.VulnerableHosts(ctx, q) {
+			break
+		}
+		if len(srv.SearchLists()) != 0 {
+			t.Errorf("lists left %v", srv.SearchLists())
+		}
+	})
+	t.Run("error", func(t *testing.T) {
+		srv, c := newFake(t, 60)
+		srv.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Status: 400, Body: "<SIMPLE_RETURN><RESPONSE><CODE>1905</CODE><TEXT>bad</TEXT></RESPONSE></SIMPLE_RETURN>"})
+		var err error
+		for _, e := range c.VulnerableHosts(ctx, q) {
+			err = e
+		}
+		if err == nil || len(srv.SearchLists()) != 0 {
+			t.Errorf("err %v, lists left %v", err, srv.SearchLists())
+		}
+	})
+	t.Run("cancel", func(t *testing.T) {
+		srv, c := newFake(t, 60)
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var err error
+		for _, e := range c.VulnerableHosts(cctx, q) {
+			if e != nil {
+				err = e
+				break
+			}
+			cancel()
+		}
+		_ = err
+		if len(srv.SearchLists()) != 0 {
+			t.Errorf("lists left %v after cancel", srv.SearchLists())
+		}
+	})
+	t.Run("delete fails", func(t *testing.T) {
+		srv, c := newFake(t, 10)
+		srv.InjectFault(qualystest.Fault{API: qualystest.APISearchLists, Call: 2, Status: 400, Body: "<SIMPLE_RETURN><RESPONSE><CODE>1905</CODE><TEXT>nope</TEXT></RESPONSE></SIMPLE_RETURN>"})
+		var err error
+		for _, e := range c.VulnerableHosts(ctx, q) {
+			err = e
+		}
+		ids := srv.SearchLists()
+		if len(ids) != 1 || err == nil || !strings.Contains(err.Error(), fmt.Sprintf("delete it by hand (QID search lists, id %d)", ids[0])) {
+			t.Errorf("err = %v, lists %v; want the list id named", err, ids)
+		}
+	})
+	t.Run("invalid CVE creates nothing", func(t *testing.T) {
+		srv, c := newFake(t, 5)
+		for _, err := range c.VulnerableHosts(ctx, &qualys.VulnerableHostsQuery{CVEs: []string{"CVE-19-1"}}) {
+			var ce *qualys.ConfigError
+			if !errors.As(err, &ce) {
+				t.Errorf("err = %v", err)
+			}
+		}
+		if srv.TotalCalls() != 0 {
+			t.Errorf("%d calls for an invalid query", srv.TotalCalls())
+		}
+	})
+}
+
+func TestVulnerableHostsFilters(t *testing.T) {
+	srv, c := newFake(t, 80)
+	ctx := context.Background()
+	all := map[int64]*qualys.DetectionHost{}
+	for h, err := range c.VulnerableHosts(ctx, &qualys.VulnerableHostsQuery{CVEs: []string{"CVE-2019-17053"}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		all[h.ID] = h
+	}
+	var someIP string
+	for _, h := range all {
+		if h.IP != "" {
+			someIP = h.IP
+			break
+		}
+	}
+	count := func(q *qualys.VulnerableHostsQuery) int {
+		q.CVEs = []string{"CVE-2019-17053"}
+		n := 0
+		for _, err := range c.VulnerableHosts(ctx, q) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		return n
+	}
+	if n := count(&qualys.VulnerableHostsQuery{IPs: []string{someIP}}); n != 1 {
+		t.Errorf("IP filter: %d hosts, want 1", n)
+	}
+	if n := count(&qualys.VulnerableHostsQuery{MinSeverity: 5}); n != 0 {
+		t.Errorf("min severity 5: %d hosts, want 0 (the CVE's QID is severity 4)", n)
+	}
+	if n := count(&qualys.VulnerableHostsQuery{MinSeverity: 4}); n != len(all) {
+		t.Errorf("min severity 4: %d hosts, want %d", n, len(all))
+	}
+	if n := count(&qualys.VulnerableHostsQuery{FoundAfter: time.Now()}); n != 0 {
+		t.Errorf("found after now: %d hosts", n)
+	}
+	if n := count(&qualys.VulnerableHostsQuery{AssetGroupTitles: []string{"Data Center"}}); n == 0 || n >= len(all) {
+		t.Errorf("asset group: %d of %d hosts", n, len(all))
+	}
+	if len(srv.SearchLists()) != 0 {
+		t.Errorf("lists left: %v", srv.SearchLists())
+	}
+}
+
+func TestHostAssetsPaginationUnderMutation(t *testing.T) {
+	srv, c := newFake(t, 30)
+	var ids []int64
+	for a, err := range c.HostAssets.List(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ID)
+	}
+	removed, seenEarly := ids[25], ids[3]
+	pages := 0
+	srv.OnPage(func(api string, page int) {
+		if api != qualystest.APIHostAssets {
+			return
+		}
+		if pages++; pages == 2 {
+			srv.RemoveHostAsset(seenEarly) // already listed: offset paging would now skip a host
+			srv.RemoveHostAsset(removed)   // not listed yet
+			srv.AddHostAsset(&qualys.HostAsset{ID: ids[len(ids)-1] + 100, Name: "new", Type: "HOST"})
+		}
+	})
+	seen := map[int64]int{}
+	for a, err := range c.HostAssets.List(context.Background(), &qualys.HostAssetQuery{PageSize: 10}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[a.ID]++
+	}
+	for _, id := range ids {
+		want := 1
+		if id == removed {
+			want = 0
+		}
+		if seen[id] != want {
+			t.Errorf("host %d seen %d times, want %d", id, seen[id], want)
+		}
+	}
+	if seen[ids[len(ids)-1]+100] != 1 {
+		t.Error("host added during the listing was not seen")
+	}
+}
+
+func TestHostAssetsPagesAndResume(t *testing.T) {
+	_, c := newFake(t, 25)
+	var cursors []int64
+	total := 0
+	for p, err := range c.HostAssets.Pages(context.Background(), &qualys.HostAssetQuery{PageSize: 10}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		cursors = append(cursors, p.Cursor)
+		total += len(p.Assets)
+		if p.Cursor != p.Assets[len(p.Assets)-1].ID {
+			t.Errorf("cursor %d is not the page's last id", p.Cursor)
+		}
+	}
+	if len(cursors) != 3 || total != 25 {
+		t.Fatalf("%d pages, %d assets", len(cursors), total)
+	}
+	n := 0
+	for _, err := range c.HostAssets.List(context.Background(), &qualys.HostAssetQuery{AfterID: cursors[0]}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 15 {
+		t.Errorf("resume after the first page: %d assets, want 15", n)
+	}
+}
+
+func TestHostAssetsBreakStopsFetching(t *testing.T) {
+	srv, c := newFake(t, 30)
+	for range c.HostAssets.List(context.Background(), &qualys.HostAssetQuery{PageSize: 10}) {
+		break
+	}
+	if n := srv.Calls(qualystest.APIHostAssets); n != 1 {
+		t.Errorf("%d calls after an early break, want 1", n)
+	}
+}
+
+func TestHostAssetsContextCancelled(t *testing.T) {
+	srv, c := newFake(t, 30)
+	srv.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, Call: 2, SlowBody: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var err error
+	n := 0
+	for _, e := range c.HostAssets.List(ctx, &qualys.HostAssetQuery{PageSize: 10}) {
+		if e != nil {
+			err = e
+			break
+		}
+		if n++; n == 12 {
+			cancel()
+		}
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestHostAssetsUpdatedSinceAndFields(t *testing.T) {
+	srv, c := newFake(t, 40)
+	since := time.Date(2025, 12, 20, 0, 0, 0, 0, time.FixedZone("X", -5*3600))
+	n := 0
+	for a, err := range c.HostAssets.List(context.Background(), &qualys.HostAssetQuery{UpdatedSince: since, Fields: []string{"id", "name"}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !a.Modified.After(since) {
+			t.Errorf("asset %d modified %v, not after %v", a.ID, a.Modified, since)
+		}
+		n++
+	}
+	r := srv.Requests()[0]
+	if r.Form.Get("fields") != "id,name" {
+		t.Errorf("fields = %q", r.Form.Get("fields"))
+	}
+	if n == 0 || n == 40 {
+		t.Errorf("%d of 40 assets updated since; the filter did nothing", n)
+	}
+}
+
+func TestHostAssetsWrongPassword(t *testing.T) {
+	srv, _ := newFake(t, 3)
+	c, _ := qualys.NewClient(srv.URL, qualys.WithCredentials("qualystest", "wrong"), qualys.WithInsecureLoopback())
+	for _, err := range c.HostAssets.List(context.Background(), nil) {
+		if !errors.Is(err, qualys.ErrUnauthorized) {
+			t.Fatalf("err = %v, want ErrUnauthorized", err)
+		}
+	}
+	for _, err := range c.Detections.List(context.Background(), nil) {
+		if !errors.Is(err, qualys.ErrUnauthorized) {
+			t.Fatalf("detections: err = %v, want ErrUnauthorized", err)
+		}
+	}
+}
+
+func TestHostAssetsMaintenancePage(t *testing.T) {
+	srv, c := newFake(t, 3)
+	srv.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, HTML: true, Status: 200, Times: 10})
+	for _, err := range c.HostAssets.List(context.Background(), nil) {
+		if err == nil || !strings.Contains(err.Error(), "HTML") || !strings.Contains(err.Error(), "Maintenance") {
+			t.Fatalf("err = %v, want a maintenance-page error with a snippet", err)
+		}
+	}
+}
+
+func TestAssetsGatewayJWT(t *testing.T) {
+	srv, c := newFake(t, 40, qualystest.WithJWTLifetime(50*time.Millisecond))
+	n := 0
+	for a, err := range c.Assets.List(context.Background(), &qualys.AssetQuery{PageSize: 15}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.AssetID == 0 || len(a.Software) == 0 {
+			t.Errorf("asset %+v", a)
+		}
+		n++
+		if n == 15 {
+			time.Sleep(100 * time.Millisecond) // the token expires mid-listing
+		}
+	}
+	if n != 40 {
+		t.Errorf("%d assets, want 40", n)
+	}
+	if got := srv.Calls(qualystest.APIGatewayAuth); got != 2 {
+		t.Errorf("%d logins, want 2 (one, then one after the 401)", got)
+	}
+	for _, r := range srv.Requests() {
+		if r.API == qualystest.APIGatewayAssets && (r.Form.Get("softwareType") != "Application" || r.Form.Get("pageSize") != "15") {
+			t.Errorf("form %v", r.Form)
+		}
+	}
+	// Bad credentials: one clear error, no loop.
+	bad, _ := qualys.NewClient(srv.URL, qualys.WithCredentials("qualystest", "nope"), qualys.WithGateway(srv.GatewayURL), qualys.WithInsecureLoopback())
+	for _, err := range bad.Assets.List(context.Background(), nil) {
+		if !errors.Is(err, qualys.ErrUnauthorized) {
+			t.Fatalf("err = %v, want ErrUnauthorized", err)
+		}
+	}
+	noGW, _ := qualys.NewClient(srv.URL, qualys.WithCredentials("qualystest", "nope"), qualys.WithInsecureLoopback())
+	for _, err := range noGW.Assets.List(context.Background(), nil) {
+		var ce *qualys.ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "WithGateway") {
+			t.Fatalf("err = %v", err)
+		}
+	}
+}
+
+func TestKnowledgeBaseChunksEveryQID(t *testing.T) {
+	srv, c := newFake(t, 200) // a KnowledgeBase of 400 QIDs plus the CVE's
+	qids := []int64{38170}
+	for i := range 400 {
+		qids = append(qids, int64(10000+i*37))
+	}
+	qids = append(qids, qids[5], qids[6]) // duplicates are asked for once
+	got := map[int64]bool{}
+	for v, err := range c.KnowledgeBase.List(context.Background(), &qualys.KnowledgeBaseQuery{QIDs: qids, ChunkSize: 150, Details: "Basic"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[v.QID] = true
+	}
+	if calls := srv.Calls(qualystest.APIKnowledgeBase); calls != 3 {
+		t.Errorf("%d calls for 401 QIDs in chunks of 150, want 3", calls)
+	}
+	if len(got) != 401 {
+		t.Errorf("%d entries, want 401 (every chunk enriched)", len(got))
+	}
+	for _, r := range srv.Requests() {
+		if r.Method != http.MethodPost || len(r.Form.Get("ids")) == 0 || r.Form.Get("details") != "Basic" {
+			t.Errorf("KB request %s with ids %q details %q", r.Method, r.Form.Get("ids"), r.Form.Get("details"))
+		}
+	}
+}
+
+func TestSearchListsCreateListDelete(t *testing.T) {
+	srv, c := newFake(t, 10)
+	ctx := context.Background()
+	id, err := c.SearchLists.CreateDynamic(ctx, &qualys.DynamicSearchList{Title: "t1", CVEIDs: []string{"CVE-2019-17053"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lists []*qualys.SearchList
+	for l, err := range c.SearchLists.List(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		lists = append(lists, l)
+	}
+	if len(lists) != 1 || lists[0].ID != id || !slices.Contains(lists[0].QIDs, 38170) || lists[0].Criteria["CVE_ID"] != "CVE-2019-17053" {
+		t.Fatalf("lists %+v", lists[0])
+	}
+	if _, err := c.SearchLists.CreateDynamic(ctx, &qualys.DynamicSearchList{Title: "t1"}); err == nil {
+		t.Error("duplicate title accepted")
+	}
+	if err := c.SearchLists.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SearchLists.Delete(ctx, id); err == nil {
+		t.Error("deleting a deleted list succeeded")
+	}
+	if len(srv.SearchLists()) != 0 {
+		t.Error("list not deleted")
+	}
+}
+
+func TestCreateNotRepeatedAfter503ButAfter409(t *testing.T) {
+	srv, c := newFake(t, 3)
+	srv.InjectFault(qualystest.Fault{API: qualystest.APISearchLists, Call: 1, Status: 503})
+	if _, err := c.SearchLists.CreateDynamic(context.Background(), &qualys.DynamicSearchList{Title: "a"}); err == nil {
+		t.Fatal("503 on create was not reported")
+	}
+	if srv.Calls(qualystest.APISearchLists) != 1 {
+		t.Errorf("create sent %d times after a 503", srv.Calls(qualystest.APISearchLists))
+	}
+	srv.InjectFault(qualystest.Fault{API: qualystest.APISearchLists, Call: 2, Status: 409, Body: "<SIMPLE_RETURN><RESPONSE><CODE>1960</CODE><TEXT>This API cannot be run again until 1 currently running API instance has finished.</TEXT></RESPONSE></SIMPLE_RETURN>"})
+	if _, err := c.SearchLists.CreateDynamic(context.Background(), &qualys.DynamicSearchList{Title: "b"}); err != nil {
+		t.Fatalf("create after a 1960 block: %v", err)
+	}
+	if len(srv.SearchLists()) != 1 {
+		t.Errorf("lists %v, want exactly one", srv.SearchLists())
+	}
+}
+
+func TestRateLimitStormRiddenOut(t *testing.T) {
+	srv, c := newFake(t, 50, qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Calls: 3, Window: time.Second, Concurrency: 1, OmitToWaitFirst: true}))
+	n := 0
+	for _, err := range c.Detections.List(context.Background(), &qualys.DetectionQuery{TruncationLimit: 5}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n == 0 || srv.PeakConcurrency(qualystest.APIDetections) > 1 {
+		t.Errorf("%d hosts, peak concurrency %d", n, srv.PeakConcurrency(qualystest.APIDetections))
+	}
+	r, ok := c.RateFor("/api/2.0/fo/asset/host/vm/detection/")
+	if !ok || r.Limit != 3 || r.ConcurrencyLimit != 1 {
+		t.Errorf("rate %+v", r)
+	}
+}
+
+func TestDecodeFromFakeMatchesTenant(t *testing.T) {
+	tenant := qualystest.Generate(7, 30, qualystest.WithInvalidChars())
+	pr, pw := io.Pipe()
+	go func() {
+		w := qualystest.NewDetectionWriter(pw, true)
+		for _, h := range tenant.Detections {
+			w.WriteHost(h, true)
+		}
+		pw.CloseWithError(w.Close(nil))
+	}()
+	i := 0
+	for h, err := range qualys.DecodeDetections(pr) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tenant.Detections[i]
+		if h.ID != want.ID || len(h.Detections) != len(want.Detections) || h.Detections[0].Results != strings.Map(func(r rune) rune {
+			if r == 1 || r == 0xb {
+				return '\uFFFD'
+			}
+			return r
+		}, want.Detections[0].Results) {
+			t.Fatalf("host %d decoded as %+v", want.ID, h)
+		}
+		i++
+	}
+	if i != len(tenant.Detections) {
+		t.Errorf("%d hosts decoded, want %d", i, len(tenant.Detections))
+	}
+}
