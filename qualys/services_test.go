@@ -558,7 +558,7 @@ func TestCreateNotRepeatedAfter503ButAfter409(t *testing.T) {
 }
 
 func TestRateLimitStormRiddenOut(t *testing.T) {
-	srv, c := newFake(t, 50, qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Calls: 3, Window: time.Second, Concurrency: 1, OmitToWaitFirst: true}))
+	srv, c := newFake(t, 20, qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Calls: 3, Window: time.Second, Concurrency: 1, OmitToWaitFirst: true}))
 	n := 0
 	for _, err := range c.Detections.List(context.Background(), &qualys.DetectionQuery{TruncationLimit: 5}) {
 		if err != nil {

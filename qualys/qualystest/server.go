@@ -591,7 +591,9 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 	if c.pause > 0 {
 		for len(p) > 0 {
 			n := min(len(p), 256)
-			c.ResponseWriter.Write(p[:n])
+			if _, err := c.ResponseWriter.Write(p[:n]); err != nil {
+				return c.written, err
+			}
 			if f, ok := c.ResponseWriter.(http.Flusher); ok {
 				f.Flush()
 			}

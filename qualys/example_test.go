@@ -1,0 +1,91 @@
+package qualys_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+)
+
+func exampleClient() (*qualys.Client, func()) {
+	srv := qualystest.NewServer(qualystest.WithTenant(qualystest.Generate(1, 20, qualystest.WithVulnerableTo("CVE-2019-17053", 0.5))))
+	user, pass := srv.Credentials()
+	c, err := qualys.NewClient(srv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(srv.GatewayURL), qualys.WithInsecureLoopback())
+	if err != nil {
+		panic(err)
+	}
+	return c, srv.Close
+}
+
+// Stream every host asset updated since a time, each exactly once.
+func ExampleHostAssetService_List() {
+	c, done := exampleClient()
+	defer done()
+	since := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := 0
+	for h, err := range c.HostAssets.List(context.Background(), &qualys.HostAssetQuery{UpdatedSince: since}) {
+		if err != nil {
+			fmt.Println("error:", err)
+			return
+		}
+		n++
+		_ = h.NetworkInterfaces
+	}
+	fmt.Println("host assets:", n)
+	// Output: host assets: 20
+}
+
+// List installed applications per asset from the gateway.
+func ExampleAssetService_List() {
+	c, done := exampleClient()
+	defer done()
+	for a, err := range c.Assets.List(context.Background(), nil) {
+		if err != nil {
+			fmt.Println("error:", err)
+			return
+		}
+		fmt.Println(a.AssetID, len(a.Software) > 0)
+		break
+	}
+	// Output: 20000000 true
+}
+
+// Stream detections for a page of hosts; memory stays per host.
+func ExampleDetectionService_List() {
+	c, done := exampleClient()
+	defer done()
+	detections := 0
+	for h, err := range c.Detections.List(context.Background(), &qualys.DetectionQuery{
+		Status:   []string{"New", "Active", "Re-Opened", "Fixed"},
+		ShowTags: qualys.Bool(true),
+	}) {
+		if err != nil {
+			fmt.Println("error:", err)
+			return
+		}
+		detections += len(h.Detections)
+	}
+	fmt.Println(detections > 0)
+	// Output: true
+}
+
+// The ThreatQ operation's flow: hosts vulnerable to a CVE; the temporary
+// search list is deleted however the loop ends.
+func ExampleClient_VulnerableHosts() {
+	c, done := exampleClient()
+	defer done()
+	for h, err := range c.VulnerableHosts(context.Background(), &qualys.VulnerableHostsQuery{
+		CVEs:        []string{"CVE-2019-17053"},
+		MinSeverity: 3,
+	}) {
+		if err != nil {
+			fmt.Println("error:", err)
+			return
+		}
+		fmt.Println(h.ID, h.Detections[0].QID)
+		break
+	}
+	// Output: 5000000 38170
+}

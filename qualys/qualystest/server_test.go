@@ -1,0 +1,176 @@
+package qualystest
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func post(t *testing.T, srv *Server, path string, form url.Values, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(srv.user, srv.pass)
+	req.Header.Set("X-Requested-With", "test")
+	for k, v := range hdr {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func TestRejectsWhatQualysRejects(t *testing.T) {
+	srv := NewServer(WithTenant(Generate(1, 5)))
+	defer srv.Close()
+	list := url.Values{"action": {"list"}}
+	if resp, body := post(t, srv, APIDetections, list, map[string]string{"X-Requested-With": ""}); resp.StatusCode != 400 || !strings.Contains(body, "<CODE>1999</CODE>") {
+		t.Errorf("missing X-Requested-With: %d %s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+APIDetections, strings.NewReader(list.Encode()))
+	req.Header.Set("X-Requested-With", "t")
+	req.SetBasicAuth("qualystest", "wrong")
+	resp, _ := http.DefaultClient.Do(req)
+	if resp.StatusCode != 401 {
+		t.Errorf("bad password: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+	long, _ := http.NewRequest("GET", srv.URL+APIDetections+"?action=list&ids="+strings.Repeat("1,", 5000), nil)
+	long.SetBasicAuth(srv.user, srv.pass)
+	long.Header.Set("X-Requested-With", "t")
+	resp, _ = http.DefaultClient.Do(long)
+	if resp.StatusCode != http.StatusRequestURITooLong {
+		t.Errorf("long GET URL: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+	if resp, body := post(t, srv, APIDetections, url.Values{"action": {"list"}, "bogus": {"1"}}, nil); resp.StatusCode != 400 || !strings.Contains(body, "1901") {
+		t.Errorf("unknown parameter: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := post(t, srv, APIDetections, url.Values{"action": {"list"}, "ids": {"abc"}}, nil); resp.StatusCode != 400 || !strings.Contains(body, "1905") {
+		t.Errorf("bad ids: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestRateLimitHeadersAndBlocks(t *testing.T) {
+	srv := NewServer(WithTenant(Generate(1, 5)), WithLimit(APIDetections, Limit{Calls: 2, Window: time.Hour, Concurrency: 2, OmitToWaitFirst: true}))
+	defer srv.Close()
+	list := url.Values{"action": {"list"}}
+	resp, _ := post(t, srv, APIDetections, list, nil)
+	if resp.Header.Get("X-RateLimit-Limit") != "2" || resp.Header.Get("X-RateLimit-Remaining") != "1" || resp.Header.Get("X-RateLimit-Window-Sec") != "3600" || resp.Header.Get("X-Concurrency-Limit-Limit") != "2" {
+		t.Errorf("headers %v", resp.Header)
+	}
+	post(t, srv, APIDetections, list, nil)
+	resp, body := post(t, srv, APIDetections, list, nil)
+	if resp.StatusCode != 409 || !strings.Contains(body, "<CODE>1965</CODE>") || resp.Header.Get("X-RateLimit-ToWait-Sec") != "" {
+		t.Errorf("first block: %d %q ToWait=%q; want 409/1965 without ToWait-Sec", resp.StatusCode, body, resp.Header.Get("X-RateLimit-ToWait-Sec"))
+	}
+	resp, _ = post(t, srv, APIDetections, list, nil)
+	if resp.StatusCode != 409 || resp.Header.Get("X-RateLimit-ToWait-Sec") == "" {
+		t.Errorf("second block: %d ToWait=%q; want the header", resp.StatusCode, resp.Header.Get("X-RateLimit-ToWait-Sec"))
+	}
+}
+
+func TestTruncationAndFilters(t *testing.T) {
+	srv := NewServer(WithTenant(Generate(3, 30)))
+	defer srv.Close()
+	_, body := post(t, srv, APIDetections, url.Values{"action": {"list"}, "truncation_limit": {"10"}}, nil)
+	if strings.Count(body, "<HOST>") != 10 || !strings.Contains(body, "<CODE>1980</CODE>") || !strings.Contains(body, "id_min=") {
+		t.Errorf("truncated page: %d hosts, warning present %v", strings.Count(body, "<HOST>"), strings.Contains(body, "1980"))
+	}
+	_, body = post(t, srv, APIDetections, url.Values{"action": {"list"}, "status": {"Fixed"}}, nil)
+	if strings.Contains(body, "<STATUS>Active</STATUS>") || !strings.Contains(body, "<STATUS>Fixed</STATUS>") {
+		t.Error("status filter not applied")
+	}
+	_, body = post(t, srv, APIDetections, url.Values{"action": {"list"}}, nil)
+	if strings.Contains(body, "<STATUS>Fixed</STATUS>") {
+		t.Error("Fixed detections returned by default")
+	}
+	if strings.Contains(body, "<TAGS>") {
+		t.Error("tags returned without show_tags=1")
+	}
+}
+
+func TestFaultInjection(t *testing.T) {
+	srv := NewServer(WithTenant(Generate(1, 50)))
+	defer srv.Close()
+	srv.InjectFault(Fault{API: APIDetections, Call: 1, DropAfter: 500})
+	req, _ := http.NewRequest("POST", srv.URL+APIDetections, strings.NewReader("action=list"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Requested-With", "t")
+	req.SetBasicAuth(srv.user, srv.pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || len(b) > 500 {
+		t.Errorf("dropped body: read %d bytes, err %v; want a cut after 500", len(b), err)
+	}
+	if resp, _ := post(t, srv, APIDetections, url.Values{"action": {"list"}}, nil); resp.StatusCode != 200 {
+		t.Errorf("second call (no fault): %d", resp.StatusCode)
+	}
+	srv.InjectFault(Fault{API: APIDetections, Call: 3, HTML: true})
+	if resp, body := post(t, srv, APIDetections, url.Values{"action": {"list"}}, nil); resp.StatusCode != 503 || !strings.Contains(body, "Maintenance") {
+		t.Errorf("HTML fault: %d", resp.StatusCode)
+	}
+	if srv.Calls(APIDetections) != 3 || len(srv.Requests()) != 3 {
+		t.Errorf("introspection: %d calls, %d requests", srv.Calls(APIDetections), len(srv.Requests()))
+	}
+}
+
+func TestGenerateIsDeterministicAndConsistent(t *testing.T) {
+	a, b := Generate(9, 120), Generate(9, 120)
+	if len(a.HostAssets) != 120 || len(a.Detections) != len(b.Detections) || !cmp.Equal(a, b) {
+		t.Fatal("Generate is not deterministic")
+	}
+	kb := map[int64]bool{}
+	for _, v := range a.KB {
+		kb[v.QID] = true
+	}
+	hosts := map[int64]bool{}
+	var ipv6Only, noDet, cloud, multiLine bool
+	for _, h := range a.HostAssets {
+		if h.QWebHostID != 0 {
+			hosts[h.QWebHostID] = true
+		}
+		if strings.Contains(h.Address, ":") {
+			ipv6Only = true
+		}
+		if len(h.SourceInfo) > 0 && h.SourceInfo[0].Place() != "" {
+			cloud = true
+		}
+	}
+	withDet := map[int64]bool{}
+	for _, h := range a.Detections {
+		if !hosts[h.ID] {
+			t.Errorf("detection host %d has no host asset", h.ID)
+		}
+		withDet[h.ID] = true
+		for _, d := range h.Detections {
+			if !kb[d.QID] {
+				t.Errorf("QID %d has no KB entry", d.QID)
+			}
+			if strings.Contains(d.Results, "\n") {
+				multiLine = true
+			}
+		}
+	}
+	noDet = len(withDet) < len(hosts)
+	if !ipv6Only || !noDet || !cloud || !multiLine {
+		t.Errorf("variety missing: ipv6-only %v, no detections %v, cloud %v, multi-line %v", ipv6Only, noDet, cloud, multiLine)
+	}
+}
