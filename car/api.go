@@ -1,0 +1,360 @@
+package car
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/retry"
+)
+
+// DatabaseStatus is CAR's answer about its graph database.
+type DatabaseStatus struct {
+	Name                      string   `json:"name"`
+	GraphName                 string   `json:"graph_name"`
+	MissingCollections        []string `json:"missing_collections"`
+	CollectionsWithoutIndexes []string `json:"collections_without_indexes"`
+	Ready                     bool     `json:"is_ready"`
+	// NotFound reports that the database is not set up yet.
+	NotFound bool `json:"-"`
+}
+
+// DatabaseStatus reads the database status (GET databases). A database
+// that is not set up gives a status with NotFound, not an error.
+func (c *Client) DatabaseStatus(ctx context.Context) (*DatabaseStatus, error) {
+	var out struct {
+		Databases []DatabaseStatus `json:"databases"`
+	}
+	err := c.call(ctx, &request{method: "GET", segs: []string{"databases"}, idempotent: true}, &out)
+	var ce *Error
+	if errors.As(err, &ce) && ce.StatusCode == 400 && ce.Code == "database_not_found" {
+		return &DatabaseStatus{NotFound: true}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Databases) == 0 {
+		return &DatabaseStatus{NotFound: true}, nil
+	}
+	return &out.Databases[0], nil
+}
+
+// EnsureDatabase makes the database usable: it creates it when missing,
+// names its graph or adds missing indexes when needed, waiting for each job
+// with backoff. It reports whether the database was just created (an
+// incremental import is then impossible).
+func (c *Client) EnsureDatabase(ctx context.Context) (created bool, err error) {
+	st, err := c.DatabaseStatus(ctx)
+	if err != nil {
+		return false, err
+	}
+	var job struct {
+		JobID string `json:"job_id"`
+	}
+	switch {
+	case st.NotFound:
+		if err := c.call(ctx, &request{method: "POST", segs: []string{"databases"}}, &job); err != nil {
+			return false, err
+		}
+		return true, c.WaitJob(ctx, job.JobID)
+	case st.GraphName == "" && !st.Ready:
+		if err := c.call(ctx, &request{method: "PATCH", segs: []string{"databases"}, body: map[string]string{"graph_name": "assets"}}, &job); err != nil {
+			return false, err
+		}
+		return false, c.WaitJob(ctx, job.JobID)
+	case len(st.CollectionsWithoutIndexes) > 0:
+		if err := c.call(ctx, &request{method: "PATCH", segs: []string{"databases"}, body: map[string][]string{"collections_without_indexes": st.CollectionsWithoutIndexes}}, &job); err != nil {
+			return false, err
+		}
+		return false, c.WaitJob(ctx, job.JobID)
+	}
+	return false, nil
+}
+
+// JobError reports a CAR job that ended in ERROR.
+type JobError struct {
+	JobID   string
+	Status  string
+	Message string
+}
+
+func (e *JobError) Error() string {
+	return fmt.Sprintf("car: job %s ended with status %s: %s", e.JobID, e.Status, e.Message)
+}
+
+// WaitJob polls jobstatus/{id} with backoff until the job completes.
+func (c *Client) WaitJob(ctx context.Context, jobID string) error {
+	if jobID == "" {
+		return &Error{Method: "GET", Endpoint: "jobstatus", Message: "CAR returned no job id"}
+	}
+	wait := c.pollMin
+	for {
+		var st struct {
+			ID      string `json:"id"`
+			Status  string `json:"status"`
+			Message string `json:"message"`
+			Error   any    `json:"error"`
+		}
+		if err := c.call(ctx, &request{method: "GET", segs: []string{"jobstatus", jobID}, idempotent: true}, &st); err != nil {
+			return err
+		}
+		switch strings.ToUpper(st.Status) {
+		case "COMPLETE", "COMPLETED", "DONE", "SUCCESS":
+			return nil
+		case "ERROR", "FAILED", "FAILURE":
+			msg := st.Message
+			if st.Error != nil {
+				msg = fmt.Sprint(st.Error)
+			}
+			return &JobError{JobID: jobID, Status: st.Status, Message: msg}
+		}
+		if err := retry.Sleep(ctx, wait); err != nil {
+			return err
+		}
+		wait = min(wait*2, c.pollMax)
+	}
+}
+
+// ModelStateID returns the model state saved on a source, and false when
+// the source has none (or does not exist yet): the next import must then be
+// a full one.
+func (c *Client) ModelStateID(ctx context.Context, source string) (string, bool, error) {
+	var out struct {
+		ModelStateID *string `json:"model_state_id"`
+	}
+	err := c.call(ctx, &request{method: "GET", segs: []string{"source", source}, idempotent: true}, &out)
+	if errors.Is(err, ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if out.ModelStateID == nil || *out.ModelStateID == "" {
+		return "", false, nil
+	}
+	return *out.ModelStateID, true, nil
+}
+
+// SaveModelStateID saves the model state on a source (PATCH
+// source?key=...). It is the connector's checkpoint.
+func (c *Client) SaveModelStateID(ctx context.Context, source, id string) error {
+	return c.call(ctx, &request{method: "PATCH", segs: []string{"source"}, query: url.Values{"key": {source}},
+		body: map[string]string{"model_state_id": id}}, nil)
+}
+
+// ResetModelStateID clears the model state so that the next run is a full
+// import.
+func (c *Client) ResetModelStateID(ctx context.Context, source string) error {
+	return c.SaveModelStateID(ctx, source, "")
+}
+
+// EnterFullImport marks the start of a full import of a source and waits
+// for CAR's job.
+func (c *Client) EnterFullImport(ctx context.Context, source string) error {
+	return c.fullImportBracket(ctx, "POST", source)
+}
+
+// ExitFullImport marks the end of a full import; CAR then deactivates what
+// the source did not report during it.
+func (c *Client) ExitFullImport(ctx context.Context, source string) error {
+	return c.fullImportBracket(ctx, "DELETE", source)
+}
+
+func (c *Client) fullImportBracket(ctx context.Context, method, source string) error {
+	var job struct {
+		JobID string `json:"job_id"`
+	}
+	if err := c.call(ctx, &request{method: method, segs: []string{"source", source, "full-import-in-progress"}, idempotent: true}, &job); err != nil {
+		return err
+	}
+	return c.WaitJob(ctx, job.JobID)
+}
+
+// Envelope is one import request: the source, the report and the objects
+// of one collection, already encoded.
+type Envelope struct {
+	Source     Source
+	Report     Report
+	Collection string
+	Objects    []json.RawMessage
+}
+
+// MarshalJSON writes {"source":…,"report":…,"<collection>":[…]}.
+func (e *Envelope) MarshalJSON() ([]byte, error) {
+	var b strings.Builder
+	src, err := json.Marshal(e.Source)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := json.Marshal(e.Report)
+	if err != nil {
+		return nil, err
+	}
+	b.WriteString(`{"source":`)
+	b.Write(src)
+	b.WriteString(`,"report":`)
+	b.Write(rep)
+	if e.Collection != "" {
+		coll, _ := json.Marshal(e.Collection)
+		b.WriteString(",")
+		b.Write(coll)
+		b.WriteString(":[")
+		for i, o := range e.Objects {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(o)
+		}
+		b.WriteString("]")
+	}
+	b.WriteString("}")
+	return []byte(b.String()), nil
+}
+
+// Import posts one envelope and returns the id of CAR's import job. Imports
+// are upserts, so re-sending one after an ambiguous failure is harmless.
+func (c *Client) Import(ctx context.Context, env *Envelope) (string, error) {
+	body, err := env.MarshalJSON()
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	if err := c.call(ctx, &request{method: "POST", segs: []string{"imports"}, body: json.RawMessage(body), idempotent: true}, &out); err != nil {
+		return "", err
+	}
+	if out.ID == "" {
+		return "", &Error{Method: "POST", Endpoint: "imports", Message: "CAR accepted the import but returned no job id"}
+	}
+	return out.ID, nil
+}
+
+// ImportStatus is the state of several import jobs.
+type ImportStatus struct {
+	Complete   []string
+	Incomplete []string
+	NotFound   []string
+	Errors     []ImportError
+}
+
+// ImportError is a failed import job.
+type ImportError struct {
+	ID         string `json:"id"`
+	Error      string `json:"error"`
+	StatusCode int    `json:"statusCode"`
+}
+
+// ImportStatus asks about import jobs (importstatus?ids=...).
+func (c *Client) ImportStatus(ctx context.Context, ids []string) (*ImportStatus, error) {
+	var out struct {
+		Complete []struct {
+			ID string `json:"id"`
+		} `json:"complete_imports"`
+		Incomplete []struct {
+			ID string `json:"id"`
+		} `json:"incomplete_imports"`
+		NotFound []json.RawMessage `json:"notfound_imports"`
+		Errors   []struct {
+			ID         string `json:"id"`
+			Error      any    `json:"error"`
+			StatusCode int    `json:"statusCode"`
+		} `json:"error_imports"`
+	}
+	if err := c.call(ctx, &request{method: "GET", segs: []string{"importstatus"}, query: url.Values{"ids": {strings.Join(ids, ",")}}, idempotent: true}, &out); err != nil {
+		return nil, err
+	}
+	st := &ImportStatus{}
+	for _, x := range out.Complete {
+		st.Complete = append(st.Complete, x.ID)
+	}
+	for _, x := range out.Incomplete {
+		st.Incomplete = append(st.Incomplete, x.ID)
+	}
+	for _, raw := range out.NotFound {
+		var id string
+		if json.Unmarshal(raw, &id) != nil {
+			var o struct {
+				ID string `json:"id"`
+			}
+			json.Unmarshal(raw, &o)
+			id = o.ID
+		}
+		st.NotFound = append(st.NotFound, id)
+	}
+	for _, x := range out.Errors {
+		msg := ""
+		if x.Error != nil {
+			if s, ok := x.Error.(string); ok {
+				msg = s
+			} else {
+				b, _ := json.Marshal(x.Error)
+				msg = string(b)
+			}
+		}
+		st.Errors = append(st.Errors, ImportError{ID: x.ID, Error: msg, StatusCode: x.StatusCode})
+	}
+	return st, nil
+}
+
+// softDeleteChunk bounds the characters of ids in one soft delete call.
+const softDeleteChunk = 1800
+
+// SoftDelete disables vertices of a collection: by keys for ipaddress,
+// hostname and macaddress, by external ids otherwise. Ids are URL-encoded
+// and sent in chunks that keep URLs short.
+func (c *Client) SoftDelete(ctx context.Context, source, collection string, ids []string) error {
+	param := "external_ids"
+	if Keyed(collection) {
+		param = "keys"
+	}
+	for len(ids) > 0 {
+		n, size := 0, 0
+		for n < len(ids) && (n == 0 || size+len(ids[n])+1 <= softDeleteChunk) {
+			size += len(ids[n]) + 1
+			n++
+		}
+		if err := c.call(ctx, &request{method: "DELETE", segs: []string{"source", source, collection},
+			query: url.Values{param: {strings.Join(ids[:n], ",")}}, idempotent: true}, nil); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// DisableEdge deactivates one edge (PATCH {"active": false}). from and to
+// are the raw ids of the ends, as in Edge. PATCH is never retried after an
+// ambiguous failure; only a refusal (429, 503 with Retry-After) is retried.
+func (c *Client) DisableEdge(ctx context.Context, source, collection, from, to string) error {
+	return c.call(ctx, &request{method: "PATCH", segs: []string{collection},
+		query: url.Values{"source": {source}, "from": {from}, "to": {to}}, body: map[string]bool{"active": false}}, nil)
+}
+
+// Query runs a v3 GraphQL query and decodes its "data" into out.
+func (c *Client) Query(ctx context.Context, query string, out any) error {
+	var resp struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if err := c.call(ctx, &request{method: "POST", v3: true, segs: []string{"query"}, body: map[string]string{"query": query}, idempotent: true}, &resp); err != nil {
+		return err
+	}
+	if len(resp.Errors) > 0 {
+		return &Error{Method: "POST", Endpoint: c.v3.Path + "/query", Message: "GraphQL: " + resp.Errors[0].Message}
+	}
+	if out == nil || len(resp.Data) == 0 {
+		return nil
+	}
+	return json.Unmarshal(resp.Data, out)
+}
+
+// nowMillis is the report timestamp of an import started now.
+func nowMillis() float64 { return float64(time.Now().UnixNano()/1000) / 1000 }

@@ -1,0 +1,451 @@
+// Package car writes graphs into IBM Connected Assets and Risk (CAR)
+// through its REST API, as the public CAR connector framework does, and
+// fixes that framework's known weaknesses: ids are always strings, keyed
+// edge ends carry their collection prefix, job polling backs off instead of
+// spinning, PATCH is never retried blindly, and memory is bounded by a
+// batch, not by the graph.
+//
+// The low-level calls (DatabaseStatus, ModelStateID, Import, ImportStatus,
+// SoftDelete, DisableEdge, Query, ...) map one to one onto the API. The
+// high-level Import type streams a graph: Add batches objects per
+// collection (at most 2,000 per request and under the 8 MB report limit),
+// keeps at most 20 jobs outstanding, sends vertices before the edges that
+// need them, brackets a full import with full-import-in-progress, and
+// saves the model state only after every job succeeded.
+package car
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/qualysbridge/qualysbridge/internal/redact"
+	"github.com/qualysbridge/qualysbridge/internal/retry"
+)
+
+// Client talks to one CAR service. It is safe for concurrent use.
+type Client struct {
+	base, v3    *url.URL
+	hc          *http.Client
+	auth        *credentials
+	logger      *slog.Logger
+	userAgent   string
+	maxAttempts int
+	maxWait     time.Duration
+	backoff     func(int) time.Duration
+	pollMin     time.Duration
+	pollMax     time.Duration
+}
+
+// credentials is held by pointer so that formatting a Client never shows
+// a secret.
+type credentials struct {
+	key, password, token string
+}
+
+func (c *credentials) String() string   { return "car credentials [REDACTED]" }
+func (c *credentials) GoString() string { return c.String() }
+
+type config struct {
+	hc            *http.Client
+	auth          *credentials
+	logger        *slog.Logger
+	userAgent     string
+	maxAttempts   int
+	maxWait       time.Duration
+	backoff       func(int) time.Duration
+	pollMin       time.Duration
+	pollMax       time.Duration
+	allowLoopback bool
+}
+
+// Option configures a Client.
+type Option func(*config) error
+
+// WithAPIKey authenticates with a CAR API key and password (HTTP Basic).
+func WithAPIKey(key, password string) Option {
+	return func(c *config) error {
+		if key == "" || password == "" {
+			return &ConfigError{Option: "WithAPIKey", Reason: "empty API key or password"}
+		}
+		c.auth = &credentials{key: key, password: password}
+		return nil
+	}
+}
+
+// WithToken authenticates with a CAR token (Authorization: car-token).
+func WithToken(token string) Option {
+	return func(c *config) error {
+		if token == "" {
+			return &ConfigError{Option: "WithToken", Reason: "empty token"}
+		}
+		c.auth = &credentials{token: token}
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client (default
+// cleanhttp.DefaultPooledClient(), no whole-request timeout).
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return &ConfigError{Option: "WithHTTPClient", Reason: "nil *http.Client"}
+		}
+		c.hc = hc
+		return nil
+	}
+}
+
+// WithLogger sets the logger; the client logs nothing by default.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return &ConfigError{Option: "WithLogger", Reason: "nil *slog.Logger"}
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option {
+	return func(c *config) error {
+		if ua == "" {
+			return &ConfigError{Option: "WithUserAgent", Reason: "empty"}
+		}
+		c.userAgent = ua
+		return nil
+	}
+}
+
+// WithRetry bounds retries: maxAttempts sends of one call in all (default
+// 4), maxWait the longest wait before one retry (default 2 minutes).
+func WithRetry(maxAttempts int, maxWait time.Duration) Option {
+	return func(c *config) error {
+		if maxAttempts < 1 || maxWait < 0 {
+			return &ConfigError{Option: "WithRetry", Reason: "maxAttempts must be at least 1 and maxWait not negative"}
+		}
+		c.maxAttempts, c.maxWait = maxAttempts, maxWait
+		return nil
+	}
+}
+
+// WithBackoff replaces the wait between retries when the server gives no
+// Retry-After (attempt is 1 for the first retry).
+func WithBackoff(f func(attempt int) time.Duration) Option {
+	return func(c *config) error {
+		if f == nil {
+			return &ConfigError{Option: "WithBackoff", Reason: "nil function"}
+		}
+		c.backoff = f
+		return nil
+	}
+}
+
+// WithPolling sets how job and import status polling backs off: from min,
+// doubling, up to max (default 1 s to 60 s).
+func WithPolling(min, max time.Duration) Option {
+	return func(c *config) error {
+		if min <= 0 || max < min {
+			return &ConfigError{Option: "WithPolling", Reason: "want 0 < min <= max"}
+		}
+		c.pollMin, c.pollMax = min, max
+		return nil
+	}
+}
+
+// WithInsecureLoopback allows an http:// base URL on a loopback host, for
+// tests against a local fake.
+func WithInsecureLoopback() Option {
+	return func(c *config) error { c.allowLoopback = true; return nil }
+}
+
+// ConfigError reports an invalid option or argument.
+type ConfigError struct {
+	Option string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "car: invalid " + e.Option + ": " + e.Reason }
+
+// NewClient returns a client for the CAR API at baseURL, which must end in
+// /api/car/v2 (the v3 endpoints are derived from it), for example
+// https://cp4s.example.com/api/car/v2.
+func NewClient(baseURL string, opts ...Option) (*Client, error) {
+	cfg := config{userAgent: "qualysbridge-go/0.1", maxAttempts: 4, maxWait: 2 * time.Minute, pollMin: time.Second, pollMax: time.Minute}
+	for _, o := range opts {
+		if o == nil {
+			return nil, &ConfigError{Option: "Option", Reason: "nil option"}
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	u, err := url.Parse(strings.TrimSpace(baseURL))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, &ConfigError{Option: "base URL", Reason: "want an absolute URL ending in /api/car/v2, such as https://cp4s.example.com/api/car/v2"}
+	}
+	if u.User != nil {
+		return nil, &ConfigError{Option: "base URL", Reason: "must not contain credentials; use WithAPIKey or WithToken"}
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	if !strings.HasSuffix(u.Path, "/api/car/v2") {
+		return nil, &ConfigError{Option: "base URL", Reason: "must end in /api/car/v2 (got path " + fmt.Sprintf("%q", u.Path) + "); the v3 endpoints are derived from it"}
+	}
+	if u.Scheme == "http" {
+		ip := net.ParseIP(u.Hostname())
+		if !cfg.allowLoopback || !(u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
+			return nil, &ConfigError{Option: "base URL", Reason: "must be https:// (http:// only for loopback hosts with WithInsecureLoopback)"}
+		}
+	}
+	if cfg.auth == nil {
+		return nil, &ConfigError{Option: "credentials", Reason: "none given; use WithAPIKey(key, password) or WithToken(token)"}
+	}
+	v3 := *u
+	v3.Path = strings.TrimSuffix(u.Path, "/v2") + "/v3"
+	c := &Client{base: u, v3: &v3, hc: cfg.hc, auth: cfg.auth, logger: cfg.logger, userAgent: cfg.userAgent,
+		maxAttempts: cfg.maxAttempts, maxWait: cfg.maxWait, backoff: cfg.backoff, pollMin: cfg.pollMin, pollMax: cfg.pollMax}
+	if c.hc == nil {
+		c.hc = cleanhttp.DefaultPooledClient()
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.backoff == nil {
+		c.backoff = func(a int) time.Duration { return retry.Backoff(a, 2*time.Second, c.maxWait) }
+	}
+	return c, nil
+}
+
+// Sentinel errors callers branch on.
+var (
+	// ErrUnauthorized matches HTTP 401 and 403.
+	ErrUnauthorized = errors.New("car: unauthorized")
+	// ErrNotFound matches HTTP 404.
+	ErrNotFound = errors.New("car: not found")
+	// ErrRateLimited matches HTTP 429 after retries.
+	ErrRateLimited = errors.New("car: rate limited")
+)
+
+// Error is a failure reported by CAR: a non-2xx status with CAR's
+// {"errors":[{"code","message"}],"trace"} body when there is one. It never
+// carries credentials.
+type Error struct {
+	StatusCode int
+	Method     string
+	Endpoint   string
+	// Code is CAR's error code (database_not_found, data_mal_formed, ...).
+	Code    string
+	Message string
+	// Trace is CAR's trace id, for its support.
+	Trace string
+	// Err is an underlying transport error, if any.
+	Err error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "car: %s %s", e.Method, e.Endpoint)
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
+	}
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	if e.Trace != "" {
+		b.WriteString(" (trace " + e.Trace + ")")
+	}
+	return b.String()
+}
+
+// Unwrap returns the transport error, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches the sentinels.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrUnauthorized:
+		return e.StatusCode == 401 || e.StatusCode == 403
+	case ErrNotFound:
+		return e.StatusCode == 404
+	case ErrRateLimited:
+		return e.StatusCode == 429
+	}
+	return false
+}
+
+// Recoverable reports whether the failure is one the framework treats as
+// recoverable (the next run may simply try again): transport errors and
+// HTTP 302, 400, 401, 403, 408, 429, 500, 502, 503, 504.
+func (e *Error) Recoverable() bool {
+	switch e.StatusCode {
+	case 0, 302, 400, 401, 403, 408, 429, 500, 502, 503, 504:
+		return true
+	}
+	return false
+}
+
+type request struct {
+	method string
+	segs   []string // path segments after the v2 (or v3) base, unescaped
+	v3     bool
+	query  url.Values
+	body   any
+	// idempotent calls are retried on transport errors and 5xx; others
+	// only when the server refused them (429, 503 with Retry-After).
+	idempotent bool
+}
+
+// call sends a request with bounded retries and decodes a JSON response
+// into out (if not nil).
+func (c *Client) call(ctx context.Context, r *request, out any) error {
+	var body []byte
+	if r.body != nil {
+		var err error
+		if raw, ok := r.body.(json.RawMessage); ok {
+			body = raw
+		} else if body, err = json.Marshal(r.body); err != nil {
+			return err
+		}
+	}
+	base := c.base
+	if r.v3 {
+		base = c.v3
+	}
+	esc := make([]string, len(r.segs))
+	for i, s := range r.segs {
+		esc[i] = url.PathEscape(s)
+	}
+	u := *base.JoinPath(esc...)
+	if len(r.query) > 0 {
+		u.RawQuery = r.query.Encode()
+	}
+	endpoint := u.Path
+	for attempt := 1; ; attempt++ {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, r.method, u.String(), rd)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", c.userAgent)
+		if c.auth.token != "" {
+			req.Header.Set("Authorization", "car-token "+c.auth.token)
+		} else {
+			req.SetBasicAuth(c.auth.key, c.auth.password)
+		}
+		start := time.Now()
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			e := &Error{Method: r.method, Endpoint: endpoint, Message: "transport error: " + redact.Scrub(err.Error(), c.auth.password, c.auth.token), Err: err}
+			if r.idempotent && attempt < c.maxAttempts {
+				d := c.backoff(attempt)
+				c.logger.Warn("car: retrying after transport error", "endpoint", endpoint, "attempt", attempt, "wait", d)
+				if err := retry.Sleep(ctx, d); err != nil {
+					return err
+				}
+				continue
+			}
+			return e
+		}
+		b, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		resp.Body.Close()
+		c.logger.Debug("car: response", "method", r.method, "endpoint", endpoint, "status", resp.StatusCode, "attempt", attempt, "elapsed", time.Since(start))
+		if rerr != nil {
+			if r.idempotent && attempt < c.maxAttempts {
+				if err := retry.Sleep(ctx, c.backoff(attempt)); err != nil {
+					return err
+				}
+				continue
+			}
+			return &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode, Message: "reading body: " + rerr.Error(), Err: rerr}
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			if out == nil || len(bytes.TrimSpace(b)) == 0 {
+				return nil
+			}
+			if err := json.Unmarshal(b, out); err != nil {
+				return &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode, Message: "unexpected response body: " + redact.Snippet(b, 120)}
+			}
+			return nil
+		}
+		e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode}
+		fillError(e, b)
+		e.Message = redact.Scrub(e.Message, c.auth.password, c.auth.token)
+		wait, serverSaid := retry.RetryAfter(resp.Header, time.Now())
+		retryable := resp.StatusCode == 429 || (resp.StatusCode == 503 && (r.idempotent || serverSaid)) ||
+			(r.idempotent && (resp.StatusCode == 502 || resp.StatusCode == 504))
+		if !retryable || attempt >= c.maxAttempts {
+			return e
+		}
+		if !serverSaid {
+			wait = c.backoff(attempt)
+		}
+		if wait > c.maxWait {
+			if serverSaid {
+				return e
+			}
+			wait = c.maxWait
+		}
+		c.logger.Warn("car: retrying", "endpoint", endpoint, "status", resp.StatusCode, "attempt", attempt, "wait", wait)
+		if err := retry.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+func fillError(e *Error, b []byte) {
+	var j struct {
+		Errors []struct {
+			Code    string `json:"code"`
+			Message any    `json:"message"`
+		} `json:"errors"`
+		Error   any    `json:"error"`
+		Message string `json:"message"`
+		Trace   string `json:"trace"`
+	}
+	if json.Unmarshal(b, &j) == nil {
+		e.Trace = j.Trace
+		if len(j.Errors) > 0 {
+			e.Code = j.Errors[0].Code
+			e.Message = fmt.Sprint(j.Errors[0].Message)
+			if s, ok := j.Errors[0].Message.(string); ok {
+				e.Message = s
+			}
+		} else if j.Error != nil {
+			e.Message = fmt.Sprint(j.Error)
+		} else {
+			e.Message = j.Message
+		}
+		if len(e.Message) > 2000 {
+			e.Message = e.Message[:2000] + "…"
+		}
+		if e.Message != "" || e.Code != "" {
+			return
+		}
+	}
+	e.Message = http.StatusText(e.StatusCode)
+	if s := redact.Snippet(b, 120); s != "" {
+		e.Message += ": " + s
+	}
+}

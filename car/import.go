@@ -1,0 +1,540 @@
+package car
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/retry"
+)
+
+// Mode is the kind of import.
+type Mode int
+
+const (
+	// Full imports everything the source has; CAR deactivates what the
+	// source did not report during it.
+	Full Mode = iota + 1
+	// Incremental imports what changed; deletions are separate calls.
+	Incremental
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Full:
+		return "full"
+	case Incremental:
+		return "incremental"
+	}
+	return "unknown"
+}
+
+// Limits of one import request.
+const (
+	// MaxBatch is the most objects of one collection sent in one request.
+	MaxBatch = 2000
+	// MaxReportBytes keeps a request under CAR's 8 MB report limit.
+	MaxReportBytes = 7 << 20
+	// MaxOutstandingJobs is the most import jobs left running at once.
+	MaxOutstandingJobs = 20
+	// dedupeCap bounds the per-collection set of identities already sent;
+	// past it the set is cleared (a duplicate then costs bandwidth, never
+	// correctness: imports are upserts), so memory stays flat.
+	dedupeCap = 250000
+)
+
+// ImportOption tunes an Import.
+type ImportOption func(*importConfig)
+
+type importConfig struct {
+	stateID  string
+	batch    int
+	maxJobs  int
+	maxBytes int
+}
+
+// WithModelStateID sets the model state saved on the source when the
+// import succeeds (default: the report key, the import's start time in
+// epoch milliseconds). A connector saves the time its data window ended.
+func WithModelStateID(id string) ImportOption { return func(c *importConfig) { c.stateID = id } }
+
+// WithBatchSize sets the objects per request (1 to MaxBatch).
+func WithBatchSize(n int) ImportOption {
+	return func(c *importConfig) {
+		if n >= 1 && n <= MaxBatch {
+			c.batch = n
+		}
+	}
+}
+
+// WithMaxJobs sets the import jobs left outstanding (1 to 20).
+func WithMaxJobs(n int) ImportOption {
+	return func(c *importConfig) {
+		if n >= 1 && n <= MaxOutstandingJobs {
+			c.maxJobs = n
+		}
+	}
+}
+
+// ImportSummary describes a finished import.
+type ImportSummary struct {
+	Source string
+	Mode   Mode
+	// Objects counts the objects sent per collection (after
+	// deduplication).
+	Objects map[string]int
+	// Duplicates counts objects dropped as already sent.
+	Duplicates int
+	// Requests is the number of import requests (envelopes) posted.
+	Requests int
+	// Jobs is the number of import jobs CAR ran.
+	Jobs         int
+	Duration     time.Duration
+	ModelStateID string
+}
+
+// JobFailedError reports an import job that CAR ran and failed.
+type JobFailedError struct {
+	Collection string
+	JobID      string
+	StatusCode int
+	Message    string
+}
+
+func (e *JobFailedError) Error() string {
+	return fmt.Sprintf("car: import of %s failed (job %s, status %d): %s", e.Collection, e.JobID, e.StatusCode, e.Message)
+}
+
+type batch struct {
+	objs  []json.RawMessage
+	bytes int
+}
+
+type pendingJob struct {
+	id, collection string
+	vertex         bool
+}
+
+// Import streams a graph into CAR. Create it with Client.NewImport, Add
+// graphs (typically one per host), then Close. It is not safe for
+// concurrent use.
+type Import struct {
+	c       *Client
+	ctx     context.Context
+	source  Source
+	report  Report
+	mode    Mode
+	cfg     importConfig
+	start   time.Time
+	vbuf    map[string]*batch
+	ebuf    map[string]*batch
+	seen    map[string]map[uint64]struct{}
+	pending []pendingJob
+	sum     ImportSummary
+	err     error
+	done    bool
+}
+
+// NewImport starts an import for a source. A full import enters CAR's
+// full-import-in-progress state and posts the initial source+report
+// envelope first.
+func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts ...ImportOption) (*Import, error) {
+	if err := source.Validate(); err != nil {
+		return nil, err
+	}
+	if mode != Full && mode != Incremental {
+		return nil, &ConfigError{Option: "mode", Reason: "want car.Full or car.Incremental"}
+	}
+	cfg := importConfig{batch: MaxBatch, maxJobs: MaxOutstandingJobs, maxBytes: MaxReportBytes}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ts := nowMillis()
+	key := strconv.FormatFloat(ts, 'f', 3, 64)
+	if cfg.stateID == "" {
+		cfg.stateID = key
+	}
+	im := &Import{c: c, ctx: ctx, source: source, mode: mode, cfg: cfg, start: time.Now(),
+		report: Report{Key: key, Timestamp: ts, Type: source.Key, Description: source.Key + " import"},
+		vbuf:   map[string]*batch{}, ebuf: map[string]*batch{}, seen: map[string]map[uint64]struct{}{},
+		sum:    ImportSummary{Source: source.Key, Mode: mode, Objects: map[string]int{}}}
+	if mode == Full {
+		if err := c.EnterFullImport(ctx, source.Key); err != nil {
+			return nil, fmt.Errorf("car: entering full import: %w", err)
+		}
+		if err := im.post("", nil, false); err != nil {
+			return nil, err
+		}
+		if err := im.waitAll(); err != nil {
+			return nil, err
+		}
+	}
+	c.logger.Info("car: import started", "source", source.Key, "mode", mode.String(), "report", key)
+	return im, nil
+}
+
+// Report returns the import's report.
+func (im *Import) Report() Report { return im.report }
+
+func (im *Import) isNew(coll, id string) bool {
+	set := im.seen[coll]
+	if set == nil {
+		set = map[uint64]struct{}{}
+		im.seen[coll] = set
+	}
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	k := h.Sum64()
+	if _, ok := set[k]; ok {
+		im.sum.Duplicates++
+		return false
+	}
+	if len(set) >= dedupeCap {
+		clear(set)
+	}
+	set[k] = struct{}{}
+	return true
+}
+
+func setSource(v Vertex, src string) {
+	switch x := v.(type) {
+	case *Asset:
+		if x.Source == "" {
+			x.Source = src
+		}
+	case *IPAddress:
+		if x.Source == "" {
+			x.Source = src
+		}
+	case *MACAddress:
+		if x.Source == "" {
+			x.Source = src
+		}
+	case *Hostname:
+		if x.Source == "" {
+			x.Source = src
+		}
+	case *Vulnerability:
+		if x.Source == "" {
+			x.Source = src
+		}
+	case *Application:
+		if x.Source == "" {
+			x.Source = src
+		}
+	case *Account:
+		if x.Source == "" {
+			x.Source = src
+		}
+	case *User:
+		if x.Source == "" {
+			x.Source = src
+		}
+	case *Geolocation:
+		if x.Source == "" {
+			x.Source = src
+		}
+	}
+}
+
+// Add validates a graph and queues its objects, sending full batches as it
+// goes. A graph that fails validation is refused whole, with an error that
+// names the object and field. After a failed request, Add returns that
+// error.
+func (im *Import) Add(g Graph) error {
+	if im.err != nil {
+		return im.err
+	}
+	if im.done {
+		return errors.New("car: Add after Close")
+	}
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	for _, v := range g.Vertices {
+		coll := v.Collection()
+		if !im.isNew(coll, v.ID()) {
+			continue
+		}
+		setSource(v, im.source.Key)
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if err := im.queue(im.vbuf, coll, b, true); err != nil {
+			return im.fail(err)
+		}
+	}
+	for i := range g.Edges {
+		e := g.Edges[i]
+		if !im.isNew(e.Collection, e.ID()) {
+			continue
+		}
+		if e.Source == "" {
+			e.Source = im.source.Key
+		}
+		if e.Properties == nil {
+			e.Properties = map[string]any{}
+		}
+		e.Properties["report"] = im.report.Key
+		e.Properties["timestamp"] = im.report.Timestamp
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := im.queue(im.ebuf, e.Collection, b, false); err != nil {
+			return im.fail(err)
+		}
+	}
+	return nil
+}
+
+func (im *Import) fail(err error) error {
+	if im.err == nil {
+		im.err = err
+	}
+	return im.err
+}
+
+func (im *Import) queue(bufs map[string]*batch, coll string, obj []byte, vertex bool) error {
+	b := bufs[coll]
+	if b == nil {
+		b = &batch{}
+		bufs[coll] = b
+	}
+	if len(b.objs) > 0 && b.bytes+len(obj) > im.cfg.maxBytes {
+		if err := im.flush(bufs, coll, vertex); err != nil {
+			return err
+		}
+	}
+	b.objs = append(b.objs, obj)
+	b.bytes += len(obj) + 1
+	im.sum.Objects[coll]++
+	if len(b.objs) >= im.cfg.batch {
+		return im.flush(bufs, coll, vertex)
+	}
+	return nil
+}
+
+// flush posts one collection's batch. Edges go only after every vertex
+// queued so far was sent and its job completed, so no edge refers to a
+// vertex CAR does not have yet.
+func (im *Import) flush(bufs map[string]*batch, coll string, vertex bool) error {
+	b := bufs[coll]
+	if b == nil || len(b.objs) == 0 {
+		return nil
+	}
+	if !vertex {
+		if err := im.flushVertices(); err != nil {
+			return err
+		}
+		if err := im.waitVertices(); err != nil {
+			return err
+		}
+	}
+	objs := b.objs
+	b.objs, b.bytes = nil, 0
+	return im.post(coll, objs, vertex)
+}
+
+func (im *Import) flushVertices() error {
+	for _, coll := range VertexOrder {
+		if err := im.flush(im.vbuf, coll, true); err != nil {
+			return err
+		}
+	}
+	for coll := range im.vbuf {
+		if err := im.flush(im.vbuf, coll, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (im *Import) post(coll string, objs []json.RawMessage, vertex bool) error {
+	for len(im.pending) >= im.cfg.maxJobs {
+		if err := im.poll(false); err != nil {
+			return err
+		}
+	}
+	id, err := im.c.Import(im.ctx, &Envelope{Source: im.source, Report: im.report, Collection: coll, Objects: objs})
+	im.sum.Requests++
+	if err != nil {
+		if coll != "" {
+			return fmt.Errorf("car: importing %d %s objects: %w", len(objs), coll, err)
+		}
+		return err
+	}
+	im.sum.Jobs++
+	im.pending = append(im.pending, pendingJob{id: id, collection: coll, vertex: vertex})
+	return nil
+}
+
+// poll asks about the outstanding jobs once (after a wait when waitFirst),
+// removing the finished ones.
+func (im *Import) poll(onlyVertices bool) error {
+	wait := im.c.pollMin
+	for {
+		var ids []string
+		for _, p := range im.pending {
+			if !onlyVertices || p.vertex {
+				ids = append(ids, p.id)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		st, err := im.c.ImportStatus(im.ctx, ids)
+		if err != nil {
+			return err
+		}
+		failed := map[string]ImportError{}
+		for _, e := range st.Errors {
+			failed[e.ID] = e
+		}
+		incomplete := map[string]bool{}
+		for _, id := range st.Incomplete {
+			incomplete[id] = true
+		}
+		keep := im.pending[:0]
+		var firstErr error
+		for _, p := range im.pending {
+			if e, bad := failed[p.id]; bad {
+				if firstErr == nil {
+					firstErr = &JobFailedError{Collection: p.collection, JobID: p.id, StatusCode: e.StatusCode, Message: e.Error}
+				}
+				continue
+			}
+			if incomplete[p.id] || (onlyVertices && !p.vertex) || !contains(ids, p.id) {
+				keep = append(keep, p)
+			}
+		}
+		progressed := len(keep) < len(im.pending)
+		im.pending = keep
+		if firstErr != nil {
+			return firstErr
+		}
+		if progressed {
+			return nil
+		}
+		if err := retry.Sleep(im.ctx, wait); err != nil {
+			return err
+		}
+		wait = min(wait*2, im.c.pollMax)
+	}
+}
+
+func contains(ids []string, id string) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (im *Import) waitVertices() error {
+	for hasVertexJob(im.pending) {
+		if err := im.poll(true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hasVertexJob(p []pendingJob) bool {
+	for _, j := range p {
+		if j.vertex {
+			return true
+		}
+	}
+	return false
+}
+
+func (im *Import) waitAll() error {
+	for len(im.pending) > 0 {
+		if err := im.poll(false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close sends what is queued (vertices, then edges), waits for every job,
+// leaves the full-import state of a full import, and only then saves the
+// model state. If a job failed, Close returns an error naming the
+// collection and CAR's message and resets the model state so the next run
+// is a full import (nothing is lost by skipping a window).
+func (im *Import) Close() (*ImportSummary, error) {
+	if im.done {
+		return &im.sum, im.err
+	}
+	im.done = true
+	err := im.err
+	if err == nil {
+		err = im.finish()
+	}
+	im.sum.Duration = time.Since(im.start)
+	if err != nil {
+		im.err = err
+		var jf *JobFailedError
+		if errors.As(err, &jf) {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(im.ctx), 30*time.Second)
+			defer cancel()
+			if rerr := im.c.ResetModelStateID(rctx, im.source.Key); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("car: resetting the model state: %w", rerr))
+			}
+		}
+		return &im.sum, err
+	}
+	im.sum.ModelStateID = im.cfg.stateID
+	im.c.logger.Info("car: import complete", "source", im.source.Key, "mode", im.mode.String(), "requests", im.sum.Requests, "duration", im.sum.Duration)
+	return &im.sum, nil
+}
+
+func (im *Import) finish() error {
+	if err := im.flushVertices(); err != nil {
+		return err
+	}
+	if err := im.waitAll(); err != nil {
+		return err
+	}
+	for coll := range im.ebuf {
+		b := im.ebuf[coll]
+		if len(b.objs) == 0 {
+			continue
+		}
+		objs := b.objs
+		b.objs, b.bytes = nil, 0
+		if err := im.post(coll, objs, false); err != nil {
+			return err
+		}
+	}
+	if err := im.waitAll(); err != nil {
+		return err
+	}
+	if im.mode == Full {
+		if err := im.c.ExitFullImport(im.ctx, im.source.Key); err != nil {
+			return fmt.Errorf("car: leaving full import: %w", err)
+		}
+	}
+	if err := im.c.SaveModelStateID(im.ctx, im.source.Key, im.cfg.stateID); err != nil {
+		return fmt.Errorf("car: saving the model state: %w", err)
+	}
+	return nil
+}
+
+// Abort ends the import without saving a model state: the next run repeats
+// the same window. A full import is left in CAR's full-import state rather
+// than ended early, because ending it would deactivate everything not yet
+// sent; the next full import enters it again.
+func (im *Import) Abort() {
+	im.done = true
+	if im.err == nil {
+		im.err = errors.New("car: import aborted")
+	}
+}
