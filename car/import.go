@@ -161,7 +161,7 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 	im := &Import{c: c, ctx: ctx, source: source, mode: mode, cfg: cfg, start: time.Now(),
 		report: Report{Key: key, Timestamp: ts, Type: source.Key, Description: source.Key + " import"},
 		vbuf:   map[string]*batch{}, ebuf: map[string]*batch{}, seen: map[string]map[uint64]struct{}{},
-		sum:    ImportSummary{Source: source.Key, Mode: mode, Objects: map[string]int{}}}
+		sum: ImportSummary{Source: source.Key, Mode: mode, Objects: map[string]int{}}}
 	if mode == Full {
 		if err := c.EnterFullImport(ctx, source.Key); err != nil {
 			return nil, fmt.Errorf("car: entering full import: %w", err)

@@ -1,0 +1,520 @@
+package car_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/car/cartest"
+)
+
+var src = car.Source{Key: "Qualys", Name: "Qualys", Description: "Qualys VMDR"}
+
+func setup(t *testing.T, opts ...cartest.Option) (*cartest.Server, *car.Client, *bytes.Buffer) {
+	t.Helper()
+	srv := cartest.NewServer(opts...)
+	t.Cleanup(srv.Close)
+	var logs bytes.Buffer
+	c, err := car.NewClient(srv.URL, car.WithAPIKey(cartest.DefaultAPIKey, cartest.DefaultPassword), car.WithInsecureLoopback(),
+		car.WithPolling(time.Millisecond, 5*time.Millisecond), car.WithBackoff(func(int) time.Duration { return time.Millisecond }),
+		car.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c, &logs
+}
+
+func host(id string, ip, mac string) car.Graph {
+	return car.Graph{
+		Vertices: []car.Vertex{
+			&car.Asset{ExternalID: id, Name: "host-" + id},
+			&car.IPAddress{Key: ip},
+			&car.MACAddress{Key: mac},
+			&car.Vulnerability{ExternalID: "38170", Name: "SSL Certificate"},
+			&car.Account{ExternalID: "root", Name: "root"},
+			&car.User{ExternalID: "root", Username: "root"},
+		},
+		Edges: []car.Edge{
+			{Collection: "asset_ipaddress", From: id, To: ip},
+			{Collection: "asset_macaddress", From: id, To: mac},
+			{Collection: "ipaddress_macaddress", From: ip, To: mac},
+			{Collection: "asset_vulnerability", From: id, To: "38170", Properties: map[string]any{"risk_score": 4}},
+			{Collection: "user_account", From: "root", To: "root"},
+		},
+	}
+}
+
+func TestEdgeJSONShapes(t *testing.T) {
+	cases := []struct {
+		e    car.Edge
+		want string
+	}{
+		{car.Edge{Collection: "asset_ipaddress", From: "1", To: "10.0.0.1"}, `{"_from_external_id":"1","_to":"ipaddress/10.0.0.1","active":true}`},
+		{car.Edge{Collection: "ipaddress_macaddress", From: "10.0.0.1", To: "02:00:00:00:00:01"}, `{"_from":"ipaddress/10.0.0.1","_to":"macaddress/02:00:00:00:00:01","active":true}`},
+		{car.Edge{Collection: "user_account", From: "root", To: "root", Disabled: true}, `{"_from_external_id":"root","_to_external_id":"root","active":false}`},
+		{car.Edge{Collection: "ipaddress_vulnerability", From: "fd00::1", To: "38170", Source: "Q"}, `{"_from":"ipaddress/fd00::1","_to_external_id":"38170","active":true,"source":"Q"}`},
+	}
+	for _, c := range cases {
+		b, err := json.Marshal(c.e)
+		if err != nil || string(b) != c.want {
+			t.Errorf("%s: %s, want %s (%v)", c.e.Collection, b, c.want, err)
+		}
+	}
+}
+
+func TestValidationNamesObjectAndField(t *testing.T) {
+	cases := []struct {
+		v     car.Vertex
+		field string
+	}{
+		{&car.Asset{ExternalID: "1"}, "name"},
+		{&car.Asset{ExternalID: "1", Name: "a", Risk: ptr(11.0)}, "risk"},
+		{&car.IPAddress{Key: "10.0.0.999"}, "_key"},
+		{&car.MACAddress{Key: "zz:00"}, "_key"},
+		{&car.Hostname{Key: "a|b", HostName: "a"}, "_key"},
+		{&car.Vulnerability{ExternalID: "1"}, "name"},
+		{&car.Geolocation{ExternalID: "x"}, "region"},
+	}
+	for _, c := range cases {
+		err := c.v.Validate()
+		var ve *car.ValidationError
+		if !errors.As(err, &ve) || ve.Field != c.field || ve.Collection != c.v.Collection() {
+			t.Errorf("%T: err = %v, want field %s", c.v, err, c.field)
+		}
+	}
+	for _, v := range []car.Vertex{&car.IPAddress{Key: "fd00::7"}, &car.MACAddress{Key: "02:00:00:AA:BB:01"}, &car.Hostname{Key: "web-01.corp.example", HostName: "web-01"}} {
+		if err := v.Validate(); err != nil {
+			t.Errorf("%T %s refused: %v", v, v.ID(), err)
+		}
+	}
+	e := car.Edge{Collection: "assetipaddress", From: "1", To: "2"}
+	if err := e.Validate(); err == nil {
+		t.Error("edge collection without end1_end2 accepted")
+	}
+	if err := (&car.Source{Key: "has space"}).Validate(); err == nil {
+		t.Error("source key with a space accepted")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestFullImportEndToEnd(t *testing.T) {
+	srv, c, _ := setup(t)
+	ctx := context.Background()
+	im, err := c.NewImport(ctx, src, car.Full, car.WithModelStateID("2026-03-01T00:00:00Z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := im.Add(host(fmt.Sprint(100+i), fmt.Sprintf("10.0.0.%d", i+1), fmt.Sprintf("02:00:00:00:00:0%d", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := im.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := srv.Graph("Qualys")
+	want := map[string]int{"asset": 3, "ipaddress": 3, "macaddress": 3, "vulnerability": 1, "account": 1, "user": 1,
+		"asset_ipaddress": 3, "asset_macaddress": 3, "ipaddress_macaddress": 3, "asset_vulnerability": 3, "user_account": 1}
+	if d := cmp.Diff(want, g.Counts()); d != "" {
+		t.Errorf("graph counts (-want +got):\n%s", d)
+	}
+	if sum.Duplicates != 2*4 || sum.Objects["vulnerability"] != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+	if srv.ModelState("Qualys") != "2026-03-01T00:00:00Z" {
+		t.Errorf("model state %q", srv.ModelState("Qualys"))
+	}
+	if rs := g.Vertices["asset"]["100"].Fields["source"]; rs != "Qualys" {
+		t.Errorf("asset source %v", rs)
+	}
+	// The request sequence: bracket in, init envelope, vertices, edges, bracket out, state.
+	var seq []string
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" {
+			continue
+		}
+		what := r.Method + " " + strings.TrimPrefix(r.Path, "/api/car/v2/")
+		if strings.HasSuffix(r.Path, "/imports") {
+			var env map[string]json.RawMessage
+			json.Unmarshal(r.Body, &env)
+			coll := "init"
+			for k := range env {
+				if k != "source" && k != "report" {
+					coll = k
+				}
+			}
+			what = "import " + coll
+		}
+		seq = append(seq, what)
+	}
+	if seq[0] != "POST source/Qualys/full-import-in-progress" || seq[1] != "import init" ||
+		seq[len(seq)-2] != "DELETE source/Qualys/full-import-in-progress" || seq[len(seq)-1] != "PATCH source" {
+		t.Errorf("request sequence %v", seq)
+	}
+	lastVertex, firstEdge := 0, len(seq)
+	for i, s := range seq {
+		if strings.HasPrefix(s, "import ") && s != "import init" {
+			if strings.Contains(s, "_") {
+				firstEdge = min(firstEdge, i)
+			} else {
+				lastVertex = i
+			}
+		}
+	}
+	if lastVertex > firstEdge {
+		t.Errorf("a vertex import came after an edge import: %v", seq)
+	}
+}
+
+func TestFullImportDeactivatesUnreportedEdges(t *testing.T) {
+	srv, c, _ := setup(t)
+	ctx := context.Background()
+	run := func(hosts ...car.Graph) {
+		im, err := c.NewImport(ctx, src, car.Full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hosts {
+			if err := im.Add(h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := im.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(host("1", "10.0.0.1", "02:00:00:00:00:01"), host("2", "10.0.0.2", "02:00:00:00:00:02"))
+	run(host("1", "10.0.0.9", "02:00:00:00:00:01"))
+	g := srv.Graph("Qualys")
+	if got := g.ActiveEdges("asset_ipaddress", "1"); !cmp.Equal(got, []string{"10.0.0.9"}) {
+		t.Errorf("active asset_ipaddress edges of asset 1: %v", got)
+	}
+	if got := g.ActiveEdges("asset_ipaddress", "2"); len(got) != 0 {
+		t.Errorf("edges of a host no longer reported are still active: %v", got)
+	}
+}
+
+func TestBatchBoundaries(t *testing.T) {
+	for _, n := range []int{1999, 2000, 2001} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			srv, c, _ := setup(t)
+			im, err := c.NewImport(context.Background(), src, car.Incremental)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := car.Graph{}
+			for i := range n {
+				g.Vertices = append(g.Vertices, &car.Account{ExternalID: fmt.Sprint("acct-", i), Name: "a"})
+			}
+			if err := im.Add(g); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := im.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var sizes []int
+			for _, r := range srv.Imports() {
+				sizes = append(sizes, r.Objects)
+			}
+			want := []int{n}
+			if n > 2000 {
+				want = []int{2000, n - 2000}
+			}
+			if !cmp.Equal(sizes, want) {
+				t.Errorf("batches %v, want %v", sizes, want)
+			}
+		})
+	}
+}
+
+func TestReportSizeLimitSplitsBatches(t *testing.T) {
+	srv, c, _ := setup(t)
+	im, _ := c.NewImport(context.Background(), src, car.Incremental)
+	big := strings.Repeat("x", 10000)
+	g := car.Graph{}
+	for i := range 1500 { // 15 MB in all
+		g.Vertices = append(g.Vertices, &car.Vulnerability{ExternalID: fmt.Sprint(i), Name: "v", Description: big})
+	}
+	if err := im.Add(g); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs := srv.Imports()
+	total := 0
+	for _, r := range recs {
+		total += r.Objects
+		if r.Bytes > 8<<20 {
+			t.Errorf("request of %d bytes, over the 8 MB report limit", r.Bytes)
+		}
+	}
+	if total != 1500 || len(recs) < 2 {
+		t.Errorf("%d objects in %d requests", total, len(recs))
+	}
+}
+
+func TestJobLimit(t *testing.T) {
+	srv, c, _ := setup(t, cartest.WithJobPolls(3))
+	im, _ := c.NewImport(context.Background(), src, car.Incremental, car.WithBatchSize(10))
+	g := car.Graph{}
+	for i := range 500 { // 50 requests
+		g.Vertices = append(g.Vertices, &car.Account{ExternalID: fmt.Sprint(i), Name: "a"})
+	}
+	if err := im.Add(g); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if p := srv.PeakOutstandingJobs(); p > car.MaxOutstandingJobs || p < 10 {
+		t.Errorf("peak outstanding jobs %d, want at most %d (and the limit used)", p, car.MaxOutstandingJobs)
+	}
+}
+
+func TestFailedJobFailsCloseAndResetsState(t *testing.T) {
+	srv, c, _ := setup(t)
+	srv.SetModelState("Qualys", "previous")
+	srv.InjectFault(cartest.Fault{Route: "/imports", FailJob: true, Collection: "macaddress"})
+	im, _ := c.NewImport(context.Background(), src, car.Incremental)
+	im.Add(host("1", "10.0.0.1", "02:00:00:00:00:01"))
+	_, err := im.Close()
+	var jf *car.JobFailedError
+	if !errors.As(err, &jf) || jf.Collection != "macaddress" || !strings.Contains(err.Error(), "simulated import failure") {
+		t.Fatalf("err = %v, want a JobFailedError for macaddress", err)
+	}
+	if st := srv.ModelState("Qualys"); st != "" {
+		t.Errorf("model state %q after a failed job, want it reset", st)
+	}
+}
+
+func TestAbortKeepsPreviousState(t *testing.T) {
+	srv, c, _ := setup(t)
+	srv.SetModelState("Qualys", "previous")
+	im, _ := c.NewImport(context.Background(), src, car.Incremental)
+	im.Add(host("1", "10.0.0.1", "02:00:00:00:00:01"))
+	im.Abort()
+	if _, err := im.Close(); err == nil {
+		t.Error("Close after Abort succeeded")
+	}
+	if st := srv.ModelState("Qualys"); st != "previous" {
+		t.Errorf("model state %q, want the previous one kept", st)
+	}
+}
+
+func TestSchemaRejectionsFromTheFake(t *testing.T) {
+	_, c, _ := setup(t)
+	// An integer external_id, as the replaced connector sent.
+	_, err := c.Import(context.Background(), &car.Envelope{Source: src, Report: car.Report{Key: "1", Timestamp: 1},
+		Collection: "asset", Objects: []json.RawMessage{json.RawMessage(`{"external_id":13263514,"name":"h"}`)}})
+	var ce *car.Error
+	if !errors.As(err, &ce) || ce.Code != "data_mal_formed" || !strings.Contains(ce.Message, "must be string") {
+		t.Fatalf("err = %v, want data_mal_formed", err)
+	}
+	_, err = c.Import(context.Background(), &car.Envelope{Source: src, Report: car.Report{Key: "1", Timestamp: 1},
+		Collection: "hostname", Objects: []json.RawMessage{json.RawMessage(`{"_key":"h","external_id":"1","host_name":"h"}`)}})
+	if !errors.As(err, &ce) || !strings.Contains(ce.Message, "cannot be both") {
+		t.Fatalf("err = %v, want the _key+external_id rule", err)
+	}
+}
+
+func TestRetriesAndPatchPolicy(t *testing.T) {
+	srv, c, _ := setup(t)
+	srv.InjectFault(cartest.Fault{Method: "POST", Route: "/imports", Call: 1, Status: 503})
+	im, _ := c.NewImport(context.Background(), src, car.Incremental)
+	im.Add(host("1", "10.0.0.1", "02:00:00:00:00:01"))
+	if _, err := im.Close(); err != nil {
+		t.Fatalf("import after one 503: %v", err)
+	}
+	// PATCH: a 503 without Retry-After is not retried; with it, it is.
+	srv.InjectFault(cartest.Fault{Method: "PATCH", Route: "/asset_ipaddress", Call: 1, Status: 503})
+	before := len(srv.Requests())
+	if err := c.DisableEdge(context.Background(), "Qualys", "asset_ipaddress", "1", "10.0.0.1"); err == nil {
+		t.Error("PATCH 503 not reported")
+	}
+	if n := len(srv.Requests()) - before; n != 1 {
+		t.Errorf("PATCH sent %d times after a 503", n)
+	}
+	srv.InjectFault(cartest.Fault{Method: "PATCH", Route: "/asset_ipaddress", Call: 2, Status: 429, Header: http.Header{"Retry-After": {"0"}}})
+	if err := c.DisableEdge(context.Background(), "Qualys", "asset_ipaddress", "1", "10.0.0.1"); err != nil {
+		t.Errorf("PATCH after a 429: %v", err)
+	}
+	if got := srv.Graph("Qualys").ActiveEdges("asset_ipaddress", "1"); len(got) != 0 {
+		t.Errorf("edge still active: %v", got)
+	}
+}
+
+func TestModelStateAndDatabase(t *testing.T) {
+	srv, c, _ := setup(t, cartest.WithDatabaseMissing())
+	ctx := context.Background()
+	st, err := c.DatabaseStatus(ctx)
+	if err != nil || !st.NotFound {
+		t.Fatalf("status %+v err %v", st, err)
+	}
+	created, err := c.EnsureDatabase(ctx)
+	if err != nil || !created {
+		t.Fatalf("EnsureDatabase = %v, %v", created, err)
+	}
+	if st, _ := c.DatabaseStatus(ctx); !st.Ready {
+		t.Error("database not ready after creation")
+	}
+	if _, ok, err := c.ModelStateID(ctx, "Qualys"); ok || err != nil {
+		t.Errorf("new source has a state? %v %v", ok, err)
+	}
+	c.SaveModelStateID(ctx, "Qualys", "s1")
+	if id, ok, _ := c.ModelStateID(ctx, "Qualys"); !ok || id != "s1" {
+		t.Errorf("state %q %v", id, ok)
+	}
+	c.ResetModelStateID(ctx, "Qualys")
+	if _, ok, _ := c.ModelStateID(ctx, "Qualys"); ok {
+		t.Error("reset state still present")
+	}
+	_ = srv
+}
+
+func TestSoftDeleteChunkedAndEncoded(t *testing.T) {
+	srv, c, _ := setup(t)
+	var ids []string
+	for i := range 400 {
+		ids = append(ids, fmt.Sprintf("user %d&x", i))
+	}
+	if err := c.SoftDelete(context.Background(), "Qualys", "user", ids); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == "DELETE" {
+			n++
+			if len(r.Query) > 2600 || !strings.Contains(r.Query, "external_ids=user+") && !strings.Contains(r.Query, "external_ids=user%20") {
+				t.Errorf("query %d bytes: %.80s", len(r.Query), r.Query)
+			}
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d DELETE calls for 400 ids, want chunks", n)
+	}
+}
+
+func TestQueryEdgesOfAsset(t *testing.T) {
+	_, c, _ := setup(t)
+	im, _ := c.NewImport(context.Background(), src, car.Incremental)
+	im.Add(host("7", "10.0.0.7", "02:00:00:00:00:07"))
+	if _, err := im.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Rows []map[string]string `json:"asset_ipaddress"`
+	}
+	err := c.Query(context.Background(), `{ asset_ipaddress(where: {asset_id: {_eq: "Qualys/7"}}) { source, asset_id, ipaddress_id } }`, &out)
+	if err != nil || len(out.Rows) != 1 || out.Rows[0]["ipaddress_id"] != "Qualys/0/10.0.0.7" {
+		t.Fatalf("rows %v err %v", out.Rows, err)
+	}
+}
+
+func TestErrorsTypedAndRedacted(t *testing.T) {
+	srv := cartest.NewServer()
+	defer srv.Close()
+	var logs bytes.Buffer
+	c, _ := car.NewClient(srv.URL, car.WithAPIKey("key", "Sup3rSecretPw"), car.WithInsecureLoopback(),
+		car.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	_, err := c.DatabaseStatus(context.Background())
+	if !errors.Is(err, car.ErrUnauthorized) {
+		t.Fatalf("err = %v, want ErrUnauthorized", err)
+	}
+	for _, s := range []string{err.Error(), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), logs.String()} {
+		if strings.Contains(s, "Sup3rSecretPw") {
+			t.Errorf("secret leaked: %.200s", s)
+		}
+	}
+	for _, tc := range []struct{ url, want string }{
+		{"https://cp4s.example.com/api/car", "must end in /api/car/v2"},
+		{"http://cp4s.example.com/api/car/v2", "must be https"},
+		{"cp4s.example.com", "absolute URL"},
+	} {
+		_, err := car.NewClient(tc.url, car.WithToken("t"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v", tc.url, err)
+		}
+	}
+	if _, err := car.NewClient("https://x/api/car/v2"); err == nil || !strings.Contains(err.Error(), "WithAPIKey") {
+		t.Errorf("no credentials: err = %v", err)
+	}
+}
+
+func TestTokenAuth(t *testing.T) {
+	srv := cartest.NewServer()
+	defer srv.Close()
+	c, _ := car.NewClient(srv.URL, car.WithToken(cartest.DefaultToken), car.WithInsecureLoopback())
+	if _, err := c.DatabaseStatus(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImportMemoryIsFlat streams many vertices and edges through Import
+// against a server that discards them, and checks the client's heap stays
+// bounded by a batch, not the graph.
+func TestImportMemoryIsFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large graph")
+	}
+	var jobs atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/imports"):
+			fmt.Fprintf(w, `{"id":"job-%d","status":"INPROGRESS"}`, jobs.Add(1))
+		case strings.HasSuffix(r.URL.Path, "/importstatus"):
+			var done []string
+			for _, id := range strings.Split(r.URL.Query().Get("ids"), ",") {
+				done = append(done, fmt.Sprintf(`{"id":%q}`, id))
+			}
+			fmt.Fprintf(w, `{"complete_imports":[%s],"incomplete_imports":[],"error_imports":[]}`, strings.Join(done, ","))
+		default:
+			fmt.Fprint(w, `{"result":"OK"}`)
+		}
+	}))
+	defer hs.Close()
+	c, _ := car.NewClient(hs.URL+"/api/car/v2", car.WithAPIKey("k", "p"), car.WithInsecureLoopback(), car.WithPolling(time.Millisecond, time.Millisecond))
+	im, err := c.NewImport(context.Background(), src, car.Incremental)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hosts = 150000
+	var peak uint64
+	var ms runtime.MemStats
+	for i := range hosts {
+		id := fmt.Sprint(i)
+		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		g := car.Graph{Vertices: []car.Vertex{&car.Asset{ExternalID: id, Name: "h" + id, Description: strings.Repeat("d", 200)}, &car.IPAddress{Key: ip}},
+			Edges: []car.Edge{{Collection: "asset_ipaddress", From: id, To: ip}}}
+		if err := im.Add(g); err != nil {
+			t.Fatal(err)
+		}
+		if i%20000 == 0 {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+	}
+	sum, err := im.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d hosts, %d requests, peak heap %.1f MB", hosts, sum.Requests, float64(peak)/(1<<20))
+	if peak > 80<<20 {
+		t.Errorf("peak heap %d MB for a streamed graph", peak>>20)
+	}
+}

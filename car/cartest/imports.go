@@ -1,0 +1,334 @@
+package cartest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+)
+
+var (
+	keyRe = regexp.MustCompile(`^[a-zA-Z0-9_:@=;!'%\-\.\(\)\+\,\$\*]+$`)
+	macRe = regexp.MustCompile(`^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{4}[:.]){3}[0-9A-Fa-f]{4}$|^([0-9A-Fa-f]{4}\.){2}[0-9A-Fa-f]{4}$`)
+)
+
+var vertexColls = map[string]bool{"asset": true, "container": true, "ipaddress": true, "user": true, "account": true, "application": true,
+	"hostname": true, "businessprocess": true, "database": true, "macaddress": true, "port": true, "vulnerability": true, "geolocation": true, "tag": true}
+
+// ajvError is one schema violation, shaped like the AJV errors CAR
+// stringifies into its data_mal_formed message.
+type ajvError struct {
+	InstancePath string `json:"instancePath"`
+	Message      string `json:"message"`
+}
+
+func str(o map[string]any, f string) (string, bool) {
+	v, ok := o[f].(string)
+	return v, ok
+}
+
+// validateObject checks one object of a collection against the import
+// schema's rules.
+func validateObject(coll string, i int, o map[string]any) []ajvError {
+	var errs []ajvError
+	at := fmt.Sprintf("/%s/%d", coll, i)
+	bad := func(field, msg string) { errs = append(errs, ajvError{at + "/" + field, msg}) }
+	needStr := func(field string) {
+		v, present := o[field]
+		if !present {
+			errs = append(errs, ajvError{at, "must have required property '" + field + "'"})
+			return
+		}
+		if s, ok := v.(string); !ok {
+			bad(field, "must be string")
+		} else if strings.TrimSpace(s) == "" {
+			bad(field, "must NOT have fewer than 1 characters")
+		}
+	}
+	if vertexColls[coll] {
+		if _, hasKey := o["_key"]; hasKey {
+			if _, hasExt := o["external_id"]; hasExt {
+				bad("_key", "_key and external_id cannot be both put in the same import object")
+			}
+		}
+		for _, f := range []string{"external_id", "_key", "name"} {
+			if v, ok := o[f]; ok {
+				if _, isStr := v.(string); !isStr {
+					bad(f, "must be string")
+				}
+			}
+		}
+	}
+	switch coll {
+	case "asset":
+		needStr("external_id")
+		needStr("name")
+		if v, ok := o["risk"]; ok {
+			if n, isNum := v.(float64); !isNum || n < 0 || n > 10 {
+				bad("risk", "must be <= 10 and >= 0")
+			}
+		}
+	case "ipaddress":
+		needStr("_key")
+		if k, ok := str(o, "_key"); ok && !validIP(k) {
+			bad("_key", `must match pattern "^[a-fA-F0-9:\.]+$"`)
+		}
+	case "macaddress":
+		needStr("_key")
+		if k, ok := str(o, "_key"); ok && !macRe.MatchString(k) {
+			bad("_key", "must match the MAC address pattern")
+		}
+	case "hostname":
+		needStr("_key")
+		needStr("host_name")
+		for _, f := range []string{"_key", "external_id"} {
+			if k, ok := str(o, f); ok && strings.ContainsAny(k, "&#^|?<>[]") {
+				bad(f, "must not contain & # ^ | ? < > [ ]")
+			}
+		}
+	case "vulnerability":
+		needStr("external_id")
+		needStr("name")
+		for _, f := range []string{"base_score", "disclosed_on", "published_on", "updated_on"} {
+			if v, ok := o[f]; ok {
+				if _, isNum := v.(float64); !isNum {
+					bad(f, "must be number")
+				}
+			}
+		}
+	case "application", "account":
+		needStr("external_id")
+		needStr("name")
+	case "user":
+		needStr("external_id")
+	case "geolocation":
+		_, hasRegion := o["region"]
+		_, hasLat := o["latitude"]
+		_, hasLon := o["longitude"]
+		if !hasRegion && !(hasLat && hasLon) {
+			errs = append(errs, ajvError{at, "must match exactly one schema in oneOf (region, or latitude and longitude)"})
+		}
+		needStr("external_id")
+	default:
+		end1, end2, ok := strings.Cut(coll, "_")
+		if !ok || !vertexColls[end1] || !vertexColls[end2] {
+			errs = append(errs, ajvError{"/" + coll, "unknown collection"})
+			return errs
+		}
+		for _, end := range []struct{ coll, keyed, ext string }{{end1, "_from", "_from_external_id"}, {end2, "_to", "_to_external_id"}} {
+			field := end.ext
+			if keyed(end.coll) {
+				field = end.keyed
+			}
+			v, ok := o[field]
+			if !ok {
+				// The server tolerates the other form for keyed ends
+				// (peers send bare values in _to); an edge without
+				// any end is rejected.
+				if _, other := o[end.keyed]; !other {
+					if _, other2 := o[end.ext]; !other2 {
+						errs = append(errs, ajvError{at, "must have required property '" + field + "'"})
+					}
+				}
+				continue
+			}
+			if _, isStr := v.(string); !isStr {
+				bad(field, "must be string")
+			}
+		}
+		if v, ok := o["timestamp"]; ok {
+			if _, isNum := v.(float64); !isNum {
+				bad("timestamp", "must be number")
+			}
+		}
+	}
+	return errs
+}
+
+func endID(o map[string]any, coll, keyedField, extField string) string {
+	if v, ok := str(o, keyedField); ok {
+		return stripPrefix(coll, v)
+	}
+	v, _ := str(o, extField)
+	return v
+}
+
+func (s *Server) importData(w http.ResponseWriter, body []byte, f *Fault) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(body, &env); err != nil {
+		carError(w, 400, "data_mal_formed", "invalid JSON: "+err.Error())
+		return
+	}
+	var errs []ajvError
+	var src, rep map[string]any
+	if err := json.Unmarshal(env["source"], &src); err != nil || src == nil {
+		errs = append(errs, ajvError{"", "must have required property 'source'"})
+	} else if k, ok := str(src, "_key"); !ok || !keyRe.MatchString(k) {
+		errs = append(errs, ajvError{"/source/_key", "must match pattern " + keyRe.String()})
+	}
+	if err := json.Unmarshal(env["report"], &rep); err != nil || rep == nil {
+		errs = append(errs, ajvError{"", "must have required property 'report'"})
+	} else {
+		if _, ok := rep["timestamp"].(float64); !ok {
+			errs = append(errs, ajvError{"/report/timestamp", "must be number"})
+		}
+		if k, ok := str(rep, "_key"); ok && (!keyRe.MatchString(k) || len(k) > 254) {
+			errs = append(errs, ajvError{"/report/_key", "must match pattern " + keyRe.String()})
+		}
+	}
+	colls := map[string][]map[string]any{}
+	count, collName := 0, ""
+	for k, raw := range env {
+		if k == "source" || k == "report" {
+			continue
+		}
+		var objs []map[string]any
+		if err := json.Unmarshal(raw, &objs); err != nil {
+			errs = append(errs, ajvError{"/" + k, "must be array of objects"})
+			continue
+		}
+		for i, o := range objs {
+			errs = append(errs, validateObject(k, i, o)...)
+		}
+		colls[k] = objs
+		count += len(objs)
+		collName = k
+	}
+	if len(errs) > 0 {
+		msg, _ := json.Marshal(errs)
+		carError(w, 400, "data_mal_formed", string(msg))
+		return
+	}
+	source, _ := str(src, "_key")
+	reportKey, _ := str(rep, "_key")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.imports++
+	s.importLog = append(s.importLog, ImportRecord{Collection: collName, Objects: count, Bytes: len(body)})
+	j := &job{pollsLeft: s.jobPolls, coll: collName}
+	if f != nil && (f.Collection == "" || f.Collection == collName) {
+		if f.FailJob {
+			j.err = "simulated import failure for " + collName
+			j.statusCode = 500
+		}
+		if f.StallJob > 0 {
+			j.pollsLeft = f.StallJob
+		}
+	}
+	j.apply = func() {
+		if s.sources[source] == nil {
+			s.sources[source] = map[string]any{}
+		}
+		for k, v := range src {
+			s.sources[source][k] = v
+		}
+		if b := s.brackets[source]; b != nil {
+			b[reportKey] = true
+		}
+		for coll, objs := range colls {
+			end1, end2, isEdge := strings.Cut(coll, "_")
+			isEdge = isEdge && !vertexColls[coll]
+			for _, o := range objs {
+				if !isEdge {
+					id, _ := str(o, "external_id")
+					if keyed(coll) {
+						id, _ = str(o, "_key")
+					}
+					s.vertices[vkey{source, coll, id}] = &VertexRecord{Collection: coll, ID: id, Fields: o, Active: true, Report: reportKey}
+					continue
+				}
+				from := endID(o, end1, "_from", "_from_external_id")
+				to := endID(o, end2, "_to", "_to_external_id")
+				active := true
+				if a, ok := o["active"].(bool); ok {
+					active = a
+				}
+				s.edges[ekey{source, coll, from, to}] = &EdgeRecord{Collection: coll, From: from, To: to, Fields: o, Active: active, Report: reportKey}
+			}
+		}
+	}
+	id := s.newJob(j)
+	s.running++
+	s.peak = max(s.peak, s.running)
+	writeJSON(w, 200, map[string]any{"id": id, "status": "INPROGRESS",
+		"message": "Check the status of the import by calling the endpoint GET /importstatus/" + id + " or GET /importstatus?ids=" + id})
+}
+
+var (
+	qEdgeRe = regexp.MustCompile(`^\s*(?:query\s*)?\{\s*(asset_[a-z]+)\s*\(\s*where\s*:\s*\{\s*asset_id\s*:\s*\{\s*_eq\s*:\s*"([^"]*)"\s*\}\s*\}\s*\)\s*\{([^}]*)\}\s*\}\s*$`)
+	qCollRe = regexp.MustCompile(`^\s*(?:query\s*)?\{\s*([a-z_]+)\s*\(\s*where\s*:\s*\{\s*source\s*:\s*\{\s*_eq\s*:\s*"([^"]*)"\s*\}\s*\}\s*\)\s*\{([^}]*)\}\s*\}\s*$`)
+)
+
+func fieldList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
+}
+
+// serveV3 answers the GraphQL subset connectors use.
+func (s *Server) serveV3(w http.ResponseWriter, r *http.Request, route string, body []byte) {
+	if route != "/query" || r.Method != "POST" {
+		carError(w, 404, "not_found", "no such route")
+		return
+	}
+	var q struct {
+		Query string `json:"query"`
+	}
+	if err := json.Unmarshal(body, &q); err != nil {
+		carError(w, 400, "bad_request", "invalid JSON")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := qEdgeRe.FindStringSubmatch(q.Query); m != nil {
+		coll, assetID, fields := m[1], m[2], fieldList(m[3])
+		source, id, _ := strings.Cut(assetID, "/")
+		other := strings.TrimPrefix(coll, "asset_")
+		rows := []map[string]any{}
+		for k, e := range s.edges {
+			if k.source != source || k.coll != coll || k.from != id || !e.Active {
+				continue
+			}
+			otherID := source + "/" + k.to
+			if other == "ipaddress" {
+				otherID = source + "/0/" + k.to
+			}
+			row := map[string]any{}
+			for _, f := range fields {
+				switch f {
+				case "source":
+					row[f] = source
+				case "asset_id":
+					row[f] = assetID
+				case other + "_id":
+					row[f] = otherID
+				}
+			}
+			rows = append(rows, row)
+		}
+		writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
+		return
+	}
+	if m := qCollRe.FindStringSubmatch(q.Query); m != nil {
+		coll, source, fields := m[1], m[2], fieldList(m[3])
+		rows := []map[string]any{}
+		for k, v := range s.vertices {
+			if k.source != source || k.coll != coll || !v.Active {
+				continue
+			}
+			row := map[string]any{}
+			for _, f := range fields {
+				if f == "id" {
+					row[f] = source + "/" + k.id
+					continue
+				}
+				if val, ok := v.Fields[f]; ok {
+					row[f] = val
+				}
+			}
+			rows = append(rows, row)
+		}
+		writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "cartest supports only asset_<x>(where: {asset_id: {_eq: ...}}) and <collection>(where: {source: {_eq: ...}}) queries"}}})
+}

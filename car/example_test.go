@@ -1,0 +1,38 @@
+package car_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/car/cartest"
+)
+
+// Stream a graph into CAR: a full import, one Add per host, Close to wait
+// for the jobs and save the checkpoint.
+func ExampleClient_NewImport() {
+	srv := cartest.NewServer()
+	defer srv.Close()
+	c, err := car.NewClient(srv.URL, car.WithAPIKey(cartest.DefaultAPIKey, cartest.DefaultPassword), car.WithInsecureLoopback())
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	im, err := c.NewImport(ctx, car.Source{Key: "Qualys", Name: "Qualys"}, car.Full, car.WithModelStateID("2026-03-01T00:00:00Z"))
+	if err != nil {
+		panic(err)
+	}
+	err = im.Add(car.Graph{
+		Vertices: []car.Vertex{&car.Asset{ExternalID: "31000001", Name: "web-01"}, &car.IPAddress{Key: "10.20.30.40"}},
+		Edges:    []car.Edge{{Collection: "asset_ipaddress", From: "31000001", To: "10.20.30.40"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	sum, err := im.Close()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(sum.Objects["asset"], sum.Objects["asset_ipaddress"], srv.ModelState("Qualys"))
+	// Output: 1 1 2026-03-01T00:00:00Z
+}
