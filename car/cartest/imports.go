@@ -196,8 +196,11 @@ func (s *Server) importData(w http.ResponseWriter, body []byte, f *Fault) {
 		collName = k
 	}
 	if len(errs) > 0 {
-		msg, _ := json.Marshal(errs)
-		carError(w, 400, "data_mal_formed", string(msg))
+		var msg strings.Builder
+		enc := json.NewEncoder(&msg)
+		enc.SetEscapeHTML(false)
+		enc.Encode(errs)
+		carError(w, 400, "data_mal_formed", strings.TrimSpace(msg.String()))
 		return
 	}
 	source, _ := str(src, "_key")
