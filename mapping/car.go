@@ -1,0 +1,298 @@
+package mapping
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/qualys"
+)
+
+// Host gathers what Qualys knows about one host, joined by the caller:
+// its QPS host asset, its VM detections (the detection HOST whose ID is
+// the asset's qwebHostId), its installed applications (the gateway asset
+// whose assetId is the asset's id) and the KnowledgeBase entries of its
+// QIDs (a map that may be shared by many hosts).
+type Host struct {
+	Asset        *qualys.HostAsset
+	Detections   *qualys.DetectionHost
+	Applications []qualys.InstalledSoftware
+	KB           map[int64]*qualys.Vulnerability
+}
+
+// DefaultVulnerabilityName is the name of a vulnerability whose QID has no
+// KnowledgeBase entry.
+const DefaultVulnerabilityName = "Host Instance Vulnerability"
+
+// CAR maps one host to CAR vertices and edges (the table in the package
+// documentation). Every vertex and edge carries the source. It does no I/O
+// and never panics; a host without an asset gives an empty graph.
+func CAR(in Host, source string) car.Graph {
+	var g car.Graph
+	a := in.Asset
+	if a == nil || a.ID <= 0 {
+		return g
+	}
+	b := newBuilder(&g, source)
+	assetID := strconv.FormatInt(a.ID, 10)
+	name := normName(a.Name)
+	if name == "" {
+		name = firstNonEmpty(normName(a.DNSHostName), normName(a.FQDN), normIP(a.Address), "asset-"+assetID)
+	}
+	b.vertex(&car.Asset{ExternalID: assetID, Name: name, AssetType: a.Type,
+		Description: joinNonEmpty(a.OS, strings.ToLower(a.Type), name), Source: source})
+
+	// Addresses and MACs, one vertex each however many interfaces repeat them.
+	ips := 0
+	for _, n := range a.NetworkInterfaces {
+		ip, mac := normIP(n.Address), normMAC(n.MACAddress)
+		if ip != "" {
+			ips++
+			b.vertex(&car.IPAddress{Key: ip, Source: source})
+			b.edge("asset_ipaddress", assetID, ip, nil)
+		}
+		if mac != "" {
+			b.vertex(&car.MACAddress{Key: mac, Interface: n.InterfaceName, Source: source})
+			b.edge("asset_macaddress", assetID, mac, nil)
+		}
+		if ip != "" && mac != "" {
+			b.edge("ipaddress_macaddress", ip, mac, nil)
+		}
+	}
+	if ips == 0 {
+		if ip := normIP(a.Address); ip != "" {
+			b.vertex(&car.IPAddress{Key: ip, Source: source})
+			b.edge("asset_ipaddress", assetID, ip, nil)
+		}
+	}
+
+	if key := hostnameKey(firstNonEmpty(a.DNSHostName, a.Name)); key != "" {
+		b.vertex(&car.Hostname{Key: key, HostName: firstNonEmpty(normName(a.Name), key), Source: source})
+		b.edge("asset_hostname", assetID, key, nil)
+	}
+
+	for _, ac := range a.Accounts {
+		u := strings.TrimSpace(ac.Username)
+		if u == "" {
+			continue
+		}
+		b.vertex(&car.Account{ExternalID: u, Name: u, Source: source})
+		b.vertex(&car.User{ExternalID: u, Username: u, Source: source})
+		b.edge("asset_account", assetID, u, nil)
+		b.edge("user_account", u, u, nil)
+	}
+
+	for _, s := range a.SourceInfo {
+		if place := strings.TrimSpace(s.Place()); place != "" {
+			b.vertex(&car.Geolocation{ExternalID: place, Region: place, Source: source})
+			b.edge("asset_geolocation", assetID, place, nil)
+		}
+	}
+
+	type app struct{ id, product string }
+	var apps []app
+	for _, sw := range in.Applications {
+		name := strings.TrimSpace(firstNonEmpty(sw.FullName, sw.ProductName))
+		if name == "" {
+			continue
+		}
+		id := strconv.FormatInt(sw.ID, 10)
+		b.vertex(&car.Application{ExternalID: id, Name: name, Source: source})
+		b.edge("asset_application", assetID, id, nil)
+		apps = append(apps, app{id, strings.ToLower(strings.TrimSpace(sw.ProductName))})
+	}
+
+	d := in.Detections
+	if d == nil || (a.QWebHostID != 0 && d.ID != a.QWebHostID) || a.QWebHostID == 0 {
+		return g
+	}
+	// One vulnerability and one asset_vulnerability edge per QID, however
+	// many ports report it; the edge stays active while any detection of
+	// the QID is not Fixed.
+	type vuln struct {
+		det     *qualys.Detection
+		active  bool
+		sev     int
+		results []string
+	}
+	byQID := map[int64]*vuln{}
+	var order []int64
+	for i := range d.Detections {
+		det := &d.Detections[i]
+		if det.QID <= 0 {
+			continue
+		}
+		v := byQID[det.QID]
+		if v == nil {
+			v = &vuln{det: det}
+			byQID[det.QID] = v
+			order = append(order, det.QID)
+		}
+		v.active = v.active || det.Status != "Fixed"
+		v.sev = max(v.sev, det.Severity)
+		v.results = append(v.results, strings.ToLower(det.Results))
+	}
+	for _, qid := range order {
+		v := byQID[qid]
+		id := strconv.FormatInt(qid, 10)
+		score := severityScore(v.sev)
+		cv := &car.Vulnerability{ExternalID: id, Name: DefaultVulnerabilityName, Description: v.det.Results, Source: source}
+		if kb := in.KB[qid]; kb != nil {
+			if t := strings.TrimSpace(kb.Title); t != "" {
+				cv.Name = t
+			}
+			if m, ok := kb.MaxCVSSBase(); ok {
+				score = m
+			}
+			var cves []string
+			for _, c := range kb.CVEs {
+				cves = append(cves, c.ID)
+			}
+			cv.CVEIDs = strings.Join(cves, ",")
+			cv.Diagnosis, cv.Consequence, cv.Solution = kb.Diagnosis, kb.Consequence, kb.Solution
+			cv.PublishedOn = millis(kb.Published)
+			cv.UpdatedOn = millis(kb.LastServiceModified)
+		}
+		if score > 0 {
+			s := score
+			cv.BaseScore = &s
+		}
+		b.vertex(cv)
+		b.edgeState("asset_vulnerability", assetID, id, map[string]any{"risk_score": severityScore(v.sev)}, !v.active)
+		for _, ap := range apps {
+			if len(ap.product) < 3 {
+				continue
+			}
+			for _, r := range v.results {
+				if strings.Contains(r, ap.product) {
+					b.edgeState("application_vulnerability", ap.id, id, nil, !v.active)
+					break
+				}
+			}
+		}
+	}
+	return g
+}
+
+// builder appends vertices and edges, skipping duplicates within the host.
+type builder struct {
+	g      *car.Graph
+	source string
+	seen   map[string]bool
+}
+
+func newBuilder(g *car.Graph, source string) *builder {
+	return &builder{g: g, source: source, seen: map[string]bool{}}
+}
+
+func (b *builder) vertex(v car.Vertex) {
+	k := v.Collection() + "\x00" + v.ID()
+	if b.seen[k] {
+		return
+	}
+	b.seen[k] = true
+	b.g.Vertices = append(b.g.Vertices, v)
+}
+
+func (b *builder) edge(coll, from, to string, props map[string]any) {
+	b.edgeState(coll, from, to, props, false)
+}
+
+func (b *builder) edgeState(coll, from, to string, props map[string]any, disabled bool) {
+	k := coll + "\x00" + from + "\x00" + to
+	if b.seen[k] {
+		return
+	}
+	b.seen[k] = true
+	b.g.Edges = append(b.g.Edges, car.Edge{Collection: coll, From: from, To: to, Properties: props, Disabled: disabled, Source: b.source})
+}
+
+// severityScore scales a Qualys severity (1-5) to CAR's 0-10.
+func severityScore(sev int) float64 {
+	if sev < 0 {
+		sev = 0
+	}
+	return float64(min(sev, 5) * 2)
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// normName is how names are normalised everywhere: trimmed, lower case.
+func normName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// normIP returns the canonical form of an IPv4 or IPv6 address, or "" when
+// s is not one.
+func normIP(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '%'); i >= 0 {
+		s = s[:i] // zone
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return ""
+	}
+	return ip.Unmap().String()
+}
+
+// normMAC returns a MAC address as upper-case colon-separated octets, or ""
+// when s is not one (or is all zeros).
+func normMAC(s string) string {
+	var hex []byte
+	for _, c := range strings.TrimSpace(s) {
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+			hex = append(hex, byte(c))
+		case c == ':' || c == '-' || c == '.':
+		default:
+			return ""
+		}
+	}
+	if len(hex) != 12 || strings.Trim(string(hex), "0") == "" {
+		return ""
+	}
+	up := strings.ToUpper(string(hex))
+	parts := make([]string, 6)
+	for i := range parts {
+		parts[i] = up[2*i : 2*i+2]
+	}
+	return strings.Join(parts, ":")
+}
+
+// hostnameKey normalises a host name for use as a hostname _key: lower
+// case, with the characters CAR refuses in a key (& # ^ | ? < > [ ], white
+// space, /) removed.
+func hostnameKey(s string) string {
+	s = normName(s)
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune("&#^|?<>[]/ \t\r\n", r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
+}

@@ -1,0 +1,521 @@
+// Package threatq writes to ThreatQ (ThreatQuotient) through its REST API,
+// as ThreatQ's own Python SDK does: OAuth2 tokens from /api/token (password
+// or client-credentials grant) renewed before they expire, indicators
+// found or created by value, Asset objects upserted through the bulk
+// consume endpoint (with a per-object fallback), attributes, tags, sources
+// and relations added without duplicates, so that writing the same data
+// twice changes nothing.
+package threatq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/qualysbridge/qualysbridge/internal/redact"
+	"github.com/qualysbridge/qualysbridge/internal/retry"
+)
+
+// TimeLayout is ThreatQ's date format (always UTC).
+const TimeLayout = "2006-01-02 15:04:05"
+
+// FormatTime formats t as ThreatQ expects, in UTC.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// Client talks to one ThreatQ instance. It is safe for concurrent use.
+type Client struct {
+	base        *url.URL
+	hc          *http.Client
+	creds       *credentials
+	logger      *slog.Logger
+	userAgent   string
+	maxAttempts int
+	maxWait     time.Duration
+	backoff     func(int) time.Duration
+	assetColl   string
+
+	tokMu   sync.Mutex
+	token   string
+	refresh string
+	expires time.Time
+
+	cacheMu  sync.Mutex
+	typeIDs  map[string]int64
+	statuses map[string]int64
+	objColl  map[string]string
+	noBulk   map[string]bool
+}
+
+type credentials struct {
+	clientID, email, password, secret string
+}
+
+func (c *credentials) String() string   { return "threatq credentials [REDACTED]" }
+func (c *credentials) GoString() string { return c.String() }
+
+func (c *credentials) secrets() []string { return []string{c.password, c.secret} }
+
+type config struct {
+	hc            *http.Client
+	creds         *credentials
+	logger        *slog.Logger
+	userAgent     string
+	maxAttempts   int
+	maxWait       time.Duration
+	backoff       func(int) time.Duration
+	assetColl     string
+	allowLoopback bool
+}
+
+// Option configures a Client.
+type Option func(*config) error
+
+// ConfigError reports an invalid option or argument.
+type ConfigError struct {
+	Option string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "threatq: invalid " + e.Option + ": " + e.Reason }
+
+// WithPassword authenticates a user with the OAuth2 password grant: the
+// UI's client id, the user's email and password.
+func WithPassword(clientID, email, password string) Option {
+	return func(c *config) error {
+		if clientID == "" || email == "" || password == "" {
+			return &ConfigError{Option: "WithPassword", Reason: "client id, email and password are all required"}
+		}
+		c.creds = &credentials{clientID: clientID, email: email, password: password}
+		return nil
+	}
+}
+
+// WithClientCredentials authenticates a private OAuth client (the
+// client-credentials grant).
+func WithClientCredentials(clientID, clientSecret string) Option {
+	return func(c *config) error {
+		if clientID == "" || clientSecret == "" {
+			return &ConfigError{Option: "WithClientCredentials", Reason: "client id and secret are required"}
+		}
+		c.creds = &credentials{clientID: clientID, secret: clientSecret}
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return &ConfigError{Option: "WithHTTPClient", Reason: "nil *http.Client"}
+		}
+		c.hc = hc
+		return nil
+	}
+}
+
+// WithLogger sets the logger; the client logs nothing by default.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return &ConfigError{Option: "WithLogger", Reason: "nil *slog.Logger"}
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithRetry bounds retries (default 4 attempts, waits up to 1 minute).
+func WithRetry(maxAttempts int, maxWait time.Duration) Option {
+	return func(c *config) error {
+		if maxAttempts < 1 || maxWait < 0 {
+			return &ConfigError{Option: "WithRetry", Reason: "maxAttempts must be at least 1 and maxWait not negative"}
+		}
+		c.maxAttempts, c.maxWait = maxAttempts, maxWait
+		return nil
+	}
+}
+
+// WithBackoff replaces the wait between retries when the server gives no
+// Retry-After.
+func WithBackoff(f func(attempt int) time.Duration) Option {
+	return func(c *config) error {
+		if f == nil {
+			return &ConfigError{Option: "WithBackoff", Reason: "nil function"}
+		}
+		c.backoff = f
+		return nil
+	}
+}
+
+// WithAssetCollection sets the API collection of Asset objects instead of
+// resolving it from GET /api/objects (its name differs between versions).
+func WithAssetCollection(name string) Option {
+	return func(c *config) error {
+		if name == "" || strings.ContainsAny(name, "/?# ") {
+			return &ConfigError{Option: "WithAssetCollection", Reason: "want a collection name such as asset"}
+		}
+		c.assetColl = name
+		return nil
+	}
+}
+
+// WithInsecureLoopback allows an http:// URL on a loopback host, for tests.
+func WithInsecureLoopback() Option {
+	return func(c *config) error { c.allowLoopback = true; return nil }
+}
+
+// NewClient returns a client for the ThreatQ instance at baseURL (for
+// example https://threatq.example.com).
+func NewClient(baseURL string, opts ...Option) (*Client, error) {
+	cfg := config{userAgent: "qualysbridge-go/0.1", maxAttempts: 4, maxWait: time.Minute}
+	for _, o := range opts {
+		if o == nil {
+			return nil, &ConfigError{Option: "Option", Reason: "nil option"}
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	u, err := url.Parse(strings.TrimSpace(baseURL))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, &ConfigError{Option: "base URL", Reason: "want an absolute URL such as https://threatq.example.com"}
+	}
+	if u.User != nil || u.RawQuery != "" {
+		return nil, &ConfigError{Option: "base URL", Reason: "must not contain credentials or a query"}
+	}
+	if u.Scheme == "http" {
+		ip := net.ParseIP(u.Hostname())
+		if !cfg.allowLoopback || !(u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
+			return nil, &ConfigError{Option: "base URL", Reason: "must be https:// (http:// only for loopback hosts with WithInsecureLoopback)"}
+		}
+	}
+	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/api")
+	if cfg.creds == nil {
+		return nil, &ConfigError{Option: "credentials", Reason: "none given; use WithPassword or WithClientCredentials"}
+	}
+	c := &Client{base: u, hc: cfg.hc, creds: cfg.creds, logger: cfg.logger, userAgent: cfg.userAgent,
+		maxAttempts: cfg.maxAttempts, maxWait: cfg.maxWait, backoff: cfg.backoff, assetColl: cfg.assetColl,
+		typeIDs: map[string]int64{}, statuses: map[string]int64{}, objColl: map[string]string{}, noBulk: map[string]bool{}}
+	if c.hc == nil {
+		c.hc = cleanhttp.DefaultPooledClient()
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.backoff == nil {
+		c.backoff = func(a int) time.Duration { return retry.Backoff(a, time.Second, c.maxWait) }
+	}
+	return c, nil
+}
+
+// Sentinel errors.
+var (
+	ErrUnauthorized = errors.New("threatq: unauthorized")
+	ErrNotFound     = errors.New("threatq: not found")
+	ErrRateLimited  = errors.New("threatq: rate limited")
+)
+
+// Error is a failure reported by ThreatQ: a non-2xx status, or a 2xx body
+// that carries "errors". Messages flattens both documented error shapes.
+type Error struct {
+	StatusCode int
+	Method     string
+	Endpoint   string
+	Messages   []string
+	Err        error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "threatq: %s %s", e.Method, e.Endpoint)
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
+	}
+	if len(e.Messages) > 0 {
+		b.WriteString(": " + strings.Join(e.Messages, "; "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the transport error, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches the sentinels.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrUnauthorized:
+		return e.StatusCode == 401 || e.StatusCode == 403
+	case ErrNotFound:
+		return e.StatusCode == 404
+	case ErrRateLimited:
+		return e.StatusCode == 429
+	}
+	return false
+}
+
+// errorMessages flattens ThreatQ's two error shapes:
+// {"data":{"errors":{"field":["msg"]}}} and {"errors":["a",["b","c"]]}.
+func errorMessages(b []byte) ([]string, bool) {
+	var j struct {
+		Errors json.RawMessage `json:"errors"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(b, &j) != nil {
+		return nil, false
+	}
+	raw := j.Errors
+	if len(raw) == 0 && len(j.Data) > 0 && j.Data[0] == '{' {
+		var d struct {
+			Errors json.RawMessage `json:"errors"`
+		}
+		if json.Unmarshal(j.Data, &d) == nil {
+			raw = d.Errors
+		}
+	}
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == "[]" || string(raw) == "{}" {
+		return nil, false
+	}
+	var out []string
+	var walk func(v any, prefix string)
+	walk = func(v any, prefix string) {
+		switch x := v.(type) {
+		case string:
+			out = append(out, prefix+x)
+		case []any:
+			for _, e := range x {
+				walk(e, prefix)
+			}
+		case map[string]any:
+			for k, e := range x {
+				walk(e, k+": ")
+			}
+		default:
+			out = append(out, prefix+fmt.Sprint(x))
+		}
+	}
+	var v any
+	json.Unmarshal(raw, &v)
+	walk(v, "")
+	return out, len(out) > 0
+}
+
+type request struct {
+	method     string
+	path       string // after /api/
+	query      url.Values
+	body       any
+	idempotent bool
+	noAuth     bool
+	basic      bool // client credentials as Basic auth (token endpoint)
+	bearer     string
+}
+
+// call sends an API request with the bearer token, bounded retries and one
+// re-login on 401, and decodes the JSON body into out.
+func (c *Client) call(ctx context.Context, r *request, out any) error {
+	relogged := false
+	var body []byte
+	if r.body != nil {
+		var err error
+		if body, err = json.Marshal(r.body); err != nil {
+			return err
+		}
+	}
+	u := c.base.JoinPath("api", r.path)
+	if len(r.query) > 0 {
+		u.RawQuery = r.query.Encode()
+	}
+	endpoint := u.Path
+	for attempt := 1; ; attempt++ {
+		var tok string
+		if !r.noAuth {
+			var err error
+			if tok, err = c.accessToken(ctx); err != nil {
+				return err
+			}
+		}
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, r.method, u.String(), rd)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", c.userAgent)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		switch {
+		case r.basic:
+			req.SetBasicAuth(c.creds.clientID, c.creds.secret)
+		case r.bearer != "":
+			req.Header.Set("Authorization", "Bearer "+r.bearer)
+		case !r.noAuth:
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			e := &Error{Method: r.method, Endpoint: endpoint, Messages: []string{"transport error: " + redact.Scrub(err.Error(), c.creds.secrets()...)}, Err: err}
+			if r.idempotent && attempt < c.maxAttempts {
+				if err := retry.Sleep(ctx, c.backoff(attempt)); err != nil {
+					return err
+				}
+				continue
+			}
+			return e
+		}
+		b, rerr := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+		resp.Body.Close()
+		c.logger.Debug("threatq: response", "method", r.method, "endpoint", endpoint, "status", resp.StatusCode, "attempt", attempt)
+		if rerr != nil {
+			return &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode, Messages: []string{"reading body: " + rerr.Error()}, Err: rerr}
+		}
+		if resp.StatusCode == http.StatusUnauthorized && !r.noAuth && r.bearer == "" && !relogged {
+			c.invalidate(tok)
+			relogged = true
+			attempt--
+			continue
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			if msgs, ok := errorMessages(b); ok {
+				return &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode, Messages: scrubAll(msgs, c.creds)}
+			}
+			if out != nil && len(bytes.TrimSpace(b)) > 0 {
+				if err := json.Unmarshal(b, out); err != nil {
+					return &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode, Messages: []string{"unexpected response body: " + redact.Snippet(b, 120)}}
+				}
+			}
+			return nil
+		}
+		e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode}
+		if msgs, ok := errorMessages(b); ok {
+			e.Messages = scrubAll(msgs, c.creds)
+		} else {
+			var m struct {
+				Message          string `json:"message"`
+				Error            string `json:"error"`
+				ErrorDescription string `json:"error_description"`
+			}
+			if json.Unmarshal(b, &m) == nil && (m.Message != "" || m.Error != "") {
+				e.Messages = scrubAll([]string{strings.TrimSpace(m.Error + " " + m.ErrorDescription + " " + m.Message)}, c.creds)
+			} else if s := redact.Snippet(b, 120); s != "" {
+				e.Messages = []string{http.StatusText(resp.StatusCode) + ": " + redact.Scrub(s, c.creds.secrets()...)}
+			}
+		}
+		wait, said := retry.RetryAfter(resp.Header, time.Now())
+		retryable := resp.StatusCode == 429 || (resp.StatusCode == 503 && (r.idempotent || said)) ||
+			(r.idempotent && (resp.StatusCode == 502 || resp.StatusCode == 504))
+		if !retryable || attempt >= c.maxAttempts {
+			return e
+		}
+		if !said {
+			wait = c.backoff(attempt)
+		}
+		if wait > c.maxWait {
+			if said {
+				return e
+			}
+			wait = c.maxWait
+		}
+		c.logger.Warn("threatq: retrying", "endpoint", endpoint, "status", resp.StatusCode, "attempt", attempt, "wait", wait)
+		if err := retry.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+func scrubAll(msgs []string, creds *credentials) []string {
+	for i := range msgs {
+		msgs[i] = redact.Scrub(msgs[i], creds.secrets()...)
+	}
+	return msgs
+}
+
+// tokenMargin renews a token this long before it expires.
+const tokenMargin = 60 * time.Second
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// accessToken returns a valid token: the cached one, a refreshed one when
+// it is about to expire, or a new login.
+func (c *Client) accessToken(ctx context.Context) (string, error) {
+	c.tokMu.Lock()
+	defer c.tokMu.Unlock()
+	now := time.Now()
+	if c.token != "" && now.Add(tokenMargin).Before(c.expires) {
+		return c.token, nil
+	}
+	if c.token != "" && c.refresh != "" {
+		var tr tokenResponse
+		q := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.refresh}}
+		err := c.call(ctx, &request{method: "POST", path: "token", query: q, noAuth: true, bearer: c.token, basic: c.creds.secret != ""}, &tr)
+		if err == nil && tr.AccessToken != "" {
+			c.store(tr, now)
+			return c.token, nil
+		}
+		c.logger.Debug("threatq: token refresh failed; logging in again", "error", err)
+	}
+	var tr tokenResponse
+	var err error
+	if c.creds.secret != "" {
+		err = c.call(ctx, &request{method: "POST", path: "token", query: url.Values{"grant_type": {"client_credentials"}}, noAuth: true, basic: true}, &tr)
+	} else {
+		err = c.call(ctx, &request{method: "POST", path: "token", query: url.Values{"grant_type": {"password"}, "client_id": {c.creds.clientID}},
+			body: map[string]string{"email": c.creds.email, "password": c.creds.password}, noAuth: true}, &tr)
+	}
+	if err != nil {
+		var te *Error
+		if errors.As(err, &te) && (te.StatusCode == 400 || te.StatusCode == 401) {
+			te.StatusCode = 401 // bad credentials: make it match ErrUnauthorized
+			te.Messages = append([]string{"login failed: check the client id and credentials"}, te.Messages...)
+		}
+		return "", err
+	}
+	if tr.AccessToken == "" {
+		return "", &Error{Method: "POST", Endpoint: c.base.Path + "/api/token", StatusCode: 200, Messages: []string{"token response without access_token"}}
+	}
+	c.store(tr, now)
+	return c.token, nil
+}
+
+func (c *Client) store(tr tokenResponse, now time.Time) {
+	c.token = tr.AccessToken
+	if tr.RefreshToken != "" {
+		c.refresh = tr.RefreshToken
+	}
+	life := time.Duration(tr.ExpiresIn) * time.Second
+	if life <= 0 {
+		life = 30 * time.Minute
+	}
+	c.expires = now.Add(life)
+}
+
+func (c *Client) invalidate(used string) {
+	c.tokMu.Lock()
+	if c.token == used {
+		c.token = ""
+		c.refresh = ""
+	}
+	c.tokMu.Unlock()
+}

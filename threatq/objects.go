@@ -1,0 +1,574 @@
+package threatq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Source is where a fact came from, with its TLP (red=1, amber=2,
+// green=3, white=4; 0 for none).
+type Source struct {
+	Name  string `json:"name"`
+	TLPID int    `json:"tlp_id,omitempty"`
+}
+
+// Attribute is a name/value pair on an object. An object may carry the
+// same name with several values.
+type Attribute struct {
+	Name    string   `json:"name"`
+	Value   string   `json:"value"`
+	Sources []Source `json:"sources,omitempty"`
+}
+
+// Indicator is a ThreatQ indicator.
+type Indicator struct {
+	ID          int64
+	Value       string
+	Type        string // indicator type name, such as CVE
+	Status      string // status name, such as Active
+	Description string
+	Sources     []Source
+	Attributes  []Attribute
+}
+
+// Asset is a ThreatQ Asset object: for Qualys, a host keyed by its IP.
+type Asset struct {
+	ID          int64
+	Value       string
+	Description string
+	Attributes  []Attribute
+	Tags        []string
+	Sources     []Source
+	// Indicators are the ids of indicators the asset is related to.
+	Indicators []int64
+	// PublishedAt is when the facts were published (zero: not sent).
+	PublishedAt time.Time
+}
+
+// Object is a generic object as listed by Objects.
+type Object struct {
+	ID    int64  `json:"id"`
+	Value string `json:"value"`
+	// Raw is the object's JSON.
+	Raw json.RawMessage `json:"-"`
+}
+
+// objectType is an entry of GET /api/objects.
+type objectType struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+	Collection  string `json:"collection"`
+}
+
+// AssetCollection returns the API collection of Asset objects, from
+// WithAssetCollection or GET /api/objects (cached).
+func (c *Client) AssetCollection(ctx context.Context) (string, error) {
+	if c.assetColl != "" {
+		return c.assetColl, nil
+	}
+	return c.ObjectCollection(ctx, "Asset")
+}
+
+// ObjectCollection resolves an object type's API collection by its name or
+// display name (case-insensitive), from GET /api/objects.
+func (c *Client) ObjectCollection(ctx context.Context, name string) (string, error) {
+	key := strings.ToLower(name)
+	c.cacheMu.Lock()
+	coll, ok := c.objColl[key]
+	c.cacheMu.Unlock()
+	if ok {
+		return coll, nil
+	}
+	var out struct {
+		Data []objectType `json:"data"`
+	}
+	if err := c.call(ctx, &request{method: "GET", path: "objects", idempotent: true}, &out); err != nil {
+		return "", err
+	}
+	c.cacheMu.Lock()
+	defer c.cacheMu.Unlock()
+	for _, o := range out.Data {
+		if o.Collection == "" {
+			continue
+		}
+		for _, n := range []string{o.Name, o.DisplayName} {
+			if n != "" {
+				c.objColl[strings.ToLower(n)] = o.Collection
+			}
+		}
+	}
+	if coll, ok := c.objColl[key]; ok {
+		return coll, nil
+	}
+	return "", &Error{Method: "GET", Endpoint: "/api/objects", StatusCode: 404,
+		Messages: []string{fmt.Sprintf("no %q object type on this ThreatQ (install the Asset object, or name its collection with WithAssetCollection)", name)}}
+}
+
+type namedID struct {
+	ID   json.Number `json:"id"`
+	Name string      `json:"name"`
+}
+
+func (c *Client) lookupID(ctx context.Context, cache map[string]int64, path, name, what string) (int64, error) {
+	key := strings.ToLower(name)
+	c.cacheMu.Lock()
+	id, ok := cache[key]
+	c.cacheMu.Unlock()
+	if ok {
+		return id, nil
+	}
+	var out struct {
+		Data []namedID `json:"data"`
+	}
+	if err := c.call(ctx, &request{method: "GET", path: path, idempotent: true}, &out); err != nil {
+		return 0, err
+	}
+	c.cacheMu.Lock()
+	defer c.cacheMu.Unlock()
+	for _, t := range out.Data {
+		if n, err := t.ID.Int64(); err == nil {
+			cache[strings.ToLower(t.Name)] = n
+		}
+	}
+	if id, ok := cache[key]; ok {
+		return id, nil
+	}
+	return 0, &Error{Method: "GET", Endpoint: "/api/" + path, StatusCode: 404, Messages: []string{fmt.Sprintf("no %s named %q", what, name)}}
+}
+
+// IndicatorTypeID resolves an indicator type's id by name (never
+// hard-coded: ids differ between instances).
+func (c *Client) IndicatorTypeID(ctx context.Context, name string) (int64, error) {
+	return c.lookupID(ctx, c.typeIDs, "indicator/types", name, "indicator type")
+}
+
+// IndicatorStatusID resolves an indicator status's id by name.
+func (c *Client) IndicatorStatusID(ctx context.Context, name string) (int64, error) {
+	return c.lookupID(ctx, c.statuses, "indicator/statuses", name, "indicator status")
+}
+
+type wireIndicator struct {
+	ID          json.Number `json:"id"`
+	Value       string      `json:"value"`
+	TypeID      json.Number `json:"type_id"`
+	StatusID    json.Number `json:"status_id"`
+	Description string      `json:"description"`
+	Type        *namedID    `json:"type"`
+}
+
+// FindIndicator finds an indicator of a type by its exact value; it
+// returns nil (and no error) when there is none.
+func (c *Client) FindIndicator(ctx context.Context, typ, value string) (*Indicator, error) {
+	typeID, err := c.IndicatorTypeID(ctx, typ)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Data []wireIndicator `json:"data"`
+	}
+	if err := c.call(ctx, &request{method: "GET", path: "indicators", query: url.Values{"value": {value}, "with": {"type"}}, idempotent: true}, &out); err != nil {
+		return nil, err
+	}
+	for _, w := range out.Data {
+		tid, _ := w.TypeID.Int64()
+		if w.Type != nil {
+			if n, err := w.Type.ID.Int64(); err == nil {
+				tid = n
+			}
+		}
+		if w.Value == value && tid == typeID {
+			id, _ := w.ID.Int64()
+			return &Indicator{ID: id, Value: w.Value, Type: typ, Description: w.Description}, nil
+		}
+	}
+	return nil, nil
+}
+
+// EnsureIndicator finds the indicator by type and value, or creates it
+// (status default Active) and returns it with its id.
+func (c *Client) EnsureIndicator(ctx context.Context, in Indicator) (*Indicator, error) {
+	if in.Type == "" || in.Value == "" {
+		return nil, &ConfigError{Option: "Indicator", Reason: "type and value are required"}
+	}
+	found, err := c.FindIndicator(ctx, in.Type, in.Value)
+	if err != nil || found != nil {
+		return found, err
+	}
+	if in.Status == "" {
+		in.Status = "Active"
+	}
+	typeID, err := c.IndicatorTypeID(ctx, in.Type)
+	if err != nil {
+		return nil, err
+	}
+	statusID, err := c.IndicatorStatusID(ctx, in.Status)
+	if err != nil {
+		return nil, err
+	}
+	body := map[string]any{"value": in.Value, "type_id": typeID, "status_id": statusID}
+	if in.Description != "" {
+		body["description"] = in.Description
+	}
+	if len(in.Sources) > 0 {
+		body["sources"] = in.Sources
+	}
+	if len(in.Attributes) > 0 {
+		body["attributes"] = in.Attributes
+	}
+	// The create response's data is a list even for one indicator.
+	var out struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := c.call(ctx, &request{method: "POST", path: "indicators", body: body}, &out); err != nil {
+		return nil, err
+	}
+	var list []wireIndicator
+	if len(out.Data) > 0 && out.Data[0] == '{' {
+		var one wireIndicator
+		json.Unmarshal(out.Data, &one)
+		list = []wireIndicator{one}
+	} else {
+		json.Unmarshal(out.Data, &list)
+	}
+	if len(list) == 0 {
+		return nil, &Error{Method: "POST", Endpoint: "/api/indicators", StatusCode: 200, Messages: []string{"create returned no indicator"}}
+	}
+	id, _ := list[0].ID.Int64()
+	in.ID = id
+	return &in, nil
+}
+
+// BulkBatch is the number of objects sent in one consume request.
+const BulkBatch = 500
+
+type consumeObject struct {
+	Value       string              `json:"value"`
+	Description string              `json:"description,omitempty"`
+	Attributes  []Attribute         `json:"attributes,omitempty"`
+	Sources     []Source            `json:"sources,omitempty"`
+	Tags        []string            `json:"tags,omitempty"`
+	Indicators  []map[string]int64  `json:"indicators,omitempty"`
+	PublishedAt string              `json:"published_at,omitempty"`
+	Extra       map[string][]string `json:"-"`
+}
+
+// UpsertAssets stores assets by value: through POST /api/{asset}/consume
+// in batches (an upsert that merges attributes, tags, sources and
+// relations), or, where consume is unavailable, by finding or creating
+// each asset and adding what it lacks. Either way, writing the same assets
+// twice changes nothing. It returns the assets with their ids.
+func (c *Client) UpsertAssets(ctx context.Context, assets []Asset) ([]Asset, error) {
+	coll, err := c.AssetCollection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Asset, 0, len(assets))
+	for len(assets) > 0 {
+		n := min(BulkBatch, len(assets))
+		batch := assets[:n]
+		assets = assets[n:]
+		done, err := c.upsertBatch(ctx, coll, batch)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, done...)
+	}
+	return out, nil
+}
+
+func (c *Client) upsertBatch(ctx context.Context, coll string, batch []Asset) ([]Asset, error) {
+	c.cacheMu.Lock()
+	noBulk := c.noBulk[coll]
+	c.cacheMu.Unlock()
+	if !noBulk {
+		objs := make([]consumeObject, 0, len(batch))
+		for _, a := range batch {
+			o := consumeObject{Value: a.Value, Description: a.Description, Attributes: dedupeAttrs(a.Attributes), Sources: a.Sources, Tags: dedupeStrings(a.Tags)}
+			for _, id := range a.Indicators {
+				o.Indicators = append(o.Indicators, map[string]int64{"id": id})
+			}
+			if !a.PublishedAt.IsZero() {
+				o.PublishedAt = FormatTime(a.PublishedAt)
+			}
+			objs = append(objs, o)
+		}
+		var resp struct {
+			Data []struct {
+				ID    json.Number `json:"id"`
+				Value string      `json:"value"`
+			} `json:"data"`
+		}
+		err := c.call(ctx, &request{method: "POST", path: coll + "/consume", body: objs, idempotent: true}, &resp)
+		var te *Error
+		if errors.As(err, &te) && (te.StatusCode == 404 || te.StatusCode == 405) {
+			c.logger.Info("threatq: bulk consume unavailable; writing assets one by one", "collection", coll)
+			c.cacheMu.Lock()
+			c.noBulk[coll] = true
+			c.cacheMu.Unlock()
+		} else if err != nil {
+			return nil, err
+		} else {
+			ids := map[string]int64{}
+			for _, d := range resp.Data {
+				id, _ := d.ID.Int64()
+				ids[d.Value] = id
+			}
+			out := make([]Asset, 0, len(batch))
+			for _, a := range batch {
+				id, ok := ids[a.Value]
+				if !ok {
+					return out, &Error{Method: "POST", Endpoint: "/api/" + coll + "/consume", StatusCode: 200, Messages: []string{fmt.Sprintf("asset %q missing from the consume response", a.Value)}}
+				}
+				a.ID = id
+				out = append(out, a)
+			}
+			return out, nil
+		}
+	}
+	out := make([]Asset, 0, len(batch))
+	for _, a := range batch {
+		done, err := c.upsertOne(ctx, coll, a)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, done)
+	}
+	return out, nil
+}
+
+// upsertOne finds or creates one asset, then adds what it lacks.
+func (c *Client) upsertOne(ctx context.Context, coll string, a Asset) (Asset, error) {
+	id, err := c.findByValue(ctx, coll, a.Value)
+	if err != nil {
+		return a, err
+	}
+	if id == 0 {
+		body := map[string]any{"value": a.Value}
+		if a.Description != "" {
+			body["description"] = a.Description
+		}
+		if len(a.Sources) > 0 {
+			body["sources"] = a.Sources
+		}
+		if !a.PublishedAt.IsZero() {
+			body["published_at"] = FormatTime(a.PublishedAt)
+		}
+		var out struct {
+			Data json.RawMessage `json:"data"`
+		}
+		if err := c.call(ctx, &request{method: "POST", path: coll, body: body}, &out); err != nil {
+			return a, err
+		}
+		if id = firstID(out.Data); id == 0 {
+			return a, &Error{Method: "POST", Endpoint: "/api/" + coll, StatusCode: 200, Messages: []string{"create returned no id"}}
+		}
+	}
+	a.ID = id
+	if err := c.AddAttributes(ctx, coll, id, a.Attributes); err != nil {
+		return a, err
+	}
+	if err := c.AddTags(ctx, coll, id, a.Tags); err != nil {
+		return a, err
+	}
+	for _, ind := range a.Indicators {
+		if err := c.Relate(ctx, coll, id, "indicators", ind); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+func firstID(raw json.RawMessage) int64 {
+	var one struct {
+		ID json.Number `json:"id"`
+	}
+	if len(raw) > 0 && raw[0] == '[' {
+		var list []struct {
+			ID json.Number `json:"id"`
+		}
+		if json.Unmarshal(raw, &list) == nil && len(list) > 0 {
+			one = list[0]
+		}
+	} else {
+		json.Unmarshal(raw, &one)
+	}
+	id, _ := one.ID.Int64()
+	return id
+}
+
+func (c *Client) findByValue(ctx context.Context, coll, value string) (int64, error) {
+	var out struct {
+		Data []struct {
+			ID    json.Number `json:"id"`
+			Value string      `json:"value"`
+		} `json:"data"`
+	}
+	if err := c.call(ctx, &request{method: "GET", path: coll, query: url.Values{"value": {value}}, idempotent: true}, &out); err != nil {
+		return 0, err
+	}
+	for _, d := range out.Data {
+		if d.Value == value {
+			id, _ := d.ID.Int64()
+			return id, nil
+		}
+	}
+	return 0, nil
+}
+
+// AddAttributes adds the attributes an object does not already carry (same
+// name and value), so that adding the same attributes twice adds nothing.
+func (c *Client) AddAttributes(ctx context.Context, collection string, id int64, attrs []Attribute) error {
+	attrs = dedupeAttrs(attrs)
+	if len(attrs) == 0 {
+		return nil
+	}
+	path := collection + "/" + strconv.FormatInt(id, 10) + "/attributes"
+	var have struct {
+		Data []Attribute `json:"data"`
+	}
+	if err := c.call(ctx, &request{method: "GET", path: path, idempotent: true}, &have); err != nil {
+		return err
+	}
+	existing := map[[2]string]bool{}
+	for _, a := range have.Data {
+		existing[[2]string{a.Name, a.Value}] = true
+	}
+	var add []Attribute
+	for _, a := range attrs {
+		if !existing[[2]string{a.Name, a.Value}] {
+			add = append(add, a)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	return c.call(ctx, &request{method: "POST", path: path, body: add}, nil)
+}
+
+// AddTags adds the tags an object does not already carry.
+func (c *Client) AddTags(ctx context.Context, collection string, id int64, tags []string) error {
+	tags = dedupeStrings(tags)
+	if len(tags) == 0 {
+		return nil
+	}
+	path := collection + "/" + strconv.FormatInt(id, 10) + "/tags"
+	var have struct {
+		Data []struct {
+			Name string `json:"name"`
+		} `json:"data"`
+	}
+	if err := c.call(ctx, &request{method: "GET", path: path, idempotent: true}, &have); err != nil {
+		return err
+	}
+	existing := map[string]bool{}
+	for _, t := range have.Data {
+		existing[strings.ToLower(t.Name)] = true
+	}
+	var add []map[string]string
+	for _, t := range tags {
+		if !existing[strings.ToLower(t)] {
+			add = append(add, map[string]string{"name": t})
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	return c.call(ctx, &request{method: "POST", path: path, body: add}, nil)
+}
+
+// Relate relates two objects unless they already are.
+func (c *Client) Relate(ctx context.Context, fromCollection string, fromID int64, toCollection string, toID int64) error {
+	path := fromCollection + "/" + strconv.FormatInt(fromID, 10) + "/" + toCollection
+	var have struct {
+		Data []struct {
+			ID json.Number `json:"id"`
+		} `json:"data"`
+	}
+	if err := c.call(ctx, &request{method: "GET", path: path, idempotent: true}, &have); err != nil {
+		return err
+	}
+	for _, d := range have.Data {
+		if n, _ := d.ID.Int64(); n == toID {
+			return nil
+		}
+	}
+	return c.call(ctx, &request{method: "POST", path: path, body: map[string]int64{"id": toID}}, nil)
+}
+
+// Objects lists a collection page by page (limit/offset), yielding each
+// object; params add filters such as value=.
+func (c *Client) Objects(ctx context.Context, collection string, params url.Values) iter.Seq2[*Object, error] {
+	return func(yield func(*Object, error) bool) {
+		const limit = 500
+		offset := 0
+		for {
+			q := url.Values{}
+			for k, v := range params {
+				q[k] = v
+			}
+			q.Set("limit", strconv.Itoa(limit))
+			q.Set("offset", strconv.Itoa(offset))
+			var page struct {
+				Total int               `json:"total"`
+				Data  []json.RawMessage `json:"data"`
+			}
+			if err := c.call(ctx, &request{method: "GET", path: collection, query: q, idempotent: true}, &page); err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, raw := range page.Data {
+				var o Object
+				if err := json.Unmarshal(raw, &o); err != nil {
+					yield(nil, err)
+					return
+				}
+				o.Raw = raw
+				if !yield(&o, nil) {
+					return
+				}
+			}
+			offset += len(page.Data)
+			if len(page.Data) == 0 || offset >= page.Total {
+				return
+			}
+		}
+	}
+}
+
+func dedupeAttrs(in []Attribute) []Attribute {
+	seen := map[[2]string]bool{}
+	var out []Attribute
+	for _, a := range in {
+		if a.Name == "" || a.Value == "" {
+			continue
+		}
+		k := [2]string{a.Name, a.Value}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func dedupeStrings(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		if s != "" && !seen[strings.ToLower(s)] {
+			seen[strings.ToLower(s)] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

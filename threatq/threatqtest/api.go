@@ -1,0 +1,422 @@
+package threatqtest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, route string, body []byte) {
+	seg := strings.Split(strings.Trim(route, "/"), "/")
+	switch {
+	case route == "objects" && r.Method == "GET":
+		writeJSON(w, 200, map[string]any{"total": 4, "data": []map[string]any{
+			{"name": "indicator", "display_name": "Indicator", "display_name_plural": "Indicators", "collection": "indicators"},
+			{"name": "event", "display_name": "Event", "display_name_plural": "Events", "collection": "events"},
+			{"name": "asset", "display_name": "Asset", "display_name_plural": "Assets", "collection": s.assetColl},
+			{"name": "vulnerability", "display_name": "Vulnerability", "display_name_plural": "Vulnerabilities", "collection": "vulnerability"},
+		}})
+	case route == "indicator/types" && r.Method == "GET":
+		writeJSON(w, 200, map[string]any{"total": len(indicatorTypes), "data": indicatorTypes})
+	case route == "indicator/statuses" && r.Method == "GET":
+		writeJSON(w, 200, map[string]any{"total": len(indicatorStatuses), "data": indicatorStatuses})
+	case seg[0] == "indicators" && len(seg) == 1:
+		s.serveIndicators(w, r, body)
+	case seg[0] == s.assetColl && len(seg) == 1:
+		s.serveAssets(w, r, body)
+	case seg[0] == s.assetColl && len(seg) == 2 && seg[1] == "consume" && r.Method == "POST":
+		if s.noConsume {
+			writeJSON(w, 404, map[string]any{"errors": []string{"Not found"}})
+			return
+		}
+		s.consume(w, body)
+	case (seg[0] == s.assetColl || seg[0] == "indicators") && len(seg) == 3:
+		s.serveSub(w, r, seg[0], seg[1], seg[2], body)
+	default:
+		writeJSON(w, 404, map[string]any{"errors": []string{"Not found: " + r.Method + " /api/" + route}})
+	}
+}
+
+func (s *Server) indicatorJSON(o *object) map[string]any {
+	return map[string]any{"id": o.id, "value": o.value, "type_id": o.typeID, "status_id": o.statusID, "class": "host",
+		"type": map[string]any{"id": o.typeID, "name": typeName(o.typeID)}, "created_at": "2026-01-01 00:00:00"}
+}
+
+func (s *Server) serveIndicators(w http.ResponseWriter, r *http.Request, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.Method {
+	case "GET":
+		v := r.URL.Query().Get("value")
+		data := []map[string]any{}
+		for _, o := range s.indicators {
+			if v == "" || o.value == v {
+				data = append(data, s.indicatorJSON(o))
+			}
+		}
+		writeJSON(w, 200, map[string]any{"total": len(data), "data": data, "limit": 500, "offset": 0})
+	case "POST":
+		var one map[string]any
+		var many []map[string]any
+		if json.Unmarshal(body, &many) != nil {
+			if err := json.Unmarshal(body, &one); err != nil {
+				validationError(w, "body", "The body must be a JSON object or array.")
+				return
+			}
+			many = []map[string]any{one}
+		}
+		var out []map[string]any
+		for _, in := range many {
+			value, _ := in["value"].(string)
+			if value == "" {
+				validationError(w, "value", "The value field is required.")
+				return
+			}
+			tid, _ := in["type_id"].(float64)
+			if tid == 0 {
+				if t, ok := in["type"].(string); ok {
+					tid = float64(typeID(t))
+				}
+			}
+			if typeName(int64(tid)) == "" {
+				validationError(w, "type_id", "The selected type id is invalid.")
+				return
+			}
+			var existing *object
+			for _, o := range s.indicators {
+				if o.value == value && o.typeID == int64(tid) {
+					existing = o
+				}
+			}
+			flag := "Y"
+			if existing == nil {
+				flag = "N"
+				s.seq++
+				existing = &object{id: s.seq, value: value, typeID: int64(tid), statusID: 1}
+				s.indicators[s.seq] = existing
+			}
+			j := s.indicatorJSON(existing)
+			j["existing"] = flag
+			out = append(out, j)
+		}
+		// Quirk of the real API: creating indicators answers a list.
+		writeJSON(w, 201, map[string]any{"data": out})
+	default:
+		writeJSON(w, 405, map[string]any{"errors": []string{"Method not allowed"}})
+	}
+}
+
+func (s *Server) assetJSON(o *object) map[string]any {
+	return map[string]any{"id": o.id, "value": o.value, "description": o.description, "object_code": "asset",
+		"object_name": "Asset", "object_name_plural": "Assets", "created_at": "2026-01-01 00:00:00", "updated_at": time.Now().UTC().Format("2006-01-02 15:04:05")}
+}
+
+func (s *Server) serveAssets(w http.ResponseWriter, r *http.Request, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.Method {
+	case "GET":
+		v := r.URL.Query().Get("value")
+		var matched []*object
+		for _, o := range s.assets {
+			if v == "" || o.value == v {
+				matched = append(matched, o)
+			}
+		}
+		sortObjects(matched)
+		total := len(matched)
+		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		if offset > len(matched) {
+			offset = len(matched)
+		}
+		matched = matched[offset:]
+		if limit > 0 && limit < len(matched) {
+			matched = matched[:limit]
+		}
+		data := []map[string]any{}
+		for _, o := range matched {
+			data = append(data, s.assetJSON(o))
+		}
+		writeJSON(w, 200, map[string]any{"total": total, "data": data, "limit": limit, "offset": offset})
+	case "POST":
+		var in struct {
+			Value       string `json:"value"`
+			Description string `json:"description"`
+			Sources     []struct {
+				Name string `json:"name"`
+			} `json:"sources"`
+			PublishedAt string `json:"published_at"`
+		}
+		if err := json.Unmarshal(body, &in); err != nil || in.Value == "" {
+			validationError(w, "value", "The value field is required.")
+			return
+		}
+		for _, o := range s.assets {
+			if o.value == in.Value {
+				validationError(w, "value", "The value has already been taken.")
+				return
+			}
+		}
+		s.seq++
+		o := &object{id: s.seq, value: in.Value, description: in.Description, published: in.PublishedAt}
+		for _, src := range in.Sources {
+			o.sources = addUnique(o.sources, src.Name)
+		}
+		s.assets[o.id] = o
+		writeJSON(w, 201, map[string]any{"data": s.assetJSON(o)})
+	default:
+		writeJSON(w, 405, map[string]any{"errors": []string{"Method not allowed"}})
+	}
+}
+
+func sortObjects(os []*object) {
+	for i := 1; i < len(os); i++ {
+		for j := i; j > 0 && os[j].id < os[j-1].id; j-- {
+			os[j], os[j-1] = os[j-1], os[j]
+		}
+	}
+}
+
+func addUnique(list []string, v string) []string {
+	for _, x := range list {
+		if strings.EqualFold(x, v) {
+			return list
+		}
+	}
+	return append(list, v)
+}
+
+type consumeIn struct {
+	Value       string `json:"value"`
+	Description string `json:"description"`
+	Attributes  []struct {
+		Name  string `json:"name"`
+		Value any    `json:"value"`
+	} `json:"attributes"`
+	Sources []struct {
+		Name string `json:"name"`
+	} `json:"sources"`
+	Tags       []any `json:"tags"`
+	Indicators []struct {
+		ID int64 `json:"id"`
+	} `json:"indicators"`
+	PublishedAt string `json:"published_at"`
+}
+
+// consume upserts by value, merging attributes (same name and value kept
+// once), tags, sources and relations.
+func (s *Server) consume(w http.ResponseWriter, body []byte) {
+	var in []consumeIn
+	if err := json.Unmarshal(body, &in); err != nil {
+		validationError(w, "body", "The body must be a JSON array of objects.")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for i, c := range in {
+		if c.Value == "" {
+			writeJSON(w, 400, map[string]any{"errors": []any{"Object " + strconv.Itoa(i) + ": the value field is required."}})
+			return
+		}
+		for _, ind := range c.Indicators {
+			if s.indicators[ind.ID] == nil {
+				writeJSON(w, 400, map[string]any{"errors": []any{"Object " + strconv.Itoa(i) + ": related indicator " + strconv.FormatInt(ind.ID, 10) + " does not exist."}})
+				return
+			}
+		}
+		var o *object
+		for _, x := range s.assets {
+			if x.value == c.Value {
+				o = x
+			}
+		}
+		if o == nil {
+			s.seq++
+			o = &object{id: s.seq, value: c.Value}
+			s.assets[o.id] = o
+		}
+		if c.Description != "" {
+			o.description = c.Description
+		}
+		if c.PublishedAt != "" {
+			o.published = c.PublishedAt
+		}
+		for _, a := range c.Attributes {
+			val := stringify(a.Value)
+			s.addAttr(o, a.Name, val)
+		}
+		for _, t := range c.Tags {
+			name := stringify(t)
+			if m, ok := t.(map[string]any); ok {
+				name = stringify(m["name"])
+			}
+			o.tags = addUnique(o.tags, name)
+		}
+		for _, src := range c.Sources {
+			o.sources = addUnique(o.sources, src.Name)
+		}
+		for _, ind := range c.Indicators {
+			s.relate(o.id, ind.ID)
+		}
+		out = append(out, s.assetJSON(o))
+	}
+	writeJSON(w, 200, map[string]any{"total": len(out), "data": out})
+}
+
+func stringify(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case bool:
+		if x {
+			return "Yes"
+		}
+		return "No"
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func (s *Server) addAttr(o *object, name, value string) bool {
+	for _, a := range o.attrs {
+		if a.name == name && a.value == value {
+			return false
+		}
+	}
+	s.seq++
+	o.attrs = append(o.attrs, attrRow{id: s.seq, name: name, value: value})
+	return true
+}
+
+// relate links an asset and an indicator unless they already are (the
+// consume upsert's semantics).
+func (s *Server) relate(assetID, indicatorID int64) int64 {
+	k := [2]int64{assetID, indicatorID}
+	if p := s.relations[k]; len(p) > 0 {
+		return p[0]
+	}
+	return s.addPivot(k)
+}
+
+// addPivot adds a relation row even when the pair is already related, as
+// the per-object relation endpoint does: duplicates are the caller's to
+// avoid, and show in Assets().
+func (s *Server) addPivot(k [2]int64) int64 {
+	s.seq++
+	s.relations[k] = append(s.relations[k], s.seq)
+	return s.seq
+}
+
+// serveSub serves /{collection}/{id}/{attributes|tags|sources|<collection>}.
+func (s *Server) serveSub(w http.ResponseWriter, r *http.Request, coll, idStr, sub string, body []byte) {
+	id, _ := strconv.ParseInt(idStr, 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var o *object
+	if coll == "indicators" {
+		o = s.indicators[id]
+	} else {
+		o = s.assets[id]
+	}
+	if o == nil {
+		writeJSON(w, 404, map[string]any{"errors": []string{"Object does not exist."}})
+		return
+	}
+	list := func(v []byte) []map[string]any {
+		var many []map[string]any
+		if json.Unmarshal(v, &many) != nil {
+			var one map[string]any
+			if json.Unmarshal(v, &one) == nil {
+				many = []map[string]any{one}
+			}
+		}
+		return many
+	}
+	switch {
+	case sub == "attributes" && r.Method == "GET":
+		data := []map[string]any{}
+		for _, a := range o.attrs {
+			data = append(data, map[string]any{"id": a.id, "attribute_id": 1, "name": a.name, "value": a.value})
+		}
+		writeJSON(w, 200, map[string]any{"total": len(data), "data": data})
+	case sub == "attributes" && r.Method == "POST":
+		var data []map[string]any
+		for _, a := range list(body) {
+			name, value := stringify(a["name"]), stringify(a["value"])
+			if name == "" || value == "" {
+				validationError(w, "name", "The name and value fields are required.")
+				return
+			}
+			// The real API adds a row even when the same pair exists;
+			// the fake records that so that duplicates show in tests.
+			s.seq++
+			o.attrs = append(o.attrs, attrRow{id: s.seq, name: name, value: value})
+			data = append(data, map[string]any{"id": s.seq, "attribute_id": 1, "name": name, "value": value})
+		}
+		writeJSON(w, 201, map[string]any{"data": data})
+	case sub == "tags" && r.Method == "GET":
+		data := []map[string]any{}
+		for i, t := range o.tags {
+			data = append(data, map[string]any{"id": i + 1, "name": t})
+		}
+		writeJSON(w, 200, map[string]any{"total": len(data), "data": data})
+	case sub == "tags" && r.Method == "POST":
+		var data []map[string]any
+		for _, t := range list(body) {
+			name := stringify(t["name"])
+			o.tags = append(o.tags, name) // duplicates are the caller's to avoid
+			data = append(data, map[string]any{"name": name})
+		}
+		writeJSON(w, 201, map[string]any{"data": data})
+	case sub == "sources" && r.Method == "POST":
+		for _, src := range list(body) {
+			o.sources = addUnique(o.sources, stringify(src["name"]))
+		}
+		writeJSON(w, 201, map[string]any{"data": []map[string]any{}})
+	case (sub == "indicators" && coll == s.assetColl) || (sub == s.assetColl && coll == "indicators"):
+		assetID := id
+		switch r.Method {
+		case "GET":
+			data := []map[string]any{}
+			for k, pivots := range s.relations {
+				for _, pivot := range pivots {
+					if coll == s.assetColl && k[0] == id {
+						j := s.indicatorJSON(s.indicators[k[1]])
+						j["pivot"] = map[string]any{"id": pivot}
+						data = append(data, j)
+					}
+					if coll == "indicators" && k[1] == id {
+						j := s.assetJSON(s.assets[k[0]])
+						j["pivot"] = map[string]any{"id": pivot}
+						data = append(data, j)
+					}
+				}
+			}
+			writeJSON(w, 200, map[string]any{"total": len(data), "data": data})
+		case "POST":
+			var data []map[string]any
+			for _, rel := range list(body) {
+				target, _ := rel["id"].(float64)
+				a, ind := assetID, int64(target)
+				if coll == "indicators" {
+					a, ind = int64(target), id
+				}
+				if s.assets[a] == nil || s.indicators[ind] == nil {
+					validationError(w, "id", "The related object does not exist.")
+					return
+				}
+				p := s.addPivot([2]int64{a, ind})
+				data = append(data, map[string]any{"id": int64(target), "pivot": map[string]any{"id": p}})
+			}
+			writeJSON(w, 201, map[string]any{"data": data})
+		}
+	default:
+		writeJSON(w, 404, map[string]any{"errors": []string{"Not found"}})
+	}
+}
