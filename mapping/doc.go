@@ -1,0 +1,89 @@
+// Package mapping turns Qualys data into CAR graphs and ThreatQ Assets. It
+// is pure: no I/O, no clock, no randomness, and no input makes it panic.
+//
+// # Qualys to CAR
+//
+// CAR maps one Host (its QPS HostAsset, its detection HOST joined by
+// qwebHostId = HOST ID, its gateway applications joined by asset id, and
+// the KnowledgeBase entries of its QIDs):
+//
+//	CAR vertex/edge            field           from Qualys
+//	asset                      external_id     HostAsset id, as a string
+//	                           name            HostAsset name (normalised; else dnsHostName, fqdn, address, "asset-<id>")
+//	                           description     os + type (lower case) + name, empty parts left out
+//	                           asset_type      HostAsset type
+//	vulnerability              external_id     detection QID, as a string
+//	                           name            KB title, else "Host Instance Vulnerability"
+//	                           description     detection RESULTS (of the first detection of the QID)
+//	                           base_score      SEVERITY x 2 (1-5 to 0-10), replaced by the KB's highest CVSS base score (v3 or v2)
+//	                           cve_ids, ...    KB CVE ids (comma-separated), diagnosis, consequence, solution, published_on, updated_on
+//	ipaddress                  _key            networkInterface address (IPv4 or IPv6, canonical form); HostAsset address when there is no interface
+//	macaddress                 _key            networkInterface macAddress (upper case, colon-separated); interface = interfaceName
+//	hostname                   _key            dnsHostName, else name (lower case, characters CAR refuses removed)
+//	                           host_name       HostAsset name (normalised)
+//	account                    external_id     HostAssetAccount username; name = username
+//	user                       external_id     HostAssetAccount username; username = username
+//	application                external_id     gateway software id, as a string; name = fullName (else productName)
+//	geolocation                external_id     sourceInfo region (AWS), else location (Azure), else zone (GCP); region = the same
+//	asset_vulnerability        asset id -> QID, risk_score = SEVERITY x 2; inactive when every detection of the QID is Fixed
+//	asset_ipaddress            asset id -> ipaddress/<address>
+//	asset_macaddress           asset id -> macaddress/<mac>
+//	asset_hostname             asset id -> hostname/<key>
+//	asset_application          asset id -> application id
+//	asset_account              asset id -> username
+//	asset_geolocation          asset id -> place
+//	ipaddress_macaddress       ipaddress/<address> -> macaddress/<mac>, for an interface that has both
+//	application_vulnerability  application id -> QID, when the application's productName (3+ characters) appears in the RESULTS of a detection of the QID
+//	user_account               username -> username
+//
+// Every vertex and edge carries the source. Decisions the table leaves open:
+//
+//   - Empty values are skipped: an interface without an address makes no
+//     ipaddress, an empty username no account. Values that are not what
+//     they claim (an address that does not parse, a MAC that is not 12 hex
+//     digits or is all zeros) are skipped too, so that the output always
+//     passes the CAR import schema.
+//   - Names are normalised the same way everywhere: trimmed and lower case.
+//     Addresses are canonical (an IPv4-mapped IPv6 address is unmapped;
+//     "fe80:0:0:0:1:2:3:4" becomes "fe80::1:2:3:4"), so the same address
+//     from two interfaces, or two hosts, is one vertex.
+//   - Duplicates produce one object: repeated interfaces, accounts and
+//     QIDs reported on several ports.
+//   - Detections are used only when they belong to the asset (HOST ID equals
+//     the asset's qwebHostId); an asset without a qwebHostId has none.
+//   - Fixed detections are kept, as inactive asset_vulnerability edges, so
+//     that an incremental import disables the edges of fixed
+//     vulnerabilities.
+//
+// Where the table and CAR disagree, CAR wins. The table gives hostname both
+// an external_id (qwebHostId) and a _key, but CAR's documentation says one
+// object may not carry both ("_key and external_id cannot be both put in
+// the same import object"): hostname is a naturally keyed collection, so it
+// is sent with its _key only, as the replaced connector did in practice.
+// The replaced connector's defects are fixed: ids are strings (it sent the
+// asset id as a JSON integer, which the schema rejects), keyed edge ends
+// carry their "collection/" prefix (it sent bare IPs in asset_ipaddress),
+// and KnowledgeBase data is used for every QID (it enriched only the first
+// chunk of 100).
+//
+// # Qualys to ThreatQ
+//
+// ThreatQ maps a vulnerable host of the "Search for Vulnerable Hosts"
+// operation to an Asset:
+//
+//	ThreatQ              from the detection HOST
+//	Asset value          IP (else IPv6)
+//	Asset tags           TAGS/TAG/NAME
+//	Last Scan Date       LAST_SCAN_DATETIME
+//	Qualys ID            DETECTION QID, one per QID
+//	Severity             DETECTION SEVERITY
+//	Scan Status          DETECTION STATUS
+//	Scan Type            DETECTION TYPE
+//	Last Found Date      DETECTION LAST_FOUND_DATETIME
+//
+// Dates are in ThreatQ's format, "YYYY-MM-DD HH:MM:SS" in UTC. No attribute
+// appears twice with the same name and value (the previous version of the
+// operation duplicated them); the asset's source is "Qualys" unless set,
+// its published date is the last scan, and it is related to the indicators
+// given in ThreatQOptions.
+package mapping

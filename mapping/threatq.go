@@ -1,0 +1,85 @@
+package mapping
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/threatq"
+)
+
+// ThreatQ attribute names of the operation's mapping table.
+const (
+	AttrLastScanDate  = "Last Scan Date"
+	AttrQualysID      = "Qualys ID"
+	AttrSeverity      = "Severity"
+	AttrScanStatus    = "Scan Status"
+	AttrScanType      = "Scan Type"
+	AttrLastFoundDate = "Last Found Date"
+)
+
+// ThreatQOptions tunes ThreatQ.
+type ThreatQOptions struct {
+	// Source is the ThreatQ source name (default "Qualys").
+	Source string
+	// IndicatorIDs relates the asset to these indicators (the CVE's).
+	IndicatorIDs []int64
+}
+
+// ThreatQ maps a vulnerable host to a ThreatQ Asset: the operation's table
+// in the package documentation. No attribute appears twice with the same
+// value. A host without an address gives an Asset with an empty Value,
+// which callers skip.
+func ThreatQ(h *qualys.DetectionHost, opts ThreatQOptions) threatq.Asset {
+	if h == nil {
+		return threatq.Asset{}
+	}
+	src := opts.Source
+	if src == "" {
+		src = "Qualys"
+	}
+	a := threatq.Asset{
+		Value:       firstNonEmpty(normIP(h.IP), normIP(h.IPv6), h.IP, h.IPv6),
+		Sources:     []threatq.Source{{Name: src}},
+		Indicators:  append([]int64(nil), opts.IndicatorIDs...),
+		PublishedAt: h.LastScan,
+	}
+	if name := firstNonEmpty(h.DNS, h.NetBIOS); name != "" {
+		a.Description = "Qualys host " + strconv.FormatInt(h.ID, 10) + " (" + name + ")"
+	} else if h.ID != 0 {
+		a.Description = "Qualys host " + strconv.FormatInt(h.ID, 10)
+	}
+	seen := map[[2]string]bool{}
+	add := func(name, value string) {
+		if value == "" || seen[[2]string{name, value}] {
+			return
+		}
+		seen[[2]string{name, value}] = true
+		a.Attributes = append(a.Attributes, threatq.Attribute{Name: name, Value: value})
+	}
+	add(AttrLastScanDate, tqTime(h.LastScan))
+	for _, d := range h.Detections {
+		if d.QID > 0 {
+			add(AttrQualysID, strconv.FormatInt(d.QID, 10))
+		}
+		if d.Severity > 0 {
+			add(AttrSeverity, strconv.Itoa(d.Severity))
+		}
+		add(AttrScanStatus, d.Status)
+		add(AttrScanType, d.Type)
+		add(AttrLastFoundDate, tqTime(d.LastFound))
+	}
+	for _, t := range h.Tags {
+		if t.Name != "" {
+			a.Tags = append(a.Tags, t.Name)
+		}
+	}
+	return a
+}
+
+func tqTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return threatq.FormatTime(t)
+}
