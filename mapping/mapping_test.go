@@ -368,4 +368,3 @@ func ExampleCAR() {
 	// ipaddress_macaddress 10.20.30.40 -> 02:00:00:AA:BB:01
 	// asset_hostname 31000001 -> web-01
 }
-
