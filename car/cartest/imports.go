@@ -259,7 +259,7 @@ func (s *Server) importData(w http.ResponseWriter, body []byte, f *Fault) {
 }
 
 var (
-	qEdgeRe = regexp.MustCompile(`^\s*(?:query\s*)?\{\s*(asset_[a-z]+)\s*\(\s*where\s*:\s*\{\s*asset_id\s*:\s*\{\s*_eq\s*:\s*"([^"]*)"\s*\}\s*\}\s*\)\s*\{([^}]*)\}\s*\}\s*$`)
+	qEdgeRe = regexp.MustCompile(`^\s*(?:query\s*)?\{\s*(asset_[a-z]+)\s*\(\s*where\s*:\s*\{\s*asset_id\s*:\s*\{\s*(_eq|_in)\s*:\s*("[^"]*"|\[[^\]]*\])\s*\}\s*\}\s*\)\s*\{([^}]*)\}\s*\}\s*$`)
 	qCollRe = regexp.MustCompile(`^\s*(?:query\s*)?\{\s*([a-z_]+)\s*\(\s*where\s*:\s*\{\s*source\s*:\s*\{\s*_eq\s*:\s*"([^"]*)"\s*\}\s*\}\s*\)\s*\{([^}]*)\}\s*\}\s*$`)
 )
 
@@ -283,14 +283,27 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request, route string, b
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m := qEdgeRe.FindStringSubmatch(q.Query); m != nil {
-		coll, assetID, fields := m[1], m[2], fieldList(m[3])
-		source, id, _ := strings.Cut(assetID, "/")
+		coll, fields := m[1], fieldList(m[4])
+		var wanted []string
+		if m[2] == "_eq" {
+			wanted = []string{strings.Trim(m[3], `"`)}
+		} else if err := json.Unmarshal([]byte(m[3]), &wanted); err != nil {
+			writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "invalid _in list"}}})
+			return
+		}
+		ids := map[string]string{} // "source|id" -> asset_id as asked
+		for _, a := range wanted {
+			src, id, _ := strings.Cut(a, "/")
+			ids[src+"|"+id] = a
+		}
 		other := strings.TrimPrefix(coll, "asset_")
 		rows := []map[string]any{}
 		for k, e := range s.edges {
-			if k.source != source || k.coll != coll || k.from != id || !e.Active {
+			assetID, asked := ids[k.source+"|"+k.from]
+			if !asked || k.coll != coll || !e.Active {
 				continue
 			}
+			source := k.source
 			otherID := source + "/" + k.to
 			if other == "ipaddress" {
 				otherID = source + "/0/" + k.to

@@ -1,0 +1,328 @@
+// Package carsync synchronises a Qualys subscription into IBM Connected
+// Assets and Risk: the engine of the Qualys CAR connector, built only on the
+// public qualys, car and mapping packages.
+//
+// A full import streams every host asset page by page; for each page it
+// fetches the page's detections in one call (ids=), the page's
+// applications from the gateway (merge-joined by asset id, both streams
+// being in id order) and the KnowledgeBase entries of QIDs not sent yet,
+// maps each host with mapping.CAR and streams the graph into a car.Import.
+// Memory is proportional to a page, never to the tenant.
+//
+// An incremental import reads the window from the model state saved on the
+// CAR source and sends only what changed since: host assets updated in the
+// window (with their changed detections and applications), hosts whose
+// detections changed (Fixed ones included, so their asset_vulnerability
+// edges are disabled), assets whose applications changed, edges of changed
+// assets that no longer hold (disabled), and assets removed from Qualys
+// (soft-deleted). The new state, the time the window ended in UTC, is saved
+// only when everything succeeded: a run that fails leaves the previous
+// state, so the next run repeats the window and nothing is lost.
+package carsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/qualys"
+)
+
+// Mode selects the kind of run.
+type Mode int
+
+const (
+	// Auto runs an incremental import when CAR holds a model state for
+	// the source, else a full one (as the connector framework does).
+	Auto Mode = iota
+	// Full forces a full import.
+	Full
+	// Incremental forces an incremental import and fails if there is no
+	// model state to start from.
+	Incremental
+)
+
+// ErrIncrementalNotPossible is returned by an Incremental run when CAR has
+// no usable model state for the source (first run, or reset after a
+// failure), or the database was just created.
+var ErrIncrementalNotPossible = errors.New("carsync: incremental import not possible: no model state on the CAR source (run a full import first)")
+
+// Config is what a run needs.
+type Config struct {
+	Qualys *qualys.Client
+	CAR    *car.Client
+	// Source is the CAR source the data is written to.
+	Source car.Source
+	Mode   Mode
+	// PageSize is host assets per page (default the QPS maximum, 1000).
+	PageSize int
+	// Logger receives progress; nil logs nothing.
+	Logger *slog.Logger
+	// ProgressEvery is how often progress is logged (default 10 s).
+	ProgressEvery time.Duration
+	// Now returns the current time (tests); default time.Now.
+	Now func() time.Time
+	// SkipApplications leaves gateway applications out (when no gateway
+	// is configured).
+	SkipApplications bool
+}
+
+// Summary is the result of a run.
+type Summary struct {
+	Mode         Mode
+	Since, Until time.Time // the window (Since is zero for a full import)
+	Hosts        int       // host assets mapped
+	Detections   int
+	Applications int
+	// DisabledEdges counts stale edges disabled; DeletedAssets assets
+	// soft-deleted because Qualys no longer has them.
+	DisabledEdges int
+	DeletedAssets int
+	// QualysCalls counts the calls made per Qualys API.
+	QualysCalls map[string]int64
+	Import      *car.ImportSummary
+	Duration    time.Duration
+}
+
+// TotalQualysCalls sums QualysCalls.
+func (s *Summary) TotalQualysCalls() int64 {
+	var n int64
+	for _, c := range s.QualysCalls {
+		n += c
+	}
+	return n
+}
+
+// String names the mode.
+func (m Mode) String() string {
+	switch m {
+	case Full:
+		return "full"
+	case Incremental:
+		return "incremental"
+	}
+	return "auto"
+}
+
+// StateLayout is the format of the model state this package saves: the end
+// of the window, in UTC.
+const StateLayout = time.RFC3339
+
+// ParseState reads a model state: RFC 3339 as saved by this package, or
+// the epoch milliseconds (possibly fractional) that the replaced Python
+// connector saved, so that an existing CAR source continues incrementally.
+func ParseState(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if ms, err := strconv.ParseFloat(s, 64); err == nil && ms > 0 {
+		return time.UnixMilli(int64(ms)).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("carsync: unreadable model state %q", s)
+}
+
+type run struct {
+	cfg      Config
+	log      *slog.Logger
+	sum      *Summary
+	im       *car.Import
+	since    time.Time
+	sentQIDs map[int64]bool
+	done     map[int64]bool // asset ids already mapped in this run
+	lastLog  time.Time
+	start    time.Time
+	// orphans are gateway assets that matched no host asset page.
+	orphans []*qualys.Asset
+}
+
+// Run performs one import.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	if cfg.Qualys == nil || cfg.CAR == nil {
+		return nil, errors.New("carsync: Config needs a Qualys and a CAR client")
+	}
+	if err := cfg.Source.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.PageSize <= 0 || cfg.PageSize > qualys.MaxHostAssetPageSize {
+		cfg.PageSize = qualys.MaxHostAssetPageSize
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &run{cfg: cfg, log: log, sum: &Summary{}, sentQIDs: map[int64]bool{}, done: map[int64]bool{}, start: time.Now()}
+	r.sum.Until = cfg.Now().UTC().Truncate(time.Second)
+
+	created, err := cfg.CAR.EnsureDatabase(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("carsync: CAR database: %w", err)
+	}
+	mode := cfg.Mode
+	if mode != Full {
+		state, ok, err := cfg.CAR.ModelStateID(ctx, cfg.Source.Key)
+		if err != nil {
+			return nil, fmt.Errorf("carsync: reading the model state: %w", err)
+		}
+		var since time.Time
+		if ok && !created {
+			since, err = ParseState(state)
+			if err != nil {
+				log.Warn("carsync: ignoring an unreadable model state; running a full import", "state", state)
+				ok = false
+			}
+		}
+		switch {
+		case ok && !created:
+			mode, r.since = Incremental, since
+		case mode == Incremental:
+			return nil, ErrIncrementalNotPossible
+		default:
+			mode = Full
+		}
+	}
+	r.sum.Mode, r.sum.Since = mode, r.since
+	carMode := car.Full
+	if mode == Incremental {
+		carMode = car.Incremental
+	}
+	log.Info("carsync: starting", "mode", mode.String(), "source", cfg.Source.Key, "since", fmtTime(r.since), "until", fmtTime(r.sum.Until))
+	r.im, err = cfg.CAR.NewImport(ctx, cfg.Source, carMode, car.WithModelStateID(r.sum.Until.Format(StateLayout)))
+	if err != nil {
+		return nil, fmt.Errorf("carsync: starting the CAR import: %w", err)
+	}
+	if mode == Full {
+		err = r.full(ctx)
+	} else {
+		err = r.incremental(ctx)
+	}
+	if err != nil {
+		r.im.Abort()
+		r.finishSummary()
+		return r.sum, err
+	}
+	isum, err := r.im.Close()
+	r.sum.Import = isum
+	r.finishSummary()
+	if err != nil {
+		return r.sum, fmt.Errorf("carsync: finishing the CAR import: %w", err)
+	}
+	r.progress(true)
+	return r.sum, nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339)
+}
+
+func (r *run) finishSummary() {
+	r.sum.Duration = time.Since(r.start)
+	r.sum.QualysCalls = r.cfg.Qualys.Calls()
+}
+
+// progress logs counts, calls and the rate, at most every ProgressEvery.
+func (r *run) progress(final bool) {
+	now := time.Now()
+	if !final && now.Sub(r.lastLog) < r.cfg.ProgressEvery {
+		return
+	}
+	r.lastLog = now
+	var calls int64
+	for _, c := range r.cfg.Qualys.Calls() {
+		calls += c
+	}
+	attrs := []any{"hosts", r.sum.Hosts, "detections", r.sum.Detections, "applications", r.sum.Applications,
+		"qualys_calls", calls, "hosts_per_sec", fmt.Sprintf("%.1f", float64(r.sum.Hosts)/max(time.Since(r.start).Seconds(), 0.001))}
+	if rt, ok := r.cfg.Qualys.Rate(); ok && rt.Limit > 0 {
+		attrs = append(attrs, "calls_left", rt.Remaining, "limit", fmt.Sprintf("%d/%s", rt.Limit, rt.Window))
+	}
+	if final {
+		r.log.Info("carsync: done", attrs...)
+		return
+	}
+	r.log.Info("carsync: progress", attrs...)
+}
+
+// pull is a merge-join cursor over the gateway assets, which arrive in
+// asset id order like the host asset pages.
+type pull struct {
+	next func() (*qualys.Asset, error, bool)
+	stop func()
+	head *qualys.Asset
+	err  error
+	end  bool
+}
+
+func newPull(seq iter.Seq2[*qualys.Asset, error]) *pull {
+	next, stop := iter.Pull2(seq)
+	return &pull{next: next, stop: stop}
+}
+
+// upTo returns the gateway assets with ids up to maxID, keyed by id;
+// assets before the first wanted id are returned in orphans.
+func (p *pull) upTo(maxID int64, want map[int64]bool) (matched map[int64]*qualys.Asset, orphans []*qualys.Asset, err error) {
+	matched = map[int64]*qualys.Asset{}
+	for {
+		if p.err != nil {
+			return matched, orphans, p.err
+		}
+		if p.head == nil && !p.end {
+			a, err, ok := p.next()
+			switch {
+			case !ok:
+				p.end = true
+			case err != nil:
+				p.err = err
+				return matched, orphans, err
+			default:
+				p.head = a
+			}
+		}
+		if p.head == nil || p.head.AssetID > maxID {
+			return matched, orphans, nil
+		}
+		if want[p.head.AssetID] {
+			matched[p.head.AssetID] = p.head
+		} else {
+			orphans = append(orphans, p.head)
+		}
+		p.head = nil
+	}
+}
+
+// rest drains the cursor.
+func (p *pull) rest() ([]*qualys.Asset, error) {
+	var out []*qualys.Asset
+	if p.head != nil {
+		out = append(out, p.head)
+		p.head = nil
+	}
+	for !p.end && p.err == nil {
+		a, err, ok := p.next()
+		if !ok {
+			p.end = true
+			break
+		}
+		if err != nil {
+			p.err = err
+			break
+		}
+		out = append(out, a)
+	}
+	return out, p.err
+}
