@@ -140,6 +140,9 @@ type run struct {
 	start    time.Time
 	// orphans are gateway assets that matched no host asset page.
 	orphans []*qualys.Asset
+	// callsBefore is the client's call count when the run started, so
+	// that a shared client reports this run's calls.
+	callsBefore map[string]int64
 }
 
 // Run performs one import.
@@ -163,7 +166,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &run{cfg: cfg, log: log, sum: &Summary{}, sentQIDs: map[int64]bool{}, done: map[int64]bool{}, start: time.Now()}
+	r := &run{cfg: cfg, log: log, sum: &Summary{}, sentQIDs: map[int64]bool{}, done: map[int64]bool{}, start: time.Now(), callsBefore: cfg.Qualys.Calls()}
 	r.sum.Until = cfg.Now().UTC().Truncate(time.Second)
 
 	created, err := cfg.CAR.EnsureDatabase(ctx)
@@ -232,7 +235,18 @@ func fmtTime(t time.Time) string {
 
 func (r *run) finishSummary() {
 	r.sum.Duration = time.Since(r.start)
-	r.sum.QualysCalls = r.cfg.Qualys.Calls()
+	r.sum.QualysCalls = r.calls()
+}
+
+// calls returns this run's calls per Qualys API.
+func (r *run) calls() map[string]int64 {
+	out := map[string]int64{}
+	for api, n := range r.cfg.Qualys.Calls() {
+		if d := n - r.callsBefore[api]; d > 0 {
+			out[api] = d
+		}
+	}
+	return out
 }
 
 // progress logs counts, calls and the rate, at most every ProgressEvery.
@@ -243,7 +257,7 @@ func (r *run) progress(final bool) {
 	}
 	r.lastLog = now
 	var calls int64
-	for _, c := range r.cfg.Qualys.Calls() {
+	for _, c := range r.calls() {
 		calls += c
 	}
 	attrs := []any{"hosts", r.sum.Hosts, "detections", r.sum.Detections, "applications", r.sum.Applications,

@@ -1,0 +1,377 @@
+// Command car-connector imports Qualys host assets, their vulnerabilities
+// and applications into IBM Connected Assets and Risk (CAR). The first run
+// is a full import; later runs (from cron, every few hours) import only
+// what changed since the model state saved on the CAR source.
+//
+// It accepts the flags of the Python connector it replaces, so an existing
+// cron line keeps working, and reads secrets from the environment:
+//
+//	QUALYS_PASSWORD   Qualys password           (-password)
+//	CAR_API_KEY       CAR API key               (-api_key)
+//	CAR_PASSWORD      CAR API password          (-car_password)
+//	CAR_TOKEN         CAR token, instead of a key and password (-car_token)
+//
+// The old README passed -password twice, first the Qualys password and then
+// the CAR password; that still works: with two -password flags and no
+// -car_password, the second is the CAR password.
+//
+// Run it with -demo to start an in-process fake Qualys and fake CAR, run an
+// initial import, change the tenant, run an incremental import and print
+// what CAR holds, with no credentials.
+//
+// Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or
+// configuration, 3 Qualys failure, 4 CAR failure, 5 another run holds the
+// lock.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/carsync"
+	"github.com/qualysbridge/qualysbridge/qualys"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitQualys   = 3
+	exitCAR      = 4
+	exitLockHeld = 5
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// multiFlag collects a flag given several times.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Repeat("*", min(len(*m), 1)*8) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+type options struct {
+	qualysURL, gateway, platform, username string
+	passwords                              multiFlag
+	carURL, apiKey, carPassword, carToken  string
+	source, workingDir, configFile         string
+	incremental, full, debug, verifySSL    bool
+	pageSize                               int
+	demo                                   bool
+	demoHosts                              int
+	demoDetections                         int
+	json                                   bool
+}
+
+// usageError is a bad argument: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	var o options
+	fs := flag.NewFlagSet("car-connector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.qualysURL, "qualys_url", "", "Qualys API server URL, e.g. https://qualysapi.qg3.apps.qualys.com")
+	fs.StringVar(&o.platform, "platform", "", "Qualys platform name (US1-US4, EU1-EU3, IN1, CA1, AE1, UK1, AU1, KSA1), instead of -qualys_url and -qualys_gateway")
+	fs.StringVar(&o.gateway, "qualys_gateway", "", "Qualys gateway URL, for installed applications (e.g. https://gateway.qg3.apps.qualys.com)")
+	fs.StringVar(&o.username, "username", "", "Qualys user name")
+	fs.Var(&o.passwords, "password", "Qualys password (prefer QUALYS_PASSWORD); given twice, as in the old README, the second is the CAR password")
+	fs.StringVar(&o.carURL, "url", "", "CAR API base URL, ending in /api/car/v2")
+	fs.StringVar(&o.apiKey, "api_key", "", "CAR API key (prefer CAR_API_KEY)")
+	fs.StringVar(&o.carPassword, "car_password", "", "CAR API password (prefer CAR_PASSWORD)")
+	fs.StringVar(&o.carToken, "car_token", "", "CAR token, instead of an API key and password (prefer CAR_TOKEN)")
+	fs.StringVar(&o.source, "source", "", "CAR source id (default Qualys, or the config file's source)")
+	fs.BoolVar(&o.incremental, "incremental_update", false, "require an incremental import (fails if CAR has no model state); by default the mode follows the model state")
+	fs.BoolVar(&o.full, "full", false, "force a full import")
+	fs.BoolVar(&o.debug, "d", false, "debug logging")
+	fs.StringVar(&o.workingDir, "working_dir", ".", "directory for the run lock and qualys_config.json")
+	fs.StringVar(&o.configFile, "config", "", "configuration file (default <working_dir>/qualys_config.json, read if present)")
+	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (turning this off is insecure)")
+	fs.IntVar(&o.pageSize, "page_size", 0, "host assets per page (default 1000, the API maximum)")
+	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes with a generated tenant (no credentials needed)")
+	fs.IntVar(&o.demoHosts, "demo_hosts", 500, "hosts in the -demo tenant")
+	fs.IntVar(&o.demoDetections, "demo_detections", 8, "average detections per host in the -demo tenant")
+	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: car-connector [flags]\n\nImports Qualys assets, vulnerabilities and applications into IBM CAR.\nSecrets come from QUALYS_PASSWORD, CAR_API_KEY, CAR_PASSWORD, CAR_TOKEN (or the flags).\nExit codes: 0 ok, 1 failure, 2 bad arguments, 3 Qualys failure, 4 CAR failure, 5 run already in progress.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if o.demo {
+		return runDemo(ctx, o, stdout, logger)
+	}
+	cfg, err := configure(&o, getenv, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "car-connector:", err)
+		return exitUsage
+	}
+	unlock, err := lock(o.workingDir, cfg.Source.Key)
+	if err != nil {
+		fmt.Fprintln(stderr, "car-connector:", err)
+		if errors.Is(err, errLockHeld) {
+			return exitLockHeld
+		}
+		return exitFailure
+	}
+	defer unlock()
+	sum, err := carsync.Run(ctx, cfg)
+	return report(sum, err, o.json, stdout, stderr, logger)
+}
+
+// fileConfig is qualys_config.json: the replaced connector's file, plus the
+// connection settings that are not secrets.
+type fileConfig struct {
+	Source        string `json:"source"`
+	QualysURL     string `json:"qualys_url"`
+	QualysGateway string `json:"qualys_gateway"`
+	Platform      string `json:"platform"`
+	Username      string `json:"username"`
+	CARURL        string `json:"url"`
+	Parameter     struct {
+		Pagination struct {
+			PageSize int `json:"page_size"`
+		} `json:"pagination"`
+	} `json:"parameter"`
+}
+
+func configure(o *options, getenv func(string) string, logger *slog.Logger) (carsync.Config, error) {
+	var fc fileConfig
+	path := o.configFile
+	if path == "" {
+		path = filepath.Join(o.workingDir, "qualys_config.json")
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &fc); err != nil {
+			return carsync.Config{}, &usageError{fmt.Sprintf("%s: %v", path, err)}
+		}
+		logger.Debug("read configuration file", "path", path)
+	} else if o.configFile != "" {
+		return carsync.Config{}, &usageError{fmt.Sprintf("reading %s: %v", path, err)}
+	}
+	pick := func(flagV, fileV string) string {
+		if flagV != "" {
+			return flagV
+		}
+		return fileV
+	}
+	o.qualysURL, o.gateway, o.platform = pick(o.qualysURL, fc.QualysURL), pick(o.gateway, fc.QualysGateway), pick(o.platform, fc.Platform)
+	o.username, o.carURL, o.source = pick(o.username, fc.Username), pick(o.carURL, fc.CARURL), pick(pick(o.source, fc.Source), "Qualys")
+	if o.pageSize == 0 {
+		o.pageSize = fc.Parameter.Pagination.PageSize
+	}
+
+	// Secrets: flags (with a warning) or the environment.
+	onCommandLine := []string{}
+	qualysPass, carPass := "", o.carPassword
+	switch len(o.passwords) {
+	case 0:
+	case 1:
+		qualysPass = o.passwords[0]
+	default:
+		qualysPass = o.passwords[0]
+		if carPass == "" {
+			carPass = o.passwords[1]
+		}
+	}
+	if qualysPass != "" {
+		onCommandLine = append(onCommandLine, "-password")
+	} else {
+		qualysPass = getenv("QUALYS_PASSWORD")
+	}
+	if carPass != "" {
+		onCommandLine = append(onCommandLine, "CAR password")
+	} else {
+		carPass = getenv("CAR_PASSWORD")
+	}
+	apiKey, token := o.apiKey, o.carToken
+	if apiKey == "" {
+		apiKey = getenv("CAR_API_KEY")
+	} else {
+		onCommandLine = append(onCommandLine, "-api_key")
+	}
+	if token == "" {
+		token = getenv("CAR_TOKEN")
+	} else {
+		onCommandLine = append(onCommandLine, "-car_token")
+	}
+	if len(onCommandLine) > 0 {
+		logger.Warn("secrets given on the command line are visible to other users (ps, shell history); use QUALYS_PASSWORD, CAR_API_KEY, CAR_PASSWORD or CAR_TOKEN instead", "flags", strings.Join(onCommandLine, ", "))
+	}
+
+	if o.platform != "" {
+		api, gw, err := qualys.Platform(o.platform)
+		if err != nil {
+			return carsync.Config{}, &usageError{err.Error()}
+		}
+		o.qualysURL = pick(o.qualysURL, api)
+		o.gateway = pick(o.gateway, gw)
+	}
+	var missing []string
+	for _, m := range []struct{ v, name string }{{o.qualysURL, "-qualys_url (or -platform)"}, {o.username, "-username"}, {qualysPass, "QUALYS_PASSWORD (or -password)"}, {o.carURL, "-url (the CAR API URL)"}} {
+		if m.v == "" {
+			missing = append(missing, m.name)
+		}
+	}
+	if token == "" && (apiKey == "" || carPass == "") {
+		missing = append(missing, "CAR_API_KEY and CAR_PASSWORD (or CAR_TOKEN)")
+	}
+	if len(missing) > 0 {
+		return carsync.Config{}, &usageError{"missing " + strings.Join(missing, ", ")}
+	}
+	if o.incremental && o.full {
+		return carsync.Config{}, &usageError{"-incremental_update and -full contradict each other"}
+	}
+
+	hc := cleanhttp.DefaultPooledClient()
+	if !o.verifySSL {
+		logger.Warn("TLS CERTIFICATE VERIFICATION IS OFF (-verify_ssl=false): anyone on the network path can read the credentials and data. Use this only to diagnose a certificate problem.")
+		hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // #nosec G402 -- explicit opt-out, warned above
+	}
+	qopts := []qualys.Option{qualys.WithCredentials(o.username, qualysPass), qualys.WithHTTPClient(hc), qualys.WithLogger(logger), qualys.WithUserAgent("qualysbridge-car-connector/0.1")}
+	if o.gateway != "" {
+		qopts = append(qopts, qualys.WithGateway(o.gateway))
+	} else {
+		logger.Warn("no -qualys_gateway: installed applications are not imported")
+	}
+	qc, err := qualys.NewClient(o.qualysURL, qopts...)
+	if err != nil {
+		return carsync.Config{}, &usageError{err.Error()}
+	}
+	copts := []car.Option{car.WithHTTPClient(hc), car.WithLogger(logger)}
+	if token != "" {
+		copts = append(copts, car.WithToken(token))
+	} else {
+		copts = append(copts, car.WithAPIKey(apiKey, carPass))
+	}
+	cc, err := car.NewClient(o.carURL, copts...)
+	if err != nil {
+		return carsync.Config{}, &usageError{err.Error()}
+	}
+	mode := carsync.Auto
+	switch {
+	case o.full:
+		mode = carsync.Full
+	case o.incremental:
+		mode = carsync.Incremental
+	}
+	return carsync.Config{Qualys: qc, CAR: cc, Source: car.Source{Key: o.source, Name: o.source, Description: "Qualys VMDR via qualysbridge", ProductLink: "https://www.qualys.com/"},
+		Mode: mode, PageSize: o.pageSize, Logger: logger, SkipApplications: o.gateway == ""}, nil
+}
+
+// report logs the summary and maps an error to its exit code.
+func report(sum *carsync.Summary, err error, asJSON bool, stdout, stderr io.Writer, logger *slog.Logger) int {
+	if sum != nil {
+		attrs := []any{"mode", sum.Mode.String(), "hosts", sum.Hosts, "detections", sum.Detections, "applications", sum.Applications,
+			"disabled_edges", sum.DisabledEdges, "deleted_assets", sum.DeletedAssets, "qualys_calls", sum.TotalQualysCalls(), "duration", sum.Duration.Round(time.Millisecond)}
+		if sum.Import != nil {
+			attrs = append(attrs, "car_requests", sum.Import.Requests, "car_objects", total(sum.Import.Objects))
+		}
+		logger.Info("run summary", attrs...)
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(sum)
+		}
+	}
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "car-connector:", err)
+	var qe *qualys.Error
+	var qd *qualys.DecodeError
+	var ce *car.Error
+	var jf *car.JobFailedError
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue), errors.Is(err, carsync.ErrIncrementalNotPossible):
+		return exitUsage
+	case errors.As(err, &qe), errors.As(err, &qd):
+		return exitQualys
+	case errors.As(err, &ce), errors.As(err, &jf):
+		return exitCAR
+	}
+	return exitFailure
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+var errLockHeld = errors.New("another run holds the lock")
+
+// lock makes runs for one source exclusive: a file in the working
+// directory holds the pid of the running process. A lock left by a process
+// that no longer exists is taken over.
+func lock(dir, source string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, ".car-connector-"+strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`/\:*?"<>| `, r) {
+			return '_'
+		}
+		return r
+	}, source)+".lock")
+	for attempt := 0; attempt < 2; attempt++ {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			fmt.Fprintf(f, "%d\n", os.Getpid())
+			f.Close()
+			return func() { os.Remove(path) }, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		b, _ := os.ReadFile(path)
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if pid > 0 && processAlive(pid) {
+			return nil, fmt.Errorf("%w: %s (pid %d); runs must not overlap", errLockHeld, path, pid)
+		}
+		os.Remove(path) // stale: its process is gone
+	}
+	return nil, fmt.Errorf("%w: %s", errLockHeld, path)
+}
+
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	return p.Signal(syscall.Signal(0)) == nil
+}
