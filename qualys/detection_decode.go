@@ -60,7 +60,8 @@ func newDetectionDecoder(r io.Reader, endpoint string) *detectionDecoder {
 
 func (d *xdec) fail(element string, err error) error {
 	var qe *Error
-	if errors.As(err, &qe) {
+	var de *DecodeError
+	if errors.As(err, &qe) || errors.As(err, &de) {
 		return err
 	}
 	return &DecodeError{Endpoint: d.endpoint, Element: element, LastID: d.lastID, Offset: d.s.Offset(), Err: err, resumeParam: d.resumeParam}

@@ -2,14 +2,19 @@ package qualys
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/go-querystring/query"
+	"github.com/qualysbridge/qualysbridge/internal/retry"
+	"github.com/qualysbridge/qualysbridge/internal/xmlstream"
 )
 
 // DetectionService lists VM detections (the Host List Detection API,
@@ -158,11 +163,15 @@ func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq
 	}
 }
 
-// listDetections runs the truncation loop for a prepared form.
+// listDetections runs the truncation loop for a prepared form. A body cut
+// short (a dropped connection, an idle stream) is asked for again from the
+// host after the last complete one, within the retry budget: listing is safe
+// to repeat, and no host is yielded twice.
 func (c *Client) listDetections(ctx context.Context, form url.Values, yield func(*DetectionHost, error) bool) {
 	path := c.foPath("asset/host/vm/detection/")
 	var lastIDMin int64 = -1
-	for page := 0; ; page++ {
+	resumes := 0
+	for {
 		resp, err := c.do(ctx, &apiRequest{
 			method: "POST", path: path, body: []byte(form.Encode()),
 			contentType: "application/x-www-form-urlencoded",
@@ -173,27 +182,32 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 			return
 		}
 		d := newDetectionDecoder(resp.Body, path)
-		var lastHost int64
-		for {
-			h, err := d.next()
-			if err != nil {
-				resp.Body.Close()
-				if ctx.Err() != nil {
-					err = ctx.Err()
-				}
+		lastHost, stopped, err := streamHosts(d, yield)
+		resp.Body.Close()
+		if stopped {
+			return
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				yield(nil, ctx.Err())
+				return
+			}
+			if !resumable(err) || resumes >= c.cfg.maxAttempts-1 {
 				yield(nil, err)
 				return
 			}
-			if h == nil {
-				break
+			resumes++
+			if lastHost > 0 {
+				form = withParam(form, "id_min", strconv.FormatInt(lastHost+1, 10))
 			}
-			lastHost = h.ID
-			if !yield(h, nil) {
-				resp.Body.Close()
+			c.cfg.logger.Warn("qualys: detection stream cut; resuming", "after_host", lastHost, "resume", resumes, "error", err)
+			if err := retry.Sleep(ctx, c.cfg.backoff(resumes)); err != nil {
+				yield(nil, err)
 				return
 			}
+			lastIDMin = -1
+			continue
 		}
-		resp.Body.Close()
 		w := d.warning
 		if w == nil || w.URL == "" {
 			if w != nil && w.Code != "" && w.Code != "1980" {
@@ -215,8 +229,47 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 	}
 }
 
+// streamHosts yields the hosts of one response. It reports the last
+// complete host, whether the caller stopped, and the decoding error.
+func streamHosts(d *detectionDecoder, yield func(*DetectionHost, error) bool) (lastHost int64, stopped bool, err error) {
+	for {
+		h, err := d.next()
+		if err != nil {
+			return lastHost, false, err
+		}
+		if h == nil {
+			return lastHost, false, nil
+		}
+		lastHost = h.ID
+		if !yield(h, nil) {
+			return lastHost, true, nil
+		}
+	}
+}
+
+func withParam(form url.Values, key, value string) url.Values {
+	next := url.Values{}
+	for k, v := range form {
+		next[k] = v
+	}
+	next.Set(key, value)
+	return next
+}
+
+// resumable reports whether a decoding failure came from the body being
+// cut rather than from malformed content.
+func resumable(err error) bool {
+	var de *DecodeError
+	if !errors.As(err, &de) {
+		return false
+	}
+	return errors.Is(err, xmlstream.ErrUnexpectedEOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ErrIdleTimeout) ||
+		errors.Is(err, syscall.ECONNRESET)
+}
+
 // nextPageForm builds the next request from the original form and the
-// query parameters of a WARNING URL. Only the URL's query is used.
+// query parameters of a WARNING URL. Only the URL's query is used: the
+// request goes to the configured server, never to the URL's host.
 func nextPageForm(form url.Values, raw string) (url.Values, int64, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {

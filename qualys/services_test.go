@@ -605,3 +605,31 @@ func TestDecodeFromFakeMatchesTenant(t *testing.T) {
 		t.Errorf("%d hosts decoded, want %d", i, len(tenant.Detections))
 	}
 }
+
+func TestDetectionStreamCutIsResumedWithoutDuplicates(t *testing.T) {
+	srv, c := newFake(t, 60)
+	srv.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 1, DropAfter: 20000})
+	seen := map[int64]int{}
+	for h, err := range c.Detections.List(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[h.ID]++
+	}
+	clean := 0
+	for range c.Detections.List(context.Background(), nil) {
+		clean++
+	}
+	if len(seen) != clean {
+		t.Errorf("%d hosts after a cut, %d without", len(seen), clean)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("host %d yielded %d times", id, n)
+		}
+	}
+	reqs := srv.Requests()
+	if reqs[1].Form.Get("id_min") == "" {
+		t.Errorf("the resumed request has no id_min: %v", reqs[1].Form)
+	}
+}

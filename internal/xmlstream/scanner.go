@@ -46,7 +46,12 @@ const (
 type SyntaxError struct {
 	Offset int64
 	Msg    string
+	// Err is ErrUnexpectedEOF when the input ended too early.
+	Err error
 }
+
+// Unwrap returns ErrUnexpectedEOF for truncated input.
+func (e *SyntaxError) Unwrap() error { return e.Err }
 
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("xml syntax error at byte %d: %s", e.Offset, e.Msg)
@@ -201,7 +206,7 @@ func (s *Scanner) eofError(what string) error {
 	if s.depth > 0 {
 		where = "element <" + string(s.top()) + ">"
 	}
-	return &SyntaxError{Offset: s.Offset(), Msg: fmt.Sprintf("%v in %s (%s)", ErrUnexpectedEOF, where, what)}
+	return &SyntaxError{Offset: s.Offset(), Msg: fmt.Sprintf("%v in %s (%s)", ErrUnexpectedEOF, where, what), Err: ErrUnexpectedEOF}
 }
 
 func (s *Scanner) top() []byte {

@@ -1,0 +1,263 @@
+package carsync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/car/cartest"
+	"github.com/qualysbridge/qualysbridge/carsync"
+	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+)
+
+type env struct {
+	q      *qualystest.Server
+	c      *cartest.Server
+	tenant *qualystest.Tenant
+	cfg    carsync.Config
+}
+
+func newEnv(t *testing.T, hosts int, qopts ...qualystest.Option) *env {
+	t.Helper()
+	tenant := qualystest.Generate(5, hosts, qualystest.WithVulnerableTo("CVE-2019-17053", 0.2))
+	q := qualystest.NewServer(append([]qualystest.Option{qualystest.WithTenant(tenant)}, qopts...)...)
+	t.Cleanup(q.Close)
+	c := cartest.NewServer()
+	t.Cleanup(c.Close)
+	return &env{q: q, c: c, tenant: tenant, cfg: config(t, q, c)}
+}
+
+func config(t *testing.T, q *qualystest.Server, c *cartest.Server) carsync.Config {
+	t.Helper()
+	user, pass := q.Credentials()
+	qc, err := qualys.NewClient(q.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(q.GatewayURL), qualys.WithInsecureLoopback(),
+		qualys.WithBackoff(func(int) time.Duration { return 5 * time.Millisecond }), qualys.WithRetry(8, 3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := car.NewClient(c.URL, car.WithAPIKey(cartest.DefaultAPIKey, cartest.DefaultPassword), car.WithInsecureLoopback(),
+		car.WithPolling(time.Millisecond, 5*time.Millisecond), car.WithBackoff(func(int) time.Duration { return time.Millisecond }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return carsync.Config{Qualys: qc, CAR: cc, Source: car.Source{Key: "Qualys"}, PageSize: 50}
+}
+
+// activeGraph is what CAR holds for the source, reduced to comparable
+// facts: active vertex ids per collection and active edges.
+func activeGraph(c *cartest.Server) map[string][]string {
+	g := c.Graph("Qualys")
+	out := map[string][]string{}
+	for coll, vs := range g.Vertices {
+		for id, v := range vs {
+			if v.Active {
+				out[coll] = append(out[coll], id)
+			}
+		}
+	}
+	for coll, es := range g.Edges {
+		for _, e := range es {
+			if e.Active {
+				out[coll] = append(out[coll], e.From+"->"+e.To)
+			}
+		}
+	}
+	for _, v := range out {
+		sort.Strings(v)
+	}
+	return out
+}
+
+func mustRun(t *testing.T, cfg carsync.Config) *carsync.Summary {
+	t.Helper()
+	sum, err := carsync.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return sum
+}
+
+func TestInitialThenIncremental(t *testing.T) {
+	e := newEnv(t, 120)
+	sum := mustRun(t, e.cfg)
+	if sum.Mode != carsync.Full || sum.Hosts != 120 {
+		t.Fatalf("first run: %+v", sum)
+	}
+	if _, err := carsync.ParseState(e.c.ModelState("Qualys")); err != nil {
+		t.Fatalf("state after a full run: %v", err)
+	}
+	// API budget: one call per page per API, plus a constant.
+	pages := int64((120 + 49) / 50)
+	for api, n := range sum.QualysCalls {
+		if n > pages+2 {
+			t.Errorf("%s: %d calls for %d pages", api, n, pages)
+		}
+	}
+
+	time.Sleep(1100 * time.Millisecond)
+	now := time.Now().UTC()
+	removed, changed := e.tenant.HostAssets[0], *e.tenant.HostAssets[1]
+	e.q.RemoveHostAsset(removed.ID)
+	e.q.RemoveDetectionHost(removed.QWebHostID)
+	e.q.RemoveAsset(removed.ID)
+	oldIP := changed.NetworkInterfaces[0].Address
+	changed.NetworkInterfaces = []qualys.NetworkInterface{{Address: "172.16.0.9", MACAddress: changed.NetworkInterfaces[0].MACAddress, InterfaceName: "eth0"}}
+	changed.Modified = now
+	e.q.AddHostAsset(&changed)
+	added := *e.tenant.HostAssets[2]
+	added.ID, added.QWebHostID, added.Created, added.Modified = 29000001, 5900001, now, now
+	added.NetworkInterfaces = []qualys.NetworkInterface{{Address: "172.16.0.10"}}
+	e.q.AddHostAsset(&added)
+	// A detection fixed on a host whose asset did not change.
+	var fixedHost, fixedQID int64
+	for _, h := range e.tenant.Detections {
+		if h.ID == changed.QWebHostID || h.ID == removed.QWebHostID || len(h.Detections) == 0 || h.Detections[0].Status == "Fixed" {
+			continue
+		}
+		cp := *h
+		cp.Detections = append([]qualys.Detection(nil), h.Detections...)
+		cp.Detections[0].Status, cp.Detections[0].LastUpdate = "Fixed", now
+		fixedHost, fixedQID = h.ID, cp.Detections[0].QID
+		// Keep the QID fixed on every port of that host.
+		for i := range cp.Detections {
+			if cp.Detections[i].QID == fixedQID {
+				cp.Detections[i].Status, cp.Detections[i].LastUpdate = "Fixed", now
+			}
+		}
+		e.q.SetDetectionHost(&cp)
+		break
+	}
+
+	sum = mustRun(t, e.cfg)
+	if sum.Mode != carsync.Incremental || sum.DeletedAssets != 1 || sum.DisabledEdges < 1 {
+		t.Fatalf("incremental run: %+v", sum)
+	}
+	g := e.c.Graph("Qualys")
+	id := fmt.Sprint(changed.ID)
+	if got := g.ActiveEdges("asset_ipaddress", id); !cmp.Equal(got, []string{"172.16.0.9"}) {
+		t.Errorf("changed host's active addresses %v, want only 172.16.0.9 (old %s disabled)", got, oldIP)
+	}
+	if a := g.Vertices["asset"][fmt.Sprint(removed.ID)]; a == nil || a.Active {
+		t.Errorf("removed host still active in CAR")
+	}
+	if len(g.ActiveEdges("asset_ipaddress", fmt.Sprint(removed.ID))) != 0 {
+		t.Error("removed host's edges still active")
+	}
+	if a := g.Vertices["asset"]["29000001"]; a == nil || !a.Active {
+		t.Error("added host missing")
+	}
+	var fixedAsset int64
+	for _, a := range e.tenant.HostAssets {
+		if a.QWebHostID == fixedHost {
+			fixedAsset = a.ID
+		}
+	}
+	for _, ed := range g.Edges["asset_vulnerability"] {
+		if ed.From == fmt.Sprint(fixedAsset) && ed.To == fmt.Sprint(fixedQID) && ed.Active {
+			t.Errorf("edge of fixed QID %d on asset %d still active", fixedQID, fixedAsset)
+		}
+	}
+	// Only what changed was sent.
+	if sum.Hosts > 5 {
+		t.Errorf("incremental run mapped %d hosts, want only the changed ones", sum.Hosts)
+	}
+}
+
+func TestQuietIncrementalCostsConstantCalls(t *testing.T) {
+	for _, hosts := range []int{60, 240} {
+		e := newEnv(t, hosts)
+		mustRun(t, e.cfg)
+		time.Sleep(1100 * time.Millisecond)
+		sum := mustRun(t, e.cfg)
+		if sum.Mode != carsync.Incremental || sum.Hosts != 0 {
+			t.Fatalf("quiet run: %+v", sum)
+		}
+		if n := sum.TotalQualysCalls(); n > 4 {
+			t.Errorf("%d hosts: a quiet incremental run made %d calls (%v), want a constant 4 at most", hosts, n, sum.QualysCalls)
+		}
+	}
+}
+
+func TestFailedRunLosesNothing(t *testing.T) {
+	clean := newEnv(t, 150)
+	mustRun(t, clean.cfg)
+	want := activeGraph(clean.c)
+
+	e := newEnv(t, 150)
+	e.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 2, DropAfter: 3000})
+	e.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 3, DropAfter: 3000})
+	e.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 4, Status: 400, Body: "<SIMPLE_RETURN><RESPONSE><CODE>999</CODE><TEXT>Internal error</TEXT></RESPONSE></SIMPLE_RETURN>"})
+	_, err := carsync.Run(context.Background(), e.cfg)
+	var qe *qualys.Error
+	if !errors.As(err, &qe) {
+		t.Fatalf("faulty run: err = %v, want the Qualys error", err)
+	}
+	if st := e.c.ModelState("Qualys"); st != "" {
+		t.Fatalf("a failed run saved state %q", st)
+	}
+	e.q.ClearFaults()
+	mustRun(t, e.cfg)
+	if d := cmp.Diff(want, activeGraph(e.c)); d != "" {
+		t.Errorf("graph after failure and recovery differs from a clean run (-clean +recovered):\n%s", d)
+	}
+}
+
+func TestRateLimitStormRiddenOutWithinBudget(t *testing.T) {
+	e := newEnv(t, 100, qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Calls: 2, Window: time.Second, Concurrency: 1, OmitToWaitFirst: true}))
+	sum := mustRun(t, e.cfg)
+	if sum.Hosts != 100 {
+		t.Fatalf("hosts %d", sum.Hosts)
+	}
+	if p := e.q.PeakConcurrency(qualystest.APIDetections); p > 1 {
+		t.Errorf("peak concurrency %d over the limit 1", p)
+	}
+	// Pacing from the headers keeps blocked calls to a minimum.
+	if n := sum.QualysCalls["/api/2.0/fo/asset/host/vm/detection/"]; n > 2*2+2 {
+		t.Errorf("%d detection calls for 2 pages: 409s were not avoided", n)
+	}
+}
+
+func TestForcedIncrementalWithoutState(t *testing.T) {
+	e := newEnv(t, 5)
+	e.cfg.Mode = carsync.Incremental
+	if _, err := carsync.Run(context.Background(), e.cfg); !errors.Is(err, carsync.ErrIncrementalNotPossible) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPythonConnectorStateContinuesIncrementally(t *testing.T) {
+	e := newEnv(t, 30)
+	e.c.SetModelState("Qualys", "1795340908183.439")
+	sum := mustRun(t, e.cfg)
+	if sum.Mode != carsync.Incremental || !sum.Since.Equal(time.UnixMilli(1795340908183).UTC()) {
+		t.Fatalf("run from a Python state: mode %v since %v", sum.Mode, sum.Since)
+	}
+	if _, err := carsync.ParseState("not a state"); err == nil {
+		t.Error("garbage state parsed")
+	}
+}
+
+func TestCARJobFailureResetsStateAndNextRunIsFull(t *testing.T) {
+	e := newEnv(t, 40)
+	mustRun(t, e.cfg)
+	e.c.InjectFault(cartest.Fault{Route: "/imports", FailJob: true, Times: 1})
+	time.Sleep(1100 * time.Millisecond)
+	e.q.AddHostAsset(&qualys.HostAsset{ID: 29500000, Name: "late", Type: "HOST", Created: time.Now(), Modified: time.Now()})
+	_, err := carsync.Run(context.Background(), e.cfg)
+	var jf *car.JobFailedError
+	if !errors.As(err, &jf) {
+		t.Fatalf("err = %v, want a CAR job failure", err)
+	}
+	if st := e.c.ModelState("Qualys"); st != "" {
+		t.Fatalf("state %q after a failed CAR job, want reset", st)
+	}
+	if sum := mustRun(t, e.cfg); sum.Mode != carsync.Full {
+		t.Errorf("next run mode %v, want full", sum.Mode)
+	}
+}
