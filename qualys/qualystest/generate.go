@@ -215,7 +215,11 @@ func Generate(seed int64, hosts int, opts ...GenerateOption) *Tenant {
 			}
 		}
 		if cveQID != 0 && rng.Float64() < cfg.cveFraction {
-			h.Detections = append(h.Detections, qualys.Detection{UniqueVulnID: hostID*1000 + 999, QID: cveQID, Type: "Confirmed",
+			typ := "Confirmed"
+			if rng.IntN(4) == 0 {
+				typ = "Potential" // discovered, not confirmed
+			}
+			h.Detections = append(h.Detections, qualys.Detection{UniqueVulnID: hostID*1000 + 999, QID: cveQID, Type: typ,
 				Severity: 4, Port: 3389, Protocol: "tcp", SSL: true, Status: "Active", Results: "Certificate #0 CN=" + name + " does not resolve",
 				FirstFound: ago(300), LastFound: ago(4), TimesFound: 111, LastTest: ago(4), LastUpdate: ago(4), LastProcessed: ago(4)})
 		}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+	"github.com/qualysbridge/qualysbridge/threatq"
+	"github.com/qualysbridge/qualysbridge/threatq/threatqtest"
+)
+
+// runDemo runs the operation against in-process fakes, with every toggle
+// on unless the user set some, and prints what ThreatQ holds.
+func runDemo(ctx context.Context, o options, q query, stdout, stderr io.Writer, logger *slog.Logger) int {
+	var opts []qualystest.GenerateOption
+	for _, cve := range q.cves {
+		opts = append(opts, qualystest.WithVulnerableTo(cve, 0.25))
+	}
+	qsrv := qualystest.NewServer(qualystest.WithTenant(qualystest.Generate(7, 40, opts...)))
+	defer qsrv.Close()
+	tsrv := threatqtest.NewServer()
+	defer tsrv.Close()
+	user, pass := qsrv.Credentials()
+	qc, err := qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithInsecureLoopback(), qualys.WithLogger(logger))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+	tc, err := threatq.NewClient(tsrv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback(), threatq.WithLogger(logger))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+	if !o.addAssets && !o.addDiscovered && !o.addTags {
+		o.addAssets, o.addDiscovered, o.addTags = true, true, true
+	}
+	fmt.Fprintf(stdout, "== demo: fake Qualys at %s, fake ThreatQ at %s\n", qsrv.URL, tsrv.URL)
+	if code := finish(operate(ctx, qc, tc, o, q, stdout, logger), stderr); code != exitOK {
+		return code
+	}
+	fmt.Fprintf(stdout, "== Qualys search lists left behind: %d\n", len(qsrv.SearchLists()))
+	fmt.Fprintln(stdout, "== ThreatQ now holds:")
+	for _, in := range tsrv.Indicators() {
+		fmt.Fprintf(stdout, "   indicator %d %s %s tags=[%s]\n", in.ID, in.Type, in.Value, strings.Join(in.Tags, ","))
+	}
+	for _, a := range tsrv.Assets() {
+		fmt.Fprintf(stdout, "   asset %d %s related=%v tags=[%s] attributes=%d\n", a.ID, a.Value, a.Indicators, strings.Join(a.Tags, ","), len(a.Attributes))
+	}
+	return exitOK
+}

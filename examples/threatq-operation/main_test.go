@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+	"github.com/qualysbridge/qualysbridge/threatq/threatqtest"
+)
+
+const cve = "CVE-2019-17053"
+
+// world is a TLS fake Qualys and a TLS fake ThreatQ, reached through the
+// program's real flags (with -verify_ssl=false for the fakes' certificates).
+type world struct {
+	q   *qualystest.Server
+	tq  *threatqtest.Server
+	env map[string]string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	q := qualystest.NewServer(qualystest.WithTLS(), qualystest.WithTenant(qualystest.Generate(3, 80, qualystest.WithVulnerableTo(cve, 0.3))))
+	t.Cleanup(q.Close)
+	tq := threatqtest.NewServer(threatqtest.WithTLS())
+	t.Cleanup(tq.Close)
+	_, pass := q.Credentials()
+	return &world{q: q, tq: tq, env: map[string]string{"QUALYS_PASSWORD": pass, "THREATQ_PASSWORD": threatqtest.Password}}
+}
+
+func (w *world) args(extra ...string) []string {
+	u, _ := url.Parse(w.q.URL)
+	user, _ := w.q.Credentials()
+	base := []string{"-cve", cve, "-qualys_host", u.Hostname(), "-qualys_port", u.Port(), "-username", user, "-verify_ssl=false",
+		"-threatq_url", w.tq.URL, "-threatq_client_id", threatqtest.ClientID, "-threatq_email", threatqtest.Email, "-json"}
+	return append(base, extra...)
+}
+
+func (w *world) run(t *testing.T, args ...string) (int, []row, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb, func(k string) string { return w.env[k] })
+	var rows []row
+	if code == 0 && strings.Contains(strings.Join(args, " "), "-json") {
+		if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+		}
+	}
+	return code, rows, errb.String()
+}
+
+func TestSearchOnlyListsAndStoresNothing(t *testing.T) {
+	w := newWorld(t)
+	code, rows, stderr := w.run(t, w.args()...)
+	if code != 0 || len(rows) == 0 {
+		t.Fatalf("exit %d, %d rows\n%s", code, len(rows), stderr)
+	}
+	for _, r := range rows {
+		if r.IP == "" || len(r.QIDs) == 0 || r.LastScan == "" || len(r.Severities) == 0 || len(r.Statuses) == 0 || len(r.Types) == 0 {
+			t.Errorf("incomplete row %+v", r)
+		}
+	}
+	if len(w.tq.Assets()) != 0 || len(w.q.SearchLists()) != 0 {
+		t.Errorf("assets %d, lists left %v", len(w.tq.Assets()), w.q.SearchLists())
+	}
+}
+
+func TestFiltersNarrowTheResult(t *testing.T) {
+	w := newWorld(t)
+	_, all, _ := w.run(t, w.args()...)
+	count := func(extra ...string) int {
+		code, rows, stderr := w.run(t, w.args(extra...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", extra, code, stderr)
+		}
+		return len(rows)
+	}
+	if n := count("-ips", all[0].IP); n != 1 {
+		t.Errorf("-ips: %d rows, want 1", n)
+	}
+	if n := count("-min_severity", "5"); n != 0 {
+		t.Errorf("-min_severity 5: %d rows, want 0 (the CVE's QID has severity 4)", n)
+	}
+	if n := count("-found_after", "2099-01-01 00:00"); n != 0 {
+		t.Errorf("-found_after in the future: %d rows", n)
+	}
+	if n := count("-asset_groups", "Data Center"); n == 0 || n >= len(all) {
+		t.Errorf("-asset_groups by title: %d of %d rows", n, len(all))
+	}
+	if n := count("-asset_groups", "900"); n == 0 || n >= len(all) {
+		t.Errorf("-asset_groups by id: %d of %d rows", n, len(all))
+	}
+	if len(w.q.SearchLists()) != 0 {
+		t.Errorf("search lists left: %v", w.q.SearchLists())
+	}
+}
+
+func TestTogglesAndIdempotence(t *testing.T) {
+	w := newWorld(t)
+	_, rows, _ := w.run(t, w.args()...)
+	var confirmed, potential int
+	for _, r := range rows {
+		if r.Confirmed {
+			confirmed++
+		} else {
+			potential++
+		}
+	}
+	if confirmed == 0 || potential == 0 {
+		t.Fatalf("tenant has %d confirmed and %d potential hosts; the test needs both", confirmed, potential)
+	}
+	code, _, stderr := w.run(t, w.args("-add_assets")...)
+	if code != 0 || len(w.tq.Assets()) != confirmed {
+		t.Fatalf("-add_assets: exit %d, %d assets, want %d confirmed\n%s", code, len(w.tq.Assets()), confirmed, stderr)
+	}
+	code, _, _ = w.run(t, w.args("-add_discovered_assets")...)
+	if code != 0 || len(w.tq.Assets()) != confirmed+potential {
+		t.Fatalf("-add_discovered_assets: %d assets, want %d", len(w.tq.Assets()), confirmed+potential)
+	}
+	before := w.tq.Assets()
+	code, _, _ = w.run(t, w.args("-add_assets", "-add_discovered_assets", "-add_tags_to_cves")...)
+	if code != 0 {
+		t.Fatal("all toggles failed")
+	}
+	after := w.tq.Assets()
+	if len(after) != len(before) {
+		t.Fatalf("second run changed the number of assets: %d -> %d", len(before), len(after))
+	}
+	for i := range after {
+		if len(after[i].Attributes) != len(before[i].Attributes) || len(after[i].Indicators) != 1 {
+			t.Errorf("asset %s: attributes %d -> %d, relations %v", after[i].Value, len(before[i].Attributes), len(after[i].Attributes), after[i].Indicators)
+		}
+		seen := map[[2]string]bool{}
+		for _, a := range after[i].Attributes {
+			if seen[a] {
+				t.Errorf("asset %s: duplicate attribute %v", after[i].Value, a)
+			}
+			seen[a] = true
+		}
+	}
+	inds := w.tq.Indicators()
+	if len(inds) != 1 || inds[0].Value != cve || len(inds[0].Tags) == 0 {
+		t.Errorf("indicators %+v, want the CVE with its hosts' tags", inds)
+	}
+	if len(w.q.SearchLists()) != 0 {
+		t.Errorf("search lists left: %v", w.q.SearchLists())
+	}
+}
+
+func TestErrorsExitClearly(t *testing.T) {
+	w := newWorld(t)
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{"bad CVE", []string{"-cve", "CVE-19-1"}, nil, exitUsage, "invalid CVE"},
+		{"no CVE", []string{"-username", "x"}, nil, exitUsage, "-cve is required"},
+		{"bad date", append(w.args(), "-found_after", "yesterday"), nil, exitUsage, "YYYY-MM-DD HH:MM"},
+		{"missing password", w.args(), map[string]string{"QUALYS_PASSWORD": ""}, exitUsage, "QUALYS_PASSWORD"},
+		{"wrong Qualys password", w.args(), map[string]string{"QUALYS_PASSWORD": "wrong"}, exitQualys, "Bad Login"},
+		{"wrong ThreatQ password", append(w.args(), "-add_assets"), map[string]string{"THREATQ_PASSWORD": "wrong"}, exitThreatQ, "login failed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			saved := w.env
+			w.env = map[string]string{}
+			for k, v := range saved {
+				w.env[k] = v
+			}
+			for k, v := range c.env {
+				w.env[k] = v
+			}
+			code, _, stderr := w.run(t, c.args...)
+			w.env = saved
+			if code != c.code || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, want %d; stderr %q should mention %q", code, c.code, stderr, c.want)
+			}
+		})
+	}
+	if len(w.q.SearchLists()) != 0 {
+		t.Errorf("search lists left after errors: %v", w.q.SearchLists())
+	}
+}
+
+func TestQualysFailureMidSearchLeavesNoList(t *testing.T) {
+	w := newWorld(t)
+	w.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Status: 500, Body: "<html>oops</html>", Times: 20})
+	code, _, stderr := w.run(t, w.args()...)
+	if code != exitQualys || len(w.q.SearchLists()) != 0 {
+		t.Errorf("exit %d, lists %v\n%s", code, w.q.SearchLists(), stderr)
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	w := newWorld(t)
+	marker := "M4rker-Secret-Qualys-77"
+	w.env["QUALYS_PASSWORD"] = marker
+	var out, errb bytes.Buffer
+	run(context.Background(), append(w.args(), "-d"), &out, &errb, func(k string) string { return w.env[k] })
+	run(context.Background(), append(w.args(), "-d", "-password", marker+"2"), &out, &errb, func(k string) string { return w.env[k] })
+	if strings.Contains(out.String()+errb.String(), marker) {
+		t.Fatalf("secret marker printed:\n%s", errb.String())
+	}
+	if !strings.Contains(errb.String(), "visible to other users") {
+		t.Error("no warning about a secret on the command line")
+	}
+}
+
+func TestDemo(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-demo", "-cve", cve}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("demo exit %d\n%s", code, errb.String())
+	}
+	for _, want := range []string{"CVE-2019-17053", "search lists left behind: 0", "indicator", "asset"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
