@@ -201,7 +201,13 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if mode == Incremental {
 		carMode = car.Incremental
 	}
-	log.Info("carsync: starting", "mode", mode.String(), "source", cfg.Source.Key, "since", fmtTime(r.since), "until", fmtTime(r.sum.Until))
+	// A cheap preflight (QPS calls are not rate-limited): it proves the
+	// Qualys credentials before CAR is touched, and sizes the run.
+	expected, err := cfg.Qualys.HostAssets.Count(ctx, &qualys.HostAssetQuery{UpdatedSince: r.since})
+	if err != nil {
+		return nil, fmt.Errorf("carsync: counting Qualys host assets: %w", err)
+	}
+	log.Info("carsync: starting", "mode", mode.String(), "source", cfg.Source.Key, "since", fmtTime(r.since), "until", fmtTime(r.sum.Until), "host_assets_in_window", expected)
 	r.im, err = cfg.CAR.NewImport(ctx, cfg.Source, carMode, car.WithModelStateID(r.sum.Until.Format(StateLayout)))
 	if err != nil {
 		return nil, fmt.Errorf("carsync: starting the CAR import: %w", err)

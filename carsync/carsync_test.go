@@ -170,6 +170,7 @@ func TestInitialThenIncremental(t *testing.T) {
 }
 
 func TestQuietIncrementalCostsConstantCalls(t *testing.T) {
+	var calls []int64
 	for _, hosts := range []int{60, 240} {
 		e := newEnv(t, hosts)
 		mustRun(t, e.cfg)
@@ -178,9 +179,15 @@ func TestQuietIncrementalCostsConstantCalls(t *testing.T) {
 		if sum.Mode != carsync.Incremental || sum.Hosts != 0 {
 			t.Fatalf("quiet run: %+v", sum)
 		}
-		if n := sum.TotalQualysCalls(); n > 4 {
-			t.Errorf("%d hosts: a quiet incremental run made %d calls (%v), want a constant 4 at most", hosts, n, sum.QualysCalls)
+		// One call each: changed host assets, changed detections,
+		// changed applications, and two QPS counts (not rate-limited).
+		if n := sum.TotalQualysCalls(); n > 5 || sum.QualysCalls["/api/2.0/fo/asset/host/vm/detection/"] != 1 {
+			t.Errorf("%d hosts: a quiet incremental run made %d calls (%v), want 5 at most and 1 detection call", hosts, n, sum.QualysCalls)
 		}
+		calls = append(calls, sum.TotalQualysCalls())
+	}
+	if calls[0] != calls[1] {
+		t.Errorf("quiet runs made %v calls for 60 and 240 hosts; want the same constant", calls)
 	}
 }
 

@@ -36,6 +36,10 @@ type Option func(*Server)
 // before it completes (default 1).
 func WithJobPolls(n int) Option { return func(s *Server) { s.jobPolls = n } }
 
+// WithTLS serves HTTPS with httptest's certificate (use Server.Client, or
+// skip verification).
+func WithTLS() Option { return func(s *Server) { s.tls = true } }
+
 // WithDatabaseMissing starts with no database, as a new CAR tenant.
 func WithDatabaseMissing() Option { return func(s *Server) { s.dbExists = false } }
 
@@ -110,6 +114,7 @@ type Server struct {
 	URL string
 
 	hs       *httptest.Server
+	tls      bool
 	jobPolls int
 	dbExists bool
 
@@ -151,13 +156,20 @@ func NewServer(opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
+	if s.tls {
+		s.hs = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	} else {
+		s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
+	}
 	s.URL = s.hs.URL + "/api/car/v2"
 	return s
 }
 
 // Close shuts the server down.
 func (s *Server) Close() { s.hs.Close() }
+
+// Client returns an HTTP client that trusts the server's certificate.
+func (s *Server) Client() *http.Client { return s.hs.Client() }
 
 // InjectFault adds a fault.
 func (s *Server) InjectFault(f Fault) {

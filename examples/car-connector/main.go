@@ -82,6 +82,7 @@ type options struct {
 	demoHosts                              int
 	demoDetections                         int
 	json                                   bool
+	maxRetries                             int
 }
 
 // usageError is a bad argument: exit code 2.
@@ -114,6 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.IntVar(&o.demoHosts, "demo_hosts", 500, "hosts in the -demo tenant")
 	fs.IntVar(&o.demoDetections, "demo_detections", 8, "average detections per host in the -demo tenant")
 	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout")
+	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or CAR call (rate-limit waits included)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: car-connector [flags]\n\nImports Qualys assets, vulnerabilities and applications into IBM CAR.\nSecrets come from QUALYS_PASSWORD, CAR_API_KEY, CAR_PASSWORD, CAR_TOKEN (or the flags).\nExit codes: 0 ok, 1 failure, 2 bad arguments, 3 Qualys failure, 4 CAR failure, 5 run already in progress.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -259,7 +261,11 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 		logger.Warn("TLS CERTIFICATE VERIFICATION IS OFF (-verify_ssl=false): anyone on the network path can read the credentials and data. Use this only to diagnose a certificate problem.")
 		hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // #nosec G402 -- explicit opt-out, warned above
 	}
-	qopts := []qualys.Option{qualys.WithCredentials(o.username, qualysPass), qualys.WithHTTPClient(hc), qualys.WithLogger(logger), qualys.WithUserAgent("qualysbridge-car-connector/0.1")}
+	if o.maxRetries < 0 {
+		return carsync.Config{}, &usageError{"-max_retries must not be negative"}
+	}
+	qopts := []qualys.Option{qualys.WithCredentials(o.username, qualysPass), qualys.WithHTTPClient(hc), qualys.WithLogger(logger),
+		qualys.WithUserAgent("qualysbridge-car-connector/0.1"), qualys.WithRetry(o.maxRetries+1, 5*time.Minute)}
 	if o.gateway != "" {
 		qopts = append(qopts, qualys.WithGateway(o.gateway))
 	} else {
@@ -269,7 +275,7 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	if err != nil {
 		return carsync.Config{}, &usageError{err.Error()}
 	}
-	copts := []car.Option{car.WithHTTPClient(hc), car.WithLogger(logger)}
+	copts := []car.Option{car.WithHTTPClient(hc), car.WithLogger(logger), car.WithRetry(o.maxRetries+1, 2*time.Minute)}
 	if token != "" {
 		copts = append(copts, car.WithToken(token))
 	} else {

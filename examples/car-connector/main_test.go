@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/qualysbridge/qualysbridge/car/cartest"
+	"github.com/qualysbridge/qualysbridge/carsync"
+	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+)
+
+// world is a TLS fake Qualys and a TLS fake CAR, reached through the
+// program's real flags (with -verify_ssl=false for the fakes' certificates).
+type world struct {
+	q   *qualystest.Server
+	c   *cartest.Server
+	dir string
+	env map[string]string
+}
+
+func newWorld(t *testing.T, hosts int) *world {
+	t.Helper()
+	q := qualystest.NewServer(qualystest.WithTLS(), qualystest.WithTenant(qualystest.Generate(9, hosts)))
+	t.Cleanup(q.Close)
+	c := cartest.NewServer(cartest.WithTLS(), cartest.WithJobPolls(0))
+	t.Cleanup(c.Close)
+	_, pass := q.Credentials()
+	return &world{q: q, c: c, dir: t.TempDir(), env: map[string]string{"QUALYS_PASSWORD": pass, "CAR_API_KEY": cartest.DefaultAPIKey, "CAR_PASSWORD": cartest.DefaultPassword}}
+}
+
+func (w *world) args(extra ...string) []string {
+	user, _ := w.q.Credentials()
+	base := []string{"-qualys_url", w.q.URL, "-qualys_gateway", w.q.GatewayURL, "-username", user, "-url", w.c.URL,
+		"-source", "Qualys", "-verify_ssl=false", "-working_dir", w.dir, "-json"}
+	return append(base, extra...)
+}
+
+func (w *world) run(t *testing.T, args ...string) (int, *carsync.Summary, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb, func(k string) string { return w.env[k] })
+	var sum carsync.Summary
+	if out.Len() > 0 {
+		if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+			t.Fatalf("summary is not JSON: %v\n%s", err, out.String())
+		}
+	}
+	return code, &sum, errb.String()
+}
+
+func TestInitialThenIncrementalThroughFlags(t *testing.T) {
+	w := newWorld(t, 80)
+	code, sum, stderr := w.run(t, w.args()...)
+	if code != 0 || sum.Mode != carsync.Full || sum.Hosts != 80 {
+		t.Fatalf("first run: exit %d %+v\n%s", code, sum, stderr)
+	}
+	code, sum, stderr = w.run(t, w.args("-incremental_update")...)
+	if code != 0 || sum.Mode != carsync.Incremental {
+		t.Fatalf("second run: exit %d %+v\n%s", code, sum, stderr)
+	}
+	if !strings.Contains(stderr, "run summary") || !strings.Contains(stderr, "qualys_calls=") {
+		t.Errorf("no summary line in the log:\n%s", stderr)
+	}
+}
+
+func TestOldCommandLineWithPasswordTwice(t *testing.T) {
+	w := newWorld(t, 5)
+	_, qpass := w.q.Credentials()
+	w.env = map[string]string{"CAR_API_KEY": cartest.DefaultAPIKey}
+	// The old README: -password <qualys secret> ... -api_key <key> -password <car password>
+	code, sum, stderr := w.run(t, w.args("-password", qpass, "-password", cartest.DefaultPassword)...)
+	if code != 0 || sum.Hosts != 5 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "visible to other users") {
+		t.Error("no warning about secrets on the command line")
+	}
+}
+
+func TestConfigFileIsRead(t *testing.T) {
+	w := newWorld(t, 5)
+	user, _ := w.q.Credentials()
+	cfg := map[string]any{"source": "QualysFromFile", "qualys_url": w.q.URL, "qualys_gateway": w.q.GatewayURL, "username": user, "url": w.c.URL,
+		"parameter": map[string]any{"pagination": map[string]any{"page_size": 2}}}
+	b, _ := json.Marshal(cfg)
+	os.WriteFile(filepath.Join(w.dir, "qualys_config.json"), b, 0o600)
+	code, sum, stderr := w.run(t, "-working_dir", w.dir, "-verify_ssl=false", "-json")
+	if code != 0 || sum.Hosts != 5 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if w.c.ModelState("QualysFromFile") == "" {
+		t.Error("the config file's source was not used")
+	}
+	if n := sum.QualysCalls["/qps/rest/2.0/search/am/hostasset"]; n != 3 {
+		t.Errorf("%d host asset calls, want 3 pages of the file's page size 2", n)
+	}
+}
+
+func TestLockPreventsOverlap(t *testing.T) {
+	w := newWorld(t, 3)
+	lockPath := filepath.Join(w.dir, ".car-connector-Qualys.lock")
+	os.WriteFile(lockPath, []byte(strconv.Itoa(os.Getpid())), 0o600) // a live process holds it
+	code, _, stderr := w.run(t, w.args()...)
+	if code != exitLockHeld || !strings.Contains(stderr, "must not overlap") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	os.WriteFile(lockPath, []byte("999999999"), 0o600) // a dead process held it
+	if code, _, stderr := w.run(t, w.args()...); code != 0 {
+		t.Fatalf("stale lock not taken over: exit %d %s", code, stderr)
+	}
+	if _, err := os.Stat(lockPath); !os.IsNotExist(err) {
+		t.Error("lock left behind after the run")
+	}
+}
+
+func TestBadConfigurationExitCodes(t *testing.T) {
+	w := newWorld(t, 3)
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{"CAR URL without /api/car/v2", append(w.args(), "-url", "https://cp4s.example.com/api/car"), nil, exitUsage, "/api/car/v2"},
+		{"missing Qualys password", w.args(), map[string]string{"QUALYS_PASSWORD": ""}, exitUsage, "QUALYS_PASSWORD"},
+		{"missing CAR credentials", w.args(), map[string]string{"CAR_PASSWORD": ""}, exitUsage, "CAR_API_KEY and CAR_PASSWORD"},
+		{"unknown platform", append(w.args(), "-platform", "MARS1"), nil, exitUsage, "unknown platform"},
+		{"wrong Qualys password", w.args(), map[string]string{"QUALYS_PASSWORD": "nope"}, exitQualys, "Authentication failed"},
+		{"wrong CAR password", w.args(), map[string]string{"CAR_PASSWORD": "nope"}, exitCAR, "401"},
+		{"unreachable Qualys", append(w.args(), "-qualys_url", "https://127.0.0.1:1", "-max_retries", "0"), nil, exitQualys, "transport error"},
+		{"incremental without state", append(w.args(), "-incremental_update"), nil, exitUsage, "not possible"},
+		{"contradicting modes", append(w.args(), "-incremental_update", "-full"), nil, exitUsage, "contradict"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			saved := w.env
+			w.env = map[string]string{}
+			for k, v := range saved {
+				w.env[k] = v
+			}
+			for k, v := range c.env {
+				w.env[k] = v
+			}
+			code, _, stderr := w.run(t, c.args...)
+			w.env = saved
+			if code != c.code || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, want %d; stderr should mention %q:\n%s", code, c.code, c.want, lastLines(stderr, 3))
+			}
+		})
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	w := newWorld(t, 10)
+	markers := []string{"Qm4rker-secret-1", "Cm4rker-secret-2", "Km4rker-secret-3", "Tm4rker-secret-4"}
+	var all bytes.Buffer
+	for _, env := range []map[string]string{
+		{"QUALYS_PASSWORD": markers[0], "CAR_API_KEY": markers[2], "CAR_PASSWORD": markers[1]},
+		{"QUALYS_PASSWORD": markers[0], "CAR_TOKEN": markers[3]},
+	} {
+		var out, errb bytes.Buffer
+		run(context.Background(), append(w.args(), "-d"), &out, &errb, func(k string) string { return env[k] })
+		all.Write(out.Bytes())
+		all.Write(errb.Bytes())
+	}
+	var out, errb bytes.Buffer
+	run(context.Background(), append(w.args(), "-d", "-password", markers[0], "-car_password", markers[1]), &out, &errb, func(string) string { return "" })
+	all.Write(out.Bytes())
+	all.Write(errb.Bytes())
+	for _, m := range markers {
+		if strings.Contains(all.String(), m) {
+			t.Errorf("secret %s printed", m)
+		}
+	}
+}
+
+func TestHelpDocumentsEveryFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("-h exit %d", code)
+	}
+	for _, f := range []string{"-qualys_url", "-qualys_gateway", "-username", "-password", "-url", "-api_key", "-car_password", "-car_token",
+		"-source", "-incremental_update", "-d", "-working_dir", "-verify_ssl", "-demo", "-demo_hosts", "QUALYS_PASSWORD", "Exit codes"} {
+		if !strings.Contains(errb.String(), f) {
+			t.Errorf("-h does not mention %s", f)
+		}
+	}
+}
+
+func TestDemo(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-demo", "-demo_hosts", "60"}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("demo exit %d\n%s", code, errb.String())
+	}
+	for _, want := range []string{"initial import (full)", "incremental import (incremental)", "CAR now holds", "asset_ipaddress", "inactive"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
