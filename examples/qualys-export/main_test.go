@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func lines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("not a JSON line: %v: %.100s", err, sc.Text())
+		}
+		recs = append(recs, m)
+	}
+	return recs
+}
+
+func TestDemoExports(t *testing.T) {
+	for typ, min := range map[string]int{"hostassets": 50, "detections": 40, "applications": 50, "kb": 40} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"-demo", "-type", typ}, &out, &errb, func(string) string { return "" })
+		recs := lines(t, out.String())
+		if code != 0 || len(recs) < min || !strings.Contains(errb.String(), typ+" records") {
+			t.Errorf("%s: exit %d, %d records\n%s", typ, code, len(recs), errb.String())
+		}
+	}
+}
+
+func TestFileExport(t *testing.T) {
+	var out, errb bytes.Buffer
+	path, _ := filepath.Abs("../../testdata/qualys/detections_indented.xml")
+	code := run(context.Background(), []string{"-file", path}, &out, &errb, func(string) string { return "" })
+	recs := lines(t, out.String())
+	if code != 0 || len(recs) != 2 || recs[0]["ID"].(float64) != 4100001 {
+		t.Fatalf("exit %d, %d records\n%s", code, len(recs), errb.String())
+	}
+	bad := filepath.Join(t.TempDir(), "cut.xml")
+	b, _ := os.ReadFile(path)
+	os.WriteFile(bad, b[:bytes.Index(b, []byte("<ID>4100002"))+10], 0o600)
+	out.Reset()
+	errb.Reset()
+	code = run(context.Background(), []string{"-file", bad}, &out, &errb, func(string) string { return "" })
+	if code != exitQualys || !strings.Contains(errb.String(), "resume with id_min=") {
+		t.Errorf("truncated file: exit %d\n%s", code, errb.String())
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	for _, args := range [][]string{{"-type", "nope"}, {"-since", "yesterday"}, {"-qids", "x"}, {"-type", "kb", "-file", "f.xml"}, {"-type", "kb"}} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, &out, &errb, func(string) string { return "" }); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitUsage, errb.String())
+		}
+	}
+}
