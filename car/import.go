@@ -41,10 +41,9 @@ const (
 	MaxReportBytes = 7 << 20
 	// MaxOutstandingJobs is the most import jobs left running at once.
 	MaxOutstandingJobs = 20
-	// dedupeCap bounds the per-collection set of identities already sent;
-	// past it the set is cleared (a duplicate then costs bandwidth, never
-	// correctness: imports are upserts), so memory stays flat.
-	dedupeCap = 250000
+	// dedupeGeneration bounds the identities remembered per collection
+	// (see isNew), so memory stays flat however large the graph.
+	dedupeGeneration = 32768
 )
 
 // ImportOption tunes an Import.
@@ -112,6 +111,7 @@ func (e *JobFailedError) Error() string {
 type batch struct {
 	objs  []json.RawMessage
 	bytes int
+	ids   map[string]struct{} // edge identities in this batch
 }
 
 type pendingJob struct {
@@ -132,7 +132,7 @@ type Import struct {
 	start   time.Time
 	vbuf    map[string]*batch
 	ebuf    map[string]*batch
-	seen    map[string]map[uint64]struct{}
+	seen    map[string]*dedupe
 	pending []pendingJob
 	sum     ImportSummary
 	err     error
@@ -160,7 +160,7 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 	}
 	im := &Import{c: c, ctx: ctx, source: source, mode: mode, cfg: cfg, start: time.Now(),
 		report: Report{Key: key, Timestamp: ts, Type: source.Key, Description: source.Key + " import"},
-		vbuf:   map[string]*batch{}, ebuf: map[string]*batch{}, seen: map[string]map[uint64]struct{}{},
+		vbuf:   map[string]*batch{}, ebuf: map[string]*batch{}, seen: map[string]*dedupe{},
 		sum: ImportSummary{Source: source.Key, Mode: mode, Objects: map[string]int{}}}
 	if mode == Full {
 		if err := c.EnterFullImport(ctx, source.Key); err != nil {
@@ -180,24 +180,61 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 // Report returns the import's report.
 func (im *Import) Report() Report { return im.report }
 
+// isNew reports whether a vertex was not sent yet, remembering it. The
+// memory is bounded: each collection keeps two generations of at most
+// dedupeGeneration identities, and an identity seen again moves to the
+// current one, so frequently shared vertices (a vulnerability, the root
+// account) stay known while one-off ones (an asset) age out. A forgotten
+// identity only costs bandwidth: imports are upserts.
 func (im *Import) isNew(coll, id string) bool {
-	set := im.seen[coll]
-	if set == nil {
-		set = map[uint64]struct{}{}
-		im.seen[coll] = set
+	d := im.seen[coll]
+	if d == nil {
+		d = &dedupe{cur: map[uint64]struct{}{}}
+		im.seen[coll] = d
 	}
 	h := fnv.New64a()
 	h.Write([]byte(id))
 	k := h.Sum64()
-	if _, ok := set[k]; ok {
+	if _, ok := d.cur[k]; ok {
 		im.sum.Duplicates++
 		return false
 	}
-	if len(set) >= dedupeCap {
-		clear(set)
+	_, old := d.prev[k]
+	if len(d.cur) >= dedupeGeneration {
+		d.prev, d.cur = d.cur, make(map[uint64]struct{}, dedupeGeneration/4)
 	}
-	set[k] = struct{}{}
+	d.cur[k] = struct{}{}
+	if old {
+		im.sum.Duplicates++
+		return false
+	}
 	return true
+}
+
+// isNewEdge deduplicates edges within the batch being built: an edge's
+// identity includes its "from" end, so the same edge from two sources of
+// the graph (two hosts) is rare, and remembering every edge sent would make
+// memory grow with the graph.
+func (im *Import) isNewEdge(coll, id string) bool {
+	b := im.ebuf[coll]
+	if b == nil {
+		b = &batch{}
+		im.ebuf[coll] = b
+	}
+	if b.ids == nil {
+		b.ids = map[string]struct{}{}
+	}
+	if _, ok := b.ids[id]; ok {
+		im.sum.Duplicates++
+		return false
+	}
+	b.ids[id] = struct{}{}
+	return true
+}
+
+// dedupe is a two-generation set of identity hashes.
+type dedupe struct {
+	cur, prev map[uint64]struct{}
 }
 
 func setSource(v Vertex, src string) {
@@ -271,7 +308,7 @@ func (im *Import) Add(g Graph) error {
 	}
 	for i := range g.Edges {
 		e := g.Edges[i]
-		if !im.isNew(e.Collection, e.ID()) {
+		if !im.isNewEdge(e.Collection, e.ID()) {
 			continue
 		}
 		if e.Source == "" {
@@ -337,7 +374,7 @@ func (im *Import) flush(bufs map[string]*batch, coll string, vertex bool) error 
 		}
 	}
 	objs := b.objs
-	b.objs, b.bytes = nil, 0
+	b.objs, b.bytes, b.ids = nil, 0, nil
 	return im.post(coll, objs, vertex)
 }
 
@@ -509,7 +546,7 @@ func (im *Import) finish() error {
 			continue
 		}
 		objs := b.objs
-		b.objs, b.bytes = nil, 0
+		b.objs, b.bytes, b.ids = nil, 0, nil
 		if err := im.post(coll, objs, false); err != nil {
 			return err
 		}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Measures qualysbridge's performance targets side by side and prints one
+# table: detection decoding (ours, encoding/xml per host, lxml iterparse,
+# xmltodict) on the same generated file, memory on a 1 GB stream, and the
+# CAR connector at 2,000 and 20,000 hosts against fakes in another process.
+#
+#   bash bench/run.sh            # full run (about 3 minutes on 2 cores)
+#   BENCH_MB=50 bash bench/run.sh  # smaller decode file, quicker
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/out
+mkdir -p "$out"
+BENCH_MB=${BENCH_MB:-200}     # decode comparison file size
+STREAM_MB=${STREAM_MB:-1000}  # memory test stream size
+DETS=30
+hosts_for_mb() { echo $(( $1 * 1000000 / 21300 )); } # ~21.3 KB per host at 30 detections
+
+echo "== building tools" >&2
+go build -o "$out/gen" ./bench/gen
+go build -o "$out/decode" ./bench/decode
+go build -o "$out/fakes" ./bench/fakes
+go build -o "$out/car-connector" ./examples/car-connector
+
+PY=/usr/bin/python3
+peers_ok=1
+if ! "$PY" -c 'import lxml, xmltodict' 2>/dev/null; then
+  echo "== installing python3-lxml and python3-xmltodict (Debian) for the peer parsers" >&2
+  if command -v apt-get >/dev/null; then
+    (apt-get install -y python3-lxml python3-xmltodict >/dev/null 2>&1 ||
+      (apt-get update >/dev/null 2>&1 && apt-get install -y python3-lxml python3-xmltodict >/dev/null 2>&1)) || true
+  fi
+  "$PY" -c 'import lxml, xmltodict' 2>/dev/null || { peers_ok=0; echo "!! peer parsers unavailable: lxml/xmltodict could not be installed; their rows are left out" >&2; }
+fi
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { apt-get install -y time >/dev/null 2>&1 || true; }
+
+file="$out/detections_${BENCH_MB}mb.xml"
+[ -f "$file" ] || "$out/gen" -hosts "$(hosts_for_mb "$BENCH_MB")" -detections $DETS -o "$file"
+
+results="$out/results.jsonl"
+: > "$results"
+echo "== decoding $file" >&2
+"$out/decode" -impl ours -file "$file" >> "$results"
+"$out/decode" -impl encoding/xml -file "$file" >> "$results"
+if [ $peers_ok = 1 ]; then
+  "$PY" bench/peers/lxml_iterparse.py "$file" >> "$results"
+  "$PY" bench/peers/xmltodict_parse.py "$file" >> "$results"
+fi
+echo "== decoding a ${STREAM_MB} MB stream from a pipe (memory)" >&2
+"$out/gen" -hosts "$(hosts_for_mb "$STREAM_MB")" -detections $DETS -o - 2>/dev/null | "$out/decode" -impl ours -file - |
+  sed 's/"impl":"ours"/"impl":"ours, 1 GB stream"/' >> "$results"
+
+connector() { # hosts -> one JSON line
+  local hosts=$1 fifo="$out/fakes.in" envf="$out/fakes.env"
+  rm -f "$fifo"; mkfifo "$fifo"
+  "$out/fakes" -hosts "$hosts" -detections $DETS < "$fifo" > "$envf" &
+  local fpid=$!
+  exec 9>"$fifo"
+  until grep -q READY=1 "$envf" 2>/dev/null; do sleep 0.2; done
+  # shellcheck disable=SC1090
+  . "$envf"
+  local wd; wd=$(mktemp -d)
+  local start end
+  start=$(date +%s.%N)
+  QUALYS_PASSWORD=$QUALYS_PASSWORD CAR_API_KEY=$CAR_API_KEY CAR_PASSWORD=$CAR_PASSWORD \
+    "$TIME" -f '%M %U %S' -o "$out/time.txt" "$out/car-connector" -qualys_url "$QUALYS_URL" -qualys_gateway "$QUALYS_GATEWAY" \
+    -username "$QUALYS_USER" -url "$CAR_URL" -verify_ssl=false -working_dir "$wd" -json > "$out/summary.json" 2> "$out/connector.log"
+  end=$(date +%s.%N)
+  exec 9>&-
+  wait $fpid || true
+  read -r rss_kb utime stime < "$out/time.txt"
+  "$PY" - "$hosts" "$rss_kb" "$utime" "$stime" "$start" "$end" "$out/summary.json" <<'PY'
+import json, sys
+hosts, rss, ut, st, start, end, path = sys.argv[1:]
+s = json.load(open(path))
+wall = float(end) - float(start)
+calls = s.get("QualysCalls") or {}
+print(json.dumps({"impl": f"connector, {hosts} hosts", "hosts": int(hosts), "seconds": wall, "cpu_seconds": float(ut) + float(st),
+                  "peak_rss_mb": int(rss) / 1024, "hosts_per_s": int(hosts) / wall, "qualys_calls": calls}))
+PY
+}
+echo "== connector at 2,000 and 20,000 hosts (fakes in another process)" >&2
+connector 2000 >> "$results"
+connector 20000 >> "$results"
+
+"$PY" - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+dec = {r["impl"]: r for r in rows if "mb_per_s" in r}
+ours = dec.get("ours")
+print("\n| measurement | MB | MB/s | vs ours | allocs/detection | peak RSS MB |")
+print("|---|---:|---:|---:|---:|---:|")
+for r in rows:
+    if "mb_per_s" not in r:
+        continue
+    ratio = ours["mb_per_s"] / r["mb_per_s"] if ours else 0
+    a = r.get("allocs_per_detection")
+    print(f"| {r['impl']} | {r['mb']:.0f} | {r['mb_per_s']:.0f} | {ratio:.1f}x | {a:.1f} |" if a else
+          f"| {r['impl']} | {r['mb']:.0f} | {r['mb_per_s']:.0f} | {ratio:.1f}x | - |", f" {r['peak_rss_mb']:.0f} |")
+con = [r for r in rows if r["impl"].startswith("connector")]
+if con:
+    print("\n| connector run | hosts/s | wall s | CPU s | peak RSS MB | Qualys calls per API |")
+    print("|---|---:|---:|---:|---:|---|")
+    for r in con:
+        calls = ", ".join(f"{'/'.join(k.rstrip('/').split('/')[-3:])}={v}" for k, v in sorted(r["qualys_calls"].items()))
+        print(f"| {r['impl']} | {r['hosts_per_s']:.0f} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['peak_rss_mb']:.0f} | {calls} |")
+    if len(con) == 2:
+        print(f"\nRSS at 20,000 hosts / RSS at 2,000 hosts: {con[1]['peak_rss_mb'] / con[0]['peak_rss_mb']:.2f} (target <= 1.5)")
+if ours:
+    for name, target in (("lxml iterparse", 1.0), ("xmltodict (whole document)", 3.0), ("encoding/xml", 1.0)):
+        if name in dec:
+            print(f"ours / {name}: {ours['mb_per_s'] / dec[name]['mb_per_s']:.1f}x (target >= {target:.0f}x)")
+PY
