@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"flag"
 	"io"
+	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +111,38 @@ func BenchmarkDecodeDetections(b *testing.B) {
 				}
 			}))/float64(hosts*dets), "allocs/detection")
 		})
+	}
+}
+
+// BenchmarkDecodeHostAssets measures the QPS JSON page decoder on a page of
+// 1,000 generated host assets.
+func BenchmarkDecodeHostAssets(b *testing.B) {
+	srv := qualystest.NewServer(qualystest.WithTenant(qualystest.Generate(1, 1000)))
+	defer srv.Close()
+	user, pass := srv.Credentials()
+	body := `{"ServiceRequest":{"preferences":{"limitResults":1000}}}`
+	req, _ := http.NewRequest("POST", srv.URL+qualystest.APIHostAssets, strings.NewReader(body))
+	req.SetBasicAuth(user, pass)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		n := 0
+		for _, err := range qualys.DecodeHostAssets(bytes.NewReader(page)) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n != 1000 {
+			b.Fatalf("%d assets", n)
+		}
 	}
 }
