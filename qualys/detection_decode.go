@@ -54,8 +54,19 @@ type detectionDecoder struct {
 	done       bool
 }
 
+// MaxTextSize bounds one text value (a RESULTS, a DIAGNOSIS) in a decoded
+// response; a larger one is a *DecodeError, so hostile or corrupt input
+// cannot make memory grow without bound.
+const MaxTextSize = 16 << 20
+
+func newScanner(r io.Reader) *xmlstream.Scanner {
+	s := xmlstream.New(r)
+	s.SetMaxText(MaxTextSize)
+	return s
+}
+
 func newDetectionDecoder(r io.Reader, endpoint string) *detectionDecoder {
-	return &detectionDecoder{xdec: xdec{s: xmlstream.New(r), endpoint: endpoint, resumeParam: "id_min"}}
+	return &detectionDecoder{xdec: xdec{s: newScanner(r), endpoint: endpoint, resumeParam: "id_min"}}
 }
 
 func (d *xdec) fail(element string, err error) error {

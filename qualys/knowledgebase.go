@@ -190,7 +190,7 @@ func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.
 		return false
 	}
 	defer resp.Body.Close()
-	d := &xdec{s: xmlstream.New(resp.Body), endpoint: path}
+	d := &xdec{s: newScanner(resp.Body), endpoint: path}
 	for {
 		v, err := d.nextVuln()
 		if err != nil {
@@ -213,7 +213,7 @@ func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.
 // at a time.
 func DecodeKnowledgeBase(r io.Reader) iter.Seq2[*Vulnerability, error] {
 	return func(yield func(*Vulnerability, error) bool) {
-		d := &xdec{s: xmlstream.New(r)}
+		d := &xdec{s: newScanner(r)}
 		for {
 			v, err := d.nextVuln()
 			if err != nil {

@@ -155,7 +155,7 @@ func (s *SearchListService) List(ctx context.Context, q *SearchListQuery) iter.S
 			return
 		}
 		defer resp.Body.Close()
-		d := &xdec{s: xmlstream.New(resp.Body), endpoint: path}
+		d := &xdec{s: newScanner(resp.Body), endpoint: path}
 		for {
 			l, err := d.nextSearchList()
 			if err != nil {

@@ -1,0 +1,293 @@
+package qualys
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+const docHead = `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID><DETECTION_LIST><DETECTION><QID>2</QID><RESULTS>`
+const docTail = `</RESULTS></DETECTION></DETECTION_LIST></HOST></HOST_LIST></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`
+
+// repeatReader yields n bytes of b repeated, without holding them.
+type repeatReader struct {
+	b []byte
+	n int64
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, io.EOF
+	}
+	k := 0
+	for k < len(p) && r.n > 0 {
+		c := copy(p[k:], r.b)
+		if int64(c) > r.n {
+			c = int(r.n)
+		}
+		k += c
+		r.n -= int64(c)
+	}
+	return k, nil
+}
+
+func TestHostileHugeResultsIsBounded(t *testing.T) {
+	r := io.MultiReader(strings.NewReader(docHead+"<![CDATA["), &repeatReader{b: []byte("xxxxxxxxxxxxxxxx"), n: 100 << 20}, strings.NewReader("]]>"+docTail))
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	var err error
+	for _, e := range DecodeDetections(r) {
+		err = e
+	}
+	runtime.ReadMemStats(&after)
+	var de *DecodeError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("err = %v, want a DecodeError about the size", err)
+	}
+	if grown := int64(after.TotalAlloc - before.TotalAlloc); grown > 80<<20 {
+		t.Errorf("allocated %d MB for a 100 MB value; want it bounded by the 16 MB limit", grown>>20)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("took %v", time.Since(start))
+	}
+}
+
+func TestHostileDocuments(t *testing.T) {
+	cases := []struct{ name, doc, want string }{
+		{"billion laughs", `<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>` +
+			docHead + `&c;` + docTail, "undefined entity"},
+		{"deep nesting", `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID>` + strings.Repeat("<X>", 100000), "nested deeper"},
+		{"external entity", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>` + docHead + `&e;` + docTail, "undefined entity"},
+		{"truncated", docHead + "abc", "unexpected end"},
+		{"garbage", "\x00\x01\x02 not xml at all", "end of input"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				for _, e := range DecodeDetections(strings.NewReader(c.doc)) {
+					err = e
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				var de *DecodeError
+				if !errors.As(err, &de) || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("err = %v, want a DecodeError mentioning %q", err, c.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("decoder hung")
+			}
+		})
+	}
+}
+
+func TestHostileInvalidUTF8IsReplaced(t *testing.T) {
+	var got string
+	for h, err := range DecodeDetections(strings.NewReader(docHead + "caf\xe9 \xff\xfe ok" + docTail)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = h.Detections[0].Results
+	}
+	if got != "caf\uFFFD \uFFFD\uFFFD ok" {
+		t.Errorf("results %q", got)
+	}
+}
+
+func TestHostileSlowDripStopsWithTheContext(t *testing.T) {
+	// A body that never ends: a keep-alive comment every 20 ms forever.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE>`)
+		for {
+			if _, err := io.WriteString(w, "<!-- keep-alive -->\n"); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	defer srv.Close()
+	c, _ := NewClient(srv.URL, WithCredentials("u", "p"), WithInsecureLoopback())
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	var err error
+	for _, e := range c.Detections.List(ctx, nil) {
+		err = e
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("err = %v after %v, want the deadline promptly", err, time.Since(start))
+	}
+}
+
+func TestHostileGiganticJSONNumber(t *testing.T) {
+	doc := `{"ServiceResponse":{"responseCode":"SUCCESS","data":[{"HostAsset":{"id":` + strings.Repeat("9", 100000) + `}}]}}`
+	var err error
+	for _, e := range DecodeHostAssets(strings.NewReader(doc)) {
+		err = e
+	}
+	var de *DecodeError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "too long") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// refHost decodes a HOST with encoding/xml, the reference the project's
+// decoder must agree with on valid input.
+type refHost struct {
+	ID         int64  `xml:"ID"`
+	IP         string `xml:"IP"`
+	OS         string `xml:"OS"`
+	DNS        string `xml:"DNS"`
+	Detections []struct {
+		QID      int64  `xml:"QID"`
+		Severity int    `xml:"SEVERITY"`
+		Port     int    `xml:"PORT"`
+		Status   string `xml:"STATUS"`
+		Results  string `xml:"RESULTS"`
+	} `xml:"DETECTION_LIST>DETECTION"`
+}
+
+func refDecode(doc []byte) ([]refHost, error) {
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	d.Strict = true
+	var out []refHost
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "HOST" {
+			var h refHost
+			if err := d.DecodeElement(&h, &se); err != nil {
+				return nil, err
+			}
+			out = append(out, h)
+		}
+	}
+}
+
+func FuzzDecodeDetections(f *testing.F) {
+	for _, name := range []string{"detections_indented.xml", "detections_error_after_hosts.xml", "detections_empty.xml"} {
+		f.Add(fixture(f, name))
+	}
+	f.Add([]byte(docHead + "x &amp; y" + docTail))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var ours []*DetectionHost
+		var oerr error
+		for h, err := range DecodeDetections(bytes.NewReader(doc)) {
+			if err != nil {
+				oerr = err
+				var de *DecodeError
+				var qe *Error
+				if !errors.As(err, &de) && !errors.As(err, &qe) {
+					t.Fatalf("untyped error %T: %v", err, err)
+				}
+				break
+			}
+			ours = append(ours, h)
+		}
+		ref, rerr := refDecode(doc)
+		if oerr != nil || rerr != nil {
+			return // compare only where both accept
+		}
+		if len(ref) != len(ours) {
+			// encoding/xml also decodes HOST elements outside HOST_LIST
+			// or a document with another root; ours does not.
+			return
+		}
+		for i := range ref {
+			r, o := ref[i], ours[i]
+			if r.ID != o.ID || strings.TrimSpace(r.IP) != o.IP || strings.TrimSpace(r.OS) != strings.TrimSpace(o.OS) || len(r.Detections) != len(o.Detections) {
+				t.Fatalf("host %d disagrees: ref %+v ours %+v", i, r, o)
+			}
+			for k := range r.Detections {
+				rd, od := r.Detections[k], o.Detections[k]
+				if rd.QID != od.QID || rd.Severity != od.Severity || rd.Port != od.Port || strings.TrimSpace(rd.Status) != od.Status ||
+					strings.TrimSpace(rd.Results) != strings.TrimSpace(od.Results) {
+					t.Fatalf("detection %d/%d disagrees: ref %+v ours %+v", i, k, rd, od)
+				}
+			}
+		}
+	})
+}
+
+func FuzzDecodeHostAssets(f *testing.F) {
+	f.Add(fixture(f, "hostassets_page.json"))
+	f.Add([]byte(`{"ServiceResponse":{"responseCode":"INVALID_CREDENTIALS"}}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		for a, err := range DecodeHostAssets(bytes.NewReader(doc)) {
+			if err != nil {
+				var de *DecodeError
+				var qe *Error
+				if !errors.As(err, &de) && !errors.As(err, &qe) {
+					t.Fatalf("untyped error %T: %v", err, err)
+				}
+				return
+			}
+			if a.ID <= 0 {
+				t.Fatalf("asset without an id accepted: %+v", a)
+			}
+		}
+	})
+}
+
+func FuzzDecodeAssets(f *testing.F) {
+	f.Add(fixture(f, "gateway_assets.json"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		for a, err := range DecodeAssets(bytes.NewReader(doc)) {
+			if err != nil {
+				var de *DecodeError
+				var qe *Error
+				if !errors.As(err, &de) && !errors.As(err, &qe) {
+					t.Fatalf("untyped error %T: %v", err, err)
+				}
+				return
+			}
+			if a.AssetID <= 0 {
+				t.Fatalf("asset without an id accepted: %+v", a)
+			}
+		}
+	})
+}
+
+// FuzzClassify feeds arbitrary bodies to the code that classifies error and
+// SIMPLE_RETURN responses: it must never panic, and never quote more than
+// a short snippet.
+func FuzzClassify(f *testing.F) {
+	f.Add([]byte(simpleErr("1965", "This API cannot be run again for another 23 hours.")), 409)
+	f.Add([]byte(simpleOK), 200)
+	f.Add([]byte(`<html><title>Maintenance</title></html>`), 503)
+	f.Add([]byte(`{"ServiceResponse":{"responseCode":"INVALID_REQUEST","responseErrorDetails":{"errorMessage":"x"}}}`), 200)
+	f.Fuzz(func(t *testing.T, body []byte, status int) {
+		e := &Error{StatusCode: status}
+		fillError(e, "", body)
+		if len(e.Snippet) > 400 {
+			t.Fatalf("snippet of %d bytes", len(e.Snippet))
+		}
+		rootElement(body)
+		parseSimpleReturn(body)
+		_ = e.Error()
+		_ = errors.Is(e, ErrRateLimited)
+	})
+}
