@@ -3,10 +3,14 @@ package qualys
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/retry"
 )
 
 // VulnerableHostsQuery is the ThreatQ operation's search: hosts vulnerable
@@ -94,12 +98,20 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 		if title == "" {
 			title = "qualysbridge"
 		}
-		title += " " + strings.Join(qc.CVEs, ",") + " " + time.Now().UTC().Format("20060102T150405Z")
+		title += " " + strings.Join(qc.CVEs, ",") + " " + time.Now().UTC().Format("20060102T150405Z") + " " + strconv.FormatUint(rand.Uint64()&0xffffff, 16)
 		if len(title) > 256 {
-			title = title[:256]
+			title = title[len(title)-256:] // keep the unique tail
 		}
 		id, err := c.SearchLists.CreateDynamic(ctx, &DynamicSearchList{Title: title, CVEIDs: qc.CVEs, Global: Bool(false)})
 		if err != nil {
+			// The create may have happened although its answer was lost
+			// (a cut connection, a garbled body): find the list by its
+			// unique title and delete it, so that none is left behind.
+			if ambiguous(err) {
+				if cerr := c.deleteByTitle(ctx, title); cerr != nil {
+					err = errors.Join(err, cerr)
+				}
+			}
 			yield(nil, err)
 			return
 		}
@@ -159,3 +171,59 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 }
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+// ambiguous reports whether a failed call may still have been carried out
+// by the server: no answer, or an answer that could not be read. A clear
+// refusal (a Qualys error code, a 4xx) means it was not.
+func ambiguous(err error) bool {
+	var qe *Error
+	if !errors.As(err, &qe) {
+		return !errors.Is(err, context.Canceled)
+	}
+	if qe.Code != "" {
+		return false
+	}
+	return qe.kind == kindTransport || qe.kind == kindBadBody || qe.StatusCode >= 500
+}
+
+// deleteByTitle deletes the dynamic search list with this exact title, if
+// one exists (with a short detached context). Listing is retried when its
+// answer is cut, within the retry budget.
+func (c *Client) deleteByTitle(ctx context.Context, title string) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	var lastErr error
+	for attempt := 1; attempt <= c.cfg.maxAttempts; attempt++ {
+		id, err := c.findListByTitle(dctx, title)
+		if err == nil {
+			if id == 0 {
+				return nil
+			}
+			if err := c.SearchLists.Delete(dctx, id); err != nil {
+				return &listDeleteError{id: id, err: err}
+			}
+			c.cfg.logger.Debug("qualys: deleted a search list whose creation answer was lost", "id", id)
+			return nil
+		}
+		lastErr = err
+		if !resumable(err) && !ambiguous(err) {
+			break
+		}
+		if err := retry.Sleep(dctx, c.cfg.backoff(attempt)); err != nil {
+			break
+		}
+	}
+	return fmt.Errorf("qualys: a search list titled %q may have been created; delete it by hand if it exists: %w", title, lastErr)
+}
+
+func (c *Client) findListByTitle(ctx context.Context, title string) (int64, error) {
+	for l, err := range c.SearchLists.List(ctx, &SearchListQuery{ShowQIDs: Bool(false)}) {
+		if err != nil {
+			return 0, err
+		}
+		if l.Title == title {
+			return l.ID, nil
+		}
+	}
+	return 0, nil
+}

@@ -45,6 +45,8 @@ func WithDatabaseMissing() Option { return func(s *Server) { s.dbExists = false 
 
 // Fault is an injected failure.
 type Fault struct {
+	// Name labels the fault in FaultsFired (default "fault").
+	Name string
 	// Method and Route select requests: Route is a path prefix after
 	// /api/car/v2 (or /api/car/v3), such as "/imports".
 	Method string
@@ -132,6 +134,18 @@ type Server struct {
 	importLog []ImportRecord
 	running   int
 	peak      int
+	fired     map[string]int
+}
+
+// FaultsFired returns how many times each injected fault fired, by Name.
+func (s *Server) FaultsFired() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range s.fired {
+		out[k] = v
+	}
+	return out
 }
 
 // PeakOutstandingJobs returns the most import jobs that were running at
@@ -329,6 +343,14 @@ func (s *Server) matchFault(method, route string) *Fault {
 			continue
 		}
 		f.fired++
+		name := f.Name
+		if name == "" {
+			name = "fault"
+		}
+		if s.fired == nil {
+			s.fired = map[string]int{}
+		}
+		s.fired[name]++
 		return f
 	}
 	return nil

@@ -86,6 +86,8 @@ type Limit struct {
 
 // Fault is an injected failure.
 type Fault struct {
+	// Name labels the fault in FaultsFired (default: its kind).
+	Name string
 	// API is one of the API* constants (a path prefix).
 	API string
 	// Call is the 1-based number of the call to that API that fails; 0
@@ -177,6 +179,27 @@ type Server struct {
 	peak        map[string]int
 	pageHook    func(api string, page int)
 	pageCounter map[string]int
+	fired       map[string]int
+	refusals    map[string]int
+}
+
+// FaultsFired returns how many times each injected fault fired, by Name.
+func (s *Server) FaultsFired() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range s.fired {
+		out[k] = v
+	}
+	return out
+}
+
+// Refusals returns how many calls to an API the rate and concurrency
+// limits refused (HTTP 409).
+func (s *Server) Refusals(api string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refusals[api]
 }
 
 type limitState struct {
@@ -201,7 +224,7 @@ func NewServer(opts ...Option) *Server {
 		kb: map[int64]*qualys.Vulnerability{}, assets: map[int64]*qualys.Asset{},
 		lists: map[int64]*searchList{}, nextListID: 1700000, tokens: map[string]time.Time{},
 		limits: map[string]*limitState{}, calls: map[string]int{}, inFlight: map[string]int{},
-		peak: map[string]int{}, pageCounter: map[string]int{},
+		peak: map[string]int{}, pageCounter: map[string]int{}, fired: map[string]int{}, refusals: map[string]int{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -471,6 +494,11 @@ func (s *Server) matchFault(api string, n int) *Fault {
 			continue
 		}
 		f.fired++
+		name := f.Name
+		if name == "" {
+			name = "fault"
+		}
+		s.fired[name]++
 		return f
 	}
 	return nil
@@ -517,6 +545,7 @@ func (s *Server) admit(w http.ResponseWriter, api string) bool {
 		h.Set("X-RateLimit-Window-Sec", strconv.Itoa(max(1, int(l.Window/time.Second))))
 	}
 	if l.Concurrency > 0 && running > l.Concurrency {
+		s.refusals[api]++
 		writeXMLLocked(w, http.StatusConflict, simpleReturn("1960", "This API cannot be run again until 1 currently running API instance has finished.", [2]string{"CALLS_TO_FINISH", "1"}))
 		return false
 	}
@@ -528,6 +557,7 @@ func (s *Server) admit(w http.ResponseWriter, api string) bool {
 			h.Set("X-RateLimit-ToWait-Sec", strconv.Itoa(secs))
 		}
 		l.blockedBurst = true
+		s.refusals[api]++
 		writeXMLLocked(w, http.StatusConflict, simpleReturn("1965", fmt.Sprintf("This API cannot be run again for another %d seconds.", secs), [2]string{"SECONDS_TO_WAIT", strconv.Itoa(secs)}))
 		return false
 	}
