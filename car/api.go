@@ -82,6 +82,7 @@ type JobError struct {
 	Message string
 }
 
+// Error describes the failed job.
 func (e *JobError) Error() string {
 	return fmt.Sprintf("car: job %s ended with status %s: %s", e.JobID, e.Status, e.Message)
 }

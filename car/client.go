@@ -176,6 +176,7 @@ type ConfigError struct {
 	Reason string
 }
 
+// Error describes the invalid option.
 func (e *ConfigError) Error() string { return "car: invalid " + e.Option + ": " + e.Reason }
 
 // NewClient returns a client for the CAR API at baseURL, which must end in
@@ -253,6 +254,7 @@ type Error struct {
 	Err error
 }
 
+// Error describes the failure, without credentials.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "car: %s %s", e.Method, e.Endpoint)

@@ -23,6 +23,7 @@ const (
 	Incremental
 )
 
+// String names the mode.
 func (m Mode) String() string {
 	switch m {
 	case Full:
@@ -104,6 +105,7 @@ type JobFailedError struct {
 	Message    string
 }
 
+// Error names the collection and CAR's message.
 func (e *JobFailedError) Error() string {
 	return fmt.Sprintf("car: import of %s failed (job %s, status %d): %s", e.Collection, e.JobID, e.StatusCode, e.Message)
 }

@@ -124,25 +124,59 @@ func Keyed(collection string) bool {
 	return false
 }
 
-func (v *Asset) Collection() string         { return CollAsset }
-func (v *IPAddress) Collection() string     { return CollIPAddress }
-func (v *MACAddress) Collection() string    { return CollMACAddress }
-func (v *Hostname) Collection() string      { return CollHostname }
-func (v *Vulnerability) Collection() string { return CollVulnerability }
-func (v *Application) Collection() string   { return CollApplication }
-func (v *Account) Collection() string       { return CollAccount }
-func (v *User) Collection() string          { return CollUser }
-func (v *Geolocation) Collection() string   { return CollGeolocation }
+// Collection implements Vertex.
+func (v *Asset) Collection() string { return CollAsset }
 
-func (v *Asset) ID() string         { return v.ExternalID }
-func (v *IPAddress) ID() string     { return v.Key }
-func (v *MACAddress) ID() string    { return v.Key }
-func (v *Hostname) ID() string      { return v.Key }
+// Collection implements Vertex.
+func (v *IPAddress) Collection() string { return CollIPAddress }
+
+// Collection implements Vertex.
+func (v *MACAddress) Collection() string { return CollMACAddress }
+
+// Collection implements Vertex.
+func (v *Hostname) Collection() string { return CollHostname }
+
+// Collection implements Vertex.
+func (v *Vulnerability) Collection() string { return CollVulnerability }
+
+// Collection implements Vertex.
+func (v *Application) Collection() string { return CollApplication }
+
+// Collection implements Vertex.
+func (v *Account) Collection() string { return CollAccount }
+
+// Collection implements Vertex.
+func (v *User) Collection() string { return CollUser }
+
+// Collection implements Vertex.
+func (v *Geolocation) Collection() string { return CollGeolocation }
+
+// ID implements Vertex.
+func (v *Asset) ID() string { return v.ExternalID }
+
+// ID implements Vertex.
+func (v *IPAddress) ID() string { return v.Key }
+
+// ID implements Vertex.
+func (v *MACAddress) ID() string { return v.Key }
+
+// ID implements Vertex.
+func (v *Hostname) ID() string { return v.Key }
+
+// ID implements Vertex.
 func (v *Vulnerability) ID() string { return v.ExternalID }
-func (v *Application) ID() string   { return v.ExternalID }
-func (v *Account) ID() string       { return v.ExternalID }
-func (v *User) ID() string          { return v.ExternalID }
-func (v *Geolocation) ID() string   { return v.ExternalID }
+
+// ID implements Vertex.
+func (v *Application) ID() string { return v.ExternalID }
+
+// ID implements Vertex.
+func (v *Account) ID() string { return v.ExternalID }
+
+// ID implements Vertex.
+func (v *User) ID() string { return v.ExternalID }
+
+// ID implements Vertex.
+func (v *Geolocation) ID() string { return v.ExternalID }
 
 // ValidationError names the object and field that break the import schema.
 type ValidationError struct {
@@ -152,6 +186,7 @@ type ValidationError struct {
 	Reason     string
 }
 
+// Error describes the violation.
 func (e *ValidationError) Error() string {
 	id := e.ID
 	if len(id) > 80 {

@@ -268,3 +268,31 @@ func TestCARJobFailureResetsStateAndNextRunIsFull(t *testing.T) {
 		t.Errorf("next run mode %v, want full", sum.Mode)
 	}
 }
+
+// TestKilledRunLosesNothing cancels a run in the middle (as a kill or
+// Ctrl-C would) and checks that the next run catches up completely.
+func TestKilledRunLosesNothing(t *testing.T) {
+	clean := newEnv(t, 150)
+	mustRun(t, clean.cfg)
+	want := activeGraph(clean.c)
+
+	e := newEnv(t, 150)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.q.OnPage(func(api string, page int) {
+		if api == qualystest.APIHostAssets && page == 2 {
+			cancel()
+		}
+	})
+	if _, err := carsync.Run(ctx, e.cfg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("killed run: err = %v, want context.Canceled", err)
+	}
+	if st := e.c.ModelState("Qualys"); st != "" {
+		t.Fatalf("a killed run saved state %q", st)
+	}
+	e.q.OnPage(nil)
+	mustRun(t, e.cfg)
+	if d := cmp.Diff(want, activeGraph(e.c)); d != "" {
+		t.Errorf("graph after a killed run and a good one differs (-clean +got):\n%s", d)
+	}
+}

@@ -58,6 +58,7 @@ type Error struct {
 	Snippet string
 }
 
+// Error describes the failure, without credentials.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("qualys: ")
@@ -144,6 +145,7 @@ type DecodeError struct {
 	resumeParam string // the query parameter that resumes after LastID, if any
 }
 
+// Error describes where decoding stopped.
 func (e *DecodeError) Error() string {
 	var b strings.Builder
 	b.WriteString("qualys: decoding ")
@@ -168,6 +170,7 @@ func (e *DecodeError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the underlying cause.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // ConfigError reports an invalid option or argument: a nil HTTP client, a
@@ -179,6 +182,7 @@ type ConfigError struct {
 	Reason string
 }
 
+// Error describes the invalid option.
 func (e *ConfigError) Error() string {
 	return "qualys: invalid " + e.Option + ": " + e.Reason
 }

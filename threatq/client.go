@@ -87,6 +87,7 @@ type ConfigError struct {
 	Reason string
 }
 
+// Error describes the invalid option.
 func (e *ConfigError) Error() string { return "threatq: invalid " + e.Option + ": " + e.Reason }
 
 // WithPassword authenticates a user with the OAuth2 password grant: the
@@ -236,6 +237,7 @@ type Error struct {
 	Err        error
 }
 
+// Error describes the failure, without credentials.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "threatq: %s %s", e.Method, e.Endpoint)

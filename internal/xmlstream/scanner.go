@@ -53,6 +53,7 @@ type SyntaxError struct {
 // Unwrap returns ErrUnexpectedEOF for truncated input.
 func (e *SyntaxError) Unwrap() error { return e.Err }
 
+// Error describes the malformed input.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("xml syntax error at byte %d: %s", e.Offset, e.Msg)
 }

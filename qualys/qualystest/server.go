@@ -637,3 +637,59 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 	c.written += n
 	return n, err
 }
+
+// LoadDetectionsXML loads the hosts of a saved Host List Detection XML
+// document (the API's format).
+func (s *Server) LoadDetectionsXML(r io.Reader) error {
+	var t Tenant
+	for h, err := range qualys.DecodeDetections(r) {
+		if err != nil {
+			return err
+		}
+		t.Detections = append(t.Detections, h)
+	}
+	s.Load(&t)
+	return nil
+}
+
+// LoadHostAssetsJSON loads the host assets of a saved QPS search response
+// (JSON).
+func (s *Server) LoadHostAssetsJSON(r io.Reader) error {
+	var t Tenant
+	for a, err := range qualys.DecodeHostAssets(r) {
+		if err != nil {
+			return err
+		}
+		t.HostAssets = append(t.HostAssets, a)
+	}
+	s.Load(&t)
+	return nil
+}
+
+// LoadKnowledgeBaseXML loads the entries of a saved KnowledgeBase XML
+// document.
+func (s *Server) LoadKnowledgeBaseXML(r io.Reader) error {
+	var t Tenant
+	for v, err := range qualys.DecodeKnowledgeBase(r) {
+		if err != nil {
+			return err
+		}
+		t.KB = append(t.KB, v)
+	}
+	s.Load(&t)
+	return nil
+}
+
+// LoadAssetsJSON loads the assets of a saved gateway asset search response
+// (JSON).
+func (s *Server) LoadAssetsJSON(r io.Reader) error {
+	var t Tenant
+	for a, err := range qualys.DecodeAssets(r) {
+		if err != nil {
+			return err
+		}
+		t.Assets = append(t.Assets, a)
+	}
+	s.Load(&t)
+	return nil
+}

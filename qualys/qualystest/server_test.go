@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,30 @@ func TestGenerateIsDeterministicAndConsistent(t *testing.T) {
 	noDet = len(withDet) < len(hosts)
 	if !ipv6Only || !noDet || !cloud || !multiLine {
 		t.Errorf("variety missing: ipv6-only %v, no detections %v, cloud %v, multi-line %v", ipv6Only, noDet, cloud, multiLine)
+	}
+}
+
+func TestLoadFromFiles(t *testing.T) {
+	srv := NewServer()
+	defer srv.Close()
+	for name, load := range map[string]func(io.Reader) error{
+		"detections_indented.xml": srv.LoadDetectionsXML, "hostassets_page.json": srv.LoadHostAssetsJSON,
+		"knowledgebase.xml": srv.LoadKnowledgeBaseXML, "gateway_assets.json": srv.LoadAssetsJSON,
+	} {
+		f, err := os.Open("../../testdata/qualys/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := load(f); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		f.Close()
+	}
+	if len(srv.detections) != 2 || len(srv.hostAssets) != 3 || len(srv.kb) != 2 || len(srv.assets) != 2 {
+		t.Errorf("loaded %d detection hosts, %d host assets, %d KB entries, %d assets", len(srv.detections), len(srv.hostAssets), len(srv.kb), len(srv.assets))
+	}
+	_, body := post(t, srv, APIDetections, url.Values{"action": {"list"}, "show_tags": {"1"}}, nil)
+	if !strings.Contains(body, "<ID>4100001</ID>") || !strings.Contains(body, "pci & dmz") {
+		t.Errorf("loaded detections not served:\n%.500s", body)
 	}
 }
