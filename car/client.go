@@ -336,14 +336,14 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 		u.RawQuery = r.query.Encode()
 	}
 	endpoint := u.Path
-	for attempt := 1; ; attempt++ {
+	res := c.policy().Do(ctx, endpoint, r.idempotent, func() (*http.Request, error) {
 		var rd io.Reader
 		if body != nil {
 			rd = bytes.NewReader(body)
 		}
 		req, err := http.NewRequestWithContext(ctx, r.method, u.String(), rd)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("Content-Type", "application/json")
@@ -353,67 +353,32 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 		} else {
 			req.SetBasicAuth(c.auth.key, c.auth.password)
 		}
-		start := time.Now()
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			e := &Error{Method: r.method, Endpoint: endpoint, Message: "transport error: " + redact.Scrub(err.Error(), c.auth.password, c.auth.token), Err: err}
-			if r.idempotent && attempt < c.maxAttempts {
-				d := c.backoff(attempt)
-				c.logger.Warn("car: retrying after transport error", "endpoint", endpoint, "attempt", attempt, "wait", d)
-				if err := retry.Sleep(ctx, d); err != nil {
-					return err
-				}
-				continue
-			}
-			return e
+		return req, nil
+	}, c.hc)
+	if res.Err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		b, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		resp.Body.Close()
-		c.logger.Debug("car: response", "method", r.method, "endpoint", endpoint, "status", resp.StatusCode, "attempt", attempt, "elapsed", time.Since(start))
-		if rerr != nil {
-			if r.idempotent && attempt < c.maxAttempts {
-				if err := retry.Sleep(ctx, c.backoff(attempt)); err != nil {
-					return err
-				}
-				continue
-			}
-			return &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode, Message: "reading body: " + rerr.Error(), Err: rerr}
-		}
-		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			if out == nil || len(bytes.TrimSpace(b)) == 0 {
-				return nil
-			}
-			if err := json.Unmarshal(b, out); err != nil {
-				return &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode, Message: "unexpected response body: " + redact.Snippet(b, 120)}
-			}
+		return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status,
+			Message: "transport error: " + redact.Scrub(res.Err.Error(), c.auth.password, c.auth.token), Err: res.Err}
+	}
+	if res.Status >= 200 && res.Status < 300 {
+		if out == nil || len(bytes.TrimSpace(res.Body)) == 0 {
 			return nil
 		}
-		e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode}
-		fillError(e, b)
-		e.Message = redact.Scrub(e.Message, c.auth.password, c.auth.token)
-		wait, serverSaid := retry.RetryAfter(resp.Header, time.Now())
-		retryable := resp.StatusCode == 429 || (resp.StatusCode == 503 && (r.idempotent || serverSaid)) ||
-			(r.idempotent && (resp.StatusCode == 502 || resp.StatusCode == 504))
-		if !retryable || attempt >= c.maxAttempts {
-			return e
+		if err := json.Unmarshal(res.Body, out); err != nil {
+			return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Message: "unexpected response body: " + redact.Snippet(res.Body, 120)}
 		}
-		if !serverSaid {
-			wait = c.backoff(attempt)
-		}
-		if wait > c.maxWait {
-			if serverSaid {
-				return e
-			}
-			wait = c.maxWait
-		}
-		c.logger.Warn("car: retrying", "endpoint", endpoint, "status", resp.StatusCode, "attempt", attempt, "wait", wait)
-		if err := retry.Sleep(ctx, wait); err != nil {
-			return err
-		}
+		return nil
 	}
+	e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status}
+	fillError(e, res.Body)
+	e.Message = redact.Scrub(e.Message, c.auth.password, c.auth.token)
+	return e
+}
+
+func (c *Client) policy() retry.Policy {
+	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "car"), MaxBody: 64 << 20}
 }
 
 func fillError(e *Error, b []byte) {

@@ -339,7 +339,7 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 		u.RawQuery = r.query.Encode()
 	}
 	endpoint := u.Path
-	for attempt := 1; ; attempt++ {
+	for {
 		var tok string
 		if !r.noAuth {
 			var err error
@@ -347,66 +347,56 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 				return err
 			}
 		}
-		var rd io.Reader
-		if body != nil {
-			rd = bytes.NewReader(body)
-		}
-		req, err := http.NewRequestWithContext(ctx, r.method, u.String(), rd)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("User-Agent", c.userAgent)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		switch {
-		case r.basic:
-			req.SetBasicAuth(c.creds.clientID, c.creds.secret)
-		case r.bearer != "":
-			req.Header.Set("Authorization", "Bearer "+r.bearer)
-		case !r.noAuth:
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := c.hc.Do(req)
-		if err != nil {
+		res := c.policy().Do(ctx, endpoint, r.idempotent, func() (*http.Request, error) {
+			var rd io.Reader
+			if body != nil {
+				rd = bytes.NewReader(body)
+			}
+			req, err := http.NewRequestWithContext(ctx, r.method, u.String(), rd)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Accept", "application/json")
+			req.Header.Set("User-Agent", c.userAgent)
+			if body != nil {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			switch {
+			case r.basic:
+				req.SetBasicAuth(c.creds.clientID, c.creds.secret)
+			case r.bearer != "":
+				req.Header.Set("Authorization", "Bearer "+r.bearer)
+			case !r.noAuth:
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			return req, nil
+		}, c.hc)
+		if res.Err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			e := &Error{Method: r.method, Endpoint: endpoint, Messages: []string{"transport error: " + redact.Scrub(err.Error(), c.creds.secrets()...)}, Err: err}
-			if r.idempotent && attempt < c.maxAttempts {
-				if err := retry.Sleep(ctx, c.backoff(attempt)); err != nil {
-					return err
-				}
-				continue
-			}
-			return e
+			return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status,
+				Messages: []string{"transport error: " + redact.Scrub(res.Err.Error(), c.creds.secrets()...)}, Err: res.Err}
 		}
-		b, rerr := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-		resp.Body.Close()
-		c.logger.Debug("threatq: response", "method", r.method, "endpoint", endpoint, "status", resp.StatusCode, "attempt", attempt)
-		if rerr != nil {
-			return &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode, Messages: []string{"reading body: " + rerr.Error()}, Err: rerr}
-		}
-		if resp.StatusCode == http.StatusUnauthorized && !r.noAuth && r.bearer == "" && !relogged {
+		if res.Status == http.StatusUnauthorized && !r.noAuth && r.bearer == "" && !relogged {
+			// The token expired or was revoked: log in again, once.
 			c.invalidate(tok)
 			relogged = true
-			attempt--
 			continue
 		}
-		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			if msgs, ok := errorMessages(b); ok {
-				return &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode, Messages: scrubAll(msgs, c.creds)}
+		if res.Status >= 200 && res.Status < 300 {
+			if msgs, ok := errorMessages(res.Body); ok {
+				return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Messages: scrubAll(msgs, c.creds)}
 			}
-			if out != nil && len(bytes.TrimSpace(b)) > 0 {
-				if err := json.Unmarshal(b, out); err != nil {
-					return &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode, Messages: []string{"unexpected response body: " + redact.Snippet(b, 120)}}
+			if out != nil && len(bytes.TrimSpace(res.Body)) > 0 {
+				if err := json.Unmarshal(res.Body, out); err != nil {
+					return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Messages: []string{"unexpected response body: " + redact.Snippet(res.Body, 120)}}
 				}
 			}
 			return nil
 		}
-		e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: resp.StatusCode}
-		if msgs, ok := errorMessages(b); ok {
+		e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status}
+		if msgs, ok := errorMessages(res.Body); ok {
 			e.Messages = scrubAll(msgs, c.creds)
 		} else {
 			var m struct {
@@ -414,32 +404,18 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 				Error            string `json:"error"`
 				ErrorDescription string `json:"error_description"`
 			}
-			if json.Unmarshal(b, &m) == nil && (m.Message != "" || m.Error != "") {
+			if json.Unmarshal(res.Body, &m) == nil && (m.Message != "" || m.Error != "") {
 				e.Messages = scrubAll([]string{strings.TrimSpace(m.Error + " " + m.ErrorDescription + " " + m.Message)}, c.creds)
-			} else if s := redact.Snippet(b, 120); s != "" {
-				e.Messages = []string{http.StatusText(resp.StatusCode) + ": " + redact.Scrub(s, c.creds.secrets()...)}
+			} else if s := redact.Snippet(res.Body, 120); s != "" {
+				e.Messages = []string{http.StatusText(res.Status) + ": " + redact.Scrub(s, c.creds.secrets()...)}
 			}
 		}
-		wait, said := retry.RetryAfter(resp.Header, time.Now())
-		retryable := resp.StatusCode == 429 || (resp.StatusCode == 503 && (r.idempotent || said)) ||
-			(r.idempotent && (resp.StatusCode == 502 || resp.StatusCode == 504))
-		if !retryable || attempt >= c.maxAttempts {
-			return e
-		}
-		if !said {
-			wait = c.backoff(attempt)
-		}
-		if wait > c.maxWait {
-			if said {
-				return e
-			}
-			wait = c.maxWait
-		}
-		c.logger.Warn("threatq: retrying", "endpoint", endpoint, "status", resp.StatusCode, "attempt", attempt, "wait", wait)
-		if err := retry.Sleep(ctx, wait); err != nil {
-			return err
-		}
+		return e
 	}
+}
+
+func (c *Client) policy() retry.Policy {
+	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "threatq"), MaxBody: 32 << 20}
 }
 
 func scrubAll(msgs []string, creds *credentials) []string {
