@@ -64,7 +64,7 @@ type Config struct {
 	PageSize int
 	// Logger receives progress; nil logs nothing.
 	Logger *slog.Logger
-	// ProgressEvery is how often progress is logged (default 10 s).
+	// ProgressEvery is how often progress is logged (default 5 s).
 	ProgressEvery time.Duration
 	// Now returns the current time (tests); default time.Now.
 	Now func() time.Time
@@ -157,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		cfg.PageSize = qualys.MaxHostAssetPageSize
 	}
 	if cfg.ProgressEvery <= 0 {
-		cfg.ProgressEvery = 10 * time.Second
+		cfg.ProgressEvery = 5 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

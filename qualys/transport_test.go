@@ -610,3 +610,20 @@ func TestSimpleReturnSuccessPassesThrough(t *testing.T) {
 		t.Errorf("simple = %+v", resp.simple)
 	}
 }
+
+func TestAPIVersionOption(t *testing.T) {
+	c, mux, _ := setup(t, WithAPIVersion("5.0"))
+	var path string
+	mux.HandleFunc("/api/5.0/fo/asset/host/vm/detection/", func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.Path
+		io.WriteString(w, `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`)
+	})
+	for _, err := range c.Detections.List(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if path != "/api/5.0/fo/asset/host/vm/detection/" {
+		t.Errorf("called %q, want the 5.0 path", path)
+	}
+}

@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	verify := fs.Bool("verify_ssl", true, "verify TLS certificates")
 	demo := fs.Bool("demo", false, "export from an in-process fake Qualys (no credentials needed)")
 	debug := fs.Bool("d", false, "debug logging")
+	retries := fs.Int("max_retries", 4, "retries of a failed Qualys call")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -142,7 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		user, pass := srv.Credentials()
 		c, err = qualys.NewClient(srv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(srv.GatewayURL), qualys.WithInsecureLoopback(), qualys.WithLogger(logger))
 	} else {
-		c, err = client(*apiURL, *platform, *gateway, *username, *password, *verify, getenv, logger)
+		c, err = client(*apiURL, *platform, *gateway, *username, *password, *verify, *retries, getenv, logger)
 	}
 	if err != nil {
 		return fail(err)
@@ -175,7 +176,10 @@ func parseSince(s string) (time.Time, error) {
 	return time.Time{}, &usageError{fmt.Sprintf("-since %q: want RFC 3339 (2026-03-01T00:00:00Z) or YYYY-MM-DD", s)}
 }
 
-func client(apiURL, platform, gateway, user, pass string, verify bool, getenv func(string) string, logger *slog.Logger) (*qualys.Client, error) {
+func client(apiURL, platform, gateway, user, pass string, verify bool, retries int, getenv func(string) string, logger *slog.Logger) (*qualys.Client, error) {
+	if retries < 0 {
+		return nil, &usageError{"-max_retries must not be negative"}
+	}
 	if pass != "" {
 		logger.Warn("a password on the command line is visible to other users; use QUALYS_PASSWORD instead")
 	} else {
@@ -201,7 +205,7 @@ func client(apiURL, platform, gateway, user, pass string, verify bool, getenv fu
 		logger.Warn("TLS CERTIFICATE VERIFICATION IS OFF (-verify_ssl=false)")
 		hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // #nosec G402 -- explicit, warned opt-out
 	}
-	opts := []qualys.Option{qualys.WithCredentials(user, pass), qualys.WithHTTPClient(hc), qualys.WithLogger(logger)}
+	opts := []qualys.Option{qualys.WithCredentials(user, pass), qualys.WithHTTPClient(hc), qualys.WithLogger(logger), qualys.WithRetry(retries+1, 5*time.Minute)}
 	if gateway != "" {
 		opts = append(opts, qualys.WithGateway(gateway))
 	}

@@ -64,3 +64,16 @@ func TestBadArguments(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretNeverPrinted(t *testing.T) {
+	marker := "Xm4rker-secret-9"
+	var out, errb bytes.Buffer
+	run(context.Background(), []string{"-qualys_url", "https://127.0.0.1:1", "-username", "u", "-password", marker, "-d", "-max_retries", "0"}, &out, &errb, func(string) string { return "" })
+	run(context.Background(), []string{"-qualys_url", "https://127.0.0.1:1", "-username", "u", "-d", "-max_retries", "0"}, &out, &errb, func(string) string { return marker })
+	if strings.Contains(out.String()+errb.String(), marker) {
+		t.Fatal("secret printed")
+	}
+	if !strings.Contains(errb.String(), "QUALYS_PASSWORD instead") {
+		t.Error("no warning about the password on the command line")
+	}
+}
