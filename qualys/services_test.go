@@ -440,7 +440,7 @@ func TestHostAssetsMaintenancePage(t *testing.T) {
 }
 
 func TestAssetsGatewayJWT(t *testing.T) {
-	srv, c := newFake(t, 40, qualystest.WithJWTLifetime(50*time.Millisecond))
+	srv, c := newFake(t, 40, qualystest.WithJWTLifetime(500*time.Millisecond))
 	n := 0
 	for a, err := range c.Assets.List(context.Background(), &qualys.AssetQuery{PageSize: 15}) {
 		if err != nil {
@@ -451,7 +451,7 @@ func TestAssetsGatewayJWT(t *testing.T) {
 		}
 		n++
 		if n == 15 {
-			time.Sleep(100 * time.Millisecond) // the token expires mid-listing
+			time.Sleep(600 * time.Millisecond) // the token expires mid-listing
 		}
 	}
 	if n != 40 {

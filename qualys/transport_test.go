@@ -358,7 +358,7 @@ func TestConcurrencyCapFromHeader(t *testing.T) {
 			}
 		}
 		w.Header().Set("X-Concurrency-Limit-Limit", limit)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(60 * time.Millisecond)
 		io.WriteString(w, "<OK/>")
 	})
 	run := func(n int) {
