@@ -239,44 +239,10 @@ type dedupe struct {
 	cur, prev map[uint64]struct{}
 }
 
+// setSource fills in the source of a vertex that has none.
 func setSource(v Vertex, src string) {
-	switch x := v.(type) {
-	case *Asset:
-		if x.Source == "" {
-			x.Source = src
-		}
-	case *IPAddress:
-		if x.Source == "" {
-			x.Source = src
-		}
-	case *MACAddress:
-		if x.Source == "" {
-			x.Source = src
-		}
-	case *Hostname:
-		if x.Source == "" {
-			x.Source = src
-		}
-	case *Vulnerability:
-		if x.Source == "" {
-			x.Source = src
-		}
-	case *Application:
-		if x.Source == "" {
-			x.Source = src
-		}
-	case *Account:
-		if x.Source == "" {
-			x.Source = src
-		}
-	case *User:
-		if x.Source == "" {
-			x.Source = src
-		}
-	case *Geolocation:
-		if x.Source == "" {
-			x.Source = src
-		}
+	if s, ok := v.(interface{ sourceField() *string }); ok && *s.sourceField() == "" {
+		*s.sourceField() = src
 	}
 }
 

@@ -178,6 +178,16 @@ func (v *User) ID() string { return v.ExternalID }
 // ID implements Vertex.
 func (v *Geolocation) ID() string { return v.ExternalID }
 
+func (v *Asset) sourceField() *string         { return &v.Source }
+func (v *IPAddress) sourceField() *string     { return &v.Source }
+func (v *MACAddress) sourceField() *string    { return &v.Source }
+func (v *Hostname) sourceField() *string      { return &v.Source }
+func (v *Vulnerability) sourceField() *string { return &v.Source }
+func (v *Application) sourceField() *string   { return &v.Source }
+func (v *Account) sourceField() *string       { return &v.Source }
+func (v *User) sourceField() *string          { return &v.Source }
+func (v *Geolocation) sourceField() *string   { return &v.Source }
+
 // ValidationError names the object and field that break the import schema.
 type ValidationError struct {
 	Collection string

@@ -1,10 +1,12 @@
 package qualys
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"net/url"
 	"strings"
 	"time"
 
@@ -21,18 +23,37 @@ import (
 // Detections.List to follow it).
 func DecodeDetections(r io.Reader) iter.Seq2[*DetectionHost, error] {
 	return func(yield func(*DetectionHost, error) bool) {
-		d := newDetectionDecoder(r, "")
-		for {
-			h, err := d.next()
-			if err != nil {
-				yield(nil, err)
-				return
+		streamRecords(context.Background(), newDetectionDecoder(r, "").next, yield)
+	}
+}
+
+// streamRecords yields what next decodes (nil at the end) until the end,
+// the first error or the caller's stop, and reports whether the stream
+// ended normally. A decoding error caused by a cancelled context is
+// reported as the context's error.
+func streamRecords[T any](ctx context.Context, next func() (*T, error), yield func(*T, error) bool) bool {
+	for {
+		v, err := next()
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
 			}
-			if h == nil || !yield(h, nil) {
-				return
-			}
+			yield(nil, err)
+			return false
+		}
+		if v == nil {
+			return true
+		}
+		if !yield(v, nil) {
+			return false
 		}
 	}
+}
+
+// postFO sends a form to an FO API.
+func (c *Client) postFO(ctx context.Context, path, action string, form url.Values, idempotent bool) (*response, error) {
+	return c.do(ctx, &apiRequest{method: "POST", path: path, body: []byte(form.Encode()),
+		contentType: "application/x-www-form-urlencoded", action: action, idempotent: idempotent, fo: true})
 }
 
 // xdec holds the helpers every streaming XML decoder of this package uses.

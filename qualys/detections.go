@@ -172,11 +172,7 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 	var lastIDMin int64 = -1
 	resumes := 0
 	for {
-		resp, err := c.do(ctx, &apiRequest{
-			method: "POST", path: path, body: []byte(form.Encode()),
-			contentType: "application/x-www-form-urlencoded",
-			action:      "list", idempotent: true, fo: true,
-		})
+		resp, err := c.postFO(ctx, path, "list", form, true)
 		if err != nil {
 			yield(nil, err)
 			return

@@ -183,30 +183,14 @@ func compressIDs(ids []int64) string {
 }
 
 func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.Values, yield func(*Vulnerability, error) bool) bool {
-	resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, body: []byte(form.Encode()),
-		contentType: "application/x-www-form-urlencoded", action: "list", idempotent: true, fo: true})
+	resp, err := s.c.postFO(ctx, path, "list", form, true)
 	if err != nil {
 		yield(nil, err)
 		return false
 	}
 	defer resp.Body.Close()
 	d := &xdec{s: newScanner(resp.Body), endpoint: path}
-	for {
-		v, err := d.nextVuln()
-		if err != nil {
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
-			yield(nil, err)
-			return false
-		}
-		if v == nil {
-			return true
-		}
-		if !yield(v, nil) {
-			return false
-		}
-	}
+	return streamRecords(ctx, d.nextVuln, yield)
 }
 
 // DecodeKnowledgeBase decodes a saved KnowledgeBase XML document one VULN
@@ -214,16 +198,7 @@ func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.
 func DecodeKnowledgeBase(r io.Reader) iter.Seq2[*Vulnerability, error] {
 	return func(yield func(*Vulnerability, error) bool) {
 		d := &xdec{s: newScanner(r)}
-		for {
-			v, err := d.nextVuln()
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if v == nil || !yield(v, nil) {
-				return
-			}
-		}
+		streamRecords(context.Background(), d.nextVuln, yield)
 	}
 }
 

@@ -80,8 +80,7 @@ func (s *SearchListService) CreateDynamic(ctx context.Context, l *DynamicSearchL
 	}
 	v.Set("action", "create")
 	path := s.c.foPath("qid/search_list/dynamic/")
-	resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, body: []byte(v.Encode()),
-		contentType: "application/x-www-form-urlencoded", action: "create", fo: true})
+	resp, err := s.c.postFO(ctx, path, "create", v, false)
 	if err != nil {
 		return 0, err
 	}
@@ -104,8 +103,7 @@ func (s *SearchListService) Delete(ctx context.Context, id int64) error {
 	}
 	v := url.Values{"action": {"delete"}, "id": {strconv.FormatInt(id, 10)}}
 	path := s.c.foPath("qid/search_list/dynamic/")
-	resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, body: []byte(v.Encode()),
-		contentType: "application/x-www-form-urlencoded", action: "delete", idempotent: true, fo: true})
+	resp, err := s.c.postFO(ctx, path, "delete", v, true)
 	if err != nil {
 		return err
 	}
@@ -148,24 +146,14 @@ func (s *SearchListService) List(ctx context.Context, q *SearchListQuery) iter.S
 		}
 		v.Set("action", "list")
 		path := s.c.foPath("qid/search_list/dynamic/")
-		resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, body: []byte(v.Encode()),
-			contentType: "application/x-www-form-urlencoded", action: "list", idempotent: true, fo: true})
+		resp, err := s.c.postFO(ctx, path, "list", v, true)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		defer resp.Body.Close()
 		d := &xdec{s: newScanner(resp.Body), endpoint: path}
-		for {
-			l, err := d.nextSearchList()
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if l == nil || !yield(l, nil) {
-				return
-			}
-		}
+		streamRecords(ctx, d.nextSearchList, yield)
 	}
 }
 
