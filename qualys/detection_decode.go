@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,37 @@ func streamRecords[T any](ctx context.Context, next func() (*T, error), yield fu
 func (c *Client) postFO(ctx context.Context, path, action string, form url.Values, idempotent bool) (*response, error) {
 	return c.do(ctx, &apiRequest{method: "POST", path: path, body: []byte(form.Encode()),
 		contentType: "application/x-www-form-urlencoded", action: action, idempotent: idempotent, fo: true})
+}
+
+// nextRecord advances to the next start element named record, descending
+// into the named containers and skipping anything else. It reports false
+// at the end of the document, and turns an error document (SIMPLE_RETURN,
+// GENERIC_RETURN) into an *Error.
+func (d *xdec) nextRecord(record string, containers ...string) (bool, error) {
+	for {
+		k, err := d.s.Next()
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, d.fail("", err)
+		}
+		if k != xmlstream.StartElement {
+			continue
+		}
+		name := string(d.s.Name())
+		switch {
+		case name == record:
+			return true, nil
+		case name == "SIMPLE_RETURN" || name == "GENERIC_RETURN":
+			return false, d.decodeErrorDoc(name)
+		case slices.Contains(containers, name):
+		default:
+			if err := d.s.Skip(); err != nil {
+				return false, d.fail(name, err)
+			}
+		}
+	}
 }
 
 // xdec holds the helpers every streaming XML decoder of this package uses.

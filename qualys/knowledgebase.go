@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/qualysbridge/qualysbridge/internal/xmlstream"
 )
 
 // KnowledgeBaseService lists vulnerabilities from the Qualys KnowledgeBase
@@ -203,34 +201,16 @@ func DecodeKnowledgeBase(r io.Reader) iter.Seq2[*Vulnerability, error] {
 }
 
 func (d *xdec) nextVuln() (*Vulnerability, error) {
-	for {
-		k, err := d.s.Next()
-		if err == io.EOF {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, d.fail("", err)
-		}
-		if k != xmlstream.StartElement {
-			continue
-		}
-		switch string(d.s.Name()) {
-		case "SIMPLE_RETURN", "GENERIC_RETURN":
-			return nil, d.decodeErrorDoc(string(d.s.Name()))
-		case "VULN":
-			v, err := d.decodeVuln()
-			if err != nil {
-				return nil, err
-			}
-			d.lastID = v.QID
-			return v, nil
-		case "KNOWLEDGE_BASE_VULN_LIST_OUTPUT", "RESPONSE", "VULN_LIST":
-		default:
-			if err := d.s.Skip(); err != nil {
-				return nil, d.fail(string(d.s.Name()), err)
-			}
-		}
+	ok, err := d.nextRecord("VULN", "KNOWLEDGE_BASE_VULN_LIST_OUTPUT", "RESPONSE", "VULN_LIST")
+	if !ok || err != nil {
+		return nil, err
 	}
+	v, err := d.decodeVuln()
+	if err != nil {
+		return nil, err
+	}
+	d.lastID = v.QID
+	return v, nil
 }
 
 func (d *xdec) refs(parent, item string, out *[]Reference) error {

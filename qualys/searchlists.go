@@ -3,7 +3,6 @@ package qualys
 import (
 	"context"
 	"fmt"
-	"io"
 	"iter"
 	"net/url"
 	"regexp"
@@ -11,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/google/go-querystring/query"
-	"github.com/qualysbridge/qualysbridge/internal/xmlstream"
 )
 
 // SearchListService manages QID search lists
@@ -158,69 +156,56 @@ func (s *SearchListService) List(ctx context.Context, q *SearchListQuery) iter.S
 }
 
 func (d *xdec) nextSearchList() (*SearchList, error) {
-	for {
-		k, err := d.s.Next()
-		if err == io.EOF {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, d.fail("", err)
-		}
-		if k != xmlstream.StartElement {
-			continue
-		}
-		switch string(d.s.Name()) {
-		case "SIMPLE_RETURN", "GENERIC_RETURN":
-			return nil, d.decodeErrorDoc(string(d.s.Name()))
-		case "DYNAMIC_LIST":
-			l := &SearchList{Criteria: map[string]string{}}
-			err := d.fields("DYNAMIC_LIST", func(n []byte) error {
-				var e error
-				var b []byte
-				switch string(n) {
-				case "ID":
-					if b, e = d.trimmed(); e == nil {
-						l.ID, e = parseInt(b)
-					}
-				case "TITLE":
-					l.Title, e = d.text()
-				case "GLOBAL":
-					l.Global, e = d.flag()
-				case "OWNER":
-					l.Owner, e = d.trimmedString()
-				case "CREATED":
-					l.Created, e = d.trimmedString()
-				case "MODIFIED":
-					l.Modified, e = d.trimmedString()
-				case "QIDS":
-					e = d.fields("QIDS", func(n []byte) error {
-						b, e := d.trimmed()
-						if e != nil || string(n) != "QID" {
-							return e
-						}
-						q, e := parseInt(b)
-						l.QIDs = append(l.QIDs, q)
-						return e
-					})
-				case "CRITERIA":
-					e = d.fields("CRITERIA", func(n []byte) error {
-						name := string(n)
-						t, e := d.trimmedString()
-						l.Criteria[name] = t
-						return e
-					})
-				default:
-					e = d.s.Skip()
+	ok, err := d.nextRecord("DYNAMIC_LIST", "DYNAMIC_SEARCH_LIST_OUTPUT", "RESPONSE", "DYNAMIC_LISTS")
+	if !ok || err != nil {
+		return nil, err
+	}
+	l := &SearchList{Criteria: map[string]string{}}
+	err = d.fields("DYNAMIC_LIST", func(n []byte) error {
+		var e error
+		var b []byte
+		switch string(n) {
+		case "ID":
+			if b, e = d.trimmed(); e == nil {
+				l.ID, e = parseInt(b)
+			}
+		case "TITLE":
+			l.Title, e = d.text()
+		case "GLOBAL":
+			l.Global, e = d.flag()
+		case "OWNER":
+			l.Owner, e = d.trimmedString()
+		case "CREATED":
+			l.Created, e = d.trimmedString()
+		case "MODIFIED":
+			l.Modified, e = d.trimmedString()
+		case "QIDS":
+			e = d.fields("QIDS", func(n []byte) error {
+				b, e := d.trimmed()
+				if e != nil || string(n) != "QID" {
+					return e
 				}
+				q, e := parseInt(b)
+				l.QIDs = append(l.QIDs, q)
 				return e
 			})
-			if err != nil {
-				return nil, err
-			}
-			d.lastID = l.ID
-			return l, nil
+		case "CRITERIA":
+			e = d.fields("CRITERIA", func(n []byte) error {
+				name := string(n)
+				t, e := d.trimmedString()
+				l.Criteria[name] = t
+				return e
+			})
+		default:
+			e = d.s.Skip()
 		}
+		return e
+	})
+	if err != nil {
+		return nil, err
 	}
+	d.lastID = l.ID
+	return l, nil
 }
 
 // listDeleteError reports a search list that could not be deleted, so that
