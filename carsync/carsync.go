@@ -80,6 +80,10 @@ type Summary struct {
 	Hosts        int       // host assets mapped
 	Detections   int
 	Applications int
+	// Vertices and Edges count the objects mapped (before the importer
+	// drops duplicates shared between hosts).
+	Vertices int
+	Edges    int
 	// DisabledEdges counts stale edges disabled; DeletedAssets assets
 	// soft-deleted because Qualys no longer has them.
 	DisabledEdges int
@@ -267,6 +271,7 @@ func (r *run) progress(final bool) {
 		calls += c
 	}
 	attrs := []any{"hosts", r.sum.Hosts, "detections", r.sum.Detections, "applications", r.sum.Applications,
+		"vertices", r.sum.Vertices, "edges", r.sum.Edges,
 		"qualys_calls", calls, "hosts_per_sec", fmt.Sprintf("%.1f", float64(r.sum.Hosts)/max(time.Since(r.start).Seconds(), 0.001))}
 	if rt, ok := r.cfg.Qualys.Rate(); ok && rt.Limit > 0 {
 		attrs = append(attrs, "calls_left", rt.Remaining, "limit", fmt.Sprintf("%d/%s", rt.Limit, rt.Window))

@@ -86,7 +86,7 @@ func mustRun(t *testing.T, cfg carsync.Config) *carsync.Summary {
 func TestInitialThenIncremental(t *testing.T) {
 	e := newEnv(t, 120)
 	sum := mustRun(t, e.cfg)
-	if sum.Mode != carsync.Full || sum.Hosts != 120 {
+	if sum.Mode != carsync.Full || sum.Hosts != 120 || sum.Vertices < 120 || sum.Edges < 120 {
 		t.Fatalf("first run: %+v", sum)
 	}
 	if _, err := carsync.ParseState(e.c.ModelState("Qualys")); err != nil {

@@ -178,6 +178,8 @@ func (r *run) send(ctx context.Context, b *batch) error {
 			return fmt.Errorf("carsync: host asset %d: %w", a.ID, err)
 		}
 		r.sum.Hosts++
+		r.sum.Vertices += len(g.Vertices)
+		r.sum.Edges += len(g.Edges)
 		if b.stale && !a.Created.IsZero() && a.Created.Before(r.since) {
 			c := changed{id: strconv.FormatInt(a.ID, 10), targets: map[string]map[string]bool{}, withApps: ga != nil}
 			for _, e := range g.Edges {

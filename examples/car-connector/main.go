@@ -300,6 +300,7 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 func report(sum *carsync.Summary, err error, asJSON bool, stdout, stderr io.Writer, logger *slog.Logger) int {
 	if sum != nil {
 		attrs := []any{"mode", sum.Mode.String(), "hosts", sum.Hosts, "detections", sum.Detections, "applications", sum.Applications,
+			"vertices", sum.Vertices, "edges", sum.Edges,
 			"disabled_edges", sum.DisabledEdges, "deleted_assets", sum.DeletedAssets, "qualys_calls", sum.TotalQualysCalls(), "duration", sum.Duration.Round(time.Millisecond)}
 		if sum.Import != nil {
 			attrs = append(attrs, "car_requests", sum.Import.Requests, "car_objects", total(sum.Import.Objects))
