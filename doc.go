@@ -9,6 +9,17 @@
 //     transport that authenticates, paces itself from the X-RateLimit-*
 //     headers, caps concurrency and retries only what is safe to retry.
 //   - qualys/qualystest: an in-process fake Qualys for tests and demos.
+//   - car and car/cartest: the IBM Connected Assets and Risk writer (a
+//     streaming, batched, resumable Import) and its fake.
+//   - threatq and threatq/threatqtest: the ThreatQ writer (OAuth, indicators,
+//     idempotent Asset upserts) and its fake.
+//   - mapping: pure functions from Qualys hosts to CAR graphs and ThreatQ
+//     Assets.
+//   - carsync: the Qualys to CAR connector's engine (full and incremental).
+//
+// The examples of this package show the three flows end to end against the
+// fakes: the quick start (stream detections), the CAR flow and the ThreatQ
+// flow. The programs in examples/ build on the same public API.
 //
 // Every network call takes a context.Context; lists are iter.Seq2 values
 // that fetch lazily and yield the first error once; errors are typed and

@@ -127,6 +127,16 @@ func (q *DetectionQuery) values() (url.Values, error) {
 	case q.TruncationLimit < 0:
 		v.Set("truncation_limit", "0")
 	}
+	for _, lists := range []struct {
+		name string
+		ids  []int64
+	}{{"IDs", q.IDs}, {"QIDs", q.QIDs}, {"AssetGroupIDs", q.AssetGroupIDs}, {"IncludeSearchListIDs", q.IncludeSearchListIDs}, {"ExcludeSearchListIDs", q.ExcludeSearchListIDs}} {
+		for _, id := range lists.ids {
+			if id <= 0 {
+				return nil, &ConfigError{Option: "DetectionQuery." + lists.name, Reason: fmt.Sprintf("id %d is not positive", id)}
+			}
+		}
+	}
 	for _, s := range q.Severities {
 		if s < 1 || s > 5 {
 			return nil, &ConfigError{Option: "DetectionQuery.Severities", Reason: fmt.Sprintf("severity %d out of range 1-5", s)}

@@ -137,11 +137,11 @@ func TestDetectionQueryEncoding(t *testing.T) {
 	}
 	// The caller's query is copied: changing it after List is called has no effect.
 	q.IDs[0] = 99
-	if bad := (&qualys.DetectionQuery{Severities: []int{7}}); true {
+	for _, bad := range []*qualys.DetectionQuery{{Severities: []int{7}}, {IDs: []int64{5, 0}}} {
 		for _, err := range c.Detections.List(context.Background(), bad) {
 			var ce *qualys.ConfigError
 			if !errors.As(err, &ce) {
-				t.Errorf("severity 7: err = %v", err)
+				t.Errorf("%+v: err = %v, want a ConfigError before any call", bad, err)
 			}
 		}
 	}
