@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -106,10 +107,69 @@ func parseQPSRequest(body []byte) (qpsRequest, error) {
 	return out, nil
 }
 
-func qpsError(w http.ResponseWriter, code, msg, resolution string) {
-	w.Header().Set("Content-Type", "application/json")
-	writeJSON(w, map[string]any{"ServiceResponse": map[string]any{"responseCode": code,
-		"responseErrorDetails": map[string]any{"errorMessage": msg, "errorResolution": resolution}}})
+func qpsError(w http.ResponseWriter, r *http.Request, code, msg, resolution string) {
+	writeServiceResponse(w, r, map[string]any{"responseCode": code,
+		"responseErrorDetails": map[string]any{"errorMessage": msg, "errorResolution": resolution}})
+}
+
+// writeServiceResponse answers in JSON when the request accepts it, and
+// in XML otherwise, as the QPS API does.
+func writeServiceResponse(w http.ResponseWriter, r *http.Request, resp map[string]any) {
+	if strings.Contains(r.Header.Get("Accept"), "json") {
+		w.Header().Set("Content-Type", "application/json")
+		writeJSON(w, map[string]any{"ServiceResponse": resp})
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<ServiceResponse xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="https://qualysapi.qualystest.invalid/qps/xsd/2.0/am/hostasset.xsd">`)
+	for _, k := range []string{"responseCode", "count", "hasMoreRecords", "lastId", "responseErrorDetails", "data"} {
+		if v, ok := resp[k]; ok {
+			xmlValue(&b, k, v)
+		}
+	}
+	b.WriteString("</ServiceResponse>\n")
+	io.WriteString(w, b.String())
+}
+
+// xmlValue renders a value built for the JSON form in the XML form: the
+// JSON collections {"list": [{"Type": {...}}]} become
+// <name><list><Type>...</Type></list></name>, and "data" holds the
+// records directly.
+func xmlValue(b *strings.Builder, name string, v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		b.WriteString("<" + name + ">")
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			xmlValue(b, k, x[k])
+		}
+		b.WriteString("</" + name + ">")
+	case []map[string]any:
+		b.WriteString("<" + name + ">")
+		for _, item := range x {
+			for k, inner := range item {
+				xmlValue(b, k, inner)
+			}
+		}
+		b.WriteString("</" + name + ">")
+	case []any:
+		b.WriteString("<" + name + ">")
+		for _, item := range x {
+			if m, ok := item.(map[string]any); ok {
+				for k, inner := range m {
+					xmlValue(b, k, inner)
+				}
+			}
+		}
+		b.WriteString("</" + name + ">")
+	default:
+		b.WriteString("<" + name + ">" + escapeText(fmt.Sprint(x)) + "</" + name + ">")
+	}
 }
 
 // match applies one QPS criteria to an asset.
@@ -231,26 +291,26 @@ func (s *Server) selectAssets(crit []qpsCriteria) ([]*qualys.HostAsset, error) {
 
 func (s *Server) serveQPS(w http.ResponseWriter, r *http.Request, api string, form url.Values) {
 	if !s.basicOK(r) {
-		qpsError(w, "INVALID_CREDENTIALS", "Authentication failed", "Verify both, user and password credentials.")
+		qpsError(w, r, "INVALID_CREDENTIALS", "Authentication failed", "Verify both, user and password credentials.")
 		return
 	}
 	body := readBody(r)
 	switch api {
 	case APIHostAssets, APIHostCount:
 		if r.Method != http.MethodPost {
-			qpsError(w, "INVALID_REQUEST", "Invalid Request", "Use POST with a ServiceRequest body.")
+			qpsError(w, r, "INVALID_REQUEST", "Invalid Request", "Use POST with a ServiceRequest body.")
 			return
 		}
 		req, err := parseQPSRequest(body)
 		if err != nil {
-			qpsError(w, "INVALID_REQUEST", err.Error(), "Send a valid ServiceRequest.")
+			qpsError(w, r, "INVALID_REQUEST", err.Error(), "Send a valid ServiceRequest.")
 			return
 		}
 		if req.LimitResults == 0 {
 			req.LimitResults = 100
 		}
 		if req.LimitResults < 1 || req.LimitResults > 1000 {
-			qpsError(w, "INVALID_REQUEST", fmt.Sprintf("Invalid value for limitResults (%d).", req.LimitResults), "Specify a value between 1 and 1000.")
+			qpsError(w, r, "INVALID_REQUEST", fmt.Sprintf("Invalid value for limitResults (%d).", req.LimitResults), "Specify a value between 1 and 1000.")
 			return
 		}
 		if api == APIHostAssets {
@@ -261,12 +321,11 @@ func (s *Server) serveQPS(w http.ResponseWriter, r *http.Request, api string, fo
 		s.mu.Unlock()
 		if err != nil {
 			msg, res, _ := strings.Cut(err.Error(), "|")
-			qpsError(w, "INVALID_REQUEST", msg, res)
+			qpsError(w, r, "INVALID_REQUEST", msg, res)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		if api == APIHostCount {
-			writeJSON(w, map[string]any{"ServiceResponse": map[string]any{"responseCode": "SUCCESS", "count": len(sel)}})
+			writeServiceResponse(w, r, map[string]any{"responseCode": "SUCCESS", "count": len(sel)})
 			return
 		}
 		if req.StartFromID > 0 {
@@ -292,21 +351,20 @@ func (s *Server) serveQPS(w http.ResponseWriter, r *http.Request, api string, fo
 				resp["lastId"] = sel[len(sel)-1].ID
 			}
 		}
-		writeJSON(w, map[string]any{"ServiceResponse": resp})
+		writeServiceResponse(w, r, resp)
 	case APIHostGet:
 		id, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, APIHostGet), 10, 64)
 		s.mu.Lock()
 		a := s.hostAssets[id]
 		s.mu.Unlock()
 		if err != nil || a == nil {
-			qpsError(w, "NOT_FOUND", fmt.Sprintf("HostAsset with id %s not found.", strings.TrimPrefix(r.URL.Path, APIHostGet)), "Specify an existing id.")
+			qpsError(w, r, "NOT_FOUND", fmt.Sprintf("HostAsset with id %s not found.", strings.TrimPrefix(r.URL.Path, APIHostGet)), "Specify an existing id.")
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		writeJSON(w, map[string]any{"ServiceResponse": map[string]any{"responseCode": "SUCCESS", "count": 1,
-			"data": []map[string]any{{"HostAsset": hostAssetJSON(a)}}}})
+		writeServiceResponse(w, r, map[string]any{"responseCode": "SUCCESS", "count": 1,
+			"data": []map[string]any{{"HostAsset": hostAssetJSON(a)}}})
 	default:
-		qpsError(w, "INVALID_REQUEST", "Unsupported QPS object.", "Use the hostasset API.")
+		qpsError(w, r, "INVALID_REQUEST", "Unsupported QPS object.", "Use the hostasset API.")
 	}
 }
 

@@ -1,6 +1,7 @@
 package qualystest
 
 import (
+	"encoding/xml"
 	"io"
 	"net/http"
 	"net/url"
@@ -198,5 +199,43 @@ func TestLoadFromFiles(t *testing.T) {
 	_, body := post(t, srv, APIDetections, url.Values{"action": {"list"}, "show_tags": {"1"}}, nil)
 	if !strings.Contains(body, "<ID>4100001</ID>") || !strings.Contains(body, "pci & dmz") {
 		t.Errorf("loaded detections not served:\n%.500s", body)
+	}
+}
+
+func TestQPSAnswersXMLUnlessJSONIsAccepted(t *testing.T) {
+	srv := NewServer(WithTenant(Generate(1, 3)))
+	defer srv.Close()
+	body := `<ServiceRequest><preferences><limitResults>2</limitResults></preferences></ServiceRequest>`
+	for _, accept := range []string{"", "application/json"} {
+		req, _ := http.NewRequest("POST", srv.URL+APIHostAssets, strings.NewReader(body))
+		req.SetBasicAuth(srv.user, srv.pass)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if accept == "" {
+			var x struct {
+				Code    string `xml:"responseCode"`
+				More    string `xml:"hasMoreRecords"`
+				LastID  int64  `xml:"lastId"`
+				Records []struct {
+					ID   int64  `xml:"id"`
+					Name string `xml:"name"`
+					IFs  []struct {
+						Address string `xml:"address"`
+					} `xml:"networkInterface>list>HostAssetInterface"`
+				} `xml:"data>HostAsset"`
+			}
+			if err := xml.Unmarshal(b, &x); err != nil || x.Code != "SUCCESS" || x.More != "true" || len(x.Records) != 2 || x.Records[0].ID == 0 || len(x.Records[0].IFs) == 0 || x.LastID != x.Records[1].ID {
+				t.Errorf("XML answer %+v err %v:\n%.400s", x, err, b)
+			}
+		} else if !strings.HasPrefix(strings.TrimSpace(string(b)), `{"ServiceResponse"`) {
+			t.Errorf("JSON answer: %.200s", b)
+		}
 	}
 }
