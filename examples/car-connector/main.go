@@ -252,6 +252,9 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	if len(missing) > 0 {
 		return carsync.Config{}, &usageError{"missing " + strings.Join(missing, ", ")}
 	}
+	if o.pageSize < 0 || o.pageSize > qualys.MaxHostAssetPageSize {
+		return carsync.Config{}, &usageError{fmt.Sprintf("-page_size must be 1-%d", qualys.MaxHostAssetPageSize)}
+	}
 	if o.incremental && o.full {
 		return carsync.Config{}, &usageError{"-incremental_update and -full contradict each other"}
 	}

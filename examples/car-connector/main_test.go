@@ -137,6 +137,7 @@ func TestBadConfigurationExitCodes(t *testing.T) {
 		{"unreachable Qualys", append(w.args(), "-qualys_url", "https://127.0.0.1:1", "-max_retries", "0"), nil, exitQualys, "transport error"},
 		{"incremental without state", append(w.args(), "-incremental_update"), nil, exitUsage, "not possible"},
 		{"contradicting modes", append(w.args(), "-incremental_update", "-full"), nil, exitUsage, "contradict"},
+		{"page size too large", append(w.args(), "-page_size", "5000"), nil, exitUsage, "-page_size must be 1-1000"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
