@@ -429,6 +429,21 @@ func TestHostAssetsWrongPassword(t *testing.T) {
 	}
 }
 
+func TestHostAssetsMaintenancePageRetried(t *testing.T) {
+	srv, c := newFake(t, 3)
+	srv.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, HTML: true, Status: 200, Times: 2})
+	n := 0
+	for _, err := range c.HostAssets.List(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 3 || srv.Calls(qualystest.APIHostAssets) != 3 {
+		t.Errorf("%d assets after %d calls; want 3 after two maintenance pages", n, srv.Calls(qualystest.APIHostAssets))
+	}
+}
+
 func TestHostAssetsMaintenancePage(t *testing.T) {
 	srv, c := newFake(t, 3)
 	srv.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, HTML: true, Status: 200, Times: 10})

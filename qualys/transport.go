@@ -219,7 +219,21 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 	release := func() { once.Do(st.gate.release) }
 	rc := newBody(resp.Body, release, c.cfg.idleTimeout)
 	if !r.fo {
-		resp.Body = rc
+		// A JSON API answering an HTML page (a proxy or maintenance
+		// page) under 2xx is a failure, retried like a 503.
+		br := bufio.NewReaderSize(rc, 32<<10)
+		head, _ := br.Peek(512)
+		if _, kind := rootElement(head); kind == bodyHTML {
+			rc.Close()
+			base.Text = "expected a JSON response, got " + describeBody(resp.Header.Get("Content-Type"), kind)
+			base.Snippet = redact.Scrub(redact.Snippet(head, 120), c.cfg.creds.pass)
+			base.kind = kindBadBody
+			return base, nil
+		}
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{br, rc}
 		return nil, &response{Response: resp}
 	}
 	// FO responses: a 2xx body may be a SIMPLE_RETURN (a success message,
