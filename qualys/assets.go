@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/retry"
 )
 
 // AssetService reads gateway (CSAM) assets with their installed software:
@@ -98,6 +100,7 @@ func (s *AssetService) List(ctx context.Context, q *AssetQuery) iter.Seq2[*Asset
 			st = "Application"
 		}
 		cursor := qc.AfterID
+		resumes := 0
 		path := "/rest/2.0/search/am/asset"
 		if s.c.gateway != nil {
 			path = s.c.gateway.Path + path
@@ -134,7 +137,20 @@ func (s *AssetService) List(ctx context.Context, q *AssetQuery) iter.Seq2[*Asset
 			}
 			if err != nil {
 				if ctx.Err() != nil {
-					err = ctx.Err()
+					yield(nil, ctx.Err())
+					return
+				}
+				if resumable(err) && resumes < s.c.cfg.maxAttempts-1 {
+					// The page was cut: ask again after the last asset
+					// delivered.
+					resumes++
+					cursor = max(cursor, meta.maxID)
+					s.c.cfg.logger.Warn("qualys: gateway asset page cut; resuming", "after_id", cursor, "resume", resumes, "error", err)
+					if err := retry.Sleep(ctx, s.c.cfg.backoff(resumes)); err != nil {
+						yield(nil, err)
+						return
+					}
+					continue
 				}
 				yield(nil, err)
 				return

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qualysbridge/qualysbridge/internal/redact"
+	"github.com/qualysbridge/qualysbridge/internal/retry"
 )
 
 // HostAssetService reads Asset Management host assets through the QPS API
@@ -309,6 +310,7 @@ func (s *HostAssetService) run(ctx context.Context, q HostAssetQuery, onAsset fu
 		query = url.Values{"fields": {strings.Join(q.Fields, ",")}}
 	}
 	cursor := q.AfterID
+	resumes := 0
 	for {
 		resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, query: query, body: q.body(cursor, true),
 			contentType: "application/json", accept: "application/json", action: "search", idempotent: true})
@@ -326,6 +328,17 @@ func (s *HostAssetService) run(ctx context.Context, q HostAssetQuery, onAsset fu
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if resumable(err) && resumes < s.c.cfg.maxAttempts-1 {
+				// The page was cut: ask again after the last asset
+				// delivered. Paging by id makes this exact.
+				resumes++
+				cursor = max(cursor, meta.maxID)
+				s.c.cfg.logger.Warn("qualys: host asset page cut; resuming", "after_id", cursor, "resume", resumes, "error", err)
+				if err := retry.Sleep(ctx, s.c.cfg.backoff(resumes)); err != nil {
+					return err
+				}
+				continue
 			}
 			return err
 		}

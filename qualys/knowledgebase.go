@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/retry"
 )
 
 // KnowledgeBaseService lists vulnerabilities from the Qualys KnowledgeBase
@@ -180,15 +182,72 @@ func compressIDs(ids []int64) string {
 	return b.String()
 }
 
+// fetch streams one chunk. When the answer is cut, the QIDs of the chunk
+// not yet delivered are asked for again, within the retry budget.
 func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.Values, yield func(*Vulnerability, error) bool) bool {
-	resp, err := s.c.postFO(ctx, path, "list", form, true)
-	if err != nil {
-		yield(nil, err)
-		return false
+	ids := form.Get("ids")
+	delivered := map[int64]bool{}
+	for resumes := 0; ; resumes++ {
+		resp, err := s.c.postFO(ctx, path, "list", form, true)
+		if err != nil {
+			yield(nil, err)
+			return false
+		}
+		d := &xdec{s: newScanner(resp.Body), endpoint: path}
+		var failed error
+		ok := streamRecords(ctx, d.nextVuln, func(v *Vulnerability, err error) bool {
+			if err != nil {
+				failed = err
+				return false
+			}
+			delivered[v.QID] = true
+			return yield(v, nil)
+		})
+		resp.Body.Close()
+		if ok {
+			return true
+		}
+		if failed == nil || ctx.Err() != nil || ids == "" || !resumable(failed) || resumes >= s.c.cfg.maxAttempts-1 {
+			if failed != nil {
+				yield(nil, failed)
+			}
+			return false
+		}
+		rest := remainingIDs(ids, delivered)
+		if rest == "" {
+			return true
+		}
+		s.c.cfg.logger.Warn("qualys: KnowledgeBase answer cut; asking for the rest", "resume", resumes+1, "error", failed)
+		if err := retry.Sleep(ctx, s.c.cfg.backoff(resumes+1)); err != nil {
+			yield(nil, err)
+			return false
+		}
+		form = withParam(form, "ids", rest)
 	}
-	defer resp.Body.Close()
-	d := &xdec{s: newScanner(resp.Body), endpoint: path}
-	return streamRecords(ctx, d.nextVuln, yield)
+}
+
+// remainingIDs expands an ids list ("1-3,7") and returns, compressed, the
+// ids not delivered yet.
+func remainingIDs(list string, delivered map[int64]bool) string {
+	var rest []int64
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.ParseInt(lo, 10, 64)
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.ParseInt(hi, 10, 64)
+		}
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		for q := a; q <= b; q++ {
+			if !delivered[q] {
+				rest = append(rest, q)
+			}
+		}
+	}
+	return compressIDs(rest)
 }
 
 // DecodeKnowledgeBase decodes a saved KnowledgeBase XML document one VULN

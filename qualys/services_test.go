@@ -648,3 +648,49 @@ func TestDetectionStreamCutIsResumedWithoutDuplicates(t *testing.T) {
 		t.Errorf("the resumed request has no id_min: %v", reqs[1].Form)
 	}
 }
+
+func TestCutPagesAreResumedWithoutDuplicates(t *testing.T) {
+	srv, c := newFake(t, 60)
+	ctx := context.Background()
+	srv.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, Call: 1, DropAfter: 30000})
+	srv.InjectFault(qualystest.Fault{API: qualystest.APIGatewayAssets, Call: 1, DropAfter: 20000})
+	srv.InjectFault(qualystest.Fault{API: qualystest.APIKnowledgeBase, Call: 1, DropAfter: 6000})
+	seen := map[int64]int{}
+	for a, err := range c.HostAssets.List(ctx, &qualys.HostAssetQuery{PageSize: 50}) {
+		if err != nil {
+			t.Fatalf("host assets: %v", err)
+		}
+		seen[a.ID]++
+	}
+	gw := map[int64]int{}
+	for a, err := range c.Assets.List(ctx, nil) {
+		if err != nil {
+			t.Fatalf("gateway: %v", err)
+		}
+		gw[a.AssetID]++
+	}
+	var qids []int64
+	for i := range 60 {
+		qids = append(qids, int64(10000+i*37))
+	}
+	kb := map[int64]int{}
+	for v, err := range c.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: qids}) {
+		if err != nil {
+			t.Fatalf("KB: %v", err)
+		}
+		kb[v.QID]++
+	}
+	for name, m := range map[string]map[int64]int{"host assets": seen, "gateway assets": gw, "KB entries": kb} {
+		if len(m) != 60 {
+			t.Errorf("%s: %d distinct, want 60", name, len(m))
+		}
+		for id, n := range m {
+			if n != 1 {
+				t.Errorf("%s: %d delivered %d times", name, id, n)
+			}
+		}
+	}
+	if fired := srv.FaultsFired()["fault"]; fired != 3 {
+		t.Errorf("%d faults fired, want 3 (the test would prove nothing)", fired)
+	}
+}
