@@ -250,14 +250,13 @@ func (c *Client) EnsureIndicator(ctx context.Context, in Indicator) (*Indicator,
 const BulkBatch = 500
 
 type consumeObject struct {
-	Value       string              `json:"value"`
-	Description string              `json:"description,omitempty"`
-	Attributes  []Attribute         `json:"attributes,omitempty"`
-	Sources     []Source            `json:"sources,omitempty"`
-	Tags        []string            `json:"tags,omitempty"`
-	Indicators  []map[string]int64  `json:"indicators,omitempty"`
-	PublishedAt string              `json:"published_at,omitempty"`
-	Extra       map[string][]string `json:"-"`
+	Value       string             `json:"value"`
+	Description string             `json:"description,omitempty"`
+	Attributes  []Attribute        `json:"attributes,omitempty"`
+	Sources     []Source           `json:"sources,omitempty"`
+	Tags        []string           `json:"tags,omitempty"`
+	Indicators  []map[string]int64 `json:"indicators,omitempty"`
+	PublishedAt string             `json:"published_at,omitempty"`
 }
 
 // UpsertAssets stores assets by value: through POST /api/{asset}/consume
