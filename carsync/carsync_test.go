@@ -181,7 +181,7 @@ func TestQuietIncrementalCostsConstantCalls(t *testing.T) {
 		}
 		// One call each: changed host assets, changed detections,
 		// changed applications, and two QPS counts (not rate-limited).
-		if n := sum.TotalQualysCalls(); n > 5 || sum.QualysCalls["/api/2.0/fo/asset/host/vm/detection/"] != 1 {
+		if n := sum.TotalQualysCalls(); n > 5 || sum.QualysCalls[qualystest.APIDetections] != 1 {
 			t.Errorf("%d hosts: a quiet incremental run made %d calls (%v), want 5 at most and 1 detection call", hosts, n, sum.QualysCalls)
 		}
 		calls = append(calls, sum.TotalQualysCalls())
@@ -225,7 +225,7 @@ func TestRateLimitStormRiddenOutWithinBudget(t *testing.T) {
 		t.Errorf("peak concurrency %d over the limit 1", p)
 	}
 	// Pacing from the headers keeps blocked calls to a minimum.
-	if n := sum.QualysCalls["/api/2.0/fo/asset/host/vm/detection/"]; n > 2*2+2 {
+	if n := sum.QualysCalls[qualystest.APIDetections]; n > 2*2+2 {
 		t.Errorf("%d detection calls for 2 pages: 409s were not avoided", n)
 	}
 }

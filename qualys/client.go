@@ -13,7 +13,8 @@ import (
 	"github.com/qualysbridge/qualysbridge/internal/retry"
 )
 
-// Client talks to one Qualys subscription: the FO API (/api/N.N/fo/), the
+// Client talks to one Qualys subscription: the FO API (/api/N.N/fo/, the
+// version per endpoint: see Endpoint), the
 // QPS portal API (/qps/rest/2.0/) and, when a gateway URL is configured,
 // the gateway APIs. It is safe for concurrent use.
 //
@@ -43,6 +44,8 @@ type Client struct {
 	calls map[string]int64
 	last  atomic.Pointer[Rate]
 	jwt   tokenCache
+
+	eosWarned sync.Map // endpoint paths whose end-of-service notice was logged
 }
 
 // NewClient returns a client for the Qualys API server at baseURL (for
@@ -54,7 +57,6 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		userAgent:   defaultUserAgent,
 		maxAttempts: defaultMaxAttempts,
 		maxWait:     defaultMaxWait,
-		apiVersion:  defaultAPIVersion,
 		idleTimeout: defaultIdleTimeout,
 	}
 	for _, o := range opts {
@@ -173,7 +175,7 @@ func (c *Client) Rate() (Rate, bool) {
 }
 
 // RateFor returns the limits most recently reported for one API path (such
-// as "/api/2.0/fo/asset/host/vm/detection/").
+// as "/api/5.0/fo/asset/host/vm/detection/"; see EndpointPath).
 func (c *Client) RateFor(api string) (Rate, bool) {
 	c.mu.Lock()
 	st := c.apis[api]
@@ -215,8 +217,4 @@ func (c *Client) countCall(key string) {
 	c.mu.Lock()
 	c.calls[key]++
 	c.mu.Unlock()
-}
-
-func (c *Client) foPath(resource string) string {
-	return c.base.Path + "/api/" + c.cfg.apiVersion + "/fo/" + resource
 }

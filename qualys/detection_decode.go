@@ -51,10 +51,10 @@ func streamRecords[T any](ctx context.Context, next func() (*T, error), yield fu
 	}
 }
 
-// postFO sends a form to an FO API.
-func (c *Client) postFO(ctx context.Context, path, action string, form url.Values, idempotent bool) (*response, error) {
-	return c.do(ctx, &apiRequest{method: "POST", path: path, body: []byte(form.Encode()),
-		contentType: "application/x-www-form-urlencoded", action: action, idempotent: idempotent, fo: true})
+// postFO sends a form to a versioned FO endpoint.
+func (c *Client) postFO(ctx context.Context, ep Endpoint, action string, form url.Values, idempotent bool) (*response, error) {
+	return c.do(ctx, &apiRequest{method: "POST", path: c.EndpointPath(ep), body: []byte(form.Encode()),
+		contentType: "application/x-www-form-urlencoded", action: action, idempotent: idempotent, fo: true, ep: ep})
 }
 
 // nextRecord advances to the next start element named record, descending

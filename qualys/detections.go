@@ -18,7 +18,7 @@ import (
 )
 
 // DetectionService lists VM detections (the Host List Detection API,
-// /api/N.N/fo/asset/host/vm/detection/).
+// /api/5.0/fo/asset/host/vm/detection/ by default; see EndpointDetections).
 type DetectionService struct{ c *Client }
 
 // DetectionQuery holds the Host List Detection filters. Zero values are not
@@ -178,11 +178,11 @@ func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq
 // host after the last complete one, within the retry budget: listing is safe
 // to repeat, and no host is yielded twice.
 func (c *Client) listDetections(ctx context.Context, form url.Values, yield func(*DetectionHost, error) bool) {
-	path := c.foPath("asset/host/vm/detection/")
+	path := c.EndpointPath(EndpointDetections)
 	var lastIDMin int64 = -1
 	resumes := 0
 	for {
-		resp, err := c.postFO(ctx, path, "list", form, true)
+		resp, err := c.postFO(ctx, EndpointDetections, "list", form, true)
 		if err != nil {
 			yield(nil, err)
 			return

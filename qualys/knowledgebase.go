@@ -14,7 +14,7 @@ import (
 )
 
 // KnowledgeBaseService lists vulnerabilities from the Qualys KnowledgeBase
-// (/api/N.N/fo/knowledge_base/vuln/).
+// (/api/4.0/fo/knowledge_base/vuln/ by default; see EndpointKnowledgeBase).
 type KnowledgeBaseService struct{ c *Client }
 
 // DefaultKBChunk is the number of QIDs asked for in one KnowledgeBase call.
@@ -137,7 +137,7 @@ func (s *KnowledgeBaseService) List(ctx context.Context, q *KnowledgeBaseQuery) 
 		if len(chunks) == 0 {
 			chunks = [][]int64{nil}
 		}
-		path := s.c.foPath("knowledge_base/vuln/")
+		path := s.c.EndpointPath(EndpointKnowledgeBase)
 		for _, ids := range chunks {
 			form := url.Values{}
 			for k, v := range base {
@@ -188,7 +188,7 @@ func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.
 	ids := form.Get("ids")
 	delivered := map[int64]bool{}
 	for resumes := 0; ; resumes++ {
-		resp, err := s.c.postFO(ctx, path, "list", form, true)
+		resp, err := s.c.postFO(ctx, EndpointKnowledgeBase, "list", form, true)
 		if err != nil {
 			yield(nil, err)
 			return false

@@ -21,7 +21,7 @@ type config struct {
 	maxWait       time.Duration
 	backoff       func(attempt int) time.Duration
 	concurrency   int
-	apiVersion    string
+	versions      map[Endpoint]string
 	allowLoopback bool
 	idleTimeout   time.Duration
 }
@@ -43,7 +43,6 @@ const (
 	defaultMaxAttempts = 5
 	defaultMaxWait     = 5 * time.Minute
 	defaultIdleTimeout = 5 * time.Minute
-	defaultAPIVersion  = "2.0"
 	// defaultConcurrency is the concurrency used for an API until its
 	// X-Concurrency-Limit-Limit header is known: the Standard
 	// subscription's limit.
@@ -157,25 +156,6 @@ func WithConcurrency(n int) Option {
 			return &ConfigError{Option: "WithConcurrency", Reason: "must be at least 1"}
 		}
 		c.concurrency = n
-		return nil
-	}
-}
-
-// WithAPIVersion sets the version segment of the /api/N.N/fo/ paths
-// (default "2.0"). Qualys has announced end of support for some v2.0
-// endpoints; later versions keep the shapes this package decodes.
-func WithAPIVersion(v string) Option {
-	return func(c *config) error {
-		ok := v != ""
-		for _, r := range v {
-			if (r < '0' || r > '9') && r != '.' {
-				ok = false
-			}
-		}
-		if !ok {
-			return &ConfigError{Option: "WithAPIVersion", Reason: "want a version such as 2.0 or 5.0, got " + quoteShort(v)}
-		}
-		c.apiVersion = v
 		return nil
 	}
 }

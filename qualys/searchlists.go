@@ -13,7 +13,7 @@ import (
 )
 
 // SearchListService manages QID search lists
-// (/api/N.N/fo/qid/search_list/dynamic/).
+// (/api/3.0/fo/qid/search_list/dynamic/ by default; see EndpointSearchLists).
 type SearchListService struct{ c *Client }
 
 // DynamicSearchList is the definition of a dynamic QID search list: a title
@@ -77,8 +77,8 @@ func (s *SearchListService) CreateDynamic(ctx context.Context, l *DynamicSearchL
 		}
 	}
 	v.Set("action", "create")
-	path := s.c.foPath("qid/search_list/dynamic/")
-	resp, err := s.c.postFO(ctx, path, "create", v, false)
+	path := s.c.EndpointPath(EndpointSearchLists)
+	resp, err := s.c.postFO(ctx, EndpointSearchLists, "create", v, false)
 	if err != nil {
 		return 0, err
 	}
@@ -100,8 +100,7 @@ func (s *SearchListService) Delete(ctx context.Context, id int64) error {
 		return &ConfigError{Option: "search list id", Reason: "must be positive"}
 	}
 	v := url.Values{"action": {"delete"}, "id": {strconv.FormatInt(id, 10)}}
-	path := s.c.foPath("qid/search_list/dynamic/")
-	resp, err := s.c.postFO(ctx, path, "delete", v, true)
+	resp, err := s.c.postFO(ctx, EndpointSearchLists, "delete", v, true)
 	if err != nil {
 		return err
 	}
@@ -143,8 +142,8 @@ func (s *SearchListService) List(ctx context.Context, q *SearchListQuery) iter.S
 			return
 		}
 		v.Set("action", "list")
-		path := s.c.foPath("qid/search_list/dynamic/")
-		resp, err := s.c.postFO(ctx, path, "list", v, true)
+		path := s.c.EndpointPath(EndpointSearchLists)
+		resp, err := s.c.postFO(ctx, EndpointSearchLists, "list", v, true)
 		if err != nil {
 			yield(nil, err)
 			return

@@ -584,7 +584,7 @@ func TestRateLimitStormRiddenOut(t *testing.T) {
 	if n == 0 || srv.PeakConcurrency(qualystest.APIDetections) > 1 {
 		t.Errorf("%d hosts, peak concurrency %d", n, srv.PeakConcurrency(qualystest.APIDetections))
 	}
-	r, ok := c.RateFor("/api/2.0/fo/asset/host/vm/detection/")
+	r, ok := c.RateFor(c.EndpointPath(qualys.EndpointDetections))
 	if !ok || r.Limit != 3 || r.ConcurrencyLimit != 1 {
 		t.Errorf("rate %+v", r)
 	}

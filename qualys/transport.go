@@ -44,6 +44,8 @@ type apiRequest struct {
 	// fo marks FO API calls, whose 2xx bodies may still be SIMPLE_RETURN
 	// errors.
 	fo bool
+	// ep is the versioned FO endpoint called, when there is one.
+	ep Endpoint
 }
 
 func (r *apiRequest) key() string {
@@ -68,8 +70,25 @@ type response struct {
 
 // do sends the request with pacing, the concurrency cap and retries, and
 // returns the first 2xx response that is not an error in disguise. The
-// concurrency slot is held until the body is closed.
+// concurrency slot is held until the body is closed. For a versioned FO
+// endpoint, a refusal of the version becomes a *VersionError and an
+// end-of-service notice in the headers is logged once.
 func (c *Client) do(ctx context.Context, r *apiRequest) (*response, error) {
+	resp, err := c.doRetried(ctx, r)
+	if r.ep == "" {
+		return resp, err
+	}
+	var qe *Error
+	if err != nil && errors.As(err, &qe) && qe.kind != kindTransport && qe.kind != kindPaced && versionRefused(qe) {
+		return nil, &VersionError{Endpoint: r.ep, Version: c.Version(r.ep), Err: qe}
+	}
+	if resp != nil {
+		c.warnEndOfService(r.path, endOfServiceNotice(resp.Header))
+	}
+	return resp, err
+}
+
+func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error) {
 	if c.cfg.creds == nil {
 		return nil, &ConfigError{Option: "credentials", Reason: "no credentials; use WithCredentials"}
 	}

@@ -72,7 +72,7 @@ func simpleErr(code, text string) string {
 }
 
 func foRequest(c *Client, idempotent bool) *apiRequest {
-	return &apiRequest{method: "POST", path: c.foPath("test/"), body: []byte("action=list"), contentType: "application/x-www-form-urlencoded", action: "list", idempotent: idempotent, fo: true}
+	return &apiRequest{method: "POST", path: c.base.Path + "/api/2.0/fo/test/", body: []byte("action=list"), contentType: "application/x-www-form-urlencoded", action: "list", idempotent: idempotent, fo: true}
 }
 
 func call(t *testing.T, c *Client, r *apiRequest) (string, error) {
@@ -481,7 +481,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	_, err := call(t, c, foRequest(c, true))
 	errs = append(errs, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
 	r := foRequest(c, true)
-	r.path = c.foPath("html/")
+	r.path = c.base.Path + "/api/2.0/fo/html/"
 	_, err = call(t, c, r)
 	errs = append(errs, err.Error())
 	errs = append(errs, fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c.cfg))
@@ -511,7 +511,8 @@ func TestNewClientValidation(t *testing.T) {
 		{"negative concurrency", "https://qualysapi.qualys.com", []Option{WithConcurrency(-1)}, "at least 1"},
 		{"zero attempts", "https://qualysapi.qualys.com", []Option{WithRetry(0, time.Second)}, "maxAttempts"},
 		{"empty password", "https://qualysapi.qualys.com", []Option{WithCredentials("u", "")}, "empty password"},
-		{"bad version", "https://qualysapi.qualys.com", []Option{WithAPIVersion("v2")}, "version"},
+		{"bad version", "https://qualysapi.qualys.com", []Option{WithEndpointVersion(EndpointDetections, "v2")}, "version"},
+		{"unknown endpoint", "https://qualysapi.qualys.com", []Option{WithEndpointVersion("asset/ip/", "2.0")}, "unknown endpoint"},
 		{"nil option", "https://qualysapi.qualys.com", []Option{nil}, "nil option"},
 	}
 	for _, tc := range cases {
@@ -611,10 +612,10 @@ func TestSimpleReturnSuccessPassesThrough(t *testing.T) {
 	}
 }
 
-func TestAPIVersionOption(t *testing.T) {
-	c, mux, _ := setup(t, WithAPIVersion("5.0"))
+func TestEndpointVersionOption(t *testing.T) {
+	c, mux, _ := setup(t, WithEndpointVersion(EndpointDetections, "6.0"))
 	var path string
-	mux.HandleFunc("/api/5.0/fo/asset/host/vm/detection/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/api/6.0/fo/asset/host/vm/detection/", func(w http.ResponseWriter, r *http.Request) {
 		path = r.URL.Path
 		io.WriteString(w, `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`)
 	})
@@ -623,7 +624,11 @@ func TestAPIVersionOption(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if path != "/api/5.0/fo/asset/host/vm/detection/" {
-		t.Errorf("called %q, want the 5.0 path", path)
+	if path != "/api/6.0/fo/asset/host/vm/detection/" {
+		t.Errorf("called %q, want the 6.0 path", path)
+	}
+	// The other endpoints keep their defaults.
+	if got := c.EndpointPath(EndpointKnowledgeBase); got != "/api/4.0/fo/knowledge_base/vuln/" {
+		t.Errorf("KnowledgeBase path = %q", got)
 	}
 }

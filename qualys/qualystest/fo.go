@@ -330,7 +330,7 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 			scheme = "https"
 		}
 		warn = &qualys.Warning{Code: "1980", Text: fmt.Sprintf("%d record limit exceeded. Use URL to get next batch of results.", limit),
-			URL: scheme + "://" + r.Host + APIDetections + "?" + q.Encode()}
+			URL: scheme + "://" + r.Host + r.URL.Path + "?" + q.Encode()}
 	}
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	dw := NewDetectionWriter(w, false)

@@ -40,11 +40,14 @@ const (
 	DefaultPassword = "qualystest-password"
 )
 
-// API names used for limits, faults and introspection.
+// API names used for limits, faults and introspection. An FO API is named
+// by its current version's path; a call to any served version of it
+// (see VersionPolicy) counts under that name.
 const (
-	APIDetections    = "/api/2.0/fo/asset/host/vm/detection/"
-	APISearchLists   = "/api/2.0/fo/qid/search_list/dynamic/"
-	APIKnowledgeBase = "/api/2.0/fo/knowledge_base/vuln/"
+	APIDetections    = "/api/5.0/fo/asset/host/vm/detection/"
+	APISearchLists   = "/api/3.0/fo/qid/search_list/dynamic/"
+	APIKnowledgeBase = "/api/4.0/fo/knowledge_base/vuln/"
+	APIAssetGroups   = "/api/2.0/fo/asset/group/"
 	APIHostAssets    = "/qps/rest/2.0/search/am/hostasset"
 	APIHostCount     = "/qps/rest/2.0/count/am/hostasset"
 	APIHostGet       = "/qps/rest/2.0/get/am/hostasset/"
@@ -181,6 +184,8 @@ type Server struct {
 	pageCounter map[string]int
 	fired       map[string]int
 	refusals    map[string]int
+	versions    map[qualys.Endpoint]VersionPolicy
+	retired     RetiredAnswer
 }
 
 // FaultsFired returns how many times each injected fault fired, by Name.
@@ -225,6 +230,7 @@ func NewServer(opts ...Option) *Server {
 		lists: map[int64]*searchList{}, nextListID: 1700000, tokens: map[string]time.Time{},
 		limits: map[string]*limitState{}, calls: map[string]int{}, inFlight: map[string]int{},
 		peak: map[string]int{}, pageCounter: map[string]int{}, fired: map[string]int{}, refusals: map[string]int{},
+		versions: defaultVersionPolicies(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -381,9 +387,23 @@ func (s *Server) SearchLists() []int64 {
 	return ids
 }
 
-// apiOf maps a request path to its API name.
-func apiOf(path string) string {
-	for _, api := range []string{APIDetections, APISearchLists, APIKnowledgeBase, APIHostAssets, APIHostCount, APIGatewayAuth, APIGatewayAssets} {
+// apiOf maps a request path to its API name: a served version of an FO
+// endpoint is named by its current path; a retired one by its own path.
+func (s *Server) apiOf(path string) string {
+	if served, _, _ := s.versionState(path); served {
+		_, e, _ := foEndpoint(path)
+		switch e {
+		case qualys.EndpointDetections:
+			return APIDetections
+		case qualys.EndpointKnowledgeBase:
+			return APIKnowledgeBase
+		case qualys.EndpointSearchLists:
+			return APISearchLists
+		case qualys.EndpointAssetGroups:
+			return APIAssetGroups
+		}
+	}
+	for _, api := range []string{APIHostAssets, APIHostCount, APIGatewayAuth, APIGatewayAssets} {
 		if strings.TrimSuffix(path, "/") == strings.TrimSuffix(api, "/") {
 			return api
 		}
@@ -399,7 +419,7 @@ type handler func(w http.ResponseWriter, r *http.Request, api string, form url.V
 // wrap records the request, applies faults and limits, and calls h.
 func (s *Server) wrap(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		api := apiOf(r.URL.Path)
+		api := s.apiOf(r.URL.Path)
 		if r.Method == http.MethodGet && len(r.URL.RequestURI()) > maxGetURL {
 			http.Error(w, "Request-URI Too Long", http.StatusRequestURITooLong)
 			return
@@ -462,6 +482,14 @@ func (s *Server) wrap(h handler) http.HandlerFunc {
 			}
 		}
 		if strings.HasPrefix(api, "/api/") {
+			if served, eos, p := s.versionState(r.URL.Path); !served {
+				if _, _, known := foEndpoint(r.URL.Path); known {
+					s.answerRetired(w, r.URL.Path)
+					return
+				}
+			} else if eos {
+				setEndOfService(w, p)
+			}
 			if r.Header.Get("X-Requested-With") == "" {
 				writeXML(w, http.StatusBadRequest, simpleReturn("1999", "X-Requested-With header is required."))
 				return
