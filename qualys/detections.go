@@ -216,7 +216,10 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 		}
 		w := d.warning
 		if w == nil || w.URL == "" {
-			if w != nil && w.Code != "" && w.Code != "1980" {
+			switch {
+			case w != nil && eosText(w.Text):
+				c.warnEndOfService(path, "WARNING "+w.Code+": "+w.Text)
+			case w != nil && w.Code != "" && w.Code != "1980":
 				c.cfg.logger.Warn("qualys: detection list warning", "code", w.Code, "text", w.Text)
 			}
 			return

@@ -1,0 +1,205 @@
+package qualys_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+)
+
+// TestEveryCallGoesToTheCurrentVersions runs every FO call type against
+// the fake and checks the path of each request.
+func TestEveryCallGoesToTheCurrentVersions(t *testing.T) {
+	srv, c := newFake(t, 30)
+	ctx := context.Background()
+	for _, err := range c.Detections.List(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, err := range c.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: []int64{38170}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, err := range c.VulnerableHosts(ctx, &qualys.VulnerableHostsQuery{CVEs: []string{"CVE-2019-17053"}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, err := range c.SearchLists.List(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{
+		"/api/5.0/fo/asset/host/vm/detection/": "list",
+		"/api/4.0/fo/knowledge_base/vuln/":     "list",
+		"/api/3.0/fo/qid/search_list/dynamic/": "create list delete",
+	}
+	seen := map[string]map[string]bool{}
+	for _, r := range srv.Requests() {
+		if !strings.HasPrefix(r.Path, "/api/") {
+			continue
+		}
+		if _, ok := want[r.Path]; !ok {
+			t.Errorf("%s action=%s went to an unexpected path", r.Path, r.Form.Get("action"))
+			continue
+		}
+		if seen[r.Path] == nil {
+			seen[r.Path] = map[string]bool{}
+		}
+		seen[r.Path][r.Form.Get("action")] = true
+	}
+	for path, actions := range want {
+		for _, a := range strings.Fields(actions) {
+			if !seen[path][a] {
+				t.Errorf("no %s call to %s", a, path)
+			}
+		}
+	}
+	for _, e := range qualys.Endpoints() {
+		if got, want := c.EndpointPath(e), "/api/"+qualys.DefaultVersion(e)+"/fo/"+string(e); got != want {
+			t.Errorf("EndpointPath(%s) = %q, want %q", e, got, want)
+		}
+	}
+}
+
+// TestRetiredVersionIsLoud calls retired versions answered in each shape
+// the fake offers: the error names the endpoint, the version and the
+// option, matches ErrVersionUnsupported, and the call is not repeated.
+func TestRetiredVersionIsLoud(t *testing.T) {
+	shapes := map[string]qualystest.RetiredAnswer{
+		"404 html": qualystest.RetiredNotFoundHTML, "404 xml": qualystest.RetiredNotFoundXML,
+		"simple return": qualystest.RetiredSimpleReturn, "410": qualystest.RetiredGone,
+	}
+	calls := map[qualys.Endpoint]func(*qualys.Client) error{
+		qualys.EndpointDetections: func(c *qualys.Client) error {
+			for _, err := range c.Detections.List(context.Background(), nil) {
+				return err
+			}
+			return nil
+		},
+		qualys.EndpointKnowledgeBase: func(c *qualys.Client) error {
+			for _, err := range c.KnowledgeBase.List(context.Background(), nil) {
+				return err
+			}
+			return nil
+		},
+		qualys.EndpointSearchLists: func(c *qualys.Client) error {
+			_, err := c.SearchLists.CreateDynamic(context.Background(), &qualys.DynamicSearchList{Title: "t", CVEIDs: []string{"CVE-2019-17053"}})
+			return err
+		},
+	}
+	retiredVersion := map[qualys.Endpoint]string{
+		qualys.EndpointDetections: "2.0", qualys.EndpointKnowledgeBase: "3.0", qualys.EndpointSearchLists: "1.0",
+	}
+	for name, shape := range shapes {
+		for ep, call := range calls {
+			t.Run(name+"/"+string(ep), func(t *testing.T) {
+				srv, _ := newFake(t, 5, qualystest.WithRetiredAnswer(shape))
+				user, pass := srv.Credentials()
+				old, err := qualys.NewClient(srv.URL, qualys.WithCredentials(user, pass), qualys.WithInsecureLoopback(),
+					qualys.WithEndpointVersion(ep, retiredVersion[ep]), qualys.WithBackoff(func(int) time.Duration { return time.Millisecond }))
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = call(old)
+				var ve *qualys.VersionError
+				if !errors.Is(err, qualys.ErrVersionUnsupported) || !errors.As(err, &ve) {
+					t.Fatalf("err = %v, want a *VersionError", err)
+				}
+				if ve.Endpoint != ep || ve.Version != retiredVersion[ep] {
+					t.Errorf("VersionError = %+v", ve)
+				}
+				msg := err.Error()
+				for _, want := range []string{string(ep), "version " + retiredVersion[ep], "WithEndpointVersion(qualys.", qualys.DefaultVersion(ep)} {
+					if !strings.Contains(msg, want) {
+						t.Errorf("message %q lacks %q", msg, want)
+					}
+				}
+				var qe *qualys.Error
+				if !errors.As(err, &qe) || qe.Endpoint != "/api/"+retiredVersion[ep]+"/fo/"+string(ep) {
+					t.Errorf("the *Error underneath is %+v", qe)
+				}
+				if n := len(srv.Requests()); n != 1 {
+					t.Errorf("%d requests, want 1 (a refused version is not retried)", n)
+				}
+			})
+		}
+	}
+}
+
+func TestEndOfServiceNoticeLoggedOncePerEndpoint(t *testing.T) {
+	srv, _ := newFake(t, 5)
+	var logs bytes.Buffer
+	user, pass := srv.Credentials()
+	c, err := qualys.NewClient(srv.URL, qualys.WithCredentials(user, pass), qualys.WithInsecureLoopback(),
+		qualys.WithEndpointVersion(qualys.EndpointSearchLists, "2.0"),
+		qualys.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		id, err := c.SearchLists.CreateDynamic(ctx, &qualys.DynamicSearchList{Title: "eos " + string(rune('a'+i)), CVEIDs: []string{"CVE-2019-17053"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SearchLists.Delete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, err := range c.Detections.List(ctx, nil) { // a current version: no notice
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := logs.String()
+	if n := strings.Count(out, "end of service"); n != 1 {
+		t.Fatalf("%d end-of-service warnings, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "/api/2.0/fo/qid/search_list/dynamic/") || !strings.Contains(out, "Sunset") {
+		t.Errorf("warning does not name the endpoint and notice:\n%s", out)
+	}
+}
+
+// TestDetectionWarningEndOfService: a notice carried in the detection
+// output's WARNING element (no URL) is logged once, not treated as a page.
+func TestDetectionWarningEndOfService(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID></HOST></HOST_LIST>
+<WARNING><CODE>1999</CODE><TEXT>This API version reaches End-of-Service on 2026-12-31.</TEXT></WARNING></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`)
+	}))
+	defer srv.Close()
+	var logs bytes.Buffer
+	c, err := qualys.NewClient(srv.URL, qualys.WithCredentials("u", "p"), qualys.WithInsecureLoopback(),
+		qualys.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		n := 0
+		for _, err := range c.Detections.List(context.Background(), nil) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		if n != 1 {
+			t.Fatalf("%d hosts", n)
+		}
+	}
+	if got := strings.Count(logs.String(), "End-of-Service"); got != 1 {
+		t.Errorf("notice logged %d times, want once:\n%s", got, logs.String())
+	}
+}
