@@ -366,6 +366,31 @@ func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 			if b, err = d.trimmed(); err == nil {
 				h.AssetGroupIDs, err = parseIntList(b)
 			}
+		case "METADATA":
+			err = d.decodeMetadata(&h.Metadata)
+		case "CLOUD_PROVIDER_TAGS":
+			err = d.fields("CLOUD_PROVIDER_TAGS", func(n []byte) error {
+				if string(n) != "CLOUD_TAG" {
+					return d.s.Skip()
+				}
+				var t CloudTag
+				e := d.fields("CLOUD_TAG", func(n []byte) error {
+					var e error
+					switch string(n) {
+					case "NAME":
+						t.Name, e = d.text()
+					case "VALUE":
+						t.Value, e = d.text()
+					case "LAST_SUCCESS_DATE":
+						t.LastSuccessDate, e = d.time()
+					default:
+						e = d.s.Skip()
+					}
+					return e
+				})
+				h.CloudTags = append(h.CloudTags, t)
+				return e
+			})
 		case "TAGS":
 			err = d.fields("TAGS", func(n []byte) error {
 				if string(n) != "TAG" {
@@ -417,7 +442,7 @@ func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 }
 
 func (d *detectionDecoder) decodeDetection(det *Detection) error {
-	return d.fields("DETECTION", func(name []byte) error {
+	err := d.fields("DETECTION", func(name []byte) error {
 		var err error
 		var b []byte
 		switch string(name) {
@@ -496,10 +521,113 @@ func (d *detectionDecoder) decodeDetection(det *Detection) error {
 			})
 		case "ASSET_CVE":
 			det.AssetCVE, err = d.text()
+		case "CVE", "CVE_LIST":
+			err = d.decodeCVEs(det, string(name))
+		case "VULNERABILITY_DETECTION_SOURCES":
+			det.DetectionSources, err = d.trimmedString()
+		case "LATEST_VULNERABILITY_DETECTION_SOURCE":
+			det.LatestDetectionSource, err = d.trimmedString()
+		case "MITRE_TACTIC_NAME":
+			det.MitreTacticName, err = d.trimmedString()
+		case "MITRE_TECHNIQUE_NAME":
+			det.MitreTechniqueName, err = d.trimmedString()
+		case "MITRE_TACTIC_ID":
+			det.MitreTacticID, err = d.trimmedString()
+		case "MITRE_TECHNIQUE_ID":
+			det.MitreTechniqueID, err = d.trimmedString()
+		case "TRURISK_ELIMINATION_STATUS":
+			det.TruRiskEliminationStatus, err = d.trimmedString()
 		default:
 			err = d.s.Skip()
 		}
 		return err
+	})
+	if err == nil && det.CVEs == nil && det.AssetCVE != "" {
+		det.CVEs = appendCVEs(nil, det.AssetCVE)
+	}
+	return err
+}
+
+// decodeCVEs reads the detection's CVE ids in either shape: a CVE element
+// whose text holds comma-separated ids (repeated CVE elements add up), or
+// a CVE_LIST of CVE elements with an ID child, as in the KnowledgeBase.
+func (d *detectionDecoder) decodeCVEs(det *Detection, name string) error {
+	if name == "CVE" {
+		t, err := d.text()
+		det.CVEs = appendCVEs(det.CVEs, t)
+		return err
+	}
+	return d.fields("CVE_LIST", func(n []byte) error {
+		if string(n) != "CVE" {
+			return d.s.Skip()
+		}
+		return d.fields("CVE", func(n []byte) error {
+			if string(n) != "ID" {
+				return d.s.Skip()
+			}
+			t, err := d.text()
+			det.CVEs = appendCVEs(det.CVEs, t)
+			return err
+		})
+	})
+}
+
+// appendCVEs appends the comma- or space-separated ids in s, skipping
+// duplicates.
+func appendCVEs(dst []string, s string) []string {
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
+		if !slices.Contains(dst, f) {
+			dst = append(dst, f)
+		}
+	}
+	return dst
+}
+
+// decodeMetadata reads METADATA/{EC2,AZURE,GOOGLE,ALICLOUD}/ATTRIBUTE.
+func (d *detectionDecoder) decodeMetadata(m *HostMetadata) error {
+	return d.fields("METADATA", func(n []byte) error {
+		var dst *[]MetadataAttribute
+		switch string(n) {
+		case "EC2":
+			dst = &m.EC2
+		case "AZURE":
+			dst = &m.Azure
+		case "GOOGLE":
+			dst = &m.Google
+		case "ALICLOUD":
+			dst = &m.AliCloud
+		default:
+			return d.s.Skip()
+		}
+		provider := string(n)
+		return d.fields(provider, func(n []byte) error {
+			if string(n) != "ATTRIBUTE" {
+				return d.s.Skip()
+			}
+			var a MetadataAttribute
+			e := d.fields("ATTRIBUTE", func(n []byte) error {
+				var e error
+				switch string(n) {
+				case "NAME":
+					a.Name, e = d.text()
+				case "LAST_STATUS":
+					a.LastStatus, e = d.trimmedString()
+				case "VALUE":
+					a.Value, e = d.text()
+				case "LAST_SUCCESS_DATE":
+					a.LastSuccessDate, e = d.time()
+				case "LAST_ERROR_DATE":
+					a.LastErrorDate, e = d.time()
+				case "LAST_ERROR":
+					a.LastError, e = d.text()
+				default:
+					e = d.s.Skip()
+				}
+				return e
+			})
+			*dst = append(*dst, a)
+			return e
+		})
 	})
 }
 

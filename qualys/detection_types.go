@@ -36,6 +36,10 @@ type DetectionHost struct {
 	LastPCScanned time.Time
 	// Tags are the host's asset tags (show_tags=1).
 	Tags []Tag
+	// Metadata is the cloud instance metadata (host_metadata=...).
+	Metadata HostMetadata
+	// CloudTags are the cloud provider's tags (show_cloud_tags=1).
+	CloudTags []CloudTag
 	// AssetGroupIDs are the ids of the asset groups the host belongs to,
 	// when the response lists them.
 	AssetGroupIDs []int64
@@ -52,6 +56,37 @@ type DNSData struct {
 	Hostname string
 	Domain   string
 	FQDN     string
+}
+
+// HostMetadata is a host's METADATA: instance attributes per cloud
+// provider (HLD 5.0 added ALICLOUD).
+type HostMetadata struct {
+	EC2      []MetadataAttribute
+	Azure    []MetadataAttribute
+	Google   []MetadataAttribute
+	AliCloud []MetadataAttribute
+}
+
+// IsZero reports whether no provider sent any attribute.
+func (m *HostMetadata) IsZero() bool {
+	return len(m.EC2) == 0 && len(m.Azure) == 0 && len(m.Google) == 0 && len(m.AliCloud) == 0
+}
+
+// MetadataAttribute is one METADATA/<provider>/ATTRIBUTE.
+type MetadataAttribute struct {
+	Name            string
+	LastStatus      string
+	Value           string
+	LastSuccessDate time.Time
+	LastErrorDate   time.Time
+	LastError       string
+}
+
+// CloudTag is one CLOUD_PROVIDER_TAGS/CLOUD_TAG.
+type CloudTag struct {
+	Name            string
+	Value           string
+	LastSuccessDate time.Time
 }
 
 // Tag is an asset tag.
@@ -107,8 +142,24 @@ type Detection struct {
 	QDSSeverity string
 	// QDSFactors are the contributing factors (show_qds_factors=1).
 	QDSFactors []QDSFactor
-	// AssetCVE is ASSET_CVE.
+	// AssetCVE is ASSET_CVE, as sent.
 	AssetCVE string
+	// CVEs are the CVE ids of the detection (HLD 5.0): the CVE element
+	// (one comma-separated text, repeated elements, or a CVE_LIST), or,
+	// when the response has none, the ids in ASSET_CVE. Nil when empty.
+	CVEs []string
+	// DetectionSources is VULNERABILITY_DETECTION_SOURCES and
+	// LatestDetectionSource LATEST_VULNERABILITY_DETECTION_SOURCE
+	// (vuln_detection_source=1), as sent.
+	DetectionSources      string
+	LatestDetectionSource string
+	// MITRE ATT&CK mapping of the QID (HLD 5.0), as sent.
+	MitreTacticName    string // MITRE_TACTIC_NAME
+	MitreTechniqueName string // MITRE_TECHNIQUE_NAME
+	MitreTacticID      string // MITRE_TACTIC_ID
+	MitreTechniqueID   string // MITRE_TECHNIQUE_ID
+	// TruRiskEliminationStatus is TRURISK_ELIMINATION_STATUS.
+	TruRiskEliminationStatus string
 }
 
 // QDSFactor is one QDS_FACTOR: its name attribute and its value.

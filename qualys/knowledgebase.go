@@ -49,18 +49,21 @@ type Vulnerability struct {
 	Category            string
 	Published           time.Time
 	LastServiceModified time.Time
-	Patchable           bool
-	Disabled            bool
-	PCIFlag             bool
-	CVEs                []Reference
-	VendorRefs          []Reference
-	Software            []KBSoftware
-	Diagnosis           string
-	Consequence         string
-	Solution            string
-	CVSS                CVSS
-	CVSSV3              CVSS
-	ThreatIntel         []string
+	// PatchPublished is PATCH_PUBLISHED_DATE (KnowledgeBase 3.0 and
+	// later): when the vendor published a fix, zero when none is known.
+	PatchPublished time.Time
+	Patchable      bool
+	Disabled       bool
+	PCIFlag        bool
+	CVEs           []Reference
+	VendorRefs     []Reference
+	Software       []KBSoftware
+	Diagnosis      string
+	Consequence    string
+	Solution       string
+	CVSS           CVSS
+	CVSSV3         CVSS
+	ThreatIntel    []string
 }
 
 // Reference is a CVE or vendor reference: its id and URL.
@@ -339,6 +342,8 @@ func (d *xdec) decodeVuln() (*Vulnerability, error) {
 			v.Published, e = d.time()
 		case "LAST_SERVICE_MODIFICATION_DATETIME":
 			v.LastServiceModified, e = d.time()
+		case "PATCH_PUBLISHED_DATE":
+			v.PatchPublished, e = d.time()
 		case "PATCHABLE":
 			v.Patchable, e = d.flag()
 		case "IS_DISABLED":

@@ -300,15 +300,21 @@ func (s *Scanner) skipBang() error {
 		}
 		s.r += i + 3
 		return nil
-	case s.need(9) && string(s.buf[s.r:s.r+9]) == "<![CDATA[":
+	case rest[2] == '[':
+		// A CDATA section; anything else in brackets is not XML content.
+		// need may move the buffer, so rest is not used after it.
+		if !s.need(9) {
+			return s.eofError("in markup declaration")
+		}
+		if string(s.buf[s.r:s.r+9]) != "<![CDATA[" {
+			return s.errorf("unsupported markup declaration %q", s.buf[s.r:s.r+4])
+		}
 		i := s.find([]byte("]]>"), 9)
 		if i < 0 {
 			return s.eofError("in CDATA section")
 		}
 		s.r += i + 3
 		return nil
-	case rest[2] == '[':
-		return s.errorf("unsupported markup declaration %q", rest)
 	}
 	return s.skipDirective()
 }

@@ -270,6 +270,12 @@ func TestErrors(t *testing.T) {
 		{``, "unexpected end of input"},
 		{`<a></a></b>`, "unexpected end element"},
 		{`<a><!-- never closed`, "unexpected end of input"},
+		// A body cut inside a CDATA opener is cut, not malformed, so that
+		// a caller can resume it.
+		{`<a><b><![C`, "unexpected end of input"},
+		{`<a><![CD`, "unexpected end of input"},
+		{`<a><![`, "unexpected end of input"},
+		{`<a><![INCLUDE[ x ]]></a>`, "unsupported markup declaration"},
 	}
 	for _, c := range cases {
 		_, err := walk(strings.NewReader(c.doc), func(string) bool { return false })

@@ -36,7 +36,7 @@ type DetectionWriter struct {
 func NewDetectionWriter(w io.Writer, indent bool) *DetectionWriter {
 	dw := &DetectionWriter{w: bufio.NewWriterSize(w, 64<<10), indent: indent}
 	dw.raw(`<?xml version="1.0" encoding="UTF-8" ?>` + "\n" +
-		`<!DOCTYPE HOST_LIST_VM_DETECTION_OUTPUT SYSTEM "https://qualysapi.qualystest.invalid/api/2.0/fo/asset/host/vm/detection/host_list_vm_detection_output.dtd">` + "\n" +
+		`<!DOCTYPE HOST_LIST_VM_DETECTION_OUTPUT SYSTEM "https://qualysapi.qualystest.invalid/api/5.0/fo/asset/host/vm/detection/host_list_vm_detection_output.dtd">` + "\n" +
 		"<HOST_LIST_VM_DETECTION_OUTPUT>\n  <RESPONSE>\n    <DATETIME>" + fmtTime(time.Now()) + "</DATETIME>\n")
 	return dw
 }
@@ -138,6 +138,22 @@ func (d *DetectionWriter) WriteHost(h *qualys.DetectionHost, showTags bool) erro
 	d.date(4, "LAST_VM_AUTH_SCANNED_DATE", h.LastVMAuthScanned)
 	d.num(4, "LAST_VM_AUTH_SCANNED_DURATION", int64(h.LastVMAuthScannedDuration/time.Second))
 	d.date(4, "LAST_PC_SCANNED_DATE", h.LastPCScanned)
+	d.writeMetadata(&h.Metadata)
+	if len(h.CloudTags) > 0 {
+		d.nl(4)
+		d.raw("<CLOUD_PROVIDER_TAGS>")
+		for _, t := range h.CloudTags {
+			d.nl(5)
+			d.raw("<CLOUD_TAG>")
+			d.cdata(6, "NAME", t.Name)
+			d.cdata(6, "VALUE", t.Value)
+			d.date(6, "LAST_SUCCESS_DATE", t.LastSuccessDate)
+			d.nl(5)
+			d.raw("</CLOUD_TAG>")
+		}
+		d.nl(4)
+		d.raw("</CLOUD_PROVIDER_TAGS>")
+	}
 	if showTags && len(h.Tags) > 0 {
 		d.nl(4)
 		d.raw("<TAGS>")
@@ -214,8 +230,52 @@ func (d *DetectionWriter) writeDetection(x *qualys.Detection) {
 	d.leaf(6, "AFFECT_EXPLOITABLE_CONFIG", x.AffectExploitableConfig)
 	d.date(6, "LAST_PROCESSED_DATETIME", x.LastProcessed)
 	d.cdata(6, "ASSET_CVE", x.AssetCVE)
+	d.cdata(6, "CVE", strings.Join(x.CVEs, ","))
+	d.leaf(6, "VULNERABILITY_DETECTION_SOURCES", x.DetectionSources)
+	d.leaf(6, "LATEST_VULNERABILITY_DETECTION_SOURCE", x.LatestDetectionSource)
+	d.cdata(6, "MITRE_TACTIC_NAME", x.MitreTacticName)
+	d.cdata(6, "MITRE_TECHNIQUE_NAME", x.MitreTechniqueName)
+	d.leaf(6, "MITRE_TACTIC_ID", x.MitreTacticID)
+	d.leaf(6, "MITRE_TECHNIQUE_ID", x.MitreTechniqueID)
+	d.leaf(6, "TRURISK_ELIMINATION_STATUS", x.TruRiskEliminationStatus)
 	d.nl(5)
 	d.raw("</DETECTION>")
+}
+
+// writeMetadata writes METADATA with one block per provider that has
+// attributes.
+func (d *DetectionWriter) writeMetadata(m *qualys.HostMetadata) {
+	if m.IsZero() {
+		return
+	}
+	d.nl(4)
+	d.raw("<METADATA>")
+	for _, p := range []struct {
+		name  string
+		attrs []qualys.MetadataAttribute
+	}{{"EC2", m.EC2}, {"AZURE", m.Azure}, {"GOOGLE", m.Google}, {"ALICLOUD", m.AliCloud}} {
+		if len(p.attrs) == 0 {
+			continue
+		}
+		d.nl(5)
+		d.raw("<" + p.name + ">")
+		for _, a := range p.attrs {
+			d.nl(6)
+			d.raw("<ATTRIBUTE>")
+			d.cdata(7, "NAME", a.Name)
+			d.leaf(7, "LAST_STATUS", a.LastStatus)
+			d.cdata(7, "VALUE", a.Value)
+			d.date(7, "LAST_SUCCESS_DATE", a.LastSuccessDate)
+			d.date(7, "LAST_ERROR_DATE", a.LastErrorDate)
+			d.cdata(7, "LAST_ERROR", a.LastError)
+			d.nl(6)
+			d.raw("</ATTRIBUTE>")
+		}
+		d.nl(5)
+		d.raw("</" + p.name + ">")
+	}
+	d.nl(4)
+	d.raw("</METADATA>")
 }
 
 // Close ends the document, with a truncation WARNING when w is not nil, and
@@ -276,6 +336,9 @@ func writeKB(w io.Writer, vulns []*qualys.Vulnerability) error {
 				bw.WriteString("        <LAST_SERVICE_MODIFICATION_DATETIME>" + fmtTime(v.LastServiceModified) + "</LAST_SERVICE_MODIFICATION_DATETIME>\n")
 			}
 			bw.WriteString("        <PUBLISHED_DATETIME>" + fmtTime(v.Published) + "</PUBLISHED_DATETIME>\n")
+			if !v.PatchPublished.IsZero() {
+				bw.WriteString("        <PATCH_PUBLISHED_DATE>" + fmtTime(v.PatchPublished) + "</PATCH_PUBLISHED_DATE>\n")
+			}
 			bw.WriteString("        <PATCHABLE>" + flag(v.Patchable) + "</PATCHABLE>\n")
 			if len(v.Software) > 0 {
 				bw.WriteString("        <SOFTWARE_LIST>\n")

@@ -101,7 +101,12 @@ var knownDetectionParams = map[string]bool{
 	"max_days_since_detection_updated": true, "max_days_since_last_vm_scan": true, "filter_superseded_qids": true,
 	"qds_min": true, "qds_max": true, "network_ids": true, "os_pattern": true, "compliance_enabled": true,
 	"use_tags": true, "tag_set_by": true, "tag_include_selector": true, "tag_exclude_selector": true,
-	"tag_set_include": true, "tag_set_exclude": true,
+	"tag_set_include": true, "tag_set_exclude": true, "show_tags_v2": true,
+	"host_metadata": true, "host_metadata_fields": true, "show_cloud_tags": true, "cloud_tag_fields": true,
+	"vuln_detection_source": true, "network_name": true, "vm_scan_date_before": true, "vm_scan_date_after": true,
+	"vm_auth_scan_date_before": true, "vm_auth_scan_date_after": true, "detection_last_tested_since": true,
+	"detection_last_tested_since_days": true, "detection_last_tested_before": true,
+	"detection_last_tested_before_days": true, "suppress_duplicated_data_from_csv": true,
 }
 
 func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form url.Values) {
@@ -196,6 +201,15 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 	showResults := flagParam(form, "show_results", true)
 	showTags := flagParam(form, "show_tags", false)
 	showQDS := flagParam(form, "show_qds", false)
+	showCloudTags := flagParam(form, "show_cloud_tags", false)
+	showSources := flagParam(form, "vuln_detection_source", false)
+	metadata := form.Get("host_metadata")
+	switch metadata {
+	case "", "all", "ec2", "azure", "google", "alicloud":
+	default:
+		bad(w, "1905", "parameter host_metadata has invalid value: "+metadata)
+		return
+	}
 
 	s.mu.Lock()
 	resolve := func(idsParam, titlesParam string) (map[int64]bool, string) {
@@ -240,17 +254,39 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 		bad(w, "1905", msg)
 		return
 	}
-	if form.Get("ag_ids") != "" || form.Get("ag_titles") != "" {
+	// Filters combine with AND, as Qualys documents: given both ag_ids
+	// and ag_titles, a host must be in one of the groups named by id and
+	// in one of the groups named by title.
+	var byID, byTitle map[int64]bool
+	if agIDs := splitList(form.Get("ag_ids")); len(agIDs) > 0 {
+		byID = s.groupMembers(func(g AssetGroup) bool { return slices.Contains(agIDs, strconv.FormatInt(g.ID, 10)) })
+	}
+	if agTitles := splitList(form.Get("ag_titles")); len(agTitles) > 0 {
+		byTitle = s.groupMembers(func(g AssetGroup) bool { return slices.Contains(agTitles, g.Title) })
+	}
+	switch {
+	case byID != nil && byTitle != nil:
 		groupHosts = map[int64]bool{}
-		agIDs := splitList(form.Get("ag_ids"))
-		agTitles := splitList(form.Get("ag_titles"))
-		for _, g := range s.groups {
-			if slices.Contains(agIDs, strconv.FormatInt(g.ID, 10)) || slices.Contains(agTitles, g.Title) {
-				for _, h := range g.HostIDs {
-					groupHosts[h] = true
-				}
+		for h := range byID {
+			if byTitle[h] {
+				groupHosts[h] = true
 			}
 		}
+	case byID != nil:
+		groupHosts = byID
+	case byTitle != nil:
+		groupHosts = byTitle
+	}
+	kbCVEs := func(qid int64) []string {
+		v := s.kb[qid]
+		if v == nil || len(v.CVEs) == 0 {
+			return nil
+		}
+		out := make([]string, len(v.CVEs))
+		for i, c := range v.CVEs {
+			out[i] = c.ID
+		}
+		return out
 	}
 	var hostIDs []int64
 	for id := range s.detections {
@@ -279,6 +315,10 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 		if !showTags {
 			cp.Tags = nil
 		}
+		cp.Metadata = filterMetadata(h.Metadata, metadata)
+		if !showCloudTags {
+			cp.CloudTags = nil
+		}
 		for _, d := range h.Detections {
 			if qids != nil && !qids.has(d.QID) {
 				continue
@@ -303,6 +343,12 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 			}
 			if !showQDS {
 				d.QDS, d.QDSSeverity, d.QDSFactors = 0, "", nil
+			}
+			if !showSources {
+				d.DetectionSources, d.LatestDetectionSource = "", ""
+			}
+			if d.CVEs == nil {
+				d.CVEs = kbCVEs(d.QID)
 			}
 			cp.Detections = append(cp.Detections, d)
 		}
@@ -515,4 +561,35 @@ func (s *Server) serveKB(w http.ResponseWriter, form url.Values) {
 	sort.Slice(out, func(i, j int) bool { return out[i].QID < out[j].QID })
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	writeKB(w, out)
+}
+
+// groupMembers returns the hosts of the asset groups that match.
+func (s *Server) groupMembers(match func(AssetGroup) bool) map[int64]bool {
+	out := map[int64]bool{}
+	for _, g := range s.groups {
+		if match(g) {
+			for _, h := range g.HostIDs {
+				out[h] = true
+			}
+		}
+	}
+	return out
+}
+
+// filterMetadata keeps the providers host_metadata asks for ("" sends
+// none, "all" every provider).
+func filterMetadata(m qualys.HostMetadata, which string) qualys.HostMetadata {
+	switch which {
+	case "all":
+		return m
+	case "ec2":
+		return qualys.HostMetadata{EC2: m.EC2}
+	case "azure":
+		return qualys.HostMetadata{Azure: m.Azure}
+	case "google":
+		return qualys.HostMetadata{Google: m.Google}
+	case "alicloud":
+		return qualys.HostMetadata{AliCloud: m.AliCloud}
+	}
+	return qualys.HostMetadata{}
 }

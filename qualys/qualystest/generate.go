@@ -83,6 +83,9 @@ func Generate(seed int64, hosts int, opts ...GenerateOption) *Tenant {
 		if rng.IntN(2) == 0 {
 			v.CVSS = qualys.CVSS{Base: float64(10+rng.IntN(91)) / 10}
 		}
+		if v.Patchable {
+			v.PatchPublished = v.Published.Add(72 * time.Hour)
+		}
 		qids = append(qids, qid)
 		kbByQID[qid] = v
 		t.KB = append(t.KB, v)
@@ -179,6 +182,16 @@ func Generate(seed int64, hosts int, opts ...GenerateOption) *Tenant {
 			h.IP, h.IPv6 = "", ipv6
 		}
 		h.Tags = a.Tags
+		if len(a.SourceInfo) > 0 && a.SourceInfo[0].Type == "EC_2" {
+			src := a.SourceInfo[0]
+			// Dates without the random source, so that adding these did
+			// not change the rest of a generated tenant.
+			h.Metadata.EC2 = []qualys.MetadataAttribute{
+				{Name: "latest/meta-data/instance-id", LastStatus: "Success", Value: src.InstanceID, LastSuccessDate: src.LastUpdated},
+				{Name: "latest/meta-data/placement/region", LastStatus: "Success", Value: src.Region, LastSuccessDate: src.LastUpdated},
+			}
+			h.CloudTags = []qualys.CloudTag{{Name: "Environment", Value: "production", LastSuccessDate: src.LastUpdated}}
+		}
 		n := max(1, cfg.detections/2+rng.IntN(cfg.detections+1))
 		for k := 0; k < n; k++ {
 			qid := qids[rng.IntN(len(qids))]
@@ -186,6 +199,11 @@ func Generate(seed int64, hosts int, opts ...GenerateOption) *Tenant {
 			d := qualys.Detection{UniqueVulnID: hostID*1000 + int64(k), QID: qid, Type: "Confirmed", Severity: kb.Severity,
 				SSL: false, Status: "Active", FirstFound: ago(400), LastFound: ago(5), TimesFound: 1 + rng.IntN(200),
 				LastTest: ago(5), LastUpdate: ago(5), LastProcessed: ago(5), QDS: 1 + rng.IntN(100), QDSSeverity: "MEDIUM"}
+			d.DetectionSources, d.LatestDetectionSource = "Cloud Agent,Scanner", "Cloud Agent"
+			if qid%5 == 0 {
+				d.MitreTacticName, d.MitreTacticID = "Initial Access", "TA0001"
+				d.MitreTechniqueName, d.MitreTechniqueID = "Exploit Public-Facing Application", "T1190"
+			}
 			prod := products[(int(qid-10000)/37)%len(products)]
 			d.Results = fmt.Sprintf("%s version %d.%d.%d detected\nPath: /usr/lib/%s\nFix: upgrade", prod, rng.IntN(10), rng.IntN(10), rng.IntN(10), strings.ToLower(strings.ReplaceAll(prod, " ", "")))
 			if rng.IntN(3) == 0 {
