@@ -313,3 +313,38 @@ func TestCompressIDs(t *testing.T) {
 		t.Errorf("compressIDs = %q", got)
 	}
 }
+
+// TestDecodeDetectionsV5 decodes the elements HLD 5.0 added, each CVE
+// shape, and elements no version has yet (skipped without error).
+func TestDecodeDetectionsV5(t *testing.T) {
+	var hosts []*DetectionHost
+	for h, err := range DecodeDetections(bytes.NewReader(fixture(t, "detections_v5.xml"))) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts = append(hosts, h)
+	}
+	want := []*DetectionHost{{
+		ID: 7700001, IP: "10.20.0.5", TrackingMethod: "AGENT", OS: "Alibaba Cloud Linux 3", CloudProvider: "Alibaba",
+		Metadata: HostMetadata{
+			AliCloud: []MetadataAttribute{{Name: "latest/meta-data/region-id", LastStatus: "Success", Value: "cn-hangzhou", LastSuccessDate: ts("2026-11-29T08:00:00Z")}},
+			EC2:      []MetadataAttribute{{Name: "latest/meta-data/instance-id", LastStatus: "Error", LastErrorDate: ts("2026-11-28T08:00:00Z"), LastError: "timeout"}},
+		},
+		CloudTags: []CloudTag{{Name: "env", Value: "prod", LastSuccessDate: ts("2026-11-29T08:00:00Z")}},
+		Detections: []Detection{
+			{UniqueVulnID: 9100000001, QID: 38170, Type: "Confirmed", Severity: 4, Status: "Active",
+				CVEs: []string{"CVE-2019-17053", "CVE-2019-1705"}, DetectionSources: "Cloud Agent,Scanner", LatestDetectionSource: "Cloud Agent",
+				MitreTacticName: "Initial Access", MitreTechniqueName: "Exploit Public-Facing Application", MitreTacticID: "TA0001", MitreTechniqueID: "T1190",
+				TruRiskEliminationStatus: "Not Eliminated"},
+			{QID: 90001, Type: "Potential", Severity: 2, Status: "New", CVEs: []string{"CVE-2024-0001", "CVE-2024-0002"}},
+			{QID: 90002, Type: "Confirmed", Severity: 3, Status: "Active", AssetCVE: "CVE-2023-4567", CVEs: []string{"CVE-2023-4567"}},
+			{QID: 90003, Type: "Info", Severity: 1, Status: "Active"},
+		},
+	}}
+	if diff := cmp.Diff(want, hosts); diff != "" {
+		t.Errorf("decoded hosts (-want +got):\n%s", diff)
+	}
+	if hosts[0].Detections[3].CVEs != nil {
+		t.Error("an empty CVE element must give nil CVEs")
+	}
+}

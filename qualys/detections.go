@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,6 +46,13 @@ type DetectionQuery struct {
 	// scan was processed.
 	VMProcessedAfter  time.Time `url:"-"`
 	VMProcessedBefore time.Time `url:"-"`
+	// VMScanDateBefore/After and VMAuthScanDateBefore/After bound the
+	// host's last (authenticated) scan date.
+	VMScanDateBefore     time.Time `url:"-"`
+	VMScanDateAfter      time.Time `url:"-"`
+	VMAuthScanDateBefore time.Time `url:"-"`
+	VMAuthScanDateAfter  time.Time `url:"-"`
+	NetworkName          string    `url:"network_name,omitempty"`
 
 	// Detection filters.
 	QIDs []int64 `url:"qids,comma,omitempty"`
@@ -62,24 +70,35 @@ type DetectionQuery struct {
 	DetectionProcessedAfter      time.Time `url:"-"`
 	DetectionProcessedBefore     time.Time `url:"-"`
 	MaxDaysSinceDetectionUpdated int       `url:"max_days_since_detection_updated,omitempty"`
+	// DetectionLastTestedSince/Before bound when the detection was last
+	// tested; the *Days forms count days back from now.
+	DetectionLastTestedSince      time.Time `url:"-"`
+	DetectionLastTestedBefore     time.Time `url:"-"`
+	DetectionLastTestedSinceDays  int       `url:"detection_last_tested_since_days,omitempty"`
+	DetectionLastTestedBeforeDays int       `url:"detection_last_tested_before_days,omitempty"`
 	FilterSupersededQIDs         *bool     `url:"filter_superseded_qids,int,omitempty"`
 	IncludeSearchListIDs         []int64   `url:"include_search_list_ids,comma,omitempty"`
 	ExcludeSearchListIDs         []int64   `url:"exclude_search_list_ids,comma,omitempty"`
 	IncludeSearchListTitles      []string  `url:"include_search_list_titles,comma,omitempty"`
 	ExcludeSearchListTitles      []string  `url:"exclude_search_list_titles,comma,omitempty"`
-	QDSMin                       int       `url:"qds_min,omitempty"`
-	QDSMax                       int       `url:"qds_max,omitempty"`
-	// ARF filters (0-4, see the API documentation); 0 is not sent.
-	ARFKernelFilter   int      `url:"arf_kernel_filter,omitempty"`
-	ARFServiceFilter  int      `url:"arf_service_filter,omitempty"`
-	ARFConfigFilter   int      `url:"arf_config_filter,omitempty"`
-	ActiveKernelsOnly int      `url:"active_kernels_only,omitempty"`
-	UseTags           *bool    `url:"use_tags,int,omitempty"`
-	TagSetBy          string   `url:"tag_set_by,omitempty"`
-	TagIncludeSel     string   `url:"tag_include_selector,omitempty"`
-	TagExcludeSel     string   `url:"tag_exclude_selector,omitempty"`
-	TagSetInclude     []string `url:"tag_set_include,comma,omitempty"`
-	TagSetExclude     []string `url:"tag_set_exclude,comma,omitempty"`
+	// QDSMin and QDSMax keep detections whose Qualys Detection Score is
+	// in range (1-100).
+	QDSMin int `url:"qds_min,omitempty"`
+	QDSMax int `url:"qds_max,omitempty"`
+	// ARF filters (Qualys' values 0-4 for the three filters, 0-3 for
+	// active_kernels_only); 0 is not sent.
+	ARFKernelFilter   int   `url:"arf_kernel_filter,omitempty"`
+	ARFServiceFilter  int   `url:"arf_service_filter,omitempty"`
+	ARFConfigFilter   int   `url:"arf_config_filter,omitempty"`
+	ActiveKernelsOnly int   `url:"active_kernels_only,omitempty"`
+	UseTags           *bool `url:"use_tags,int,omitempty"`
+	// TagSetBy is "id" or "name": how TagSetInclude/Exclude name tags.
+	TagSetBy string `url:"tag_set_by,omitempty"`
+	// TagIncludeSel and TagExcludeSel are "any" or "all".
+	TagIncludeSel string   `url:"tag_include_selector,omitempty"`
+	TagExcludeSel string   `url:"tag_exclude_selector,omitempty"`
+	TagSetInclude []string `url:"tag_set_include,comma,omitempty"`
+	TagSetExclude []string `url:"tag_set_exclude,comma,omitempty"`
 
 	// Output options.
 	ShowResults    *bool `url:"show_results,int,omitempty"`
@@ -88,6 +107,19 @@ type DetectionQuery struct {
 	ShowQDS        *bool `url:"show_qds,int,omitempty"`
 	ShowQDSFactors *bool `url:"show_qds_factors,int,omitempty"`
 	ShowAssetID    *bool `url:"show_asset_id,int,omitempty"`
+	EchoRequest    *bool `url:"echo_request,int,omitempty"`
+	// VulnDetectionSource adds each detection's detection sources
+	// (vuln_detection_source=1, HLD 5.0).
+	VulnDetectionSource *bool `url:"vuln_detection_source,int,omitempty"`
+	// HostMetadata adds cloud instance metadata: "all", "ec2", "azure",
+	// "google" or "alicloud"; HostMetadataFields narrows it to some
+	// attribute names.
+	HostMetadata       string   `url:"host_metadata,omitempty"`
+	HostMetadataFields []string `url:"host_metadata_fields,comma,omitempty"`
+	// ShowCloudTags adds the cloud provider's tags; CloudTagFields
+	// narrows them to some tag names.
+	ShowCloudTags  *bool    `url:"show_cloud_tags,int,omitempty"`
+	CloudTagFields []string `url:"cloud_tag_fields,comma,omitempty"`
 	// TruncationLimit is the number of hosts per response (the API's
 	// default is 1000). Negative asks for no truncation (sent as 0).
 	TruncationLimit int `url:"-"`
@@ -116,6 +148,9 @@ func (q *DetectionQuery) values() (url.Values, error) {
 		{"vm_processed_after", q.VMProcessedAfter}, {"vm_processed_before", q.VMProcessedBefore},
 		{"detection_updated_since", q.DetectionUpdatedSince}, {"detection_updated_before", q.DetectionUpdatedBefore},
 		{"detection_processed_after", q.DetectionProcessedAfter}, {"detection_processed_before", q.DetectionProcessedBefore},
+		{"vm_scan_date_before", q.VMScanDateBefore}, {"vm_scan_date_after", q.VMScanDateAfter},
+		{"vm_auth_scan_date_before", q.VMAuthScanDateBefore}, {"vm_auth_scan_date_after", q.VMAuthScanDateAfter},
+		{"detection_last_tested_since", q.DetectionLastTestedSince}, {"detection_last_tested_before", q.DetectionLastTestedBefore},
 	} {
 		if !tf.t.IsZero() {
 			v.Set(tf.key, qualysTime(tf.t))
@@ -137,10 +172,8 @@ func (q *DetectionQuery) values() (url.Values, error) {
 			}
 		}
 	}
-	for _, s := range q.Severities {
-		if s < 1 || s > 5 {
-			return nil, &ConfigError{Option: "DetectionQuery.Severities", Reason: fmt.Sprintf("severity %d out of range 1-5", s)}
-		}
+	if err := q.validate(); err != nil {
+		return nil, err
 	}
 	for k, vals := range q.Extra {
 		if _, ok := v[k]; !ok {
@@ -149,6 +182,62 @@ func (q *DetectionQuery) values() (url.Values, error) {
 	}
 	v.Set("action", "list")
 	return v, nil
+}
+
+// validate checks the values Qualys enumerates, so that a typo fails
+// before a call is spent on it.
+func (q *DetectionQuery) validate() error {
+	bad := func(field, reason string) error {
+		return &ConfigError{Option: "DetectionQuery." + field, Reason: reason}
+	}
+	for _, s := range q.Severities {
+		if s < 1 || s > 5 {
+			return bad("Severities", fmt.Sprintf("severity %d out of range 1-5", s))
+		}
+	}
+	for _, st := range q.Status {
+		if !slices.Contains([]string{"New", "Active", "Fixed", "Re-Opened"}, st) {
+			return bad("Status", "want New, Active, Fixed or Re-Opened, got "+quoteShort(st))
+		}
+	}
+	enums := []struct {
+		field, value string
+		allowed      []string
+	}{
+		{"IncludeVulnType", q.IncludeVulnType, []string{"confirmed", "potential"}},
+		{"TagSetBy", q.TagSetBy, []string{"id", "name"}},
+		{"TagIncludeSel", q.TagIncludeSel, []string{"any", "all"}},
+		{"TagExcludeSel", q.TagExcludeSel, []string{"any", "all"}},
+		{"HostMetadata", q.HostMetadata, []string{"all", "ec2", "azure", "google", "alicloud"}},
+	}
+	for _, e := range enums {
+		if e.value != "" && !slices.Contains(e.allowed, e.value) {
+			return bad(e.field, "want one of "+strings.Join(e.allowed, ", ")+", got "+quoteShort(e.value))
+		}
+	}
+	ranges := []struct {
+		field    string
+		v, lo, hi int
+	}{
+		{"QDSMin", q.QDSMin, 1, 100}, {"QDSMax", q.QDSMax, 1, 100},
+		{"ARFKernelFilter", q.ARFKernelFilter, 1, 4}, {"ARFServiceFilter", q.ARFServiceFilter, 1, 4},
+		{"ARFConfigFilter", q.ARFConfigFilter, 1, 4}, {"ActiveKernelsOnly", q.ActiveKernelsOnly, 1, 3},
+		{"MaxDaysSinceVMScan", q.MaxDaysSinceVMScan, 1, 1 << 30}, {"MaxDaysSinceDetectionUpdated", q.MaxDaysSinceDetectionUpdated, 1, 1 << 30},
+		{"DetectionLastTestedSinceDays", q.DetectionLastTestedSinceDays, 1, 1 << 30},
+		{"DetectionLastTestedBeforeDays", q.DetectionLastTestedBeforeDays, 1, 1 << 30},
+	}
+	for _, r := range ranges {
+		if r.v != 0 && (r.v < r.lo || r.v > r.hi) {
+			return bad(r.field, fmt.Sprintf("%d out of range %d-%d (0 leaves it out)", r.v, r.lo, r.hi))
+		}
+	}
+	if q.QDSMin > 0 && q.QDSMax > 0 && q.QDSMin > q.QDSMax {
+		return bad("QDSMin", fmt.Sprintf("%d is above QDSMax %d", q.QDSMin, q.QDSMax))
+	}
+	if (len(q.HostMetadataFields) > 0 && q.HostMetadata == "") || (len(q.CloudTagFields) > 0 && (q.ShowCloudTags == nil || !*q.ShowCloudTags)) {
+		return bad("HostMetadataFields", "HostMetadataFields needs HostMetadata and CloudTagFields needs ShowCloudTags")
+	}
+	return nil
 }
 
 // List streams the hosts matching q with their detections. Each response

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/qualysbridge/qualysbridge/qualys"
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
@@ -692,5 +693,89 @@ func TestCutPagesAreResumedWithoutDuplicates(t *testing.T) {
 	}
 	if fired := srv.FaultsFired()["fault"]; fired != 3 {
 		t.Errorf("%d faults fired, want 3 (the test would prove nothing)", fired)
+	}
+}
+
+// TestDetectionQueryEveryParameter sets every typed field and checks the
+// parameter names and values sent, exactly as Qualys spells them; the fake
+// refuses unknown parameters, so a misspelling fails the call too.
+func TestDetectionQueryEveryParameter(t *testing.T) {
+	srv, c := newFake(t, 5)
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	q := &qualys.DetectionQuery{
+		IDs: []int64{1}, IDMin: 1, IDMax: 9, IPs: []string{"10.0.0.1"}, IPv6: []string{"fe80::1"}, AssetGroupIDs: []int64{3},
+		NetworkIDs: []int64{0 + 7}, NetworkName: "Global Default Network", OSPattern: "^Linux", ComplianceEnabled: qualys.Bool(false),
+		VMScanSince: at, NoVMScanSince: at, MaxDaysSinceVMScan: 30, VMProcessedAfter: at, VMProcessedBefore: at,
+		VMScanDateBefore: at, VMScanDateAfter: at, VMAuthScanDateBefore: at, VMAuthScanDateAfter: at,
+		QIDs: []int64{38170}, Severities: []int{3}, Status: []string{"Re-Opened"}, IncludeVulnType: "potential",
+		IncludeIgnored: qualys.Bool(true), IncludeDisabled: qualys.Bool(true), DetectionUpdatedSince: at, DetectionUpdatedBefore: at,
+		DetectionProcessedAfter: at, DetectionProcessedBefore: at, MaxDaysSinceDetectionUpdated: 10,
+		DetectionLastTestedSince: at, DetectionLastTestedBefore: at, DetectionLastTestedSinceDays: 2, DetectionLastTestedBeforeDays: 1,
+		FilterSupersededQIDs: qualys.Bool(true), QDSMin: 40, QDSMax: 90,
+		ARFKernelFilter: 1, ARFServiceFilter: 2, ARFConfigFilter: 3, ActiveKernelsOnly: 1,
+		UseTags: qualys.Bool(true), TagSetBy: "name", TagIncludeSel: "all", TagExcludeSel: "any", TagSetInclude: []string{"Prod"}, TagSetExclude: []string{"Lab"},
+		ShowResults: qualys.Bool(false), ShowIGs: qualys.Bool(true), ShowTags: qualys.Bool(true), ShowQDS: qualys.Bool(true),
+		ShowQDSFactors: qualys.Bool(true), ShowAssetID: qualys.Bool(true), EchoRequest: qualys.Bool(false),
+		VulnDetectionSource: qualys.Bool(true), HostMetadata: "all", HostMetadataFields: []string{"region"},
+		ShowCloudTags: qualys.Bool(true), CloudTagFields: []string{"env"}, TruncationLimit: 50,
+	}
+	for _, err := range c.Detections.List(context.Background(), q) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	const ts = "2026-03-04T05:06:07Z"
+	want := map[string]string{
+		"action": "list", "ids": "1", "id_min": "1", "id_max": "9", "ips": "10.0.0.1", "ipv6": "fe80::1", "ag_ids": "3",
+		"network_ids": "7", "network_name": "Global Default Network", "os_pattern": "^Linux", "compliance_enabled": "0",
+		"vm_scan_since": ts, "no_vm_scan_since": ts, "max_days_since_last_vm_scan": "30", "vm_processed_after": ts, "vm_processed_before": ts,
+		"vm_scan_date_before": ts, "vm_scan_date_after": ts, "vm_auth_scan_date_before": ts, "vm_auth_scan_date_after": ts,
+		"qids": "38170", "severities": "3", "status": "Re-Opened", "include_vuln_type": "potential", "include_ignored": "1", "include_disabled": "1",
+		"detection_updated_since": ts, "detection_updated_before": ts, "detection_processed_after": ts, "detection_processed_before": ts,
+		"max_days_since_detection_updated": "10", "detection_last_tested_since": ts, "detection_last_tested_before": ts,
+		"detection_last_tested_since_days": "2", "detection_last_tested_before_days": "1", "filter_superseded_qids": "1",
+		"qds_min": "40", "qds_max": "90", "arf_kernel_filter": "1", "arf_service_filter": "2", "arf_config_filter": "3", "active_kernels_only": "1",
+		"use_tags": "1", "tag_set_by": "name", "tag_include_selector": "all", "tag_exclude_selector": "any", "tag_set_include": "Prod", "tag_set_exclude": "Lab",
+		"show_results": "0", "show_igs": "1", "show_tags": "1", "show_qds": "1", "show_qds_factors": "1", "show_asset_id": "1", "echo_request": "0",
+		"vuln_detection_source": "1", "host_metadata": "all", "host_metadata_fields": "region", "show_cloud_tags": "1", "cloud_tag_fields": "env",
+		"truncation_limit": "50",
+	}
+	got := map[string]string{}
+	for k, v := range srv.Requests()[0].Form {
+		got[k] = strings.Join(v, "|")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("form (-want +got):\n%s", diff)
+	}
+}
+
+func TestDetectionQueryEnumerationsValidatedBeforeAnyCall(t *testing.T) {
+	srv, c := newFake(t, 5)
+	cases := map[string]*qualys.DetectionQuery{
+		"Status":             {Status: []string{"Open"}},
+		"IncludeVulnType":    {IncludeVulnType: "Confirmed"},
+		"TagSetBy":           {TagSetBy: "title"},
+		"TagIncludeSel":      {TagIncludeSel: "some"},
+		"TagExcludeSel":      {TagExcludeSel: "none"},
+		"HostMetadata":       {HostMetadata: "aws"},
+		"QDSMin":             {QDSMin: 101},
+		"QDSMax":             {QDSMax: -1},
+		"QDSMin ":            {QDSMin: 80, QDSMax: 20},
+		"ARFKernelFilter":    {ARFKernelFilter: 5},
+		"ActiveKernelsOnly":  {ActiveKernelsOnly: 4},
+		"MaxDaysSinceVMScan": {MaxDaysSinceVMScan: -3},
+		"HostMetadataFields": {HostMetadataFields: []string{"region"}},
+		"Severities":         {Severities: []int{0}},
+	}
+	for field, q := range cases {
+		for _, err := range c.Detections.List(context.Background(), q) {
+			var ce *qualys.ConfigError
+			if !errors.As(err, &ce) || !strings.Contains(ce.Option, strings.TrimSpace(field)) {
+				t.Errorf("%s: err = %v, want a ConfigError naming the field", field, err)
+			}
+		}
+	}
+	if n := srv.TotalCalls(); n != 0 {
+		t.Errorf("%d calls sent for invalid queries", n)
 	}
 }
