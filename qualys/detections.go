@@ -76,11 +76,11 @@ type DetectionQuery struct {
 	DetectionLastTestedBefore     time.Time `url:"-"`
 	DetectionLastTestedSinceDays  int       `url:"detection_last_tested_since_days,omitempty"`
 	DetectionLastTestedBeforeDays int       `url:"detection_last_tested_before_days,omitempty"`
-	FilterSupersededQIDs         *bool     `url:"filter_superseded_qids,int,omitempty"`
-	IncludeSearchListIDs         []int64   `url:"include_search_list_ids,comma,omitempty"`
-	ExcludeSearchListIDs         []int64   `url:"exclude_search_list_ids,comma,omitempty"`
-	IncludeSearchListTitles      []string  `url:"include_search_list_titles,comma,omitempty"`
-	ExcludeSearchListTitles      []string  `url:"exclude_search_list_titles,comma,omitempty"`
+	FilterSupersededQIDs          *bool     `url:"filter_superseded_qids,int,omitempty"`
+	IncludeSearchListIDs          []int64   `url:"include_search_list_ids,comma,omitempty"`
+	ExcludeSearchListIDs          []int64   `url:"exclude_search_list_ids,comma,omitempty"`
+	IncludeSearchListTitles       []string  `url:"include_search_list_titles,comma,omitempty"`
+	ExcludeSearchListTitles       []string  `url:"exclude_search_list_titles,comma,omitempty"`
 	// QDSMin and QDSMax keep detections whose Qualys Detection Score is
 	// in range (1-100).
 	QDSMin int `url:"qds_min,omitempty"`
@@ -216,7 +216,7 @@ func (q *DetectionQuery) validate() error {
 		}
 	}
 	ranges := []struct {
-		field    string
+		field     string
 		v, lo, hi int
 	}{
 		{"QDSMin", q.QDSMin, 1, 100}, {"QDSMax", q.QDSMax, 1, 100},
