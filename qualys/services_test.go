@@ -176,7 +176,8 @@ func TestVulnerableHostsDeletesListInEveryCase(t *testing.T) {
 			}
 			t.Error("a host was yielded")
 		}
-		if len(srv.SearchLists()) != 0 || srv.Calls(qualystest.APISearchLists) != 2 {
+		// create, list (to read its QIDs), delete
+		if len(srv.SearchLists()) != 0 || srv.Calls(qualystest.APISearchLists) != 3 {
 			t.Errorf("lists left %v after %d calls", srv.SearchLists(), srv.Calls(qualystest.APISearchLists))
 		}
 	})
@@ -219,7 +220,8 @@ func TestVulnerableHostsDeletesListInEveryCase(t *testing.T) {
 	})
 	t.Run("delete fails", func(t *testing.T) {
 		srv, c := newFake(t, 10)
-		srv.InjectFault(qualystest.Fault{API: qualystest.APISearchLists, Call: 2, Status: 400, Body: "<SIMPLE_RETURN><RESPONSE><CODE>1905</CODE><TEXT>nope</TEXT></RESPONSE></SIMPLE_RETURN>"})
+		// Call 3 is the delete (after create and the list that reads its QIDs).
+		srv.InjectFault(qualystest.Fault{API: qualystest.APISearchLists, Call: 3, Status: 400, Body: "<SIMPLE_RETURN><RESPONSE><CODE>1905</CODE><TEXT>nope</TEXT></RESPONSE></SIMPLE_RETURN>"})
 		var err error
 		for _, e := range c.VulnerableHosts(ctx, q) {
 			err = e

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/qualysbridge/qualysbridge/qualys"
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
@@ -201,5 +202,66 @@ func TestDetectionWarningEndOfService(t *testing.T) {
 	}
 	if got := strings.Count(logs.String(), "End-of-Service"); got != 1 {
 		t.Errorf("notice logged %d times, want once:\n%s", got, logs.String())
+	}
+}
+
+// TestVulnerableHostsExactCVE: the fake's search lists match CVE ids by
+// substring, so a list for CVE-2019-1705 also holds the QID of
+// CVE-2019-17053; only the exact CVE's hosts come back.
+func TestVulnerableHostsExactCVE(t *testing.T) {
+	srv, c := newFake(t, 40, qualystest.WithCVEMatch(qualystest.CVESubstring))
+	const shortCVE, longCVE = "CVE-2019-1705", "CVE-2019-17053" // the tenant has longCVE on QID 38170
+	srv.Load(&qualystest.Tenant{KB: []*qualys.Vulnerability{{QID: 38171, VulnType: "Vulnerability", Severity: 5, Title: "exact",
+		CVEs: []qualys.Reference{{ID: shortCVE}}}}})
+	ctx := context.Background()
+	var withShort, withLong []int64
+	for h, err := range c.Detections.List(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.ID%3 == 0 {
+			h.Detections = append(h.Detections, qualys.Detection{QID: 38171, Type: "Confirmed", Severity: 5, Status: "Active"})
+			srv.SetDetectionHost(h)
+			withShort = append(withShort, h.ID)
+		}
+		for _, d := range h.Detections {
+			if d.QID == 38170 {
+				withLong = append(withLong, h.ID)
+			}
+		}
+	}
+	if len(withShort) == 0 || len(withLong) == 0 {
+		t.Fatalf("tenant: %d hosts with %s, %d with %s", len(withShort), shortCVE, len(withLong), longCVE)
+	}
+	var got []int64
+	for h, err := range c.VulnerableHosts(ctx, &qualys.VulnerableHostsQuery{CVEs: []string{shortCVE}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range h.Detections {
+			if d.QID != 38171 {
+				t.Errorf("host %d: detection of QID %d, which is not %s", h.ID, d.QID, shortCVE)
+			}
+		}
+		got = append(got, h.ID)
+	}
+	if diff := cmp.Diff(withShort, got); diff != "" {
+		t.Errorf("hosts for %s (-want +got):\n%s", shortCVE, diff)
+	}
+	// The fake's list really was wider: its QIDs included 38170.
+	var sawWide bool
+	for _, r := range srv.Requests() {
+		if r.API == qualystest.APIDetections && strings.Contains(r.Form.Get("qids"), "38170") {
+			t.Errorf("QID 38170 sent in qids=%s", r.Form.Get("qids"))
+		}
+		if r.API == qualystest.APIKnowledgeBase && strings.Contains(r.Form.Get("ids"), "38170") {
+			sawWide = true
+		}
+	}
+	if !sawWide {
+		t.Error("the search list did not hold the wider QID; the test proves nothing")
+	}
+	if len(srv.SearchLists()) != 0 {
+		t.Errorf("lists left %v", srv.SearchLists())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,8 +49,10 @@ type VulnerableHostsQuery struct {
 const cleanupTimeout = 30 * time.Second
 
 // VulnerableHosts runs the ThreatQ operation's flow: it creates a dynamic
-// search list for the CVEs, lists the detections restricted to that list
-// with the query's filters (tags included), and deletes the list when the
+// search list for the CVEs, keeps the list's QIDs whose KnowledgeBase entry
+// names one of the CVEs exactly (the list's own match may be wider), lists
+// the detections of those QIDs restricted to the list with the query's
+// filters (tags included), and deletes the list when the
 // loop ends for any reason: success, an error, the caller's break or a
 // cancelled context (the delete then runs with a short detached context).
 // No list is left behind when no host is vulnerable. If the delete fails,
@@ -128,12 +131,35 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 			return nil
 		}
 
+		// A search list's CVE criterion may match more than the exact id
+		// (CVE-2019-1705 selecting CVE-2019-17053): keep only the QIDs
+		// whose KnowledgeBase entry names one of the CVEs exactly.
+		exact, err := c.exactQIDs(ctx, id, qc.CVEs)
+		if err != nil {
+			yield(nil, errors.Join(err, deleteList()))
+			return
+		}
+		if len(exact) == 0 {
+			if err := deleteList(); err != nil {
+				yield(nil, err)
+			}
+			return
+		}
+		form.Set("qids", joinInts(exact))
+
 		var listErr error
 		stopped := false
 		c.listDetections(ctx, form, func(h *DetectionHost, err error) bool {
 			if err != nil {
 				listErr = err
 				return false
+			}
+			h.Detections = slices.DeleteFunc(h.Detections, func(d Detection) bool {
+				_, found := slices.BinarySearch(exact, d.QID)
+				return !found
+			})
+			if len(h.Detections) == 0 {
+				return true
 			}
 			if !qc.FoundAfter.IsZero() {
 				kept := h.Detections[:0]
@@ -171,6 +197,44 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 }
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+func joinInts(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = formatInt(id)
+	}
+	return strings.Join(parts, ",")
+}
+
+// exactQIDs reads the QIDs a search list resolved to and returns, sorted,
+// those whose KnowledgeBase CVE list holds one of cves exactly.
+func (c *Client) exactQIDs(ctx context.Context, listID int64, cves []string) ([]int64, error) {
+	var listed []int64
+	for l, err := range c.SearchLists.List(ctx, &SearchListQuery{IDs: []int64{listID}, ShowQIDs: Bool(true)}) {
+		if err != nil {
+			return nil, err
+		}
+		if l.ID == listID {
+			listed = append(listed, l.QIDs...)
+		}
+	}
+	if len(listed) == 0 {
+		return nil, nil
+	}
+	var exact []int64
+	for v, err := range c.KnowledgeBase.List(ctx, &KnowledgeBaseQuery{QIDs: listed, Details: "Basic"}) {
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(v.CVEs, func(r Reference) bool { return slices.Contains(cves, r.ID) }) {
+			exact = append(exact, v.QID)
+		} else {
+			c.cfg.logger.Debug("qualys: search list QID dropped: no exact CVE match", "qid", v.QID)
+		}
+	}
+	slices.Sort(exact)
+	return slices.Compact(exact), nil
+}
 
 // ambiguous reports whether a failed call may still have been carried out
 // by the server: no answer, or an answer that could not be read. A clear

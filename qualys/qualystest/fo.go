@@ -455,7 +455,7 @@ func (s *Server) serveSearchLists(w http.ResponseWriter, r *http.Request, form u
 		l := &searchList{id: s.nextListID, title: title, global: form.Get("global") == "1", cves: cves}
 		for qid, v := range s.kb {
 			for _, c := range v.CVEs {
-				if slices.Contains(cves, c.ID) {
+				if slices.ContainsFunc(cves, func(want string) bool { return s.cveMatch.matches(c.ID, want) }) {
 					l.qids = append(l.qids, qid)
 					break
 				}

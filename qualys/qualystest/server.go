@@ -186,6 +186,7 @@ type Server struct {
 	refusals    map[string]int
 	versions    map[qualys.Endpoint]VersionPolicy
 	retired     RetiredAnswer
+	cveMatch    CVEMatch
 }
 
 // FaultsFired returns how many times each injected fault fired, by Name.

@@ -132,3 +132,27 @@ func setEndOfService(w http.ResponseWriter, p VersionPolicy) {
 	w.Header().Set("Deprecation", "true")
 	w.Header().Set("Sunset", sunset)
 }
+
+// CVEMatch is how a dynamic search list's cve_ids criterion selects QIDs.
+// Qualys does not document whether the match is exact; public scripts send
+// cve_ids_filter, which suggests it is not.
+type CVEMatch int
+
+const (
+	// CVESubstring (the default) selects every QID one of whose CVE ids
+	// contains a given id: CVE-2019-1705 also selects CVE-2019-17053.
+	// It is the less forgiving reading: a client must check the QIDs.
+	CVESubstring CVEMatch = iota
+	// CVEExact selects QIDs with exactly a given CVE id.
+	CVEExact
+)
+
+func (m CVEMatch) matches(have, want string) bool {
+	if m == CVEExact {
+		return have == want
+	}
+	return strings.Contains(have, want)
+}
+
+// WithCVEMatch sets how search lists match CVE ids (default CVESubstring).
+func WithCVEMatch(m CVEMatch) Option { return func(s *Server) { s.cveMatch = m } }
