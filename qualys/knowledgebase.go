@@ -198,7 +198,7 @@ func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.
 		}
 		d := &xdec{s: newScanner(resp.Body), endpoint: path}
 		var failed error
-		ok := streamRecords(ctx, d.nextVuln, func(v *Vulnerability, err error) bool {
+		ok := streamRecords(ctx, rooted(d, d.nextVuln, kbRoot), func(v *Vulnerability, err error) bool {
 			if err != nil {
 				failed = err
 				return false
@@ -258,12 +258,15 @@ func remainingIDs(list string, delivered map[int64]bool) string {
 func DecodeKnowledgeBase(r io.Reader) iter.Seq2[*Vulnerability, error] {
 	return func(yield func(*Vulnerability, error) bool) {
 		d := &xdec{s: newScanner(r)}
-		streamRecords(context.Background(), d.nextVuln, yield)
+		streamRecords(context.Background(), rooted(d, d.nextVuln, kbRoot), yield)
 	}
 }
 
+// kbRoot is the root element of a KnowledgeBase answer.
+const kbRoot = "KNOWLEDGE_BASE_VULN_LIST_OUTPUT"
+
 func (d *xdec) nextVuln() (*Vulnerability, error) {
-	ok, err := d.nextRecord("VULN", "KNOWLEDGE_BASE_VULN_LIST_OUTPUT", "RESPONSE", "VULN_LIST")
+	ok, err := d.nextRecord("VULN", "RESPONSE", "VULN_LIST")
 	if !ok || err != nil {
 		return nil, err
 	}

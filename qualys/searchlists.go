@@ -3,13 +3,16 @@ package qualys
 import (
 	"context"
 	"fmt"
+	"io"
 	"iter"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-querystring/query"
+	"github.com/qualysbridge/qualysbridge/internal/xmlstream"
 )
 
 // SearchListService manages QID search lists
@@ -150,12 +153,54 @@ func (s *SearchListService) List(ctx context.Context, q *SearchListQuery) iter.S
 		}
 		defer resp.Body.Close()
 		d := &xdec{s: newScanner(resp.Body), endpoint: path}
-		streamRecords(ctx, d.nextSearchList, yield)
+		// Qualys documents two roots: DYNAMIC_SEARCH_LIST_OUTPUT (the
+		// DTD) and SEARCH_LIST_OUTPUT (the documentation's sample).
+		streamRecords(ctx, rooted(d, d.nextSearchList, "DYNAMIC_SEARCH_LIST_OUTPUT", "SEARCH_LIST_OUTPUT"), yield)
+	}
+}
+
+// rooted checks the document's root element before the first record, so
+// that a document of another kind is a *DecodeError rather than no records.
+func rooted[T any](d *xdec, next func() (*T, error), roots ...string) func() (*T, error) {
+	checked := false
+	return func() (*T, error) {
+		if !checked {
+			if err := d.root(roots...); err != nil {
+				return nil, err
+			}
+			checked = true
+		}
+		return next()
+	}
+}
+
+// root reads the document's root element and checks its name. An error
+// document (SIMPLE_RETURN, GENERIC_RETURN) gives its *Error.
+func (d *xdec) root(want ...string) error {
+	for {
+		k, err := d.s.Next()
+		if err == io.EOF {
+			err = xmlstream.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return d.fail("", err)
+		}
+		if k != xmlstream.StartElement {
+			continue
+		}
+		name := string(d.s.Name())
+		switch {
+		case slices.Contains(want, name):
+			return nil
+		case name == "SIMPLE_RETURN" || name == "GENERIC_RETURN":
+			return d.decodeErrorDoc(name)
+		}
+		return d.fail(name, fmt.Errorf("unexpected root element <%s>, want <%s>", name, strings.Join(want, "> or <")))
 	}
 }
 
 func (d *xdec) nextSearchList() (*SearchList, error) {
-	ok, err := d.nextRecord("DYNAMIC_LIST", "DYNAMIC_SEARCH_LIST_OUTPUT", "RESPONSE", "DYNAMIC_LISTS")
+	ok, err := d.nextRecord("DYNAMIC_LIST", "RESPONSE", "DYNAMIC_LISTS")
 	if !ok || err != nil {
 		return nil, err
 	}

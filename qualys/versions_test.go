@@ -265,3 +265,48 @@ func TestVulnerableHostsExactCVE(t *testing.T) {
 		t.Errorf("lists left %v", srv.SearchLists())
 	}
 }
+
+// TestSearchListRoots: both documented roots decode; any other root is a
+// *DecodeError, never zero lists without an error.
+func TestSearchListRoots(t *testing.T) {
+	body := func(root string) string {
+		return `<?xml version="1.0" encoding="UTF-8" ?><` + root + `><RESPONSE><DATETIME>2026-11-30T00:00:00Z</DATETIME>
+<DYNAMIC_LISTS><DYNAMIC_LIST><ID>17</ID><TITLE><![CDATA[t]]></TITLE><QIDS><QID>38170</QID></QIDS></DYNAMIC_LIST></DYNAMIC_LISTS>
+</RESPONSE></` + root + `>`
+	}
+	for root, wantErr := range map[string]bool{"DYNAMIC_SEARCH_LIST_OUTPUT": false, "SEARCH_LIST_OUTPUT": false, "STATIC_SEARCH_LIST_OUTPUT": true, "HTML_ISH": true} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body(root)) }))
+		c, err := qualys.NewClient(srv.URL, qualys.WithCredentials("u", "p"), qualys.WithInsecureLoopback())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lists []*qualys.SearchList
+		var listErr error
+		for l, err := range c.SearchLists.List(context.Background(), nil) {
+			if err != nil {
+				listErr = err
+				break
+			}
+			lists = append(lists, l)
+		}
+		srv.Close()
+		var de *qualys.DecodeError
+		switch {
+		case wantErr && !errors.As(listErr, &de):
+			t.Errorf("root %s: err = %v, want a *DecodeError", root, listErr)
+		case wantErr && !strings.Contains(listErr.Error(), root):
+			t.Errorf("root %s: error %q does not name the root", root, listErr)
+		case !wantErr && (listErr != nil || len(lists) != 1 || lists[0].ID != 17 || len(lists[0].QIDs) != 1):
+			t.Errorf("root %s: lists %+v, err %v", root, lists, listErr)
+		}
+	}
+}
+
+func TestKnowledgeBaseWrongRoot(t *testing.T) {
+	for v, err := range qualys.DecodeKnowledgeBase(strings.NewReader(`<VULN_LIST><VULN><QID>1</QID></VULN></VULN_LIST>`)) {
+		var de *qualys.DecodeError
+		if v != nil || !errors.As(err, &de) {
+			t.Errorf("got %+v, %v; want a *DecodeError", v, err)
+		}
+	}
+}
