@@ -2,6 +2,7 @@ package qualys
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"regexp"
@@ -346,5 +347,54 @@ func TestDecodeDetectionsV5(t *testing.T) {
 	}
 	if hosts[0].Detections[3].CVEs != nil {
 		t.Error("an empty CVE element must give nil CVEs")
+	}
+}
+
+// TestDecodeHostAssetsXML: the XML ServiceResponse (what the service sends
+// when it ignores Accept) decodes to exactly what the JSON one does.
+func TestDecodeHostAssetsXML(t *testing.T) {
+	decode := func(name string) []*HostAsset {
+		var out []*HostAsset
+		for a, err := range DecodeHostAssets(bytes.NewReader(fixture(t, name))) {
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			out = append(out, a)
+		}
+		return out
+	}
+	fromJSON, fromXML := decode("hostassets_page.json"), decode("hostassets_page.xml")
+	if len(fromJSON) != 3 {
+		t.Fatalf("%d assets from JSON", len(fromJSON))
+	}
+	if diff := cmp.Diff(fromJSON, fromXML); diff != "" {
+		t.Errorf("XML decodes differently (-json +xml):\n%s", diff)
+	}
+	meta, err := decodeQPS(bytes.NewReader(fixture(t, "hostassets_page.xml")), "", "search", nil)
+	if err != nil || meta.count != 3 || !meta.hasMore || meta.lastID != 31000003 {
+		t.Errorf("meta %+v, err %v", meta, err)
+	}
+	// An XML error ServiceResponse is an *Error with its code.
+	_, err = decodeQPS(strings.NewReader(`<?xml version="1.0"?><ServiceResponse><responseCode>INVALID_CREDENTIALS</responseCode>
+<responseErrorDetails><errorMessage>Authentication failed</errorMessage></responseErrorDetails></ServiceResponse>`), "/qps", "search", nil)
+	var qe *Error
+	if !errors.As(err, &qe) || qe.Code != "INVALID_CREDENTIALS" || !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("err = %v", err)
+	}
+	// A cut XML page reports the last complete asset, for resuming.
+	page := fixture(t, "hostassets_page.xml")
+	cut := page[:bytes.Index(page, []byte("<id>31000003"))]
+	n := 0
+	meta, err = decodeQPS(bytes.NewReader(cut), "/qps", "search", func(raw json.RawMessage) (int64, bool, error) {
+		a, err := decodeHostAsset(raw)
+		if err != nil {
+			return 0, false, err
+		}
+		n++
+		return a.ID, true, nil
+	})
+	var de *DecodeError
+	if !errors.As(err, &de) || !resumable(err) || meta.maxID != 31000002 || n != 2 {
+		t.Errorf("cut page: %d assets, maxID %d, err %v", n, meta.maxID, err)
 	}
 }

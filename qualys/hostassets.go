@@ -19,7 +19,8 @@ import (
 )
 
 // HostAssetService reads Asset Management host assets through the QPS API
-// (/qps/rest/2.0/{search,count,get}/am/hostasset), in JSON.
+// (/qps/rest/2.0/{search,count,get}/am/hostasset). It asks for JSON and
+// also reads the XML the service sends when it ignores Accept.
 type HostAssetService struct{ c *Client }
 
 // MaxHostAssetPageSize is the largest page the QPS API serves.
@@ -418,7 +419,8 @@ type qpsMeta struct {
 	stopped bool
 }
 
-// decodeQPS streams a QPS JSON ServiceResponse, calling onData with each
+// decodeQPS streams a QPS ServiceResponse (JSON, or XML: see
+// decodeQPSXML), calling onData with each
 // element of "data" (a single-key object such as {"HostAsset": {...}}) as
 // soon as it is decoded. onData returning false stops decoding.
 func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage) (id int64, more bool, err error)) (qpsMeta, error) {
@@ -428,6 +430,9 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 	trimmed := bytes.TrimSpace(head)
 	if len(trimmed) == 0 {
 		return meta, &Error{Endpoint: path, Action: action, Text: "empty body where a JSON ServiceResponse was expected"}
+	}
+	if _, kind := rootElement(trimmed); kind == bodyXML && trimmed[0] == '<' {
+		return decodeQPSXML(br, path, action, onData)
 	}
 	if trimmed[0] != '{' {
 		all, _ := io.ReadAll(io.LimitReader(br, maxErrorBody))
@@ -752,8 +757,8 @@ func decodeHostAsset(raw json.RawMessage) (*HostAsset, error) {
 	return a, nil
 }
 
-// DecodeHostAssets decodes a saved QPS host asset search response (JSON)
-// one asset at a time. A responseCode other than SUCCESS is an *Error.
+// DecodeHostAssets decodes a saved QPS host asset search response (JSON or
+// XML) one asset at a time. A responseCode other than SUCCESS is an *Error.
 func DecodeHostAssets(r io.Reader) iter.Seq2[*HostAsset, error] {
 	return func(yield func(*HostAsset, error) bool) {
 		stopped := false

@@ -310,3 +310,43 @@ func TestKnowledgeBaseWrongRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestHostAssetsFromXMLAnswers: a QPS API that answers XML although JSON
+// was asked for gives the same assets, pages and resume behaviour.
+func TestHostAssetsFromXMLAnswers(t *testing.T) {
+	ctx := context.Background()
+	list := func(srv *qualystest.Server, c *qualys.Client) []*qualys.HostAsset {
+		var out []*qualys.HostAsset
+		for a, err := range c.HostAssets.List(ctx, &qualys.HostAssetQuery{PageSize: 7}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, a)
+		}
+		return out
+	}
+	_, jc := newFake(t, 30)
+	xsrv, xc := newFake(t, 30, qualystest.WithQPSXMLOnly())
+	want := list(nil, jc)
+	// The second page is cut mid-body: resumed after the last asset.
+	xsrv.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, Call: 2, DropAfter: 3000})
+	got := list(xsrv, xc)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("assets from XML answers (-json +xml):\n%s", diff)
+	}
+	if len(want) < 20 {
+		t.Fatalf("only %d assets", len(want))
+	}
+	if fired := xsrv.FaultsFired()["fault"]; fired != 1 {
+		t.Errorf("cut fired %d times", fired)
+	}
+	for _, r := range xsrv.Requests() {
+		if r.API == qualystest.APIHostAssets && r.Header.Get("Accept") != "application/json" {
+			t.Errorf("request accepted %q", r.Header.Get("Accept"))
+		}
+	}
+	n, err := xc.HostAssets.Count(ctx, nil)
+	if err != nil || n != len(want) {
+		t.Errorf("Count = %d, %v; want %d", n, err, len(want))
+	}
+}

@@ -290,6 +290,9 @@ func (s *Server) selectAssets(crit []qpsCriteria) ([]*qualys.HostAsset, error) {
 }
 
 func (s *Server) serveQPS(w http.ResponseWriter, r *http.Request, api string, form url.Values) {
+	if s.qpsXMLOnly {
+		r.Header.Del("Accept") // answered as if JSON had not been asked for
+	}
 	if !s.basicOK(r) {
 		qpsError(w, r, "INVALID_CREDENTIALS", "Authentication failed", "Verify both, user and password credentials.")
 		return

@@ -145,6 +145,10 @@ func WithLimit(api string, l Limit) Option {
 	return func(s *Server) { s.limits[api] = &limitState{Limit: l} }
 }
 
+// WithQPSXMLOnly makes the QPS API answer XML even when the request
+// accepts JSON, as the real service does on some requests.
+func WithQPSXMLOnly() Option { return func(s *Server) { s.qpsXMLOnly = true } }
+
 // WithTenant loads a tenant at start.
 func WithTenant(t *Tenant) Option { return func(s *Server) { s.pendingTenant = t } }
 
@@ -187,6 +191,7 @@ type Server struct {
 	versions    map[qualys.Endpoint]VersionPolicy
 	retired     RetiredAnswer
 	cveMatch    CVEMatch
+	qpsXMLOnly  bool
 }
 
 // FaultsFired returns how many times each injected fault fired, by Name.
