@@ -11,9 +11,30 @@
 // inject the faults real tenants see.
 //
 // Behaviour that the public documentation leaves open is chosen and listed
-// here: a missing X-Requested-With header gives HTTP 400 with SIMPLE_RETURN
-// code 1999; GET URLs longer than 8,000 bytes give HTTP 414; deleting an
-// unknown search list gives HTTP 400 with code 1905.
+// here, each time the less forgiving reading:
+//
+//   - A missing X-Requested-With header gives HTTP 400 with SIMPLE_RETURN
+//     code 1999; GET URLs longer than 8,000 bytes give HTTP 414; deleting
+//     an unknown search list gives HTTP 400 with code 1905.
+//   - Versions: the FO endpoints are served at their current versions only
+//     (Host List Detection 5.0, KnowledgeBase 4.0, dynamic search lists 3.0
+//     with 2.0 still served past its end of support, asset groups 2.0; see
+//     VersionPolicy). Qualys says retired versions "return errors" without
+//     a shape; the fake answers HTTP 404 with an HTML page by default and
+//     offers other shapes (WithRetiredAnswer). Its end-of-service notice is
+//     the Deprecation and Sunset headers (RFC 9745, RFC 8594), a shape
+//     chosen by the fake.
+//   - Host List Detection filters combine with AND, as Qualys documents:
+//     ag_ids and ag_titles given together keep the hosts in both. Hosts
+//     without a matching detection are left out. The detection's CVE
+//     element (HLD 5.0) is one comma-separated text, filled from the
+//     KnowledgeBase.
+//   - A dynamic search list's cve_ids matches CVE ids by substring
+//     (CVE-2019-1705 also selects CVE-2019-17053) unless WithCVEMatch says
+//     exact: the documentation does not say, and public scripts send
+//     cve_ids_filter.
+//   - The QPS API answers XML unless JSON is accepted, and always XML with
+//     WithQPSXMLOnly.
 package qualystest
 
 import (
