@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qualysbridge/qualysbridge/internal/redact"
 	"github.com/qualysbridge/qualysbridge/internal/retry"
 )
 
@@ -111,7 +112,7 @@ func (c *Client) WaitJob(ctx context.Context, jobID string) error {
 			if st.Error != nil {
 				msg = fmt.Sprint(st.Error)
 			}
-			return &JobError{JobID: jobID, Status: st.Status, Message: msg}
+			return &JobError{JobID: jobID, Status: st.Status, Message: redact.Scrub(msg, c.secrets()...)}
 		}
 		if err := retry.Sleep(ctx, wait); err != nil {
 			return err
@@ -298,7 +299,7 @@ func (c *Client) ImportStatus(ctx context.Context, ids []string) (*ImportStatus,
 				msg = string(b)
 			}
 		}
-		st.Errors = append(st.Errors, ImportError{ID: x.ID, Error: msg, StatusCode: x.StatusCode})
+		st.Errors = append(st.Errors, ImportError{ID: x.ID, Error: redact.Scrub(msg, c.secrets()...), StatusCode: x.StatusCode})
 	}
 	return st, nil
 }
@@ -349,7 +350,7 @@ func (c *Client) Query(ctx context.Context, query string, out any) error {
 		return err
 	}
 	if len(resp.Errors) > 0 {
-		return &Error{Method: "POST", Endpoint: c.v3.Path + "/query", Message: "GraphQL: " + resp.Errors[0].Message}
+		return &Error{Method: "POST", Endpoint: c.v3.Path + "/query", Message: "GraphQL: " + redact.Scrub(resp.Errors[0].Message, c.secrets()...)}
 	}
 	if out == nil || len(resp.Data) == 0 {
 		return nil

@@ -31,6 +31,7 @@ import (
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/qualysbridge/qualysbridge/internal/redact"
 	"github.com/qualysbridge/qualysbridge/internal/retry"
+	"github.com/qualysbridge/qualysbridge/internal/safehttp"
 )
 
 // Client talks to one CAR service. It is safe for concurrent use.
@@ -219,6 +220,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	if c.hc == nil {
 		c.hc = cleanhttp.DefaultPooledClient()
 	}
+	c.hc = safehttp.NoRedirects(c.hc)
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
@@ -360,21 +362,30 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 			return ctx.Err()
 		}
 		return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status,
-			Message: "transport error: " + redact.Scrub(res.Err.Error(), c.auth.password, c.auth.token), Err: res.Err}
+			Message: "transport error: " + safehttp.ScrubError(res.Err, c.secrets()...), Err: safehttp.URLError(res.Err)}
 	}
 	if res.Status >= 200 && res.Status < 300 {
 		if out == nil || len(bytes.TrimSpace(res.Body)) == 0 {
 			return nil
 		}
 		if err := json.Unmarshal(res.Body, out); err != nil {
-			return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Message: "unexpected response body: " + redact.Snippet(res.Body, 120)}
+			return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Message: redact.Scrub("unexpected response body: "+redact.Snippet(res.Body, 120), c.secrets()...)}
 		}
 		return nil
 	}
 	e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status}
 	fillError(e, res.Body)
-	e.Message = redact.Scrub(e.Message, c.auth.password, c.auth.token)
+	if safehttp.IsRedirect(res.Status) {
+		e.Code, e.Message = "", safehttp.RedirectMessage(res.Status, res.Header, &u)
+	}
+	e.Message = redact.Scrub(e.Message, c.secrets()...)
+	e.Trace = redact.Scrub(e.Trace, c.secrets()...)
 	return e
+}
+
+// secrets are the values to scrub from anything quoted from outside.
+func (c *Client) secrets() []string {
+	return []string{c.auth.password, c.auth.token, redact.Basic(c.auth.key, c.auth.password)}
 }
 
 func (c *Client) policy() retry.Policy {

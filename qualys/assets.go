@@ -87,6 +87,7 @@ func (s *AssetService) List(ctx context.Context, q *AssetQuery) iter.Seq2[*Asset
 		qc = *q
 	}
 	return func(yield func(*Asset, error) bool) {
+		yield = scrubbed(s.c, yield)
 		if qc.PageSize < 0 || qc.PageSize > MaxAssetPageSize {
 			yield(nil, &ConfigError{Option: "AssetQuery.PageSize", Reason: fmt.Sprintf("want 1-%d (0 for the maximum)", MaxAssetPageSize)})
 			return

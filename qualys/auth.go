@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/flight"
 )
 
 // jwtLifetime is the documented lifetime of a gateway token, used when the
@@ -19,21 +21,57 @@ const jwtLifetime = 4 * time.Hour
 // jwtMargin is how long before expiry a token is renewed.
 const jwtMargin = 5 * time.Minute
 
-// tokenCache holds the gateway JWT. It is never logged or formatted.
+// tokenCache holds the gateway JWT. It is never logged or formatted. One
+// login runs at a time, without a lock held across it: goroutines that need
+// a token meanwhile wait for that login or for their own context.
 type tokenCache struct {
 	mu      sync.Mutex
 	token   string
 	expires time.Time
+	login   flight.Group[string]
 }
 
 // get returns a valid token, logging in to the gateway when there is none or
 // it is about to expire.
 func (t *tokenCache) get(ctx context.Context, c *Client) (string, error) {
+	if tok := t.valid(); tok != "" {
+		return tok, nil
+	}
+	return t.login.Do(ctx, func() (string, error) {
+		if tok := t.valid(); tok != "" {
+			return tok, nil // another login finished meanwhile
+		}
+		tok, err := c.gatewayLogin(ctx)
+		if err != nil {
+			return "", err
+		}
+		t.mu.Lock()
+		t.token, t.expires = tok, jwtExpiry(tok, time.Now())
+		t.mu.Unlock()
+		return tok, nil
+	})
+}
+
+// valid returns the cached token if it is not about to expire.
+func (t *tokenCache) valid() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.token != "" && time.Now().Add(jwtMargin).Before(t.expires) {
-		return t.token, nil
+		return t.token
 	}
+	return ""
+}
+
+// current returns the cached token ("" when none), for scrubbing.
+func (t *tokenCache) current() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.token
+}
+
+// gatewayLogin posts the credentials to the gateway's /auth and returns the
+// JWT it answers.
+func (c *Client) gatewayLogin(ctx context.Context) (string, error) {
 	form := url.Values{}
 	form.Set("username", c.cfg.creds.user)
 	form.Set("password", c.cfg.creds.pass)
@@ -53,14 +91,12 @@ func (t *tokenCache) get(ctx context.Context, c *Client) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return "", &Error{Endpoint: resp.Request.URL.Path, Action: "auth", Text: "reading token: " + err.Error(), Err: err, kind: kindTransport}
+		return "", &Error{Endpoint: resp.Request.URL.Path, Action: "auth", Text: "reading token: " + c.scrubErr(err), Err: err, kind: kindTransport}
 	}
 	tok := string(bytes.TrimSpace(b))
 	if resp.StatusCode != 201 && resp.StatusCode != 200 || tok == "" || strings.ContainsAny(tok, " \t\r\n<{") {
 		return "", &Error{StatusCode: resp.StatusCode, Endpoint: resp.Request.URL.Path, Action: "auth", Text: "gateway /auth did not return a token (want HTTP 201 with the JWT as the body)", kind: kindBadBody}
 	}
-	t.token = tok
-	t.expires = jwtExpiry(tok, time.Now())
 	return tok, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/qualysbridge/qualysbridge/internal/retry"
+	"github.com/qualysbridge/qualysbridge/internal/safehttp"
 )
 
 // Client talks to one Qualys subscription: the FO API (/api/N.N/fo/, the
@@ -85,6 +86,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	if c.cfg.httpClient == nil {
 		c.cfg.httpClient = cleanhttp.DefaultPooledClient()
 	}
+	c.cfg.httpClient = safehttp.NoRedirects(c.cfg.httpClient)
 	if c.cfg.logger == nil {
 		c.cfg.logger = slog.New(slog.DiscardHandler)
 	}

@@ -253,6 +253,7 @@ func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq
 		qc = *q
 	}
 	return func(yield func(*DetectionHost, error) bool) {
+		yield = scrubbed(s.c, yield)
 		form, err := qc.values()
 		if err != nil {
 			yield(nil, err)

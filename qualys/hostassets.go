@@ -189,6 +189,7 @@ type HostAssetPage struct {
 func (s *HostAssetService) List(ctx context.Context, q *HostAssetQuery) iter.Seq2[*HostAsset, error] {
 	qc := copyHostAssetQuery(q)
 	return func(yield func(*HostAsset, error) bool) {
+		yield = scrubbed(s.c, yield)
 		stopped := false
 		err := s.run(ctx, qc, func(a *HostAsset) bool {
 			if !yield(a, nil) {
@@ -207,6 +208,7 @@ func (s *HostAssetService) List(ctx context.Context, q *HostAssetQuery) iter.Seq
 func (s *HostAssetService) Pages(ctx context.Context, q *HostAssetQuery) iter.Seq2[*HostAssetPage, error] {
 	qc := copyHostAssetQuery(q)
 	return func(yield func(*HostAssetPage, error) bool) {
+		yield = scrubbed(s.c, yield)
 		page := &HostAssetPage{}
 		stopped := false
 		err := s.run(ctx, qc, func(a *HostAsset) bool {
@@ -378,7 +380,7 @@ func (s *HostAssetService) Count(ctx context.Context, q *HostAssetQuery) (int, e
 	defer resp.Body.Close()
 	meta, err := decodeQPS(resp.Body, path, "count", nil)
 	if err != nil {
-		return 0, err
+		return 0, s.c.sanitize(err)
 	}
 	return meta.count, nil
 }
@@ -403,7 +405,7 @@ func (s *HostAssetService) Get(ctx context.Context, id int64) (*HostAsset, error
 		return 0, false, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.c.sanitize(err)
 	}
 	if got == nil {
 		return nil, &Error{Endpoint: path, Action: "get", Code: "NOT_FOUND", Text: fmt.Sprintf("host asset %d not found", id)}

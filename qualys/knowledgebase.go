@@ -102,6 +102,7 @@ func (s *KnowledgeBaseService) List(ctx context.Context, q *KnowledgeBaseQuery) 
 		qc.QIDs = slices.Clone(q.QIDs)
 	}
 	return func(yield func(*Vulnerability, error) bool) {
+		yield = scrubbed(s.c, yield)
 		base := url.Values{"action": {"list"}}
 		details := qc.Details
 		if details == "" {

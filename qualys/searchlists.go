@@ -83,7 +83,7 @@ func (s *SearchListService) CreateDynamic(ctx context.Context, l *DynamicSearchL
 	path := s.c.EndpointPath(EndpointSearchLists)
 	resp, err := s.c.postFO(ctx, EndpointSearchLists, "create", v, false)
 	if err != nil {
-		return 0, err
+		return 0, s.c.sanitize(err)
 	}
 	resp.Body.Close()
 	if resp.simple == nil {
@@ -105,7 +105,7 @@ func (s *SearchListService) Delete(ctx context.Context, id int64) error {
 	v := url.Values{"action": {"delete"}, "id": {strconv.FormatInt(id, 10)}}
 	resp, err := s.c.postFO(ctx, EndpointSearchLists, "delete", v, true)
 	if err != nil {
-		return err
+		return s.c.sanitize(err)
 	}
 	resp.Body.Close()
 	return nil
@@ -139,6 +139,7 @@ func (s *SearchListService) List(ctx context.Context, q *SearchListQuery) iter.S
 		qc = *q
 	}
 	return func(yield func(*SearchList, error) bool) {
+		yield = scrubbed(s.c, yield)
 		v, err := query.Values(&qc)
 		if err != nil {
 			yield(nil, &ConfigError{Option: "SearchListQuery", Reason: err.Error()})

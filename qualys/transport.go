@@ -20,6 +20,7 @@ import (
 
 	"github.com/qualysbridge/qualysbridge/internal/redact"
 	"github.com/qualysbridge/qualysbridge/internal/retry"
+	"github.com/qualysbridge/qualysbridge/internal/safehttp"
 )
 
 // maxErrorBody bounds how much of an error or SIMPLE_RETURN body is read.
@@ -135,7 +136,7 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			e := &Error{Endpoint: r.endpoint(), Action: r.action, Text: "transport error: " + scrubErr(err, c.cfg.creds), Err: err, kind: kindTransport}
+			e := &Error{Endpoint: r.endpoint(), Action: r.action, Text: "transport error: " + c.scrubErr(err), Err: safehttp.URLError(err), kind: kindTransport}
 			if r.idempotent && attempt < c.cfg.maxAttempts {
 				d := c.cfg.backoff(attempt)
 				log.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("api", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
@@ -229,8 +230,11 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 		drain(resp.Body)
 		st.gate.release()
 		fillError(base, resp.Header.Get("Content-Type"), body)
-		base.Text = redact.Scrub(base.Text, c.cfg.creds.pass)
-		base.Snippet = redact.Scrub(base.Snippet, c.cfg.creds.pass)
+		if safehttp.IsRedirect(resp.StatusCode) {
+			base.Text, base.Snippet, base.kind = safehttp.RedirectMessage(resp.StatusCode, resp.Header, resp.Request.URL), "", kindAPI
+		}
+		base.Text = c.scrub(base.Text)
+		base.Snippet = c.scrub(base.Snippet)
 		setRetryAfter(base, resp.Header)
 		return base, nil
 	}
@@ -245,7 +249,7 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 		if _, kind := rootElement(head); kind == bodyHTML {
 			rc.Close()
 			base.Text = "expected a JSON response, got " + describeBody(resp.Header.Get("Content-Type"), kind)
-			base.Snippet = redact.Scrub(redact.Snippet(head, 120), c.cfg.creds.pass)
+			base.Snippet = c.scrub(redact.Snippet(head, 120))
 			base.kind = kindBadBody
 			return base, nil
 		}
@@ -269,7 +273,7 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 	case kind == bodyHTML, kind == bodyOther:
 		rc.Close()
 		base.Text = "expected an XML response, got " + describeBody(resp.Header.Get("Content-Type"), kind)
-		base.Snippet = redact.Scrub(redact.Snippet(head, 120), c.cfg.creds.pass)
+		base.Snippet = c.scrub(redact.Snippet(head, 120))
 		base.kind = kindBadBody
 		return base, nil
 	case root == "SIMPLE_RETURN":
@@ -278,13 +282,13 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 		sr, perr := parseSimpleReturn(body)
 		if err != nil || perr != nil {
 			base.Text = "unreadable SIMPLE_RETURN body"
-			base.Snippet = redact.Snippet(body, 120)
+			base.Snippet = c.scrub(redact.Snippet(body, 120))
 			base.kind = kindBadBody
 			return base, nil
 		}
 		if sr.Code != "" {
 			base.Code = sr.Code
-			base.Text = redact.Scrub(sr.Text, c.cfg.creds.pass)
+			base.Text = c.scrub(sr.Text)
 			if s, ok := sr.item("SECONDS_TO_WAIT"); ok {
 				if n, err := strconv.Atoi(s); err == nil && n > 0 {
 					base.RetryAfter = time.Duration(n) * time.Second
@@ -356,12 +360,52 @@ func drain(rc io.ReadCloser) {
 	rc.Close()
 }
 
-func scrubErr(err error, creds *credentials) string {
-	s := err.Error()
-	if creds != nil {
-		s = redact.Scrub(s, creds.pass)
+// scrub removes the client's secrets, in every form they travel in, and
+// anything shaped like a credential from text quoted from outside.
+func (c *Client) scrub(s string) string {
+	if c.cfg.creds == nil {
+		return redact.Scrub(s)
 	}
-	return s
+	return redact.Scrub(s, c.cfg.creds.pass, redact.Basic(c.cfg.creds.user, c.cfg.creds.pass), c.jwt.current())
+}
+
+// sanitize scrubs, in place, the texts of every *Error in err's tree, some
+// of which quote response bodies decoded after the transport saw them.
+func (c *Client) sanitize(err error) error {
+	var walk func(error)
+	walk = func(e error) {
+		switch x := e.(type) {
+		case nil:
+			return
+		case *Error:
+			x.Text, x.Snippet = c.scrub(x.Text), c.scrub(x.Snippet)
+		case interface{ Unwrap() []error }:
+			for _, inner := range x.Unwrap() {
+				walk(inner)
+			}
+			return
+		}
+		walk(errors.Unwrap(e))
+	}
+	walk(err)
+	return err
+}
+
+// scrubbed wraps an iterator's yield so that every error it yields is
+// sanitized.
+func scrubbed[T any](c *Client, yield func(T, error) bool) func(T, error) bool {
+	return func(v T, err error) bool {
+		if err != nil {
+			err = c.sanitize(err)
+		}
+		return yield(v, err)
+	}
+}
+
+// scrubErr is scrub for a transport error, whose URL is cut to scheme, host
+// and path.
+func (c *Client) scrubErr(err error) string {
+	return c.scrub(safehttp.ScrubError(err))
 }
 
 // errKind distinguishes failures that need different retry treatment.

@@ -63,6 +63,7 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 		qc = *q
 	}
 	return func(yield func(*DetectionHost, error) bool) {
+		yield = scrubbed(c, yield)
 		if len(qc.CVEs) == 0 {
 			yield(nil, &ConfigError{Option: "VulnerableHostsQuery.CVEs", Reason: "at least one CVE id is required"})
 			return

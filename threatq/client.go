@@ -24,7 +24,9 @@ import (
 
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/qualysbridge/qualysbridge/internal/redact"
+	"github.com/qualysbridge/qualysbridge/internal/flight"
 	"github.com/qualysbridge/qualysbridge/internal/retry"
+	"github.com/qualysbridge/qualysbridge/internal/safehttp"
 )
 
 // TimeLayout is ThreatQ's date format (always UTC).
@@ -45,6 +47,7 @@ type Client struct {
 	backoff     func(int) time.Duration
 	assetColl   string
 
+	login   flight.Group[string]
 	tokMu   sync.Mutex
 	token   string
 	refresh string
@@ -64,7 +67,6 @@ type credentials struct {
 func (c *credentials) String() string   { return "threatq credentials [REDACTED]" }
 func (c *credentials) GoString() string { return c.String() }
 
-func (c *credentials) secrets() []string { return []string{c.password, c.secret} }
 
 type config struct {
 	hc            *http.Client
@@ -211,6 +213,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	if c.hc == nil {
 		c.hc = cleanhttp.DefaultPooledClient()
 	}
+	c.hc = safehttp.NoRedirects(c.hc)
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
@@ -376,7 +379,7 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 				return ctx.Err()
 			}
 			return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status,
-				Messages: []string{"transport error: " + redact.Scrub(res.Err.Error(), c.creds.secrets()...)}, Err: res.Err}
+				Messages: []string{"transport error: " + safehttp.ScrubError(res.Err, c.secrets()...)}, Err: safehttp.URLError(res.Err)}
 		}
 		if res.Status == http.StatusUnauthorized && !r.noAuth && r.bearer == "" && !relogged {
 			// The token expired or was revoked: log in again, once.
@@ -386,18 +389,20 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 		}
 		if res.Status >= 200 && res.Status < 300 {
 			if msgs, ok := errorMessages(res.Body); ok {
-				return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Messages: scrubAll(msgs, c.creds)}
+				return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Messages: c.scrubAll(msgs)}
 			}
 			if out != nil && len(bytes.TrimSpace(res.Body)) > 0 {
 				if err := json.Unmarshal(res.Body, out); err != nil {
-					return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Messages: []string{"unexpected response body: " + redact.Snippet(res.Body, 120)}}
+					return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Messages: c.scrubAll([]string{"unexpected response body: " + redact.Snippet(res.Body, 120)})}
 				}
 			}
 			return nil
 		}
 		e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status}
-		if msgs, ok := errorMessages(res.Body); ok {
-			e.Messages = scrubAll(msgs, c.creds)
+		if safehttp.IsRedirect(res.Status) {
+			e.Messages = c.scrubAll([]string{safehttp.RedirectMessage(res.Status, res.Header, u)})
+		} else if msgs, ok := errorMessages(res.Body); ok {
+			e.Messages = c.scrubAll(msgs)
 		} else {
 			var m struct {
 				Message          string `json:"message"`
@@ -405,9 +410,9 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 				ErrorDescription string `json:"error_description"`
 			}
 			if json.Unmarshal(res.Body, &m) == nil && (m.Message != "" || m.Error != "") {
-				e.Messages = scrubAll([]string{strings.TrimSpace(m.Error + " " + m.ErrorDescription + " " + m.Message)}, c.creds)
+				e.Messages = c.scrubAll([]string{strings.TrimSpace(m.Error + " " + m.ErrorDescription + " " + m.Message)})
 			} else if s := redact.Snippet(res.Body, 120); s != "" {
-				e.Messages = []string{http.StatusText(res.Status) + ": " + redact.Scrub(s, c.creds.secrets()...)}
+				e.Messages = c.scrubAll([]string{http.StatusText(res.Status) + ": " + s})
 			}
 		}
 		return e
@@ -418,9 +423,23 @@ func (c *Client) policy() retry.Policy {
 	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "threatq"), MaxBody: 32 << 20}
 }
 
-func scrubAll(msgs []string, creds *credentials) []string {
+// secrets are the values to scrub from anything quoted from outside: the
+// password, the client secret and its Basic form, and the current tokens.
+func (c *Client) secrets() []string {
+	out := []string{c.creds.password, c.creds.secret}
+	if c.creds.secret != "" {
+		out = append(out, redact.Basic(c.creds.clientID, c.creds.secret))
+	}
+	c.tokMu.Lock()
+	out = append(out, c.token, c.refresh)
+	c.tokMu.Unlock()
+	return out
+}
+
+func (c *Client) scrubAll(msgs []string) []string {
+	sec := c.secrets()
 	for i := range msgs {
-		msgs[i] = redact.Scrub(msgs[i], creds.secrets()...)
+		msgs[i] = redact.Scrub(msgs[i], sec...)
 	}
 	return msgs
 }
@@ -435,22 +454,45 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-// accessToken returns a valid token: the cached one, a refreshed one when
-// it is about to expire, or a new login.
+// accessToken returns a valid token: the cached one, or one from a refresh
+// or a new login. One login runs at a time, without a lock held across the
+// network call: callers that need a token meanwhile wait for it or for
+// their own context.
 func (c *Client) accessToken(ctx context.Context) (string, error) {
+	if tok := c.validToken(); tok != "" {
+		return tok, nil
+	}
+	return c.login.Do(ctx, func() (string, error) {
+		if tok := c.validToken(); tok != "" {
+			return tok, nil
+		}
+		return c.obtainToken(ctx)
+	})
+}
+
+func (c *Client) validToken() string {
 	c.tokMu.Lock()
 	defer c.tokMu.Unlock()
-	now := time.Now()
-	if c.token != "" && now.Add(tokenMargin).Before(c.expires) {
-		return c.token, nil
+	if c.token != "" && time.Now().Add(tokenMargin).Before(c.expires) {
+		return c.token
 	}
-	if c.token != "" && c.refresh != "" {
+	return ""
+}
+
+// obtainToken refreshes the token when a refresh token is held, and logs in
+// otherwise (or when the refresh fails).
+func (c *Client) obtainToken(ctx context.Context) (string, error) {
+	now := time.Now()
+	c.tokMu.Lock()
+	token, refresh := c.token, c.refresh
+	c.tokMu.Unlock()
+	if token != "" && refresh != "" {
 		var tr tokenResponse
-		q := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.refresh}}
-		err := c.call(ctx, &request{method: "POST", path: "token", query: q, noAuth: true, bearer: c.token, basic: c.creds.secret != ""}, &tr)
+		q := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
+		err := c.call(ctx, &request{method: "POST", path: "token", query: q, noAuth: true, bearer: token, basic: c.creds.secret != ""}, &tr)
 		if err == nil && tr.AccessToken != "" {
 			c.store(tr, now)
-			return c.token, nil
+			return tr.AccessToken, nil
 		}
 		c.logger.Debug("threatq: token refresh failed; logging in again", "error", err)
 	}
@@ -474,10 +516,12 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 		return "", &Error{Method: "POST", Endpoint: c.base.Path + "/api/token", StatusCode: 200, Messages: []string{"token response without access_token"}}
 	}
 	c.store(tr, now)
-	return c.token, nil
+	return tr.AccessToken, nil
 }
 
 func (c *Client) store(tr tokenResponse, now time.Time) {
+	c.tokMu.Lock()
+	defer c.tokMu.Unlock()
 	c.token = tr.AccessToken
 	if tr.RefreshToken != "" {
 		c.refresh = tr.RefreshToken
