@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
-	"github.com/qualysbridge/qualysbridge/internal/redact"
 	"github.com/qualysbridge/qualysbridge/internal/flight"
+	"github.com/qualysbridge/qualysbridge/internal/redact"
 	"github.com/qualysbridge/qualysbridge/internal/retry"
 	"github.com/qualysbridge/qualysbridge/internal/safehttp"
 )
@@ -66,7 +66,6 @@ type credentials struct {
 
 func (c *credentials) String() string   { return "threatq credentials [REDACTED]" }
 func (c *credentials) GoString() string { return c.String() }
-
 
 type config struct {
 	hc            *http.Client

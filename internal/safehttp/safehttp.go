@@ -26,7 +26,9 @@ func NoRedirects(hc *http.Client) *http.Client {
 }
 
 // IsRedirect reports whether status is a redirect the client refused.
-func IsRedirect(status int) bool { return status >= 300 && status <= 399 && status != http.StatusNotModified }
+func IsRedirect(status int) bool {
+	return status >= 300 && status <= 399 && status != http.StatusNotModified
+}
 
 // RedirectMessage describes a refused redirect: where it pointed (scheme,
 // host and path only, never a query or user information) and whether that
