@@ -781,3 +781,47 @@ func TestDetectionQueryEnumerationsValidatedBeforeAnyCall(t *testing.T) {
 		t.Errorf("%d calls sent for invalid queries", n)
 	}
 }
+
+// TestCancelDuringCreateDeletesTheList: the caller cancels while the
+// create's answer is still arriving (the list exists on the server); the
+// flow finds the list by its title with a detached context, deletes it,
+// and says so.
+func TestCancelDuringCreateDeletesTheList(t *testing.T) {
+	srv, c := newFake(t, 20)
+	srv.InjectFault(qualystest.Fault{API: qualystest.APISearchLists, Call: 1, SlowBody: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	srv.OnPage(nil)
+	go func() {
+		// Cancel once the list exists, while its answer trickles in.
+		for len(srv.SearchLists()) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	var err error
+	for _, e := range c.VulnerableHosts(ctx, &qualys.VulnerableHostsQuery{CVEs: []string{"CVE-2019-17053"}}) {
+		err = e
+	}
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "found by its title and deleted") {
+		t.Errorf("err = %v; want the cancellation and what was done", err)
+	}
+	if lists := srv.SearchLists(); len(lists) != 0 {
+		t.Errorf("lists left %v", lists)
+	}
+}
+
+// TestConnectFailureIsNotAmbiguous: when no request can reach the server,
+// the flow does not claim a list may exist, and does not look for one.
+func TestConnectFailureIsNotAmbiguous(t *testing.T) {
+	c, err := qualys.NewClient("http://127.0.0.1:1", qualys.WithCredentials("u", "p"), qualys.WithInsecureLoopback(),
+		qualys.WithBackoff(func(int) time.Duration { return time.Millisecond }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, err = range c.VulnerableHosts(context.Background(), &qualys.VulnerableHostsQuery{CVEs: []string{"CVE-2019-17053"}}) {
+	}
+	if err == nil || strings.Contains(err.Error(), "may have been created") || time.Since(start) > 5*time.Second {
+		t.Errorf("after %s: %v", time.Since(start), err)
+	}
+}

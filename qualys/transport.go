@@ -167,6 +167,9 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 		if apiErr == nil {
 			return out, nil
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err // the body was cut by the caller's cancel
+		}
 		if !c.retryable(r, apiErr) || attempt >= c.cfg.maxAttempts {
 			return nil, apiErr
 		}

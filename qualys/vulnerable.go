@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,11 +110,19 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 		id, err := c.SearchLists.CreateDynamic(ctx, &DynamicSearchList{Title: title, CVEIDs: qc.CVEs, Global: Bool(false)})
 		if err != nil {
 			// The create may have happened although its answer was lost
-			// (a cut connection, a garbled body): find the list by its
-			// unique title and delete it, so that none is left behind.
+			// (a cut connection, a garbled body, the caller's cancel
+			// while it was in flight): find the list by its unique title
+			// and delete it, with a detached context, so that none is
+			// left behind.
 			if ambiguous(err) {
-				if cerr := c.deleteByTitle(ctx, title); cerr != nil {
+				deleted, cerr := c.deleteByTitle(ctx, title)
+				switch {
+				case cerr != nil:
 					err = errors.Join(err, cerr)
+				case deleted != 0:
+					err = fmt.Errorf("%w (the search list created meanwhile, id %d, was found by its title and deleted)", err, deleted)
+				default:
+					err = fmt.Errorf("%w (no search list was left behind)", err)
 				}
 			}
 			yield(nil, err)
@@ -241,9 +250,16 @@ func (c *Client) exactQIDs(ctx context.Context, listID int64, cves []string) ([]
 // by the server: no answer, or an answer that could not be read. A clear
 // refusal (a Qualys error code, a 4xx) means it was not.
 func ambiguous(err error) bool {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	if errors.As(err, &dnsErr) || (errors.As(err, &opErr) && opErr.Op == "dial") {
+		return false // the request never reached the server
+	}
 	var qe *Error
 	if !errors.As(err, &qe) {
-		return !errors.Is(err, context.Canceled)
+		// No answer at all: the caller's context ended while the request
+		// may already have been received.
+		return true
 	}
 	if qe.Code != "" {
 		return false
@@ -252,9 +268,10 @@ func ambiguous(err error) bool {
 }
 
 // deleteByTitle deletes the dynamic search list with this exact title, if
-// one exists (with a short detached context). Listing is retried when its
-// answer is cut, within the retry budget.
-func (c *Client) deleteByTitle(ctx context.Context, title string) error {
+// one exists (with a short detached context), and returns its id (0 when
+// there was none). Listing is retried when its answer is cut, within the
+// retry budget.
+func (c *Client) deleteByTitle(ctx context.Context, title string) (int64, error) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	var lastErr error
@@ -262,13 +279,13 @@ func (c *Client) deleteByTitle(ctx context.Context, title string) error {
 		id, err := c.findListByTitle(dctx, title)
 		if err == nil {
 			if id == 0 {
-				return nil
+				return 0, nil
 			}
 			if err := c.SearchLists.Delete(dctx, id); err != nil {
-				return &listDeleteError{id: id, err: err}
+				return 0, &listDeleteError{id: id, err: err}
 			}
 			c.cfg.logger.Debug("qualys: deleted a search list whose creation answer was lost", "id", id)
-			return nil
+			return id, nil
 		}
 		lastErr = err
 		if !resumable(err) && !ambiguous(err) {
@@ -278,7 +295,7 @@ func (c *Client) deleteByTitle(ctx context.Context, title string) error {
 			break
 		}
 	}
-	return fmt.Errorf("qualys: a search list titled %q may have been created; delete it by hand if it exists: %w", title, lastErr)
+	return 0, fmt.Errorf("qualys: a search list titled %q may have been created; delete it by hand if it exists: %w", title, lastErr)
 }
 
 func (c *Client) findListByTitle(ctx context.Context, title string) (int64, error) {
