@@ -1,11 +1,14 @@
 package car
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -225,11 +228,22 @@ func (c *Client) Import(ctx context.Context, env *Envelope) (string, error) {
 		return "", err
 	}
 	var out struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
+		ID      string          `json:"id"`
+		Status  string          `json:"status"`
+		Message string          `json:"message"`
+		Errors  json.RawMessage `json:"errors"`
 	}
 	if err := c.call(ctx, &request{method: "POST", segs: []string{"imports"}, body: json.RawMessage(body), idempotent: true}, &out); err != nil {
 		return "", err
+	}
+	if e := bytes.TrimSpace(out.Errors); strings.EqualFold(out.Status, "error") || strings.EqualFold(out.Status, "failed") ||
+		(len(e) > 0 && string(e) != "null" && string(e) != "[]" && string(e) != "{}") {
+		msg := out.Message
+		if len(e) > 0 {
+			msg = strings.TrimSpace(msg + " " + redact.Snippet(e, 300))
+		}
+		return "", &Error{Method: "POST", Endpoint: c.base.Path + "/imports", StatusCode: http.StatusOK,
+			Message: redact.Scrub("CAR answered the import with status "+strconv.Quote(out.Status)+": "+msg, c.secrets()...)}
 	}
 	if out.ID == "" {
 		return "", &Error{Method: "POST", Endpoint: "imports", Message: "CAR accepted the import but returned no job id"}

@@ -518,3 +518,48 @@ func TestImportMemoryIsFlat(t *testing.T) {
 		t.Errorf("peak heap %d MB for a streamed graph", peak>>20)
 	}
 }
+
+// TestCheckpointOnlyOnProvenSuccess: job states that do not prove success
+// fail the import, and the model state never moves to the new one.
+func TestCheckpointOnlyOnProvenSuccess(t *testing.T) {
+	cases := map[string]struct {
+		fault cartest.Fault
+		opts  []car.ImportOption
+		want  string
+	}{
+		"empty importstatus": {fault: cartest.Fault{Method: "GET", Route: "/importstatus", Status: 200, Body: `{}`},
+			want: "does not mention the job"},
+		"job not mentioned": {fault: cartest.Fault{Method: "GET", Route: "/importstatus", Status: 200, Body: `{"complete_imports":[{"id":"someone-else"}]}`},
+			want: "does not mention the job"},
+		"notfound_imports": {fault: cartest.Fault{Method: "GET", Route: "/importstatus", Status: 200, Body: `{"notfound_imports":["00000001-cartest-1"]}`},
+			want: "notfound_imports"},
+		"status error under 200": {fault: cartest.Fault{Method: "POST", Route: "/imports", Status: 200, Body: `{"id":"x","status":"error","message":"rejected"}`},
+			want: `status "error"`},
+		"errors under 200": {fault: cartest.Fault{Method: "POST", Route: "/imports", Status: 200, Body: `{"id":"x","errors":[{"code":"bad","message":"no"}]}`},
+			want: "no"},
+		"stuck past the deadline": {fault: cartest.Fault{Route: "/imports", StallJob: 1 << 20}, opts: []car.ImportOption{car.WithJobDeadline(30 * time.Millisecond)},
+			want: "still incomplete"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv, c, _ := setup(t)
+			srv.SetModelState("Qualys", "previous")
+			srv.InjectFault(tc.fault)
+			im, err := c.NewImport(context.Background(), src, car.Incremental, append(tc.opts, car.WithModelStateID("new-state"))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			addErr := im.Add(host("1", "10.0.0.1", "02:00:00:00:00:01"))
+			_, err = im.Close()
+			if err == nil {
+				err = addErr
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one saying %q", err, tc.want)
+			}
+			if st := srv.ModelState("Qualys"); st == "new-state" {
+				t.Error("the model state moved on an unproven import")
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"time"
 
@@ -51,10 +52,25 @@ const (
 type ImportOption func(*importConfig)
 
 type importConfig struct {
-	stateID  string
-	batch    int
-	maxJobs  int
-	maxBytes int
+	stateID     string
+	batch       int
+	maxJobs     int
+	maxBytes    int
+	jobDeadline time.Duration
+}
+
+// DefaultJobDeadline is how long an import job may stay incomplete before
+// the import fails with its id (see WithJobDeadline).
+const DefaultJobDeadline = time.Hour
+
+// WithJobDeadline sets how long one import job may stay incomplete before
+// the import fails naming it (default DefaultJobDeadline).
+func WithJobDeadline(d time.Duration) ImportOption {
+	return func(c *importConfig) {
+		if d > 0 {
+			c.jobDeadline = d
+		}
+	}
 }
 
 // WithModelStateID sets the model state saved on the source when the
@@ -119,6 +135,7 @@ type batch struct {
 type pendingJob struct {
 	id, collection string
 	vertex         bool
+	posted         time.Time
 }
 
 // Import streams a graph into CAR. Create it with Client.NewImport, Add
@@ -151,7 +168,7 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 	if mode != Full && mode != Incremental {
 		return nil, &ConfigError{Option: "mode", Reason: "want car.Full or car.Incremental"}
 	}
-	cfg := importConfig{batch: MaxBatch, maxJobs: MaxOutstandingJobs, maxBytes: MaxReportBytes}
+	cfg := importConfig{batch: MaxBatch, maxJobs: MaxOutstandingJobs, maxBytes: MaxReportBytes, jobDeadline: DefaultJobDeadline}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -375,7 +392,7 @@ func (im *Import) post(coll string, objs []json.RawMessage, vertex bool) error {
 		return err
 	}
 	im.sum.Jobs++
-	im.pending = append(im.pending, pendingJob{id: id, collection: coll, vertex: vertex})
+	im.pending = append(im.pending, pendingJob{id: id, collection: coll, vertex: vertex, posted: time.Now()})
 	return nil
 }
 
@@ -397,24 +414,18 @@ func (im *Import) poll(onlyVertices bool) error {
 		if err != nil {
 			return err
 		}
-		failed := map[string]ImportError{}
-		for _, e := range st.Errors {
-			failed[e.ID] = e
-		}
-		incomplete := map[string]bool{}
-		for _, id := range st.Incomplete {
-			incomplete[id] = true
-		}
 		keep := im.pending[:0]
 		var firstErr error
 		for _, p := range im.pending {
-			if e, bad := failed[p.id]; bad {
-				if firstErr == nil {
-					firstErr = &JobFailedError{Collection: p.collection, JobID: p.id, StatusCode: e.StatusCode, Message: e.Error}
-				}
+			if !contains(ids, p.id) {
+				keep = append(keep, p) // not asked about this time
 				continue
 			}
-			if incomplete[p.id] || (onlyVertices && !p.vertex) || !contains(ids, p.id) {
+			done, err := im.jobState(st, p)
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if !done && err == nil {
 				keep = append(keep, p)
 			}
 		}
@@ -431,6 +442,34 @@ func (im *Import) poll(onlyVertices bool) error {
 		}
 		wait = min(wait*2, im.c.pollMax)
 	}
+}
+
+// jobState reads one job's state from an importstatus answer. Only a job
+// listed as complete is done; one listed as failed, listed under
+// notfound_imports, or not mentioned at all is an error (its data may be
+// missing, so the model state must not move); an incomplete one is an
+// error once it has been incomplete for longer than the job deadline.
+func (im *Import) jobState(st *ImportStatus, p pendingJob) (done bool, err error) {
+	fail := func(status int, msg string) error {
+		return &JobFailedError{Collection: p.collection, JobID: p.id, StatusCode: status, Message: msg}
+	}
+	for _, e := range st.Errors {
+		if e.ID == p.id {
+			return false, fail(e.StatusCode, e.Error)
+		}
+	}
+	switch {
+	case slices.Contains(st.Complete, p.id):
+		return true, nil
+	case slices.Contains(st.Incomplete, p.id):
+		if waited := time.Since(p.posted); waited > im.cfg.jobDeadline {
+			return false, fail(0, fmt.Sprintf("still incomplete after %s (deadline %s, WithJobDeadline)", waited.Round(time.Second), im.cfg.jobDeadline))
+		}
+		return false, nil
+	case slices.Contains(st.NotFound, p.id):
+		return false, fail(0, "CAR lists the job under notfound_imports: its outcome is unknown")
+	}
+	return false, fail(0, "CAR's importstatus answer does not mention the job: its outcome is unknown")
 }
 
 func contains(ids []string, id string) bool {
