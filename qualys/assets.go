@@ -101,7 +101,7 @@ func (s *AssetService) List(ctx context.Context, q *AssetQuery) iter.Seq2[*Asset
 			st = "Application"
 		}
 		cursor := qc.AfterID
-		resumes := 0
+		resumes, empty := 0, 0
 		path := "/rest/2.0/search/am/asset"
 		if s.c.gateway != nil {
 			path = s.c.gateway.Path + path
@@ -159,6 +159,14 @@ func (s *AssetService) List(ctx context.Context, q *AssetQuery) iter.Seq2[*Asset
 			if !meta.hasMore {
 				return
 			}
+			if meta.maxID == 0 {
+				if empty++; empty > maxEmptyPages {
+					yield(nil, &Error{Endpoint: path, Action: "search", Text: fmt.Sprintf("%d pages in a row without an asset although more are announced; stopping rather than paging without end", empty)})
+					return
+				}
+			} else {
+				empty = 0
+			}
 			next := meta.lastID
 			if next == 0 {
 				next = meta.maxID
@@ -187,7 +195,8 @@ func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (
 		fillError(e, "", all)
 		return meta, e
 	}
-	dec := json.NewDecoder(br)
+	rr := &recordReader{r: br}
+	dec := json.NewDecoder(rr)
 	fail := func(what string, err error) error {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -207,32 +216,40 @@ func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (
 		switch k {
 		case "responseCode":
 			var v flexString
+			rr.next()
 			if err := dec.Decode(&v); err != nil {
 				return meta, fail(k, err)
 			}
 			code = string(v)
 		case "responseMessage":
 			var v flexString
+			rr.next()
 			if err := dec.Decode(&v); err != nil {
 				return meta, fail(k, err)
 			}
 			message = string(v)
 		case "hasMore":
 			var v flexBool
+			rr.next()
 			if err := dec.Decode(&v); err != nil {
 				return meta, fail(k, err)
 			}
 			meta.hasMore = bool(v)
 		case "lastSeenAssetId":
 			var v flexInt
+			rr.next()
 			if err := dec.Decode(&v); err != nil {
 				return meta, fail(k, err)
 			}
 			meta.lastID = int64(v)
 		case "count":
 			var v flexInt
+			rr.next()
 			if err := dec.Decode(&v); err != nil {
 				return meta, fail(k, err)
+			}
+			if v < 0 {
+				return meta, fail("count", fmt.Errorf("negative count %d", v))
 			}
 			meta.count = int(v)
 		case "assetListData":
@@ -249,6 +266,7 @@ func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (
 				}
 				if tk != "asset" {
 					var skip json.RawMessage
+					rr.next()
 					if err := dec.Decode(&skip); err != nil {
 						return meta, fail(k, err)
 					}
@@ -262,6 +280,7 @@ func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (
 				}
 				for dec.More() {
 					var w wireAsset
+					rr.next()
 					if err := dec.Decode(&w); err != nil {
 						return meta, fail("asset", err)
 					}
@@ -275,7 +294,10 @@ func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (
 						}
 					}
 					if a.AssetID <= 0 {
-						return meta, fail("asset", fmt.Errorf("asset without an assetId"))
+						return meta, fail("asset", fmt.Errorf("asset without a positive assetId"))
+					}
+					if len(a.Software) > MaxRecordItems {
+						return meta, fail("asset", fmt.Errorf("%w: asset %d has %d software items (MaxRecordItems %d)", ErrRecordTooLarge, a.AssetID, len(a.Software), MaxRecordItems))
 					}
 					meta.maxID = max(meta.maxID, a.AssetID)
 					if !onAsset(a) {
@@ -292,6 +314,7 @@ func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (
 			}
 		default:
 			var skip json.RawMessage
+			rr.next()
 			if err := dec.Decode(&skip); err != nil {
 				return meta, fail(k, err)
 			}

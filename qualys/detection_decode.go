@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -95,6 +96,50 @@ type xdec struct {
 	lastID   int64 // last complete record, for resumable errors
 	// resumeParam names the query parameter that resumes after lastID.
 	resumeParam string
+	// The record being decoded, for MaxRecordBytes and MaxRecordItems.
+	inRecord bool
+	recStart int64
+	items    int
+}
+
+// MaxRecordBytes bounds the bytes of one record of a response: a host with
+// its detections, a host asset, a gateway asset, a KnowledgeBase entry, a
+// search list. MaxRecordItems bounds the items nested in one record (its
+// detections, tags, software, interfaces, QIDs, CVEs, ...). A record past
+// either bound is a *DecodeError matching ErrRecordTooLarge, so that a
+// hostile or corrupt answer cannot make memory grow without bound. (One
+// text value is also bounded, by MaxTextSize.)
+const (
+	MaxRecordBytes = 64 << 20
+	MaxRecordItems = 200_000
+)
+
+// ErrRecordTooLarge is wrapped by the error for a record past
+// MaxRecordBytes or MaxRecordItems.
+var ErrRecordTooLarge = errors.New("qualys: record too large")
+
+// beginRecord starts the size accounting of a record.
+func (d *xdec) beginRecord() {
+	d.inRecord, d.recStart, d.items = true, d.s.Offset(), 0
+}
+
+// endRecord ends it.
+func (d *xdec) endRecord() { d.inRecord = false }
+
+// item counts one nested item of the current record.
+func (d *xdec) item() error {
+	d.items++
+	if d.items > MaxRecordItems {
+		return fmt.Errorf("%w: more than %d nested items (MaxRecordItems)", ErrRecordTooLarge, MaxRecordItems)
+	}
+	return nil
+}
+
+func (d *xdec) checkRecordBytes() error {
+	if d.inRecord && d.s.Offset()-d.recStart > MaxRecordBytes {
+		return fmt.Errorf("%w: more than %d bytes (MaxRecordBytes)", ErrRecordTooLarge, MaxRecordBytes)
+	}
+	return nil
 }
 
 // detectionDecoder walks a detection document with the xmlstream scanner,
@@ -176,7 +221,9 @@ func (d *detectionDecoder) next() (*DetectionHost, error) {
 				continue
 			}
 			before := d.s.Replaced
+			d.beginRecord()
 			h, err := d.decodeHost()
+			d.endRecord()
 			if err != nil {
 				return nil, err
 			}
@@ -278,6 +325,9 @@ func (d *xdec) fields(parent string, f func(name []byte) error) error {
 		}
 		if k == xmlstream.EndElement {
 			return nil
+		}
+		if err := d.checkRecordBytes(); err != nil {
+			return d.fail(parent, err)
 		}
 		if err := f(d.s.Name()); err != nil {
 			return d.fail(parent+"/"+string(d.s.Name()), err)
@@ -389,6 +439,9 @@ func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 					return e
 				})
 				h.CloudTags = append(h.CloudTags, t)
+				if e == nil {
+					e = d.item()
+				}
 				return e
 			})
 		case "TAGS":
@@ -417,12 +470,18 @@ func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 					return e
 				})
 				h.Tags = append(h.Tags, t)
+				if e == nil {
+					e = d.item()
+				}
 				return e
 			})
 		case "DETECTION_LIST":
 			err = d.fields("DETECTION_LIST", func(n []byte) error {
 				if string(n) != "DETECTION" {
 					return d.s.Skip()
+				}
+				if err := d.item(); err != nil {
+					return err
 				}
 				h.Detections = append(h.Detections, Detection{})
 				return d.decodeDetection(&h.Detections[len(h.Detections)-1])
@@ -517,6 +576,9 @@ func (d *detectionDecoder) decodeDetection(det *Detection) error {
 				var e error
 				f.Value, e = d.trimmedString()
 				det.QDSFactors = append(det.QDSFactors, f)
+				if e == nil {
+					e = d.item()
+				}
 				return e
 			})
 		case "ASSET_CVE":
@@ -555,6 +617,9 @@ func (d *detectionDecoder) decodeCVEs(det *Detection, name string) error {
 	if name == "CVE" {
 		t, err := d.text()
 		det.CVEs = appendCVEs(det.CVEs, t)
+		if err == nil && len(det.CVEs) > MaxRecordItems {
+			err = fmt.Errorf("%w: more than %d CVE ids", ErrRecordTooLarge, MaxRecordItems)
+		}
 		return err
 	}
 	return d.fields("CVE_LIST", func(n []byte) error {
@@ -567,6 +632,9 @@ func (d *detectionDecoder) decodeCVEs(det *Detection, name string) error {
 			}
 			t, err := d.text()
 			det.CVEs = appendCVEs(det.CVEs, t)
+			if err == nil {
+				err = d.item()
+			}
 			return err
 		})
 	})
@@ -626,6 +694,9 @@ func (d *detectionDecoder) decodeMetadata(m *HostMetadata) error {
 				return e
 			})
 			*dst = append(*dst, a)
+			if e == nil {
+				e = d.item()
+			}
 			return e
 		})
 	})
@@ -682,29 +753,26 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// parseInt parses a decimal integer without allocating; empty is 0.
+// parseInt parses a non-negative decimal integer within int64 without
+// allocating; empty is 0. Ids, counts, ports and scores in the Qualys XML
+// are never negative, so a minus sign or an overflow is an error.
 func parseInt(b []byte) (int64, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	neg := false
-	s := b
-	if s[0] == '-' {
-		neg = true
-		s = s[1:]
-	}
-	if len(s) == 0 || len(s) > 18 {
-		return 0, fmt.Errorf("invalid integer %q", truncateBytes(b))
+	if len(b) > 19 {
+		return 0, fmt.Errorf("invalid integer %q: out of range", truncateBytes(b))
 	}
 	var n int64
-	for _, c := range s {
+	for _, c := range b {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("invalid integer %q", truncateBytes(b))
+			return 0, fmt.Errorf("invalid integer %q: want a non-negative whole number", truncateBytes(b))
 		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return 0, fmt.Errorf("invalid integer %q: out of range", truncateBytes(b))
+		}
+		n = n*10 + d
 	}
 	return n, nil
 }
@@ -752,7 +820,12 @@ func parseTime(b []byte) (time.Time, error) {
 			}
 		}
 		if ok && v[1] >= 1 && v[1] <= 12 && v[2] >= 1 && v[2] <= 31 && v[3] < 24 && v[4] < 60 && v[5] < 61 {
-			return time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, time.UTC), nil
+			t := time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, time.UTC)
+			if t.Day() != v[2] {
+				// 2026-02-31 is not a date; time.Date would make it March 3.
+				return time.Time{}, fmt.Errorf("invalid date %q: day out of range", truncateBytes(b))
+			}
+			return t, nil
 		}
 	}
 	s := string(b)

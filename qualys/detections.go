@@ -242,9 +242,11 @@ func (q *DetectionQuery) validate() error {
 
 // List streams the hosts matching q with their detections. Each response
 // is decoded one <HOST> at a time; when Qualys truncates it (WARNING code
-// 1980 with a URL), List continues with the query parameters of that URL
-// sent to the configured server (never to the URL's host, so credentials
-// cannot be sent elsewhere), and fails if id_min does not advance. The
+// 1980 with a URL), List continues with the caller's filters and that URL's
+// id_min, sent to the configured server (never to the URL's host, so
+// credentials cannot be sent elsewhere). It fails if id_min does not
+// advance, if a truncation warning has no URL, or if a host comes out of
+// ascending id order (a repeated page), before yielding any host twice. The
 // first error is yielded once and ends the iteration; breaking out of the
 // loop stops fetching.
 func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq2[*DetectionHost, error] {
@@ -270,6 +272,7 @@ func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq
 func (c *Client) listDetections(ctx context.Context, form url.Values, yield func(*DetectionHost, error) bool) {
 	path := c.EndpointPath(EndpointDetections)
 	var lastIDMin int64 = -1
+	var prevHost int64 // the last host yielded, across pages and resumes
 	resumes := 0
 	for {
 		resp, err := c.postFO(ctx, EndpointDetections, "list", form, true)
@@ -278,7 +281,8 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 			return
 		}
 		d := newDetectionDecoder(resp.Body, path)
-		lastHost, stopped, err := streamHosts(d, yield)
+		lastHost, stopped, err := streamHosts(d, prevHost, yield)
+		prevHost = max(prevHost, lastHost)
 		resp.Body.Close()
 		if stopped {
 			return
@@ -305,6 +309,10 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 			continue
 		}
 		w := d.warning
+		if w != nil && w.Code == "1980" && w.URL == "" {
+			yield(nil, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response (code 1980) without the URL of the next page; stopping rather than returning part of the hosts as if it were all"})
+			return
+		}
 		if w == nil || w.URL == "" {
 			switch {
 			case w != nil && eosText(w.Text):
@@ -329,8 +337,11 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 }
 
 // streamHosts yields the hosts of one response. It reports the last
-// complete host, whether the caller stopped, and the decoding error.
-func streamHosts(d *detectionDecoder, yield func(*DetectionHost, error) bool) (lastHost int64, stopped bool, err error) {
+// complete host, whether the caller stopped, and the decoding error. Host
+// List Detection sorts hosts by id and pages by id_min, so a host whose id
+// is not above the previous one (prev, then each host yielded) is a
+// repeated or reordered page: it is an error before that host is yielded.
+func streamHosts(d *detectionDecoder, prev int64, yield func(*DetectionHost, error) bool) (lastHost int64, stopped bool, err error) {
 	for {
 		h, err := d.next()
 		if err != nil {
@@ -338,6 +349,10 @@ func streamHosts(d *detectionDecoder, yield func(*DetectionHost, error) bool) (l
 		}
 		if h == nil {
 			return lastHost, false, nil
+		}
+		if h.ID <= max(prev, lastHost) {
+			return lastHost, false, &Error{Endpoint: d.endpoint, Action: "list",
+				Text: fmt.Sprintf("host %d after host %d: hosts are not in ascending id order (a repeated or reordered page); stopping before yielding a host twice", h.ID, max(prev, lastHost))}
 		}
 		lastHost = h.ID
 		if !yield(h, nil) {
@@ -367,8 +382,8 @@ func resumable(err error) bool {
 }
 
 // nextPageForm builds the next request from the original form and the
-// query parameters of a WARNING URL. Only the URL's query is used: the
-// request goes to the configured server, never to the URL's host.
+// id_min of a WARNING URL. The request goes to the configured server, never
+// to the URL's host, and carries the caller's filters unchanged.
 func nextPageForm(form url.Values, raw string) (url.Values, int64, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
@@ -379,13 +394,13 @@ func nextPageForm(form url.Values, raw string) (url.Values, int64, error) {
 	if err != nil || idMin <= 0 {
 		return nil, 0, fmt.Errorf("no id_min in it")
 	}
+	// Only the cursor is taken from the URL: its other parameters never
+	// replace or add to the caller's filters.
 	next := url.Values{}
 	for k, v := range form {
 		next[k] = append([]string(nil), v...)
 	}
-	for k, v := range uq {
-		next[k] = v
-	}
+	next.Set("id_min", strconv.FormatInt(idMin, 10))
 	next.Set("action", "list")
 	return next, idMin, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -221,4 +222,23 @@ func (o *oneOrMany[T]) UnmarshalJSON(b []byte) error {
 	}
 	*o = oneOrMany[T]{one}
 	return nil
+}
+
+// recordReader bounds the bytes read for one JSON record: next marks the
+// start of a record, and a read past MaxRecordBytes from there fails with
+// ErrRecordTooLarge, before the json.Decoder can buffer more of it.
+type recordReader struct {
+	r       io.Reader
+	n, mark int64
+}
+
+func (b *recordReader) next() { b.mark = b.n }
+
+func (b *recordReader) Read(p []byte) (int, error) {
+	if b.n-b.mark > MaxRecordBytes {
+		return 0, fmt.Errorf("%w: more than %d bytes (MaxRecordBytes)", ErrRecordTooLarge, MaxRecordBytes)
+	}
+	k, err := b.r.Read(p)
+	b.n += int64(k)
+	return k, err
 }

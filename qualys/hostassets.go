@@ -23,6 +23,10 @@ import (
 // also reads the XML the service sends when it ignores Accept.
 type HostAssetService struct{ c *Client }
 
+// maxEmptyPages is how many pages in a row may hold no record while the
+// server still announces more before a listing fails.
+const maxEmptyPages = 3
+
 // MaxHostAssetPageSize is the largest page the QPS API serves.
 const MaxHostAssetPageSize = 1000
 
@@ -313,7 +317,7 @@ func (s *HostAssetService) run(ctx context.Context, q HostAssetQuery, onAsset fu
 		query = url.Values{"fields": {strings.Join(q.Fields, ",")}}
 	}
 	cursor := q.AfterID
-	resumes := 0
+	resumes, empty := 0, 0
 	for {
 		resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, query: query, body: q.body(cursor, true),
 			contentType: "application/json", accept: "application/json", action: "search", idempotent: true})
@@ -357,6 +361,13 @@ func (s *HostAssetService) run(ctx context.Context, q HostAssetQuery, onAsset fu
 		}
 		if !meta.hasMore {
 			return nil
+		}
+		if meta.maxID == 0 {
+			if empty++; empty > maxEmptyPages {
+				return &Error{Endpoint: path, Action: "search", Text: fmt.Sprintf("%d pages in a row without a record although more are announced; stopping rather than paging without end", empty)}
+			}
+		} else {
+			empty = 0
 		}
 		if next <= cursor {
 			return &Error{Endpoint: path, Action: "search", Text: fmt.Sprintf("pagination cursor does not advance (lastId %d after %d); stopping rather than looping", next, cursor)}
@@ -445,7 +456,8 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 		}
 		return meta, e
 	}
-	dec := json.NewDecoder(br)
+	rr := &recordReader{r: br}
+	dec := json.NewDecoder(rr)
 	dec.UseNumber()
 	fail := func(what string, err error) error {
 		if err == io.EOF {
@@ -465,6 +477,7 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 		}
 		if key != "ServiceResponse" {
 			var skip json.RawMessage
+			rr.next()
 			if err := dec.Decode(&skip); err != nil {
 				return meta, fail(fmt.Sprint(key), err)
 			}
@@ -483,6 +496,7 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 			case "data":
 				if code != "" && code != "SUCCESS" {
 					var skip json.RawMessage
+					rr.next()
 					if err := dec.Decode(&skip); err != nil {
 						return meta, fail("data", err)
 					}
@@ -500,6 +514,7 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 				}
 				for dec.More() {
 					var raw json.RawMessage
+					rr.next()
 					if err := dec.Decode(&raw); err != nil {
 						return meta, fail("data", err)
 					}
@@ -521,34 +536,46 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 				}
 			case "responseCode":
 				var v flexString
+				rr.next()
 				if err := dec.Decode(&v); err != nil {
 					return meta, fail(k, err)
 				}
 				code = string(v)
 			case "count":
 				var v flexInt
+				rr.next()
 				if err := dec.Decode(&v); err != nil {
 					return meta, fail(k, err)
+				}
+				if v < 0 {
+					return meta, fail(k, fmt.Errorf("negative count %d", v))
 				}
 				meta.count = int(v)
 			case "hasMoreRecords":
 				var v flexBool
+				rr.next()
 				if err := dec.Decode(&v); err != nil {
 					return meta, fail(k, err)
 				}
 				meta.hasMore = bool(v)
 			case "lastId":
 				var v flexInt
+				rr.next()
 				if err := dec.Decode(&v); err != nil {
 					return meta, fail(k, err)
 				}
+				if v < 0 {
+					return meta, fail(k, fmt.Errorf("negative lastId %d", v))
+				}
 				meta.lastID = int64(v)
 			case "responseErrorDetails":
+				rr.next()
 				if err := dec.Decode(&details.ResponseErrorDetail); err != nil {
 					return meta, fail(k, err)
 				}
 			default:
 				var skip json.RawMessage
+				rr.next()
 				if err := dec.Decode(&skip); err != nil {
 					return meta, fail(k, err)
 				}
@@ -720,7 +747,10 @@ func decodeHostAsset(raw json.RawMessage) (*HostAsset, error) {
 	}
 	x := w.HostAsset
 	if x.ID <= 0 {
-		return nil, errors.New("HostAsset without an id")
+		return nil, errors.New("HostAsset without a positive id")
+	}
+	if x.QWebHostID < 0 {
+		return nil, fmt.Errorf("HostAsset %d: negative qwebHostId %d", x.ID, x.QWebHostID)
 	}
 	a := &HostAsset{
 		ID: int64(x.ID), Name: string(x.Name), DNSHostName: string(x.DNSHostName), FQDN: string(x.FQDN),
@@ -755,6 +785,9 @@ func decodeHostAsset(raw json.RawMessage) (*HostAsset, error) {
 	}
 	for _, t := range x.Tags {
 		a.Tags = append(a.Tags, Tag{ID: int64(t.ID), Name: string(t.Name)})
+	}
+	if n := len(a.NetworkInterfaces) + len(a.Accounts) + len(a.Software) + len(a.Vulns) + len(a.OpenPorts) + len(a.Tags) + len(a.SourceInfo); n > MaxRecordItems {
+		return nil, fmt.Errorf("%w: HostAsset %d has %d nested items (MaxRecordItems %d)", ErrRecordTooLarge, a.ID, n, MaxRecordItems)
 	}
 	return a, nil
 }

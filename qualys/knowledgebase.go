@@ -271,7 +271,9 @@ func (d *xdec) nextVuln() (*Vulnerability, error) {
 	if !ok || err != nil {
 		return nil, err
 	}
+	d.beginRecord()
 	v, err := d.decodeVuln()
+	d.endRecord()
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +300,9 @@ func (d *xdec) refs(parent, item string, out *[]Reference) error {
 			return e
 		})
 		*out = append(*out, r)
+		if e == nil {
+			e = d.item()
+		}
 		return e
 	})
 }
@@ -377,6 +382,9 @@ func (d *xdec) decodeVuln() (*Vulnerability, error) {
 					return e
 				})
 				v.Software = append(v.Software, sw)
+				if e == nil {
+					e = d.item()
+				}
 				return e
 			})
 		case "DIAGNOSIS":
@@ -394,6 +402,9 @@ func (d *xdec) decodeVuln() (*Vulnerability, error) {
 				t, e := d.trimmedString()
 				if string(n) == "THREAT_INTEL" {
 					v.ThreatIntel = append(v.ThreatIntel, t)
+					if e == nil {
+						e = d.item()
+					}
 				}
 				return e
 			})

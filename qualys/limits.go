@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qualysbridge/qualysbridge/internal/retry"
 	"golang.org/x/time/rate"
 )
 
@@ -112,10 +113,17 @@ func parseRate(h http.Header) (Rate, bool) {
 		found = true
 		return n
 	}
+	secs := func(name string) time.Duration {
+		d, ok := retry.Seconds(h.Get(name))
+		if ok {
+			found = true
+		}
+		return d
+	}
 	r.Limit = num("X-RateLimit-Limit")
-	r.Window = time.Duration(num("X-RateLimit-Window-Sec")) * time.Second
+	r.Window = secs("X-RateLimit-Window-Sec")
 	r.Remaining = num("X-RateLimit-Remaining")
-	r.ToWait = time.Duration(num("X-RateLimit-ToWait-Sec")) * time.Second
+	r.ToWait = secs("X-RateLimit-ToWait-Sec")
 	r.ConcurrencyLimit = num("X-Concurrency-Limit-Limit")
 	r.ConcurrencyRunning = num("X-Concurrency-Limit-Running")
 	return r, found

@@ -68,7 +68,9 @@ func decodeQPSXML(r io.Reader, path, action string, onData func(json.RawMessage)
 			}
 			err = d.fields("data", func(n []byte) error {
 				kind := string(n)
+				d.beginRecord()
 				obj, err := d.qpsObject(kind)
+				d.endRecord()
 				if err != nil {
 					return err
 				}
@@ -144,6 +146,9 @@ func (d *xdec) qpsList(parent string) ([]any, error) {
 		}
 		return d.fields("list", func(n []byte) error {
 			kind := string(n)
+			if err := d.item(); err != nil {
+				return err
+			}
 			o, err := d.qpsObject(kind)
 			items = append(items, map[string]any{kind: o})
 			return err

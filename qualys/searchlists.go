@@ -206,6 +206,8 @@ func (d *xdec) nextSearchList() (*SearchList, error) {
 		return nil, err
 	}
 	l := &SearchList{Criteria: map[string]string{}}
+	d.beginRecord()
+	defer d.endRecord()
 	err = d.fields("DYNAMIC_LIST", func(n []byte) error {
 		var e error
 		var b []byte
@@ -232,6 +234,9 @@ func (d *xdec) nextSearchList() (*SearchList, error) {
 				}
 				q, e := parseInt(b)
 				l.QIDs = append(l.QIDs, q)
+				if e == nil {
+					e = d.item()
+				}
 				return e
 			})
 		case "CRITERIA":

@@ -137,7 +137,7 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 				return nil, ctx.Err()
 			}
 			e := &Error{Endpoint: r.endpoint(), Action: r.action, Text: "transport error: " + c.scrubErr(err), Err: safehttp.URLError(err), kind: kindTransport}
-			if r.idempotent && attempt < c.cfg.maxAttempts {
+			if r.idempotent && attempt < c.cfg.maxAttempts && !safehttp.CertificateError(err) {
 				d := c.cfg.backoff(attempt)
 				log.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("api", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
 				if err := retry.Sleep(ctx, d); err != nil {
@@ -222,7 +222,48 @@ func (c *Client) send(ctx context.Context, r *apiRequest, token string) (*http.R
 	if r.accept != "" {
 		req.Header.Set("Accept", r.accept)
 	}
-	return c.cfg.httpClient.Do(req)
+	return c.sendWithHeaderTimeout(ctx, req)
+}
+
+// sendWithHeaderTimeout sends req and fails it with ErrIdleTimeout when no
+// response headers arrive within the idle timeout: a server that accepts
+// the connection and never answers does not hold the call until the
+// caller's own deadline. The body's reads are bounded by the same timeout
+// (see body).
+func (c *Client) sendWithHeaderTimeout(ctx context.Context, req *http.Request) (*http.Response, error) {
+	idle := c.cfg.idleTimeout
+	if idle <= 0 {
+		return c.cfg.httpClient.Do(req)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(idle, func() {
+		timedOut.Store(true)
+		cancel()
+	})
+	resp, err := c.cfg.httpClient.Do(req.WithContext(rctx))
+	timer.Stop()
+	if err != nil {
+		cancel()
+		if timedOut.Load() && ctx.Err() == nil {
+			return nil, fmt.Errorf("%w: no response headers within %s", ErrIdleTimeout, idle)
+		}
+		return nil, err
+	}
+	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose releases a request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // classify turns a response into either a usable response or an *Error.
@@ -292,11 +333,7 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 		if sr.Code != "" {
 			base.Code = sr.Code
 			base.Text = c.scrub(sr.Text)
-			if s, ok := sr.item("SECONDS_TO_WAIT"); ok {
-				if n, err := strconv.Atoi(s); err == nil && n > 0 {
-					base.RetryAfter = time.Duration(n) * time.Second
-				}
-			}
+			base.RetryAfter = sr.secondsToWait()
 			setRetryAfter(base, resp.Header)
 			return base, nil
 		}
@@ -347,11 +384,9 @@ func (c *Client) waitFor(e *Error, attempt int) (time.Duration, bool) {
 }
 
 func setRetryAfter(e *Error, h http.Header) {
-	if v := strings.TrimSpace(h.Get("X-RateLimit-ToWait-Sec")); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			e.RetryAfter = time.Duration(n) * time.Second
-			return
-		}
+	if d, ok := retry.Seconds(h.Get("X-RateLimit-ToWait-Sec")); ok && d > 0 {
+		e.RetryAfter = d
+		return
 	}
 	if d, ok := retry.RetryAfter(h, time.Now()); ok && d > 0 {
 		e.RetryAfter = d
@@ -457,11 +492,7 @@ func fillError(e *Error, contentType string, body []byte) {
 		case root == "SIMPLE_RETURN":
 			if sr, err := parseSimpleReturn(trimmed); err == nil {
 				e.Code, e.Text = sr.Code, sr.Text
-				if s, ok := sr.item("SECONDS_TO_WAIT"); ok {
-					if n, err := strconv.Atoi(s); err == nil && n > 0 {
-						e.RetryAfter = time.Duration(n) * time.Second
-					}
-				}
+				e.RetryAfter = sr.secondsToWait()
 				return
 			}
 		case root == "ServiceResponse":
@@ -530,6 +561,16 @@ type simpleReturn struct {
 	Code     string
 	Text     string
 	Items    [][2]string
+}
+
+// secondsToWait is the SECONDS_TO_WAIT item, 0 when absent or unreadable.
+func (s *simpleReturn) secondsToWait() time.Duration {
+	if v, ok := s.item("SECONDS_TO_WAIT"); ok {
+		if d, ok := retry.Seconds(v); ok {
+			return d
+		}
+	}
+	return 0
 }
 
 func (s *simpleReturn) item(key string) (string, bool) {

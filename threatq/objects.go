@@ -502,13 +502,22 @@ func (c *Client) Relate(ctx context.Context, fromCollection string, fromID int64
 	return c.call(ctx, &request{method: "POST", path: path, body: map[string]int64{"id": toID}}, nil)
 }
 
+// MaxObjectPages bounds the pages Objects reads (500 objects each).
+const MaxObjectPages = 10_000
+
 // Objects lists a collection page by page (limit/offset), yielding each
-// object; params add filters such as value=.
+// object; params add filters such as value=. It stops at the total the
+// first page announced (a later, larger total is not followed), at an empty
+// page, or with an error after MaxObjectPages pages.
 func (c *Client) Objects(ctx context.Context, collection string, params url.Values) iter.Seq2[*Object, error] {
 	return func(yield func(*Object, error) bool) {
 		const limit = 500
-		offset := 0
-		for {
+		offset, total := 0, -1
+		for pages := 0; ; pages++ {
+			if pages >= MaxObjectPages {
+				yield(nil, &Error{Method: "GET", Endpoint: collection, Messages: []string{fmt.Sprintf("more than %d pages of %d objects; stopping rather than paging without end", MaxObjectPages, limit)}})
+				return
+			}
 			q := url.Values{}
 			for k, v := range params {
 				q[k] = v
@@ -534,8 +543,11 @@ func (c *Client) Objects(ctx context.Context, collection string, params url.Valu
 					return
 				}
 			}
+			if total < 0 || page.Total < total {
+				total = page.Total // the first total bounds the listing; it may only shrink
+			}
 			offset += len(page.Data)
-			if len(page.Data) == 0 || offset >= page.Total {
+			if len(page.Data) == 0 || offset >= total {
 				return
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/safehttp"
 )
 
 // Policy is the retry policy shared by the CAR and ThreatQ clients, whose
@@ -51,7 +53,7 @@ func (p Policy) Do(ctx context.Context, endpoint string, idempotent bool, newReq
 			if ctx.Err() != nil {
 				return Result{Err: ctx.Err()}
 			}
-			if idempotent && attempt < p.MaxAttempts {
+			if idempotent && attempt < p.MaxAttempts && !safehttp.CertificateError(err) {
 				d := p.Backoff(attempt)
 				p.Logger.Warn("retrying after transport error", "endpoint", endpoint, "attempt", attempt, "wait", d)
 				if err := Sleep(ctx, d); err != nil {

@@ -61,11 +61,8 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(secs) * time.Second, true
+	if d, ok := Seconds(v); ok {
+		return d, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		d := t.Sub(now)
@@ -75,4 +72,30 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return d, true
 	}
 	return 0, false
+}
+
+// MaxSeconds is the longest wait Seconds returns: anything longer (or a
+// number too large to hold) is this, so that a huge server-given wait is
+// never wrapped around into a short one.
+const MaxSeconds = 100 * 365 * 24 * time.Hour
+
+// Seconds parses a non-negative whole number of seconds, as the
+// X-RateLimit-ToWait-Sec, SECONDS_TO_WAIT and Retry-After values are sent,
+// without overflow: a value beyond MaxSeconds (even one beyond int64) is
+// MaxSeconds. It reports false for anything that is not such a number.
+func Seconds(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	for _, r := range v {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n > int64(MaxSeconds/time.Second) {
+		return MaxSeconds, true // digits only: too large
+	}
+	return time.Duration(n) * time.Second, true
 }

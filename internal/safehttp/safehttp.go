@@ -5,6 +5,8 @@
 package safehttp
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"net/url"
@@ -84,4 +86,15 @@ func URLError(err error) error {
 		cp.URL = "[URL]"
 	}
 	return &cp
+}
+
+// CertificateError reports whether err is a TLS certificate verification
+// failure: an unknown authority, a wrong host name, an expired or invalid
+// certificate. Such a failure is not retried: it will not heal by itself.
+func CertificateError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
