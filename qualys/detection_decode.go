@@ -135,8 +135,11 @@ func (d *xdec) item() error {
 	return nil
 }
 
+// recordBytesLimit is MaxRecordBytes; tests lower it.
+var recordBytesLimit int64 = MaxRecordBytes
+
 func (d *xdec) checkRecordBytes() error {
-	if d.inRecord && d.s.Offset()-d.recStart > MaxRecordBytes {
+	if d.inRecord && d.s.Offset()-d.recStart > recordBytesLimit {
 		return fmt.Errorf("%w: more than %d bytes (MaxRecordBytes)", ErrRecordTooLarge, MaxRecordBytes)
 	}
 	return nil

@@ -235,7 +235,7 @@ type recordReader struct {
 func (b *recordReader) next() { b.mark = b.n }
 
 func (b *recordReader) Read(p []byte) (int, error) {
-	if b.n-b.mark > MaxRecordBytes {
+	if b.n-b.mark > recordBytesLimit {
 		return 0, fmt.Errorf("%w: more than %d bytes (MaxRecordBytes)", ErrRecordTooLarge, MaxRecordBytes)
 	}
 	k, err := b.r.Read(p)
