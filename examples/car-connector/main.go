@@ -34,10 +34,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -83,6 +83,9 @@ type options struct {
 	demoDetections                         int
 	json                                   bool
 	maxRetries                             int
+	maxRunTime                             time.Duration
+	// explicit holds the flags given on the command line.
+	explicit map[string]bool
 }
 
 // usageError is a bad argument: exit code 2.
@@ -116,6 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.IntVar(&o.demoDetections, "demo_detections", 8, "average detections per host in the -demo tenant")
 	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout")
 	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or CAR call (rate-limit waits included)")
+	fs.DurationVar(&o.maxRunTime, "max_run_time", 12*time.Hour, "stop a run that takes longer than this, releasing the lock (a blocked CAR or Qualys)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: car-connector [flags]\n\nImports Qualys assets, vulnerabilities and applications into IBM CAR.\nSecrets come from QUALYS_PASSWORD, CAR_API_KEY, CAR_PASSWORD, CAR_TOKEN (or the flags).\nExit codes: 0 ok, 1 failure, 2 bad arguments, 3 Qualys failure, 4 CAR failure, 5 run already in progress.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -124,6 +128,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
+		return exitUsage
+	}
+	o.explicit = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
+	if o.maxRunTime <= 0 {
+		fmt.Fprintln(stderr, "car-connector: -max_run_time must be positive")
 		return exitUsage
 	}
 	level := slog.LevelInfo
@@ -148,7 +158,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitFailure
 	}
 	defer unlock()
-	sum, err := carsync.Run(ctx, cfg)
+	rctx, cancel := context.WithTimeout(ctx, o.maxRunTime)
+	defer cancel()
+	sum, err := carsync.Run(rctx, cfg)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("the run took longer than -max_run_time %s and was stopped (CAR or Qualys not answering?); nothing after the last saved state was recorded: %w", o.maxRunTime, err)
+	}
 	return report(sum, err, o.json, stdout, stderr, logger)
 }
 
@@ -188,7 +203,18 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 		}
 		return fileV
 	}
-	o.qualysURL, o.gateway, o.platform = pick(o.qualysURL, fc.QualysURL), pick(o.gateway, fc.QualysGateway), pick(o.platform, fc.Platform)
+	// Where the Qualys credentials go is decided as a unit: when the
+	// command line names the Qualys server (-qualys_url, -platform or
+	// -qualys_gateway), the file's server settings are ignored, so that a
+	// file cannot send the credentials to a gateway the command line did
+	// not name.
+	if o.explicit["qualys_url"] || o.explicit["platform"] || o.explicit["qualys_gateway"] {
+		if fc.QualysURL != "" || fc.QualysGateway != "" || fc.Platform != "" {
+			logger.Info("the command line names the Qualys server; the configuration file's qualys_url, qualys_gateway and platform are ignored", "path", path)
+		}
+	} else {
+		o.qualysURL, o.gateway, o.platform = fc.QualysURL, fc.QualysGateway, fc.Platform
+	}
 	o.username, o.carURL, o.source = pick(o.username, fc.Username), pick(o.carURL, fc.CARURL), pick(pick(o.source, fc.Source), "Qualys")
 	if o.pageSize == 0 {
 		o.pageSize = fc.Parameter.Pagination.PageSize
@@ -274,6 +300,7 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	} else {
 		logger.Warn("no -qualys_gateway: installed applications are not imported")
 	}
+	logger.Info("endpoints", "qualys_api", safeURL(o.qualysURL), "qualys_gateway", safeURL(o.gateway), "car", safeURL(o.carURL))
 	qc, err := qualys.NewClient(o.qualysURL, qopts...)
 	if err != nil {
 		return carsync.Config{}, &usageError{err.Error()}
@@ -345,43 +372,22 @@ func total(m map[string]int) int {
 
 var errLockHeld = errors.New("another run holds the lock")
 
-// lock makes runs for one source exclusive: a file in the working
-// directory holds the pid of the running process. A lock left by a process
-// that no longer exists is taken over.
-func lock(dir, source string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, ".car-connector-"+strings.Map(func(r rune) rune {
+// lockPath is the lock file of one source in the working directory.
+func lockPath(dir, source string) string {
+	return filepath.Join(dir, ".car-connector-"+strings.Map(func(r rune) rune {
 		if strings.ContainsRune(`/\:*?"<>| `, r) {
 			return '_'
 		}
 		return r
 	}, source)+".lock")
-	for attempt := 0; attempt < 2; attempt++ {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			fmt.Fprintf(f, "%d\n", os.Getpid())
-			f.Close()
-			return func() { os.Remove(path) }, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return nil, err
-		}
-		b, _ := os.ReadFile(path)
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		if pid > 0 && processAlive(pid) {
-			return nil, fmt.Errorf("%w: %s (pid %d); runs must not overlap", errLockHeld, path, pid)
-		}
-		os.Remove(path) // stale: its process is gone
-	}
-	return nil, fmt.Errorf("%w: %s", errLockHeld, path)
 }
 
-func processAlive(pid int) bool {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
+// safeURL is a URL as it may be logged: scheme, host and path, never user
+// information or a query.
+func safeURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unparsable URL)"
 	}
-	return p.Signal(syscall.Signal(0)) == nil
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
 }

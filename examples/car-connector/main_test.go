@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/qualysbridge/qualysbridge/car/cartest"
 	"github.com/qualysbridge/qualysbridge/carsync"
@@ -104,18 +107,111 @@ func TestConfigFileIsRead(t *testing.T) {
 
 func TestLockPreventsOverlap(t *testing.T) {
 	w := newWorld(t, 3)
-	lockPath := filepath.Join(w.dir, ".car-connector-Qualys.lock")
-	os.WriteFile(lockPath, []byte(strconv.Itoa(os.Getpid())), 0o600) // a live process holds it
+	lockFile := lockPath(w.dir, "Qualys")
+	unlock, err := lock(w.dir, "Qualys") // another run holds it
+	if err != nil {
+		t.Fatal(err)
+	}
 	code, _, stderr := w.run(t, w.args()...)
 	if code != exitLockHeld || !strings.Contains(stderr, "must not overlap") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	os.WriteFile(lockPath, []byte("999999999"), 0o600) // a dead process held it
+	unlock()
+	os.WriteFile(lockFile, []byte("999999999"), 0o600) // a dead process held it
 	if code, _, stderr := w.run(t, w.args()...); code != 0 {
 		t.Fatalf("stale lock not taken over: exit %d %s", code, stderr)
 	}
-	if _, err := os.Stat(lockPath); !os.IsNotExist(err) {
-		t.Error("lock left behind after the run")
+	// The run released the lock.
+	unlock, err = lock(w.dir, "Qualys")
+	if err != nil {
+		t.Fatalf("lock not released after the run: %v", err)
+	}
+	unlock()
+}
+
+// TestLockRace: 100 starts racing on a stale lock file; exactly one gets
+// the lock while it holds it.
+func TestLockRace(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(lockPath(dir, "Qualys"), []byte("999999999"), 0o600)
+	var wg sync.WaitGroup
+	var winners atomic.Int32
+	start := make(chan struct{})
+	release := make(chan struct{})
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			unlock, err := lock(dir, "Qualys")
+			if err != nil {
+				if !errors.Is(err, errLockHeld) {
+					t.Error(err)
+				}
+				return
+			}
+			winners.Add(1)
+			<-release
+			unlock()
+		}()
+	}
+	close(start)
+	go func() {
+		// Let every loser fail before the winner lets go.
+		for i := 0; i < 200 && winners.Load() == 0; i++ {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		close(release)
+	}()
+	wg.Wait()
+	if n := winners.Load(); n != 1 {
+		t.Errorf("%d runs got the lock, want 1", n)
+	}
+}
+
+// TestRunDeadline: a run blocked on CAR past -max_run_time ends with a
+// clear error and releases the lock.
+func TestRunDeadline(t *testing.T) {
+	w := newWorld(t, 3)
+	w.c.InjectFault(cartest.Fault{Route: "/imports", StallJob: 1 << 20})
+	start := time.Now()
+	code, _, stderr := w.run(t, w.args("-max_run_time", "500ms")...)
+	if code == 0 || !strings.Contains(stderr, "-max_run_time") || time.Since(start) > 10*time.Second {
+		t.Fatalf("exit %d after %s: %s", code, time.Since(start), lastLines(stderr, 3))
+	}
+	unlock, err := lock(w.dir, "Qualys")
+	if err != nil {
+		t.Fatalf("lock held after the deadline: %v", err)
+	}
+	unlock()
+}
+
+// TestFlagsWinOverConfigFile: the command line names the Qualys server; a
+// configuration file naming another platform and gateway cannot redirect
+// the credentials, and the URLs in use are logged.
+func TestFlagsWinOverConfigFile(t *testing.T) {
+	w := newWorld(t, 3)
+	os.WriteFile(filepath.Join(w.dir, "qualys_config.json"), []byte(`{"platform":"EU1","qualys_gateway":"https://gateway.evil.example"}`), 0o600)
+	// The command line names the API server but no gateway.
+	var args []string
+	for i, a := range w.args("-d") {
+		if a == "-qualys_gateway" || (i > 0 && w.args()[i-1] == "-qualys_gateway") {
+			continue
+		}
+		args = append(args, a)
+	}
+	code, _, stderr := w.run(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, lastLines(stderr, 5))
+	}
+	if strings.Contains(stderr, "evil.example") {
+		t.Errorf("the file's gateway was used:\n%s", stderr)
+	}
+	for _, want := range []string{"qualys_api=" + w.q.URL, "car=" + w.c.URL, "are ignored"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("log lacks %q", want)
+		}
 	}
 }
 

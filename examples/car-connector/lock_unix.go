@@ -1,0 +1,48 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// lock makes runs for one source exclusive with an advisory lock (flock) on
+// a file in the working directory. The kernel releases the lock when the
+// process ends, however it ends, so there is no stale lock to take over and
+// no window in which two starting runs both see one as stale. The file is
+// never removed (removing it would let a later run lock a new file while an
+// older run still holds the old one); it holds the pid of the last run that
+// took the lock, for the error message.
+func lock(dir, source string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := lockPath(dir, source)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b := make([]byte, 32)
+		n, _ := f.ReadAt(b, 0)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b[:n]))); perr == nil && pid > 0 {
+				return nil, fmt.Errorf("%w: %s (pid %d); runs must not overlap", errLockHeld, path, pid)
+			}
+			return nil, fmt.Errorf("%w: %s; runs must not overlap", errLockHeld, path)
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
