@@ -257,8 +257,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 // yields a *url.Error whose URL carried the refresh token; it is logged at
 // DEBUG and must not show the token.
 func TestRefreshTokenNotInTransportErrors(t *testing.T) {
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/token" {
 			if r.URL.Query().Get("grant_type") == "refresh_token" {
 				hj, _ := w.(http.Hijacker)

@@ -74,15 +74,15 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// MaxSeconds is the longest wait Seconds returns: anything longer (or a
+// MaxWait is the longest wait Seconds returns: anything longer (or a
 // number too large to hold) is this, so that a huge server-given wait is
 // never wrapped around into a short one.
-const MaxSeconds = 100 * 365 * 24 * time.Hour
+const MaxWait = 100 * 365 * 24 * time.Hour
 
 // Seconds parses a non-negative whole number of seconds, as the
 // X-RateLimit-ToWait-Sec, SECONDS_TO_WAIT and Retry-After values are sent,
-// without overflow: a value beyond MaxSeconds (even one beyond int64) is
-// MaxSeconds. It reports false for anything that is not such a number.
+// without overflow: a value beyond MaxWait (even one beyond int64) is
+// MaxWait. It reports false for anything that is not such a number.
 func Seconds(v string) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -94,8 +94,8 @@ func Seconds(v string) (time.Duration, bool) {
 		}
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n > int64(MaxSeconds/time.Second) {
-		return MaxSeconds, true // digits only: too large
+	if err != nil || n > int64(MaxWait/time.Second) {
+		return MaxWait, true // digits only: too large
 	}
 	return time.Duration(n) * time.Second, true
 }
