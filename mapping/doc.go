@@ -71,19 +71,24 @@
 // ThreatQ maps a vulnerable host of the "Search for Vulnerable Hosts"
 // operation to an Asset:
 //
-//	ThreatQ              from the detection HOST
+//	ThreatQ              from the detection HOST                         on a re-run
 //	Asset value          IP (else IPv6)
-//	Asset tags           TAGS/TAG/NAME
-//	Last Scan Date       LAST_SCAN_DATETIME
-//	Qualys ID            DETECTION QID, one per QID
-//	Severity             DETECTION SEVERITY
-//	Scan Status          DETECTION STATUS
-//	Scan Type            DETECTION TYPE
-//	Last Found Date      DETECTION LAST_FOUND_DATETIME
+//	Asset tags           TAGS/TAG/NAME                                    added
+//	Last Scan Date       LAST_SCAN_DATETIME                               current: replaced
+//	Qualys ID            DETECTION QID, one per QID                       accumulates
+//	Severity             DETECTION SEVERITY, one per distinct value       current: replaced
+//	Scan Status          DETECTION STATUS, one per distinct value         current: replaced
+//	Scan Type            DETECTION TYPE, one per distinct value           current: replaced
+//	Last Found Date      the latest DETECTION LAST_FOUND_DATETIME         current: replaced
 //
-// Dates are in ThreatQ's format, "YYYY-MM-DD HH:MM:SS" in UTC. No attribute
-// appears twice with the same name and value (the previous version of the
-// operation duplicated them); the asset's source is "Qualys" unless set,
-// its published date is the last scan, and it is related to the indicators
-// given in ThreatQOptions.
+// Current-state attributes (CurrentStateAttributes, set in
+// threatq.Asset.Current) describe the host at its latest scan: when the
+// operation runs again after a rescan, their stored values are updated in
+// place, so each holds the latest scan's values and nothing older.
+// Accumulating attributes (Qualys ID) only gain values. Dates are ISO 8601
+// in UTC ("2018-04-13T03:49:05Z", AttributeTimeLayout), as the operation's
+// guide shows them. No attribute appears twice with the same name and value
+// (the previous version of the operation duplicated them); the asset's
+// source is "Qualys" unless set, its published date is the last scan, and
+// it is related to the indicators given in ThreatQOptions.
 package mapping

@@ -315,12 +315,13 @@ func TestThreatQTable(t *testing.T) {
 		Value: "10.10.10.11", Description: "Qualys host 6506432 (2k8r2-u-10-11.sample.qualys.com)",
 		Sources: []threatq.Source{{Name: "Qualys"}}, Tags: []string{"windows"}, Indicators: []int64{9}, PublishedAt: h.LastScan,
 		Attributes: []threatq.Attribute{
-			{Name: "Last Scan Date", Value: "2018-04-13 03:49:05"},
+			{Name: "Last Scan Date", Value: "2018-04-13T03:49:05Z"},
 			{Name: "Qualys ID", Value: "38170"}, {Name: "Severity", Value: "2"}, {Name: "Scan Status", Value: "Active"},
-			{Name: "Scan Type", Value: "Confirmed"}, {Name: "Last Found Date", Value: "2018-04-13 03:48:50"},
+			{Name: "Scan Type", Value: "Confirmed"},
 			{Name: "Qualys ID", Value: "38173"}, {Name: "Severity", Value: "3"}, {Name: "Scan Status", Value: "New"},
-			{Name: "Scan Type", Value: "Potential"}, {Name: "Last Found Date", Value: "2018-04-12 00:00:00"},
+			{Name: "Scan Type", Value: "Potential"}, {Name: "Last Found Date", Value: "2018-04-13T03:48:50Z"},
 		},
+		Current: mapping.CurrentStateAttributes,
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("ThreatQ (-want +got):\n%s", d)

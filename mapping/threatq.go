@@ -18,6 +18,12 @@ const (
 	AttrLastFoundDate = "Last Found Date"
 )
 
+// CurrentStateAttributes are the attributes that describe a host's state
+// at its latest scan: on a re-run they replace the values stored before
+// (updated in place; threatq.Asset.Current). The others, Qualys ID (one per
+// QID the host was found vulnerable to), accumulate.
+var CurrentStateAttributes = []string{AttrLastScanDate, AttrSeverity, AttrScanStatus, AttrScanType, AttrLastFoundDate}
+
 // ThreatQOptions tunes ThreatQ.
 type ThreatQOptions struct {
 	// Source is the ThreatQ source name (default "Qualys").
@@ -43,6 +49,7 @@ func ThreatQ(h *qualys.DetectionHost, opts ThreatQOptions) threatq.Asset {
 		Sources:     []threatq.Source{{Name: src}},
 		Indicators:  append([]int64(nil), opts.IndicatorIDs...),
 		PublishedAt: h.LastScan,
+		Current:     append([]string(nil), CurrentStateAttributes...),
 	}
 	if name := firstNonEmpty(h.DNS, h.NetBIOS); name != "" {
 		a.Description = "Qualys host " + strconv.FormatInt(h.ID, 10) + " (" + name + ")"
@@ -58,6 +65,7 @@ func ThreatQ(h *qualys.DetectionHost, opts ThreatQOptions) threatq.Asset {
 		a.Attributes = append(a.Attributes, threatq.Attribute{Name: name, Value: value})
 	}
 	add(AttrLastScanDate, tqTime(h.LastScan))
+	var lastFound time.Time
 	for _, d := range h.Detections {
 		if d.QID > 0 {
 			add(AttrQualysID, strconv.FormatInt(d.QID, 10))
@@ -67,8 +75,11 @@ func ThreatQ(h *qualys.DetectionHost, opts ThreatQOptions) threatq.Asset {
 		}
 		add(AttrScanStatus, d.Status)
 		add(AttrScanType, d.Type)
-		add(AttrLastFoundDate, tqTime(d.LastFound))
+		if d.LastFound.After(lastFound) {
+			lastFound = d.LastFound
+		}
 	}
+	add(AttrLastFoundDate, tqTime(lastFound))
 	for _, t := range h.Tags {
 		if t.Name != "" {
 			a.Tags = append(a.Tags, t.Name)
@@ -77,9 +88,13 @@ func ThreatQ(h *qualys.DetectionHost, opts ThreatQOptions) threatq.Asset {
 	return a
 }
 
+// AttributeTimeLayout is the format of date attributes: ISO 8601 in UTC,
+// as the operation's guide shows them ("2018-04-13T03:49:05Z").
+const AttributeTimeLayout = "2006-01-02T15:04:05Z"
+
 func tqTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return threatq.FormatTime(t)
+	return t.UTC().Format(AttributeTimeLayout)
 }

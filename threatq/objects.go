@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +25,8 @@ type Source struct {
 // Attribute is a name/value pair on an object. An object may carry the
 // same name with several values.
 type Attribute struct {
+	// ID is the attribute row's id on its object, when read back.
+	ID      int64    `json:"id,omitempty"`
 	Name    string   `json:"name"`
 	Value   string   `json:"value"`
 	Sources []Source `json:"sources,omitempty"`
@@ -51,6 +55,11 @@ type Asset struct {
 	Indicators []int64
 	// PublishedAt is when the facts were published (zero: not sent).
 	PublishedAt time.Time
+	// Current names the attributes that describe the asset's current
+	// state (its last scan date, a detection's status): on an asset that
+	// already exists, their values replace the old ones, updated in place,
+	// instead of being added beside them. Other attributes accumulate.
+	Current []string
 }
 
 // Object is a generic object as listed by Objects.
@@ -290,7 +299,8 @@ func (c *Client) upsertBatch(ctx context.Context, coll string, batch []Asset) ([
 	if !noBulk {
 		objs := make([]consumeObject, 0, len(batch))
 		for _, a := range batch {
-			o := consumeObject{Value: a.Value, Description: a.Description, Attributes: dedupeAttrs(a.Attributes), Sources: a.Sources, Tags: dedupeStrings(a.Tags)}
+			accumulating, _ := splitCurrent(a)
+			o := consumeObject{Value: a.Value, Description: a.Description, Attributes: dedupeAttrs(accumulating), Sources: a.Sources, Tags: dedupeStrings(a.Tags)}
 			for _, id := range a.Indicators {
 				o.Indicators = append(o.Indicators, map[string]int64{"id": id})
 			}
@@ -327,6 +337,11 @@ func (c *Client) upsertBatch(ctx context.Context, coll string, batch []Asset) ([
 					return out, &Error{Method: "POST", Endpoint: "/api/" + coll + "/consume", StatusCode: 200, Messages: []string{fmt.Sprintf("asset %q missing from the consume response", a.Value)}}
 				}
 				a.ID = id
+				if _, current := splitCurrent(a); len(a.Current) > 0 {
+					if err := c.SyncAttributes(ctx, coll, id, current, a.Current); err != nil {
+						return out, err
+					}
+				}
 				out = append(out, a)
 			}
 			return out, nil
@@ -371,7 +386,7 @@ func (c *Client) upsertOne(ctx context.Context, coll string, a Asset) (Asset, er
 		}
 	}
 	a.ID = id
-	if err := c.AddAttributes(ctx, coll, id, a.Attributes); err != nil {
+	if err := c.SyncAttributes(ctx, coll, id, a.Attributes, a.Current); err != nil {
 		return a, err
 	}
 	if err := c.AddTags(ctx, coll, id, a.Tags); err != nil {
@@ -444,6 +459,97 @@ func (c *Client) AddAttributes(ctx context.Context, collection string, id int64,
 	for _, a := range attrs {
 		if !existing[[2]string{a.Name, a.Value}] {
 			add = append(add, a)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	return c.call(ctx, &request{method: "POST", path: path, body: add}, nil)
+}
+
+// splitCurrent separates an asset's accumulating attributes from those
+// that describe its current state.
+func splitCurrent(a Asset) (accumulating, current []Attribute) {
+	for _, at := range a.Attributes {
+		if slices.Contains(a.Current, at.Name) {
+			current = append(current, at)
+		} else {
+			accumulating = append(accumulating, at)
+		}
+	}
+	return accumulating, current
+}
+
+// SyncAttributes brings an object's attributes in line with attrs. For the
+// names in current, the object ends with exactly the values attrs gives
+// (none when attrs gives none): a value already there is kept, an old value
+// is updated in place to a new one (PUT), old values left over are deleted
+// and new values left over added. For every other name, values are only
+// added when missing, as AddAttributes does.
+func (c *Client) SyncAttributes(ctx context.Context, collection string, id int64, attrs []Attribute, current []string) error {
+	attrs = dedupeAttrs(attrs)
+	if len(current) == 0 {
+		return c.AddAttributes(ctx, collection, id, attrs)
+	}
+	path := collection + "/" + strconv.FormatInt(id, 10) + "/attributes"
+	var have struct {
+		Data []Attribute `json:"data"`
+	}
+	if err := c.call(ctx, &request{method: "GET", path: path, idempotent: true}, &have); err != nil {
+		return err
+	}
+	existing := map[[2]string]bool{}
+	for _, a := range have.Data {
+		existing[[2]string{a.Name, a.Value}] = true
+	}
+	var add []Attribute
+	for _, a := range attrs {
+		if !slices.Contains(current, a.Name) && !existing[[2]string{a.Name, a.Value}] {
+			add = append(add, a)
+		}
+	}
+	for _, name := range current {
+		want := map[string]bool{}
+		var wantOrder []string
+		for _, a := range attrs {
+			if a.Name == name && !want[a.Value] {
+				want[a.Value] = true
+				wantOrder = append(wantOrder, a.Value)
+			}
+		}
+		var stale []Attribute
+		kept := map[string]bool{}
+		for _, a := range have.Data {
+			if a.Name != name {
+				continue
+			}
+			if want[a.Value] && !kept[a.Value] {
+				kept[a.Value] = true
+				continue
+			}
+			stale = append(stale, a) // an old value, or a duplicate row
+		}
+		for _, v := range wantOrder {
+			if kept[v] {
+				continue
+			}
+			if len(stale) > 0 {
+				row := stale[0]
+				stale = stale[1:]
+				if err := c.call(ctx, &request{method: "PUT", path: path + "/" + strconv.FormatInt(row.ID, 10), body: map[string]string{"value": v}, idempotent: true}, nil); err != nil {
+					return err
+				}
+				continue
+			}
+			add = append(add, Attribute{Name: name, Value: v})
+		}
+		for _, row := range stale {
+			if err := c.call(ctx, &request{method: "DELETE", path: path + "/" + strconv.FormatInt(row.ID, 10), idempotent: true}, nil); err != nil {
+				var te *Error
+				if !errors.As(err, &te) || te.StatusCode != http.StatusNotFound {
+					return err
+				}
+			}
 		}
 	}
 	if len(add) == 0 {

@@ -34,6 +34,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, route string, 
 		s.consume(w, body)
 	case (seg[0] == s.assetColl || seg[0] == "indicators") && len(seg) == 3:
 		s.serveSub(w, r, seg[0], seg[1], seg[2], body)
+	case (seg[0] == s.assetColl || seg[0] == "indicators") && len(seg) == 4 && seg[2] == "attributes":
+		s.serveAttribute(w, r, seg[0], seg[1], seg[3], body)
 	default:
 		writeJSON(w, 404, map[string]any{"errors": []string{"Not found: " + r.Method + " /api/" + route}})
 	}
@@ -291,6 +293,7 @@ func (s *Server) addAttr(o *object, name, value string) bool {
 	}
 	s.seq++
 	o.attrs = append(o.attrs, attrRow{id: s.seq, name: name, value: value})
+	s.history = append(s.history, AttributeChange{ObjectID: o.id, Object: o.value, Name: name, Value: value, Action: "added"})
 	return true
 }
 
@@ -357,6 +360,7 @@ func (s *Server) serveSub(w http.ResponseWriter, r *http.Request, coll, idStr, s
 			// the fake records that so that duplicates show in tests.
 			s.seq++
 			o.attrs = append(o.attrs, attrRow{id: s.seq, name: name, value: value})
+			s.history = append(s.history, AttributeChange{ObjectID: o.id, Object: o.value, Name: name, Value: value, Action: "added"})
 			data = append(data, map[string]any{"id": s.seq, "attribute_id": 1, "name": name, "value": value})
 		}
 		writeJSON(w, 201, map[string]any{"data": data})
@@ -418,5 +422,50 @@ func (s *Server) serveSub(w http.ResponseWriter, r *http.Request, coll, idStr, s
 		}
 	default:
 		writeJSON(w, 404, map[string]any{"errors": []string{"Not found"}})
+	}
+}
+
+// serveAttribute serves PUT and DELETE /{collection}/{id}/attributes/{row}:
+// an attribute row's value updated in place, or the row removed.
+func (s *Server) serveAttribute(w http.ResponseWriter, r *http.Request, coll, idStr, rowStr string, body []byte) {
+	id, _ := strconv.ParseInt(idStr, 10, 64)
+	row, _ := strconv.ParseInt(rowStr, 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.assets[id]
+	if coll == "indicators" {
+		o = s.indicators[id]
+	}
+	idx := -1
+	if o != nil {
+		for i, a := range o.attrs {
+			if a.id == row {
+				idx = i
+			}
+		}
+	}
+	if idx < 0 {
+		writeJSON(w, 404, map[string]any{"errors": []string{"Attribute does not exist."}})
+		return
+	}
+	at := &o.attrs[idx]
+	switch r.Method {
+	case "PUT":
+		var in map[string]any
+		json.Unmarshal(body, &in)
+		value := stringify(in["value"])
+		if value == "" {
+			validationError(w, "value", "The value field is required.")
+			return
+		}
+		s.history = append(s.history, AttributeChange{ObjectID: o.id, Object: o.value, Name: at.name, Value: value, Old: at.value, Action: "updated"})
+		at.value = value
+		writeJSON(w, 200, map[string]any{"data": map[string]any{"id": at.id, "name": at.name, "value": at.value}})
+	case "DELETE":
+		s.history = append(s.history, AttributeChange{ObjectID: o.id, Object: o.value, Name: at.name, Old: at.value, Action: "deleted"})
+		o.attrs = append(o.attrs[:idx], o.attrs[idx+1:]...)
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeJSON(w, 405, map[string]any{"errors": []string{"Method not allowed."}})
 	}
 }

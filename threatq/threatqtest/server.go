@@ -68,6 +68,32 @@ type Request struct {
 	Body                []byte
 }
 
+// AttributeChange is one change to an attribute, in the order the server
+// saw it: a row added (by POST or by a consume), a value updated in place
+// (PUT), a row deleted.
+type AttributeChange struct {
+	ObjectID int64
+	Object   string // the object's value
+	Name     string
+	Value    string // the new value ("" for a delete)
+	Old      string // the value before an update or delete
+	Action   string // added, updated, deleted
+}
+
+// AttributeHistory returns every attribute change of the object with this
+// value, oldest first.
+func (s *Server) AttributeHistory(value string) []AttributeChange {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []AttributeChange
+	for _, c := range s.history {
+		if c.Object == value {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 type attrRow struct {
 	id          int64
 	name, value string
@@ -128,6 +154,7 @@ type Server struct {
 	indicators map[int64]*object
 	assets     map[int64]*object
 	relations  map[[2]int64][]int64 // (asset id, indicator id) -> pivot ids
+	history    []AttributeChange
 	faults     []*Fault
 	requests   []Request
 }
