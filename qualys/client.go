@@ -35,6 +35,8 @@ type Client struct {
 	SearchLists *SearchListService
 	// KnowledgeBase lists vulnerabilities from the Qualys KnowledgeBase.
 	KnowledgeBase *KnowledgeBaseService
+	// AssetGroups lists asset groups, to resolve titles to ids.
+	AssetGroups *AssetGroupService
 
 	cfg     config
 	base    *url.URL
@@ -83,6 +85,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	c.Detections = &DetectionService{c: c}
 	c.SearchLists = &SearchListService{c: c}
 	c.KnowledgeBase = &KnowledgeBaseService{c: c}
+	c.AssetGroups = &AssetGroupService{c: c}
 	if c.cfg.httpClient == nil {
 		c.cfg.httpClient = cleanhttp.DefaultPooledClient()
 	}

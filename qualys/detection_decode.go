@@ -295,7 +295,7 @@ func (d *xdec) decodeErrorDoc(root string) error {
 	return e
 }
 
-func (d *detectionDecoder) decodeWarning() (*Warning, error) {
+func (d *xdec) decodeWarning() (*Warning, error) {
 	w := &Warning{}
 	err := d.fields("WARNING", func(name []byte) error {
 		t, err := d.s.Text()

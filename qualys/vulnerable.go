@@ -7,6 +7,7 @@ import (
 	"iter"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +21,10 @@ import (
 type VulnerableHostsQuery struct {
 	// CVEs are the CVE ids to search for (CVE-YYYY-NNNN); at least one.
 	CVEs []string
-	// IPs keeps only hosts with these addresses (or ranges).
+	// IPs keeps only hosts with these addresses: IPv4 addresses, ranges
+	// and CIDR blocks, and IPv6 addresses (see SplitIPFilters). Given
+	// both families, the hosts matching either are listed (two listings of
+	// the same search list), each host once.
 	IPs []string
 	// FoundAfter keeps only detections last found after this time. The
 	// API is asked for detections updated since then (a superset: a
@@ -79,8 +83,12 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 			yield(nil, &ConfigError{Option: "VulnerableHostsQuery.MinSeverity", Reason: "want 0 (all) or 1-5"})
 			return
 		}
+		ipv4, ipv6, err := SplitIPFilters(qc.IPs)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
 		dq := DetectionQuery{
-			IPs:              qc.IPs,
 			AssetGroupIDs:    qc.AssetGroupIDs,
 			AssetGroupTitles: qc.AssetGroupTitles,
 			ShowTags:         Bool(true),
@@ -98,6 +106,19 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 		if err != nil {
 			yield(nil, err)
 			return
+		}
+		// Qualys ANDs its filters: an ips and an ipv6 filter in one call
+		// would keep only hosts matching both. Each family gets its own
+		// listing instead.
+		var familyForms []url.Values
+		if len(ipv4) > 0 {
+			familyForms = append(familyForms, withParam(form, "ips", strings.Join(ipv4, ",")))
+		}
+		if len(ipv6) > 0 {
+			familyForms = append(familyForms, withParam(form, "ipv6", strings.Join(ipv6, ",")))
+		}
+		if len(familyForms) == 0 {
+			familyForms = []url.Values{form}
 		}
 		title := qc.Title
 		if title == "" {
@@ -129,7 +150,6 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 			return
 		}
 		c.cfg.logger.Debug("qualys: created dynamic search list", "id", id)
-		form.Set("include_search_list_ids", formatInt(id))
 
 		deleteList := func() error {
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -155,40 +175,50 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 			}
 			return
 		}
-		form.Set("qids", joinInts(exact))
-
 		var listErr error
 		stopped := false
-		c.listDetections(ctx, form, func(h *DetectionHost, err error) bool {
-			if err != nil {
-				listErr = err
-				return false
+		seen := map[int64]bool{} // hosts yielded, across the family listings
+		for _, form := range familyForms {
+			if listErr != nil || stopped {
+				break
 			}
-			h.Detections = slices.DeleteFunc(h.Detections, func(d Detection) bool {
-				_, found := slices.BinarySearch(exact, d.QID)
-				return !found
-			})
-			if len(h.Detections) == 0 {
-				return true
-			}
-			if !qc.FoundAfter.IsZero() {
-				kept := h.Detections[:0]
-				for _, d := range h.Detections {
-					if d.LastFound.After(qc.FoundAfter) {
-						kept = append(kept, d)
-					}
+			form.Set("include_search_list_ids", formatInt(id))
+			form.Set("qids", joinInts(exact))
+			c.listDetections(ctx, form, func(h *DetectionHost, err error) bool {
+				if err != nil {
+					listErr = err
+					return false
 				}
-				h.Detections = kept
-				if len(kept) == 0 {
+				if seen[h.ID] {
 					return true
 				}
-			}
-			if !yield(h, nil) {
-				stopped = true
-				return false
-			}
-			return true
-		})
+				h.Detections = slices.DeleteFunc(h.Detections, func(d Detection) bool {
+					_, found := slices.BinarySearch(exact, d.QID)
+					return !found
+				})
+				if len(h.Detections) == 0 {
+					return true
+				}
+				if !qc.FoundAfter.IsZero() {
+					kept := h.Detections[:0]
+					for _, d := range h.Detections {
+						if d.LastFound.After(qc.FoundAfter) {
+							kept = append(kept, d)
+						}
+					}
+					h.Detections = kept
+					if len(kept) == 0 {
+						return true
+					}
+				}
+				seen[h.ID] = true
+				if !yield(h, nil) {
+					stopped = true
+					return false
+				}
+				return true
+			})
+		}
 		delErr := deleteList()
 		switch {
 		case stopped:

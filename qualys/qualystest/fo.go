@@ -3,7 +3,9 @@ package qualystest
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"sort"
@@ -26,6 +28,8 @@ func (s *Server) serveFO(w http.ResponseWriter, r *http.Request, api string, for
 		s.serveSearchLists(w, r, form)
 	case APIKnowledgeBase:
 		s.serveKB(w, form)
+	case APIAssetGroups:
+		s.serveAssetGroups(w, r, form)
 	default:
 		writeXML(w, http.StatusNotFound, simpleReturn("1901", "Unrecognized API path."))
 	}
@@ -198,6 +202,21 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 		}
 	}
 	ips := splitList(form.Get("ips"))
+	for _, f := range ips {
+		if !validIPv4Filter(f) {
+			bad(w, "1905", "parameter ips has invalid value: "+f)
+			return
+		}
+	}
+	var ipv6s []net.IP
+	for _, f := range splitList(form.Get("ipv6")) {
+		ip := net.ParseIP(f)
+		if ip == nil || ip.To4() != nil {
+			bad(w, "1905", "parameter ipv6 has invalid value: "+f)
+			return
+		}
+		ipv6s = append(ipv6s, ip)
+	}
 	showResults := flagParam(form, "show_results", true)
 	showTags := flagParam(form, "show_tags", false)
 	showQDS := flagParam(form, "show_qds", false)
@@ -303,7 +322,10 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 		if groupHosts != nil && !groupHosts[id] {
 			continue
 		}
-		if len(ips) > 0 && !ipMatches(ips, h.IP, h.IPv6) {
+		if len(ips) > 0 && !ipMatches(ips, h.IP) {
+			continue
+		}
+		if len(ipv6s) > 0 && !slices.ContainsFunc(ipv6s, func(ip net.IP) bool { return ip.Equal(net.ParseIP(h.IPv6)) }) {
 			continue
 		}
 		if !procAfter.IsZero() && !h.LastVMScanned.After(procAfter) && !h.LastScan.After(procAfter) {
@@ -398,9 +420,25 @@ func splitList(v string) []string {
 	return out
 }
 
-func ipMatches(filters []string, ip, ipv6 string) bool {
+// validIPv4Filter accepts what the fake's ips takes: an IPv4 address or a
+// range a-b with a <= b. CIDR blocks, IPv6 (which goes to ipv6) and
+// anything else are refused, as Qualys documents only addresses and ranges.
+func validIPv4Filter(f string) bool {
+	lo, hi, isRange := strings.Cut(f, "-")
+	a, err1 := netip.ParseAddr(lo)
+	if err1 != nil || !a.Is4() {
+		return false
+	}
+	if !isRange {
+		return true
+	}
+	b, err2 := netip.ParseAddr(hi)
+	return err2 == nil && b.Is4() && a.Compare(b) <= 0
+}
+
+func ipMatches(filters []string, ip string) bool {
 	for _, f := range filters {
-		if f == ip || (ipv6 != "" && f == ipv6) {
+		if f == ip {
 			return true
 		}
 		if lo, hi, ok := strings.Cut(f, "-"); ok && ipInRange(ip, lo, hi) {
@@ -592,4 +630,75 @@ func filterMetadata(m qualys.HostMetadata, which string) qualys.HostMetadata {
 		return qualys.HostMetadata{AliCloud: m.AliCloud}
 	}
 	return qualys.HostMetadata{}
+}
+
+// serveAssetGroups answers action=list with ids, title (exact match),
+// id_min and truncation_limit (default 1000), as ASSET_GROUP_LIST_OUTPUT.
+func (s *Server) serveAssetGroups(w http.ResponseWriter, r *http.Request, form url.Values) {
+	if form.Get("action") != "list" {
+		bad(w, "1903", "Missing required parameter(s): action=list")
+		return
+	}
+	for k := range form {
+		switch k {
+		case "action", "ids", "id_min", "id_max", "title", "truncation_limit", "show_attributes", "echo_request":
+		default:
+			bad(w, "1901", "Unrecognized parameter(s): "+k)
+			return
+		}
+	}
+	var ids idSet
+	if v := form.Get("ids"); v != "" {
+		var err error
+		if ids, err = parseIDSet("ids", v); err != nil {
+			bad(w, "1905", err.Error())
+			return
+		}
+	}
+	var idMin int64
+	if v := form.Get("id_min"); v != "" {
+		var err error
+		if idMin, err = strconv.ParseInt(v, 10, 64); err != nil || idMin <= 0 {
+			bad(w, "1905", "parameter id_min has invalid value: "+v)
+			return
+		}
+	}
+	limit := 1000
+	if v := form.Get("truncation_limit"); v != "" {
+		var err error
+		if limit, err = strconv.Atoi(v); err != nil || limit < 0 {
+			bad(w, "1905", "parameter truncation_limit has invalid value: "+v)
+			return
+		}
+	}
+	s.mu.Lock()
+	groups := slices.Clone(s.groups)
+	s.mu.Unlock()
+	sort.Slice(groups, func(i, j int) bool { return groups[i].ID < groups[j].ID })
+	var b strings.Builder
+	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<ASSET_GROUP_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>" + fmtTime(time.Now()) + "</DATETIME>\n    <ASSET_GROUP_LIST>\n")
+	n := 0
+	var next int64
+	for _, g := range groups {
+		if (ids != nil && !ids.has(g.ID)) || g.ID < idMin || (form.Get("title") != "" && g.Title != form.Get("title")) {
+			continue
+		}
+		if limit > 0 && n == limit {
+			next = g.ID
+			break
+		}
+		n++
+		fmt.Fprintf(&b, "      <ASSET_GROUP>\n        <ID>%d</ID>\n        <TITLE><![CDATA[%s]]></TITLE>\n      </ASSET_GROUP>\n", g.ID, g.Title)
+	}
+	b.WriteString("    </ASSET_GROUP_LIST>\n")
+	if next != 0 {
+		q := url.Values{}
+		for k, v := range form {
+			q[k] = v
+		}
+		q.Set("id_min", strconv.FormatInt(next, 10))
+		fmt.Fprintf(&b, "    <WARNING>\n      <CODE>1980</CODE>\n      <TEXT>%d record limit exceeded. Use URL to get next batch of results.</TEXT>\n      <URL><![CDATA[https://%s%s?%s]]></URL>\n    </WARNING>\n", limit, r.Host, r.URL.Path, q.Encode())
+	}
+	b.WriteString("  </RESPONSE>\n</ASSET_GROUP_LIST_OUTPUT>\n")
+	writeXML(w, http.StatusOK, b.String())
 }

@@ -1,0 +1,50 @@
+package tqsync_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+	"github.com/qualysbridge/qualysbridge/threatq"
+	"github.com/qualysbridge/qualysbridge/threatq/threatqtest"
+	"github.com/qualysbridge/qualysbridge/tqsync"
+)
+
+// The operation against the fakes: hosts with a confirmed detection of
+// the CVE are stored; those with only potential ones are reported with the
+// toggle that would store them.
+func ExampleRun() {
+	qsrv := qualystest.NewServer(qualystest.WithTenant(qualystest.Generate(7, 40, qualystest.WithVulnerableTo("CVE-2019-17053", 0.25))))
+	defer qsrv.Close()
+	tsrv := threatqtest.NewServer()
+	defer tsrv.Close()
+	user, pass := qsrv.Credentials()
+	qc, _ := qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithInsecureLoopback())
+	tc, _ := threatq.NewClient(tsrv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback())
+
+	sum, err := tqsync.Run(context.Background(), tqsync.Config{
+		Qualys: qc, ThreatQ: tc, CVEs: []string{"CVE-2019-17053"},
+		Toggles: tqsync.Toggles{AddAssets: true},
+		OnHost: func(h tqsync.Host) {
+			fmt.Println(h.Detection.ID, h.Detection.IP, "stored:", h.Stored, h.NeedsToggle)
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cs := sum.CVEs[0]
+	fmt.Printf("%d hosts, %d stored, %d left for AddDiscoveredAssets\n", cs.Hosts, cs.Stored, cs.NotStoredPotential)
+	fmt.Println("search lists left:", len(qsrv.SearchLists()))
+	// Output:
+	// 5000000 10.0.0.0 stored: true
+	// 5000008 10.0.0.4 stored: false AddDiscoveredAssets
+	// 5000030 10.0.0.15 stored: true
+	// 5000042 10.0.0.21 stored: true
+	// 5000046 10.0.0.23 stored: true
+	// 5000054 10.0.0.27 stored: true
+	// 5000058 10.0.0.29 stored: true
+	// 7 hosts, 6 stored, 1 left for AddDiscoveredAssets
+	// search lists left: 0
+}

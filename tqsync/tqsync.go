@@ -1,0 +1,431 @@
+// Package tqsync runs the ThreatQ "Search for Vulnerable Hosts" operation
+// as a library flow, the ThreatQ twin of carsync: for each CVE it lists the
+// Qualys hosts vulnerable to exactly that CVE (through a dynamic search
+// list that is always deleted, with the operation's filters), and stores
+// them in ThreatQ as Asset objects related to the CVE indicator, as the
+// toggles ask. A SOAR step, a cron job or the threatq-operation program
+// embeds it the same way:
+//
+//	sum, err := tqsync.Run(ctx, tqsync.Config{
+//		Qualys: qc, ThreatQ: tc, CVEs: []string{"CVE-2019-17053"},
+//		Toggles: tqsync.Toggles{AddAssets: true},
+//		OnHost:  func(h tqsync.Host) { fmt.Println(h.CVE, h.Detection.IP, h.Stored) },
+//	})
+//
+// Hosts are handled as they stream in, a batch of Config.BatchSize at a
+// time: memory does not grow with the number of vulnerable hosts.
+//
+// The toggles, as the operation's guide lists them (it gives two of them
+// the same description; this reading is documented in the README):
+//
+//   - AddAssets ("Add Assets to ThreatQ"): hosts with a confirmed detection
+//     of the CVE are stored.
+//   - AddDiscoveredAssets ("Add Discovered Assets to ThreatQ"): hosts on
+//     which Qualys found only potential detections are stored.
+//   - AddTagsToCVEs ("Add Asset Tags to CVEs"): the CVE indicator gets the
+//     tags of its vulnerable hosts.
+//
+// A host that a toggle left out is reported (Host.NeedsToggle, and the
+// counts in Summary) so that a caller can say which toggle would store it.
+//
+// Attributes that describe a host's current state are updated in place
+// when the operation runs again after a rescan (see go doc ./mapping).
+package tqsync
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/mapping"
+	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/threatq"
+)
+
+// DefaultBatchSize is the number of Assets written to ThreatQ at once.
+const DefaultBatchSize = 100
+
+// Toggles are the operation's three switches.
+type Toggles struct {
+	// AddAssets stores hosts with a confirmed detection of the CVE.
+	AddAssets bool
+	// AddDiscoveredAssets stores hosts with only potential detections.
+	AddDiscoveredAssets bool
+	// AddTagsToCVEs tags the CVE indicator with its hosts' tags.
+	AddTagsToCVEs bool
+}
+
+// Any reports whether any toggle is on (ThreatQ is then needed).
+func (t Toggles) Any() bool { return t.AddAssets || t.AddDiscoveredAssets || t.AddTagsToCVEs }
+
+// Filters narrow the search, with Qualys' semantics: every filter given
+// must hold (AND).
+type Filters struct {
+	// IPs: IPv4 addresses, ranges a-b and CIDR blocks, and IPv6 addresses
+	// (qualys.SplitIPFilters). Hosts matching any of them are kept.
+	IPs []string
+	// FoundAfter keeps detections last found after this time.
+	FoundAfter time.Time
+	// MinSeverity keeps detections of this severity or higher (1-5; 0
+	// means all).
+	MinSeverity int
+	// AssetGroupIDs and AssetGroupTitles keep hosts in one of these asset
+	// groups. Titles are resolved to ids first (exactly, case included;
+	// an unknown title is an error naming it) and only ids are sent, so
+	// that a mix of ids and titles means "in any of these groups" rather
+	// than Qualys' AND of ag_ids and ag_titles.
+	AssetGroupIDs    []int64
+	AssetGroupTitles []string
+}
+
+// Config is one run of the operation.
+type Config struct {
+	Qualys *qualys.Client
+	// ThreatQ is required when a toggle is on; nil only searches.
+	ThreatQ *threatq.Client
+	CVEs    []string
+	Filters Filters
+	Toggles Toggles
+	// Source is the ThreatQ source name (default "Qualys").
+	Source string
+	// Title prefixes the temporary search list's title (default
+	// "qualysbridge tqsync").
+	Title string
+	// BatchSize is the number of Assets per ThreatQ write (default
+	// DefaultBatchSize).
+	BatchSize int
+	// Logger receives progress at Info; nil logs nothing.
+	Logger *slog.Logger
+	// OnHost, if set, is called for each vulnerable host once it has been
+	// handled (stored or not), in the order found. The Host and its
+	// Detection are valid only during the call.
+	OnHost func(Host)
+}
+
+// Toggle names a toggle in Host.NeedsToggle.
+type Toggle string
+
+// The toggles a left-out host needs.
+const (
+	ToggleAddAssets           Toggle = "AddAssets"
+	ToggleAddDiscoveredAssets Toggle = "AddDiscoveredAssets"
+)
+
+// Host is one vulnerable host as the operation handled it.
+type Host struct {
+	CVE       string
+	Detection *qualys.DetectionHost
+	// Confirmed is true when one of the host's detections of the CVE is
+	// confirmed; false when all are potential.
+	Confirmed bool
+	// Stored is true when the host is now an Asset in ThreatQ.
+	Stored bool
+	// AssetID is the ThreatQ Asset's id when Stored.
+	AssetID int64
+	// NeedsToggle names the toggle that would have stored the host, when
+	// it was left out because that toggle is off.
+	NeedsToggle Toggle
+	// NotStorable is set when no toggle can store the host (it has no
+	// address to be the Asset's value).
+	NotStorable string
+}
+
+// CVESummary is what one CVE's search found and stored.
+type CVESummary struct {
+	CVE string `json:"cve"`
+	// Hosts is the number of vulnerable hosts; Confirmed of them had a
+	// confirmed detection, PotentialOnly only potential ones.
+	Hosts         int `json:"hosts"`
+	Confirmed     int `json:"confirmed"`
+	PotentialOnly int `json:"potential_only"`
+	Stored        int `json:"stored"`
+	// NotStoredConfirmed hosts were left out because AddAssets is off,
+	// NotStoredPotential because AddDiscoveredAssets is off.
+	NotStoredConfirmed int `json:"not_stored_confirmed"`
+	NotStoredPotential int `json:"not_stored_potential"`
+	NotStorable        int `json:"not_storable"`
+	// IndicatorID is the CVE indicator's id in ThreatQ (0 when nothing
+	// was written).
+	IndicatorID int64 `json:"indicator_id,omitempty"`
+	TagsAdded   int   `json:"tags_added,omitempty"`
+}
+
+// Summary is what a run found and stored.
+type Summary struct {
+	CVEs     []CVESummary  `json:"cves"`
+	Hosts    int           `json:"hosts"`
+	Stored   int           `json:"stored"`
+	Toggles  Toggles       `json:"-"`
+	Duration time.Duration `json:"-"`
+	// DurationSeconds is Duration in seconds, for JSON.
+	DurationSeconds float64 `json:"duration_seconds"`
+}
+
+// ConfigError reports an invalid Config.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "tqsync: invalid " + e.Field + ": " + e.Reason }
+
+// StoreError wraps a ThreatQ failure, so that a caller can tell it from a
+// Qualys one with errors.As.
+type StoreError struct {
+	CVE string
+	Err error
+}
+
+func (e *StoreError) Error() string {
+	return fmt.Sprintf("tqsync: storing the hosts of %s in ThreatQ: %v", e.CVE, e.Err)
+}
+
+// Unwrap returns the ThreatQ error.
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// Run runs the operation for every CVE in turn. It stops at the first
+// error, with the summary of what was done so far.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	start := time.Now()
+	sum := &Summary{Toggles: cfg.Toggles}
+	if err := cfg.validate(); err != nil {
+		return sum, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	groupIDs := append([]int64(nil), cfg.Filters.AssetGroupIDs...)
+	if len(cfg.Filters.AssetGroupTitles) > 0 {
+		ids, err := cfg.Qualys.AssetGroups.ResolveTitles(ctx, cfg.Filters.AssetGroupTitles)
+		if err != nil {
+			return sum, fmt.Errorf("tqsync: resolving asset group titles: %w", err)
+		}
+		groupIDs = append(groupIDs, ids...)
+	}
+	defer func() {
+		sum.Duration = time.Since(start)
+		sum.DurationSeconds = sum.Duration.Seconds()
+	}()
+	for _, cve := range cfg.CVEs {
+		cs, err := runCVE(ctx, cfg, cve, groupIDs, log)
+		sum.CVEs = append(sum.CVEs, cs)
+		sum.Hosts += cs.Hosts
+		sum.Stored += cs.Stored
+		if err != nil {
+			return sum, err
+		}
+		log.Info("tqsync: CVE done", "cve", cve, "hosts", cs.Hosts, "stored", cs.Stored,
+			"not_stored_confirmed", cs.NotStoredConfirmed, "not_stored_potential", cs.NotStoredPotential)
+	}
+	return sum, nil
+}
+
+func (cfg *Config) validate() error {
+	if cfg.Qualys == nil {
+		return &ConfigError{Field: "Qualys", Reason: "a *qualys.Client is required"}
+	}
+	if cfg.Toggles.Any() && cfg.ThreatQ == nil {
+		return &ConfigError{Field: "ThreatQ", Reason: "a *threatq.Client is required when a toggle is on"}
+	}
+	if len(cfg.CVEs) == 0 {
+		return &ConfigError{Field: "CVEs", Reason: "at least one CVE id is required"}
+	}
+	for _, c := range cfg.CVEs {
+		if !qualys.ValidCVE(c) {
+			return &ConfigError{Field: "CVEs", Reason: fmt.Sprintf("invalid CVE id %q (want CVE-YYYY-NNNN)", c)}
+		}
+	}
+	if cfg.Filters.MinSeverity < 0 || cfg.Filters.MinSeverity > 5 {
+		return &ConfigError{Field: "Filters.MinSeverity", Reason: "want 0 (all) or 1-5"}
+	}
+	if _, _, err := qualys.SplitIPFilters(cfg.Filters.IPs); err != nil {
+		return err
+	}
+	if cfg.BatchSize < 0 {
+		return &ConfigError{Field: "BatchSize", Reason: "must not be negative"}
+	}
+	return nil
+}
+
+// pendingHost is a host waiting in the batch, with its Asset when it is to
+// be stored.
+type pendingHost struct {
+	Host
+	asset *threatq.Asset
+}
+
+// cveRun is the state of one CVE's run: the pending batch and the tags.
+type cveRun struct {
+	cfg       Config
+	cve       string
+	sum       CVESummary
+	indicator int64
+	pending   []pendingHost
+	assets    []threatq.Asset
+	tags      map[string]bool
+}
+
+func runCVE(ctx context.Context, cfg Config, cve string, groupIDs []int64, log *slog.Logger) (CVESummary, error) {
+	r := &cveRun{cfg: cfg, cve: cve, sum: CVESummary{CVE: cve}, tags: map[string]bool{}}
+	title := cfg.Title
+	if title == "" {
+		title = "qualysbridge tqsync"
+	}
+	q := &qualys.VulnerableHostsQuery{CVEs: []string{cve}, IPs: cfg.Filters.IPs, FoundAfter: cfg.Filters.FoundAfter,
+		MinSeverity: cfg.Filters.MinSeverity, AssetGroupIDs: groupIDs, Title: title,
+		OnCleanupError: func(id int64, err error) {
+			log.Error("tqsync: the Qualys search list could not be deleted; delete it by hand", "search_list_id", id, "error", err)
+		}}
+	for h, err := range cfg.Qualys.VulnerableHosts(ctx, q) {
+		if err != nil {
+			return r.sum, fmt.Errorf("tqsync: searching Qualys for %s: %w", cve, err)
+		}
+		if err := r.add(ctx, h); err != nil {
+			return r.sum, err
+		}
+	}
+	if err := r.flush(ctx); err != nil {
+		return r.sum, err
+	}
+	if cfg.Toggles.AddTagsToCVEs && len(r.tags) > 0 {
+		if err := r.ensureIndicator(ctx); err != nil {
+			return r.sum, err
+		}
+		tags := make([]string, 0, len(r.tags))
+		for t := range r.tags {
+			tags = append(tags, t)
+		}
+		if err := cfg.ThreatQ.AddTags(ctx, "indicators", r.indicator, tags); err != nil {
+			return r.sum, &StoreError{CVE: cve, Err: err}
+		}
+		r.sum.TagsAdded = len(tags)
+	}
+	r.sum.IndicatorID = r.indicator
+	return r.sum, nil
+}
+
+func confirmed(h *qualys.DetectionHost) bool {
+	for _, d := range h.Detections {
+		if d.Type == "Confirmed" {
+			return true
+		}
+	}
+	return false
+}
+
+// add handles one host: counted, tags collected, queued for storing or
+// reported at once.
+func (r *cveRun) add(ctx context.Context, h *qualys.DetectionHost) error {
+	t := r.cfg.Toggles
+	host := Host{CVE: r.cve, Detection: h, Confirmed: confirmed(h)}
+	r.sum.Hosts++
+	if host.Confirmed {
+		r.sum.Confirmed++
+	} else {
+		r.sum.PotentialOnly++
+	}
+	if t.AddTagsToCVEs {
+		for _, tag := range h.Tags {
+			if tag.Name != "" {
+				r.tags[tag.Name] = true
+			}
+		}
+	}
+	wanted := (host.Confirmed && t.AddAssets) || (!host.Confirmed && t.AddDiscoveredAssets)
+	switch {
+	case !wanted && host.Confirmed:
+		host.NeedsToggle = ToggleAddAssets
+		r.sum.NotStoredConfirmed++
+	case !wanted:
+		host.NeedsToggle = ToggleAddDiscoveredAssets
+		r.sum.NotStoredPotential++
+	}
+	if !wanted {
+		return r.queue(ctx, host, nil)
+	}
+	if err := r.ensureIndicator(ctx); err != nil {
+		return err
+	}
+	a := mapping.ThreatQ(h, mapping.ThreatQOptions{Source: r.cfg.Source, IndicatorIDs: []int64{r.indicator}})
+	if a.Value == "" {
+		host.NotStorable = "the host has no IP address"
+		r.sum.NotStorable++
+		return r.queue(ctx, host, nil)
+	}
+	return r.queue(ctx, host, &a)
+}
+
+// queue adds a host (with its Asset when it is to be stored) to the batch,
+// so that hosts are reported in the order found, and writes a full batch.
+func (r *cveRun) queue(ctx context.Context, h Host, a *threatq.Asset) error {
+	r.pending = append(r.pending, pendingHost{Host: h, asset: a})
+	if a != nil {
+		r.assets = append(r.assets, *a)
+	}
+	if len(r.pending) >= r.batchSize() {
+		return r.flush(ctx)
+	}
+	return nil
+}
+
+func (r *cveRun) batchSize() int {
+	if r.cfg.BatchSize > 0 {
+		return r.cfg.BatchSize
+	}
+	return DefaultBatchSize
+}
+
+// flush writes the pending Assets and reports their hosts.
+func (r *cveRun) flush(ctx context.Context) error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	ids := map[string]int64{}
+	if len(r.assets) > 0 {
+		done, err := r.cfg.ThreatQ.UpsertAssets(ctx, r.assets)
+		if err != nil {
+			return &StoreError{CVE: r.cve, Err: err}
+		}
+		for _, a := range done {
+			ids[a.Value] = a.ID
+		}
+	}
+	for _, p := range r.pending {
+		h := p.Host
+		if p.asset != nil {
+			h.AssetID = ids[p.asset.Value]
+			h.Stored = h.AssetID != 0
+			if h.Stored {
+				r.sum.Stored++
+			}
+		}
+		r.report(h)
+	}
+	r.pending, r.assets = r.pending[:0], r.assets[:0]
+	return nil
+}
+
+func (r *cveRun) report(h Host) {
+	if r.cfg.OnHost != nil {
+		r.cfg.OnHost(h)
+	}
+}
+
+func (r *cveRun) ensureIndicator(ctx context.Context) error {
+	if r.indicator != 0 {
+		return nil
+	}
+	src := r.cfg.Source
+	if src == "" {
+		src = "Qualys"
+	}
+	ind, err := r.cfg.ThreatQ.EnsureIndicator(ctx, threatq.Indicator{Type: "CVE", Value: r.cve, Sources: []threatq.Source{{Name: src}}})
+	if err != nil {
+		return &StoreError{CVE: r.cve, Err: err}
+	}
+	r.indicator = ind.ID
+	return nil
+}
+
