@@ -27,7 +27,11 @@ func ExampleRun() {
 		Qualys: qc, ThreatQ: tc, CVEs: []string{"CVE-2019-17053"},
 		Toggles: tqsync.Toggles{AddAssets: true},
 		OnHost: func(h tqsync.Host) {
-			fmt.Println(h.Detection.ID, h.Detection.IP, "stored:", h.Stored, h.NeedsToggle)
+			if h.Stored {
+				fmt.Println(h.Detection.ID, h.Detection.IP, "stored")
+			} else {
+				fmt.Println(h.Detection.ID, h.Detection.IP, "not stored; needs", h.NeedsToggle)
+			}
 		},
 	})
 	if err != nil {
@@ -38,13 +42,13 @@ func ExampleRun() {
 	fmt.Printf("%d hosts, %d stored, %d left for AddDiscoveredAssets\n", cs.Hosts, cs.Stored, cs.NotStoredPotential)
 	fmt.Println("search lists left:", len(qsrv.SearchLists()))
 	// Output:
-	// 5000000 10.0.0.0 stored: true
-	// 5000008 10.0.0.4 stored: false AddDiscoveredAssets
-	// 5000030 10.0.0.15 stored: true
-	// 5000042 10.0.0.21 stored: true
-	// 5000046 10.0.0.23 stored: true
-	// 5000054 10.0.0.27 stored: true
-	// 5000058 10.0.0.29 stored: true
+	// 5000000 10.0.0.0 stored
+	// 5000008 10.0.0.4 not stored; needs AddDiscoveredAssets
+	// 5000030 10.0.0.15 stored
+	// 5000042 10.0.0.21 stored
+	// 5000046 10.0.0.23 stored
+	// 5000054 10.0.0.27 stored
+	// 5000058 10.0.0.29 stored
 	// 7 hosts, 6 stored, 1 left for AddDiscoveredAssets
 	// search lists left: 0
 }

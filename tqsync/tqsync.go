@@ -428,4 +428,3 @@ func (r *cveRun) ensureIndicator(ctx context.Context) error {
 	r.indicator = ind.ID
 	return nil
 }
-
