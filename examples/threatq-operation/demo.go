@@ -13,8 +13,8 @@ import (
 	"github.com/qualysbridge/qualysbridge/threatq/threatqtest"
 )
 
-// runDemo runs the operation against in-process fakes, with every toggle
-// on unless the user set some, and prints what ThreatQ holds.
+// runDemo runs the operation against in-process fakes, with the toggles the
+// user gave (it says which are on), and prints what ThreatQ holds.
 func runDemo(ctx context.Context, o options, q query, stdout, stderr io.Writer, logger *slog.Logger) int {
 	var opts []qualystest.GenerateOption
 	for _, cve := range q.cves {
@@ -35,11 +35,12 @@ func runDemo(ctx context.Context, o options, q query, stdout, stderr io.Writer, 
 		fmt.Fprintln(stderr, err)
 		return exitFailure
 	}
-	if !o.addAssets && !o.addDiscovered && !o.addTags {
-		o.addAssets, o.addDiscovered, o.addTags = true, true, true
+	on := togglesOn(o)
+	if len(on) == 0 {
+		on = []string{"none: hosts are listed, nothing is stored (add -add_assets, -add_discovered_assets, -add_tags_to_cves)"}
 	}
-	fmt.Fprintf(stdout, "== demo: fake Qualys at %s, fake ThreatQ at %s\n", qsrv.URL, tsrv.URL)
-	if code := finish(operate(ctx, qc, tc, o, q, stdout, logger), stderr); code != exitOK {
+	fmt.Fprintf(stdout, "== demo: fake Qualys at %s, fake ThreatQ at %s; toggles on: %s\n", qsrv.URL, tsrv.URL, strings.Join(on, ", "))
+	if code := finish(operate(ctx, qc, tc, o, q, stdout, stderr, logger), stderr); code != exitOK {
 		return code
 	}
 	fmt.Fprintf(stdout, "== Qualys search lists left behind: %d\n", len(qsrv.SearchLists()))

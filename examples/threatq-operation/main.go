@@ -18,9 +18,22 @@
 //   - -add_tags_to_cves ("Add Asset Tags to CVEs"): the CVE indicator gets
 //     the tags of its vulnerable hosts.
 //
+// Hosts a toggle left out are listed as "not stored" with the flag that
+// would store them, in the table and in the summary. The flow itself is the
+// tqsync package; this program parses flags, prints and sets the exit code.
+//
+// -asset_groups takes ids and titles, comma-separated: a number is an id,
+// anything else a title; a title made of digits is written title:2024.
+// Titles are resolved to ids (exactly) before the search, and hosts in any
+// of the groups are kept.
+//
+// -ips takes IPv4 addresses, ranges (10.0.0.1-10.0.0.9), CIDR blocks
+// (10.0.0.0/24, sent as the range) and IPv6 addresses; hosts matching any
+// of them are kept.
+//
 // Secrets come from QUALYS_PASSWORD and THREATQ_PASSWORD (or
 // THREATQ_CLIENT_SECRET), or from flags with a warning. -demo runs against
-// in-process fakes with no credentials.
+// in-process fakes with no credentials, with the toggles given.
 //
 // Exit codes: 0 success, 1 unexpected failure, 2 bad arguments, 3 Qualys
 // failure, 4 ThreatQ failure.
@@ -39,7 +52,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +63,7 @@ import (
 	"github.com/qualysbridge/qualysbridge/mapping"
 	"github.com/qualysbridge/qualysbridge/qualys"
 	"github.com/qualysbridge/qualysbridge/threatq"
+	"github.com/qualysbridge/qualysbridge/tqsync"
 )
 
 const (
@@ -92,12 +106,8 @@ func (e *threatqError) Unwrap() error { return e.err }
 
 // query is the validated search.
 type query struct {
-	cves        []string
-	ips         []string
-	foundAfter  time.Time
-	minSeverity int
-	groupIDs    []int64
-	groupTitles []string
+	cves    []string
+	filters tqsync.Filters
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -114,10 +124,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.BoolVar(&o.addAssets, "add_assets", false, `"Add Assets to ThreatQ": store hosts with a confirmed detection as Assets related to the CVE`)
 	fs.BoolVar(&o.addDiscovered, "add_discovered_assets", false, `"Add Discovered Assets to ThreatQ": also store hosts with only potential detections`)
 	fs.BoolVar(&o.addTags, "add_tags_to_cves", false, `"Add Asset Tags to CVEs": tag the CVE indicator with its hosts' tags`)
-	fs.StringVar(&o.ips, "ips", "", "only hosts with these IPs, comma-separated")
+	fs.StringVar(&o.ips, "ips", "", "only hosts with these addresses, comma-separated: IPv4 addresses, ranges a-b, CIDR blocks, IPv6 addresses")
 	fs.StringVar(&o.foundAfter, "found_after", "", `only vulnerabilities found after this time, "YYYY-MM-DD HH:MM" (UTC)`)
 	fs.IntVar(&o.minSeverity, "min_severity", 0, "only vulnerabilities of this severity or higher (1-5)")
-	fs.StringVar(&o.assetGroups, "asset_groups", "", "only hosts in these asset groups, comma-separated ids or titles")
+	fs.StringVar(&o.assetGroups, "asset_groups", "", "only hosts in any of these asset groups, comma-separated: ids, titles, or title:NAME for a title made of digits")
 	fs.StringVar(&o.tqURL, "threatq_url", "", "ThreatQ URL (e.g. https://threatq.example.com)")
 	fs.StringVar(&o.tqClientID, "threatq_client_id", "", "ThreatQ OAuth client id")
 	fs.StringVar(&o.tqEmail, "threatq_email", "", "ThreatQ user email (password grant; password from THREATQ_PASSWORD)")
@@ -150,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintln(stderr, "threatq-operation:", err)
 		return exitUsage
 	}
-	return finish(operate(ctx, qc, tc, o, q, stdout, logger), stderr)
+	return finish(operate(ctx, qc, tc, o, q, stdout, stderr, logger), stderr)
 }
 
 func parseQuery(o options) (query, error) {
@@ -165,28 +175,32 @@ func parseQuery(o options) (query, error) {
 	if len(q.cves) == 0 {
 		return q, &usageError{"-cve is required (e.g. -cve CVE-2019-17053)"}
 	}
-	for _, ip := range splitList(o.ips) {
-		if !validIPOrRange(ip) {
-			return q, &usageError{fmt.Sprintf("invalid IP %q in -ips", ip)}
+	q.filters.IPs = splitList(o.ips)
+	if _, _, err := qualys.SplitIPFilters(q.filters.IPs); err != nil {
+		var ce *qualys.ConfigError
+		if errors.As(err, &ce) {
+			return q, &usageError{"-ips: " + ce.Reason}
 		}
-		q.ips = append(q.ips, ip)
+		return q, &usageError{err.Error()}
 	}
 	if o.foundAfter != "" {
 		t, err := time.Parse("2006-01-02 15:04", strings.TrimSpace(o.foundAfter))
 		if err != nil {
 			return q, &usageError{fmt.Sprintf(`-found_after %q: want "YYYY-MM-DD HH:MM"`, o.foundAfter)}
 		}
-		q.foundAfter = t.UTC()
+		q.filters.FoundAfter = t.UTC()
 	}
 	if o.minSeverity < 0 || o.minSeverity > 5 {
 		return q, &usageError{"-min_severity must be 1-5"}
 	}
-	q.minSeverity = o.minSeverity
+	q.filters.MinSeverity = o.minSeverity
 	for _, g := range splitList(o.assetGroups) {
-		if id, err := strconv.ParseInt(g, 10, 64); err == nil && id > 0 {
-			q.groupIDs = append(q.groupIDs, id)
+		if title, ok := strings.CutPrefix(g, "title:"); ok {
+			q.filters.AssetGroupTitles = append(q.filters.AssetGroupTitles, title)
+		} else if id, err := strconv.ParseInt(g, 10, 64); err == nil && id > 0 {
+			q.filters.AssetGroupIDs = append(q.filters.AssetGroupIDs, id)
 		} else {
-			q.groupTitles = append(q.groupTitles, g)
+			q.filters.AssetGroupTitles = append(q.filters.AssetGroupTitles, g)
 		}
 	}
 	return q, nil
@@ -200,22 +214,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func validIPOrRange(s string) bool {
-	lo, hi, isRange := strings.Cut(s, "-")
-	if isRange {
-		return validIP(lo) && validIP(hi)
-	}
-	return validIP(s)
-}
-
-func validIP(s string) bool {
-	var a, b, c, d int
-	if n, err := fmt.Sscanf(s, "%d.%d.%d.%d", &a, &b, &c, &d); err == nil && n == 4 {
-		return a <= 255 && b <= 255 && c <= 255 && d <= 255 && a >= 0 && b >= 0 && c >= 0 && d >= 0
-	}
-	return strings.Count(s, ":") >= 2 // IPv6; Qualys validates further
 }
 
 func clients(o options, getenv func(string) string, logger *slog.Logger) (*qualys.Client, *threatq.Client, error) {
@@ -317,132 +315,149 @@ type row struct {
 	LastFound  string   `json:"last_found,omitempty"`
 	Tags       []string `json:"tags,omitempty"`
 	Stored     bool     `json:"stored_in_threatq"`
+	// NotStored says why a host was not stored: the flag that would
+	// store it, or why none can.
+	NotStored string `json:"not_stored,omitempty"`
 }
 
-// operate runs the search for each CVE, prints the hosts and stores what
-// the toggles ask for.
-func operate(ctx context.Context, qc *qualys.Client, tc *threatq.Client, o options, q query, stdout io.Writer, logger *slog.Logger) error {
+// toggleFlag is the flag of each toggle a left-out host needs.
+var toggleFlag = map[tqsync.Toggle]string{
+	tqsync.ToggleAddAssets:           "-add_assets",
+	tqsync.ToggleAddDiscoveredAssets: "-add_discovered_assets",
+}
+
+// output is what -json prints: one JSON document.
+type output struct {
+	Hosts   []row           `json:"hosts"`
+	Summary *tqsync.Summary `json:"summary"`
+	Toggles []string        `json:"toggles_on"`
+}
+
+// operate runs the operation through tqsync and prints its hosts (as a
+// table, streamed, or as one JSON document) and a summary that names what
+// was not stored and which flag would store it.
+func operate(ctx context.Context, qc *qualys.Client, tc *threatq.Client, o options, q query, stdout, stderr io.Writer, logger *slog.Logger) error {
+	toggles := tqsync.Toggles{AddAssets: o.addAssets, AddDiscoveredAssets: o.addDiscovered, AddTagsToCVEs: o.addTags}
 	var rows []row
-	for _, cve := range q.cves {
-		var hosts []*qualys.DetectionHost
-		vq := &qualys.VulnerableHostsQuery{CVEs: []string{cve}, IPs: q.ips, FoundAfter: q.foundAfter, MinSeverity: q.minSeverity,
-			AssetGroupIDs: q.groupIDs, AssetGroupTitles: q.groupTitles, Title: "qualysbridge threatq-operation",
-			OnCleanupError: func(id int64, err error) {
-				logger.Error("the Qualys search list could not be deleted; delete it by hand", "search_list_id", id, "error", err)
-			}}
-		for h, err := range qc.VulnerableHosts(ctx, vq) {
-			if err != nil {
-				return fmt.Errorf("searching Qualys for %s: %w", cve, err)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	header := false
+	cfg := tqsync.Config{Qualys: qc, ThreatQ: tc, CVEs: q.cves, Filters: q.filters, Toggles: toggles,
+		Title: "qualysbridge threatq-operation", Logger: logger,
+		OnHost: func(h tqsync.Host) {
+			r := toRow(h)
+			if o.jsonOut {
+				rows = append(rows, r)
+				return
 			}
-			hosts = append(hosts, h)
-		}
-		logger.Info("vulnerable hosts found", "cve", cve, "hosts", len(hosts))
-		stored := map[int64]bool{}
-		if tc != nil && len(hosts) > 0 {
-			var err error
-			if stored, err = store(ctx, tc, o, cve, hosts, logger); err != nil {
-				return &threatqError{fmt.Errorf("storing %s hosts in ThreatQ: %w", cve, err)}
+			if !header {
+				fmt.Fprintln(tw, "CVE\tIP\tQIDS\tSEVERITIES\tSTATUS\tTYPE\tLAST SCAN\tLAST FOUND\tTHREATQ")
+				header = true
 			}
+			stored := "stored"
+			if !r.Stored {
+				stored = "not stored (" + r.NotStored + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.CVE, r.IP, joinInts(r.QIDs), joinInts(r.Severities), strings.Join(r.Statuses, ","),
+				strings.Join(r.Types, ","), r.LastScan, r.LastFound, stored)
+		}}
+	sum, err := tqsync.Run(ctx, cfg)
+	if o.jsonOut {
+		if rows == nil {
+			rows = []row{}
 		}
-		for _, h := range hosts {
-			rows = append(rows, toRow(cve, h, stored[h.ID]))
-		}
-	}
-	return print(stdout, rows, o.jsonOut)
-}
-
-func confirmed(h *qualys.DetectionHost) bool {
-	for _, d := range h.Detections {
-		if d.Type == "Confirmed" {
-			return true
-		}
-	}
-	return false
-}
-
-// store writes the selected hosts as Assets related to the CVE and tags the
-// CVE when asked. It returns the host ids stored.
-func store(ctx context.Context, tc *threatq.Client, o options, cve string, hosts []*qualys.DetectionHost, logger *slog.Logger) (map[int64]bool, error) {
-	stored := map[int64]bool{}
-	var selected []*qualys.DetectionHost
-	for _, h := range hosts {
-		if (o.addAssets && confirmed(h)) || (o.addDiscovered && !confirmed(h)) {
-			selected = append(selected, h)
-		}
-	}
-	if len(selected) == 0 && !o.addTags {
-		return stored, nil
-	}
-	ind, err := tc.EnsureIndicator(ctx, threatq.Indicator{Type: "CVE", Value: cve, Sources: []threatq.Source{{Name: "Qualys"}}})
-	if err != nil {
-		return nil, err
-	}
-	var assets []threatq.Asset
-	var ids []int64
-	for _, h := range selected {
-		a := mapping.ThreatQ(h, mapping.ThreatQOptions{IndicatorIDs: []int64{ind.ID}})
-		if a.Value == "" {
-			logger.Warn("host without an address not stored", "host_id", h.ID)
-			continue
-		}
-		assets = append(assets, a)
-		ids = append(ids, h.ID)
-	}
-	if len(assets) > 0 {
-		if _, err := tc.UpsertAssets(ctx, assets); err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			stored[id] = true
-		}
-	}
-	if o.addTags {
-		var tags []string
-		for _, h := range hosts {
-			for _, t := range h.Tags {
-				tags = append(tags, t.Name)
+		if sum != nil && err == nil {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if werr := enc.Encode(output{Hosts: rows, Summary: sum, Toggles: togglesOn(o)}); werr != nil {
+				return werr
 			}
 		}
-		if err := tc.AddTags(ctx, "indicators", ind.ID, tags); err != nil {
-			return nil, err
+	} else {
+		if !header && err == nil {
+			fmt.Fprintln(tw, "No vulnerable hosts found.")
 		}
+		tw.Flush()
 	}
-	logger.Info("stored in ThreatQ", "cve", cve, "indicator_id", ind.ID, "assets", len(assets))
-	return stored, nil
+	if sum != nil && err == nil {
+		printSummary(stderr, sum, o)
+	}
+	var se *tqsync.StoreError
+	if errors.As(err, &se) {
+		return &threatqError{err}
+	}
+	return err
 }
 
-func toRow(cve string, h *qualys.DetectionHost, stored bool) row {
-	r := row{CVE: cve, HostID: h.ID, IP: firstNonEmpty(h.IP, h.IPv6), DNS: h.DNS, Confirmed: confirmed(h), Stored: stored}
-	if !h.LastScan.IsZero() {
-		r.LastScan = threatq.FormatTime(h.LastScan)
+// togglesOn names the toggles given, by flag.
+func togglesOn(o options) []string {
+	on := []string{}
+	for _, t := range []struct {
+		on   bool
+		name string
+	}{{o.addAssets, "-add_assets"}, {o.addDiscovered, "-add_discovered_assets"}, {o.addTags, "-add_tags_to_cves"}} {
+		if t.on {
+			on = append(on, t.name)
+		}
+	}
+	return on
+}
+
+// printSummary says, per CVE, what was found, what was stored, and which
+// flag would store what was not.
+func printSummary(w io.Writer, sum *tqsync.Summary, o options) {
+	on := togglesOn(o)
+	if len(on) == 0 {
+		on = []string{"none (nothing is written to ThreatQ)"}
+	}
+	fmt.Fprintf(w, "toggles on: %s\n", strings.Join(on, ", "))
+	for _, c := range sum.CVEs {
+		fmt.Fprintf(w, "%s: %d vulnerable hosts (%d confirmed, %d potential only), %d stored in ThreatQ\n", c.CVE, c.Hosts, c.Confirmed, c.PotentialOnly, c.Stored)
+		if c.NotStoredConfirmed > 0 {
+			fmt.Fprintf(w, "  %d hosts with a confirmed detection not stored: -add_assets stores them\n", c.NotStoredConfirmed)
+		}
+		if c.NotStoredPotential > 0 {
+			fmt.Fprintf(w, "  %d hosts with only potential detections not stored: -add_discovered_assets stores them\n", c.NotStoredPotential)
+		}
+		if c.NotStorable > 0 {
+			fmt.Fprintf(w, "  %d hosts without an IP address cannot be stored as Assets\n", c.NotStorable)
+		}
+	}
+}
+
+func toRow(h tqsync.Host) row {
+	d := h.Detection
+	r := row{CVE: h.CVE, HostID: d.ID, IP: firstNonEmpty(d.IP, d.IPv6), DNS: d.DNS, Confirmed: h.Confirmed, Stored: h.Stored}
+	switch {
+	case h.NotStorable != "":
+		r.NotStored = h.NotStorable
+	case h.NeedsToggle != "":
+		r.NotStored = toggleFlag[h.NeedsToggle] + " stores it"
+	}
+	if !d.LastScan.IsZero() {
+		r.LastScan = d.LastScan.UTC().Format(mapping.AttributeTimeLayout)
 	}
 	var last time.Time
-	seen := map[string]bool{}
-	for _, d := range h.Detections {
-		if !seen["q"+strconv.FormatInt(d.QID, 10)] {
-			seen["q"+strconv.FormatInt(d.QID, 10)] = true
-			r.QIDs = append(r.QIDs, d.QID)
+	for _, x := range d.Detections {
+		if !slices.Contains(r.QIDs, x.QID) {
+			r.QIDs = append(r.QIDs, x.QID)
 		}
-		if !seen["s"+strconv.Itoa(d.Severity)] {
-			seen["s"+strconv.Itoa(d.Severity)] = true
-			r.Severities = append(r.Severities, d.Severity)
+		if !slices.Contains(r.Severities, x.Severity) {
+			r.Severities = append(r.Severities, x.Severity)
 		}
-		if !seen["t"+d.Status] {
-			seen["t"+d.Status] = true
-			r.Statuses = append(r.Statuses, d.Status)
+		if !slices.Contains(r.Statuses, x.Status) {
+			r.Statuses = append(r.Statuses, x.Status)
 		}
-		if !seen["y"+d.Type] {
-			seen["y"+d.Type] = true
-			r.Types = append(r.Types, d.Type)
+		if !slices.Contains(r.Types, x.Type) {
+			r.Types = append(r.Types, x.Type)
 		}
-		if d.LastFound.After(last) {
-			last = d.LastFound
+		if x.LastFound.After(last) {
+			last = x.LastFound
 		}
 	}
 	if !last.IsZero() {
-		r.LastFound = threatq.FormatTime(last)
+		r.LastFound = last.UTC().Format(mapping.AttributeTimeLayout)
 	}
-	for _, t := range h.Tags {
+	for _, t := range d.Tags {
 		r.Tags = append(r.Tags, t.Name)
 	}
 	return r
@@ -455,38 +470,6 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-func print(w io.Writer, rows []row, asJSON bool) error {
-	sort.SliceStable(rows, func(i, j int) bool {
-		if rows[i].CVE != rows[j].CVE {
-			return rows[i].CVE < rows[j].CVE
-		}
-		return rows[i].HostID < rows[j].HostID
-	})
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if rows == nil {
-			rows = []row{}
-		}
-		return enc.Encode(rows)
-	}
-	if len(rows) == 0 {
-		_, err := fmt.Fprintln(w, "No vulnerable hosts found.")
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CVE\tIP\tQIDS\tSEVERITIES\tSTATUS\tTYPE\tLAST SCAN\tLAST FOUND\tTHREATQ")
-	for _, r := range rows {
-		stored := "-"
-		if r.Stored {
-			stored = "stored"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.CVE, r.IP, joinInts(r.QIDs), joinInts(r.Severities), strings.Join(r.Statuses, ","),
-			strings.Join(r.Types, ","), r.LastScan, r.LastFound, stored)
-	}
-	return tw.Flush()
 }
 
 func joinInts[T int | int64](v []T) string {
@@ -508,8 +491,9 @@ func finish(err error, stderr io.Writer) int {
 	var qe *qualys.Error
 	var qd *qualys.DecodeError
 	var ce *qualys.ConfigError
+	var tce *tqsync.ConfigError
 	switch {
-	case errors.As(err, &ue), errors.As(err, &ce):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &tce):
 		return exitUsage
 	case errors.As(err, &te):
 		return exitThreatQ

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -44,13 +45,16 @@ func (w *world) run(t *testing.T, args ...string) (int, []row, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, &out, &errb, func(k string) string { return w.env[k] })
-	var rows []row
+	var doc output
 	if code == 0 && strings.Contains(strings.Join(args, " "), "-json") {
-		if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 			t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 		}
+		if doc.Summary == nil || doc.Hosts == nil {
+			t.Fatalf("JSON output without hosts or summary:\n%s", out.String())
+		}
 	}
-	return code, rows, errb.String()
+	return code, doc.Hosts, errb.String()
 }
 
 func TestSearchOnlyListsAndStoresNothing(t *testing.T) {
@@ -215,12 +219,77 @@ func TestSecretsNeverPrinted(t *testing.T) {
 
 func TestDemo(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"-demo", "-cve", cve}, &out, &errb, func(string) string { return "" }); code != 0 {
+	if code := run(context.Background(), []string{"-demo", "-cve", cve, "-add_assets", "-add_discovered_assets", "-add_tags_to_cves"}, &out, &errb, func(string) string { return "" }); code != 0 {
 		t.Fatalf("demo exit %d\n%s", code, errb.String())
 	}
-	for _, want := range []string{"CVE-2019-17053", "search lists left behind: 0", "indicator", "asset"} {
+	for _, want := range []string{"CVE-2019-17053", "search lists left behind: 0", "indicator", "asset", "toggles on: -add_assets, -add_discovered_assets, -add_tags_to_cves"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestDemoKeepsTheUsersToggles: -demo with no toggle stores nothing, says
+// so, and names the flag that would store each host.
+func TestDemoKeepsTheUsersToggles(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-demo", "-cve", cve}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("demo exit %d\n%s", code, errb.String())
+	}
+	for _, want := range []string{"toggles on: none", "not stored (-add_assets stores it)", "not stored (-add_discovered_assets stores it)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "   asset ") {
+		t.Errorf("the demo stored assets with every toggle off:\n%s", out.String())
+	}
+	for _, want := range []string{"-add_assets stores them", "-add_discovered_assets stores them"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, errb.String())
+		}
+	}
+}
+
+// TestNotStoredReport: with one toggle, the hosts the other would store are
+// reported in the rows and the summary, with the flag.
+func TestNotStoredReport(t *testing.T) {
+	w := newWorld(t)
+	code, rows, stderr := w.run(t, w.args("-add_assets")...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	potential := 0
+	for _, r := range rows {
+		switch {
+		case r.Confirmed && !r.Stored:
+			t.Errorf("confirmed host %s not stored", r.IP)
+		case !r.Confirmed && (r.Stored || r.NotStored != "-add_discovered_assets stores it"):
+			t.Errorf("potential host %s: stored %v, not_stored %q", r.IP, r.Stored, r.NotStored)
+		case !r.Confirmed:
+			potential++
+		}
+	}
+	if potential == 0 || !strings.Contains(stderr, fmt.Sprintf("%d hosts with only potential detections not stored: -add_discovered_assets stores them", potential)) {
+		t.Errorf("%d potential hosts; summary:\n%s", potential, stderr)
+	}
+}
+
+// TestIPsAndGroupsFlags: invalid -ips forms are usage errors quoting the
+// value; a title made of digits is marked title:.
+func TestIPsAndGroupsFlags(t *testing.T) {
+	w := newWorld(t)
+	for _, bad := range []string{"10.0.0.1abc", "10.0.0.1/99"} {
+		code, _, stderr := w.run(t, w.args("-ips", bad)...)
+		if code != exitUsage || !strings.Contains(stderr, bad) {
+			t.Errorf("-ips %s: exit %d: %s", bad, code, stderr)
+		}
+	}
+	code, _, stderr := w.run(t, w.args("-asset_groups", "title:900")...)
+	if code != exitUsage || !strings.Contains(stderr, `"900"`) {
+		t.Errorf("title:900 (no group has that title): exit %d: %s", code, stderr)
+	}
+	if n := w.q.Calls(qualystest.APISearchLists); n != 0 {
+		t.Errorf("%d search list calls for bad arguments", n)
 	}
 }
