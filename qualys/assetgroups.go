@@ -3,8 +3,8 @@ package qualys
 import (
 	"context"
 	"fmt"
-	"iter"
 	"io"
+	"iter"
 	"strconv"
 
 	"github.com/google/go-querystring/query"
