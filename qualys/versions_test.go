@@ -350,3 +350,32 @@ func TestHostAssetsFromXMLAnswers(t *testing.T) {
 		t.Errorf("Count = %d, %v; want %d", n, err, len(want))
 	}
 }
+
+// TestAssetGroupsPagedAndResolved: the asset group list follows its
+// truncation warning; titles resolve exactly, an unknown one is named.
+func TestAssetGroupsPagedAndResolved(t *testing.T) {
+	srv, c := newFake(t, 10)
+	ctx := context.Background()
+	var titles []string
+	for g, err := range c.AssetGroups.List(ctx, &qualys.AssetGroupQuery{TruncationLimit: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		titles = append(titles, g.Title)
+	}
+	if len(titles) != 3 || srv.Calls(qualystest.APIAssetGroups) != 3 {
+		t.Errorf("groups %v in %d calls", titles, srv.Calls(qualystest.APIAssetGroups))
+	}
+	ids, err := c.AssetGroups.ResolveTitles(ctx, []string{"Branch Offices", "Data Center"})
+	if err != nil || len(ids) != 2 || ids[0] != 902 || ids[1] != 900 {
+		t.Errorf("ids %v, err %v", ids, err)
+	}
+	if _, err := c.AssetGroups.ResolveTitles(ctx, []string{"data center"}); err == nil || !strings.Contains(err.Error(), `"data center"`) {
+		t.Errorf("case-different title: %v", err)
+	}
+	for _, r := range srv.Requests() {
+		if r.API == qualystest.APIAssetGroups && r.Path != "/api/2.0/fo/asset/group/" {
+			t.Errorf("asset groups called at %s", r.Path)
+		}
+	}
+}
