@@ -8,3 +8,5 @@ require (
 	github.com/hashicorp/go-cleanhttp v0.5.2
 	golang.org/x/time v0.14.0
 )
+
+require golang.org/x/net v0.50.0 // indirect

@@ -63,6 +63,9 @@ type Vulnerability struct {
 	PublishedOn int64    `json:"published_on,omitempty"` // epoch ms
 	UpdatedOn   int64    `json:"updated_on,omitempty"`   // epoch ms
 	Solution    string   `json:"solution,omitempty"`
+	// XfrCVSS2Base and XfrCVSS3Base are the CVSS v2 and v3 base scores.
+	XfrCVSS2Base *float64 `json:"xfr_cvss2_base,omitempty"`
+	XfrCVSS3Base *float64 `json:"xfr_cvss3_base,omitempty"`
 	// Custom properties, stored by CAR as strings.
 	CVEIDs      string `json:"cve_ids,omitempty"`
 	Diagnosis   string `json:"diagnosis,omitempty"`

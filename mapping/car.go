@@ -42,14 +42,16 @@ func CAR(in Host, source string) car.Graph {
 		name = firstNonEmpty(normName(a.DNSHostName), normName(a.FQDN), normIP(a.Address), "asset-"+assetID)
 	}
 	b.vertex(&car.Asset{ExternalID: assetID, Name: name, AssetType: a.Type,
-		Description: joinNonEmpty(a.OS, strings.ToLower(a.Type), name), Source: source})
+		Description: joinNonEmpty(a.OS, strings.ToLower(a.Type), a.Name), Source: source})
 
 	// Addresses and MACs, one vertex each however many interfaces repeat them.
-	ips := 0
+	var ips []string
 	for _, n := range a.NetworkInterfaces {
 		ip, mac := normIP(n.Address), normMAC(n.MACAddress)
 		if ip != "" {
-			ips++
+			if !contains(ips, ip) {
+				ips = append(ips, ip)
+			}
 			b.vertex(&car.IPAddress{Key: ip, Source: source})
 			b.edge("asset_ipaddress", assetID, ip, nil)
 		}
@@ -61,8 +63,9 @@ func CAR(in Host, source string) car.Graph {
 			b.edge("ipaddress_macaddress", ip, mac, nil)
 		}
 	}
-	if ips == 0 {
+	if len(ips) == 0 {
 		if ip := normIP(a.Address); ip != "" {
+			ips = append(ips, ip)
 			b.vertex(&car.IPAddress{Key: ip, Source: source})
 			b.edge("asset_ipaddress", assetID, ip, nil)
 		}
@@ -85,7 +88,7 @@ func CAR(in Host, source string) car.Graph {
 	}
 
 	for _, s := range a.SourceInfo {
-		if place := strings.TrimSpace(s.Place()); place != "" {
+		if place := s.Place(); place != "" {
 			b.vertex(&car.Geolocation{ExternalID: place, Region: place, Source: source})
 			b.edge("asset_geolocation", assetID, place, nil)
 		}
@@ -151,7 +154,15 @@ func CAR(in Host, source string) car.Graph {
 				cves = append(cves, c.ID)
 			}
 			cv.CVEIDs = strings.Join(cves, ",")
-			cv.Diagnosis, cv.Consequence, cv.Solution = kb.Diagnosis, kb.Consequence, kb.Solution
+			cv.Diagnosis, cv.Consequence, cv.Solution = PlainText(kb.Diagnosis), PlainText(kb.Consequence), PlainText(kb.Solution)
+			if kb.CVSS.Base > 0 {
+				v2 := kb.CVSS.Base
+				cv.XfrCVSS2Base = &v2
+			}
+			if kb.CVSSV3.Base > 0 {
+				v3 := kb.CVSSV3.Base
+				cv.XfrCVSS3Base = &v3
+			}
 			cv.PublishedOn = millis(kb.Published)
 			cv.UpdatedOn = millis(kb.LastServiceModified)
 		}
@@ -161,6 +172,9 @@ func CAR(in Host, source string) car.Graph {
 		}
 		b.vertex(cv)
 		b.edgeState("asset_vulnerability", assetID, id, map[string]any{"risk_score": severityScore(v.sev)}, !v.active)
+		for _, ip := range ips {
+			b.edgeState("ipaddress_vulnerability", ip, id, nil, !v.active)
+		}
 		for _, ap := range apps {
 			if len(ap.product) < 3 {
 				continue
@@ -285,6 +299,15 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
 
 func joinNonEmpty(parts ...string) string {

@@ -10,13 +10,15 @@
 //	CAR vertex/edge            field           from Qualys
 //	asset                      external_id     HostAsset id, as a string
 //	                           name            HostAsset name (normalised; else dnsHostName, fqdn, address, "asset-<id>")
-//	                           description     os + type (lower case) + name, empty parts left out
+//	                           description     os + type (lower case) + name as written in Qualys, empty parts left out
 //	                           asset_type      HostAsset type
 //	vulnerability              external_id     detection QID, as a string
 //	                           name            KB title, else "Host Instance Vulnerability"
 //	                           description     detection RESULTS (of the first detection of the QID)
 //	                           base_score      SEVERITY x 2 (1-5 to 0-10), replaced by the KB's highest CVSS base score (v3 or v2)
-//	                           cve_ids, ...    KB CVE ids (comma-separated), diagnosis, consequence, solution, published_on, updated_on
+//	                           xfr_cvss2_base  KB CVSS base score (v2), when known; xfr_cvss3_base the CVSS v3 base score
+//	                           cve_ids, ...    KB CVE ids (comma-separated), published_on, updated_on
+//	                           diagnosis, ...  KB DIAGNOSIS, CONSEQUENCE, SOLUTION as plain text (PlainText: tags gone, paragraphs and breaks kept, links as text (URL))
 //	ipaddress                  _key            networkInterface address (IPv4 or IPv6, canonical form); HostAsset address when there is no interface
 //	macaddress                 _key            networkInterface macAddress (upper case, colon-separated); interface = interfaceName
 //	hostname                   _key            dnsHostName, else name (lower case, characters CAR refuses removed)
@@ -24,7 +26,7 @@
 //	account                    external_id     HostAssetAccount username; name = username
 //	user                       external_id     HostAssetAccount username; username = username
 //	application                external_id     gateway software id, as a string; name = fullName (else productName)
-//	geolocation                external_id     sourceInfo region (AWS), else location (Azure), else zone (GCP); region = the same
+//	geolocation                external_id     sourceInfo region (AWS), else location (Azure), else zone (GCP; an EC2 source's "VPC" zone is no place); region = the same
 //	asset_vulnerability        asset id -> QID, risk_score = SEVERITY x 2; inactive when every detection of the QID is Fixed
 //	asset_ipaddress            asset id -> ipaddress/<address>
 //	asset_macaddress           asset id -> macaddress/<mac>
@@ -33,6 +35,7 @@
 //	asset_account              asset id -> username
 //	asset_geolocation          asset id -> place
 //	ipaddress_macaddress       ipaddress/<address> -> macaddress/<mac>, for an interface that has both
+//	ipaddress_vulnerability    ipaddress/<address> -> QID, for each address of the asset and each detected QID; active like asset_vulnerability
 //	application_vulnerability  application id -> QID, when the application's productName (3+ characters) appears in the RESULTS of a detection of the QID
 //	user_account               username -> username
 //

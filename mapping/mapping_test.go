@@ -102,6 +102,12 @@ func TestCARFullHostEveryRow(t *testing.T) {
 		"asset_vulnerability|31000001|90007",
 		"ipaddress_macaddress|10.20.30.40|02:00:00:AA:BB:01",
 		"ipaddress_macaddress|fe80::f558:672:7853:f978|02:00:00:AA:BB:01",
+		"ipaddress_vulnerability|10.20.30.40|11111",
+		"ipaddress_vulnerability|10.20.30.40|38170",
+		"ipaddress_vulnerability|10.20.30.40|90007",
+		"ipaddress_vulnerability|fe80::f558:672:7853:f978|11111",
+		"ipaddress_vulnerability|fe80::f558:672:7853:f978|38170",
+		"ipaddress_vulnerability|fe80::f558:672:7853:f978|90007",
 		"user_account|root|root",
 	}
 	if d := cmp.Diff(wantEdges, keys(v.edges)); d != "" {
@@ -112,9 +118,9 @@ func TestCARFullHostEveryRow(t *testing.T) {
 		got  any
 		want any
 	}{
-		{"asset", v.vertices["asset/31000001"], &car.Asset{ExternalID: "31000001", Name: "web-01.corp.example", Description: "Ubuntu Linux 22.04 host web-01.corp.example", AssetType: "HOST", Source: "Qualys"}},
+		{"asset", v.vertices["asset/31000001"], &car.Asset{ExternalID: "31000001", Name: "web-01.corp.example", Description: "Ubuntu Linux 22.04 host Web-01.Corp.Example", AssetType: "HOST", Source: "Qualys"}},
 		{"vulnerability with KB", v.vertices["vulnerability/38170"], &car.Vulnerability{ExternalID: "38170", Name: "SSL Certificate Mismatch", Description: "Certificate CN mismatch (OpenSSL 3.0.2)",
-			BaseScore: ptr(7.4), CVEIDs: "CVE-2019-17053,CVE-2020-1", Diagnosis: "diag", Solution: "fix", PublishedOn: t0.UnixMilli(), Source: "Qualys"}},
+			BaseScore: ptr(7.4), XfrCVSS2Base: ptr(5.8), XfrCVSS3Base: ptr(7.4), CVEIDs: "CVE-2019-17053,CVE-2020-1", Diagnosis: "diag", Solution: "fix", PublishedOn: t0.UnixMilli(), Source: "Qualys"}},
 		{"vulnerability without KB", v.vertices["vulnerability/11111"], &car.Vulnerability{ExternalID: "11111", Name: mapping.DefaultVulnerabilityName, Description: "no KB entry", BaseScore: ptr(6.0), Source: "Qualys"}},
 		{"vulnerability KB without CVSS", v.vertices["vulnerability/90007"], &car.Vulnerability{ExternalID: "90007", Name: "Registry", Description: "registry", BaseScore: ptr(10.0), Source: "Qualys"}},
 		{"ipaddress", v.vertices["ipaddress/10.20.30.40"], &car.IPAddress{Key: "10.20.30.40", Source: "Qualys"}},
@@ -127,6 +133,8 @@ func TestCARFullHostEveryRow(t *testing.T) {
 		{"asset_vulnerability active while a port is not fixed", v.edges["asset_vulnerability|31000001|38170"].Disabled, false},
 		{"asset_vulnerability inactive when all fixed", v.edges["asset_vulnerability|31000001|90007"].Disabled, true},
 		{"asset_vulnerability risk score", v.edges["asset_vulnerability|31000001|38170"].Properties["risk_score"], 4.0},
+		{"ipaddress_vulnerability active like asset_vulnerability", v.edges["ipaddress_vulnerability|10.20.30.40|38170"].Disabled, false},
+		{"ipaddress_vulnerability inactive when all fixed", v.edges["ipaddress_vulnerability|fe80::f558:672:7853:f978|90007"].Disabled, true},
 	}
 	for _, r := range rows {
 		if d := cmp.Diff(r.want, r.got); d != "" {
@@ -368,4 +376,33 @@ func ExampleCAR() {
 	// asset_macaddress 31000001 -> 02:00:00:AA:BB:01
 	// ipaddress_macaddress 10.20.30.40 -> 02:00:00:AA:BB:01
 	// asset_hostname 31000001 -> web-01
+}
+
+// IBM's connector details: an EC2 source without a region is no place (its
+// zone is "VPC"); KnowledgeBase HTML becomes readable text.
+func TestCARGeolocationAndKBText(t *testing.T) {
+	a := &qualys.HostAsset{ID: 5, Name: "h", QWebHostID: 9, SourceInfo: []qualys.SourceInfo{
+		{Kind: "Ec2AssetSourceSimple", Type: "EC_2", Zone: "VPC"},
+		{Kind: "GcpAssetSourceSimple", Type: "GCP", Zone: "europe-west1-b"},
+	}}
+	kb := map[int64]*qualys.Vulnerability{1: {QID: 1, Title: "t",
+		Diagnosis: `<p>The server is <b>affected</b>.</p><p>See <a href="https://vendor.example/a">the advisory</a>.</p>`,
+		Solution:  "Upgrade&nbsp;to 2.0<br>Then restart."}}
+	g := mapping.CAR(mapping.Host{Asset: a, Detections: &qualys.DetectionHost{ID: 9, Detections: []qualys.Detection{{QID: 1, Status: "Active"}}}, KB: kb}, "Qualys")
+	var geos []string
+	var vuln *car.Vulnerability
+	for _, v := range g.Vertices {
+		switch x := v.(type) {
+		case *car.Geolocation:
+			geos = append(geos, x.ExternalID)
+		case *car.Vulnerability:
+			vuln = x
+		}
+	}
+	if len(geos) != 1 || geos[0] != "europe-west1-b" {
+		t.Errorf("geolocations %v, want only the GCP zone", geos)
+	}
+	if vuln == nil || vuln.Diagnosis != "The server is affected.\n\nSee the advisory (https://vendor.example/a)." || vuln.Solution != "Upgrade to 2.0\nThen restart." {
+		t.Errorf("KB text: %+v", vuln)
+	}
 }

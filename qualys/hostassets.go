@@ -163,16 +163,19 @@ type SourceInfo struct {
 }
 
 // Place returns where the source is: its region (AWS), else its location
-// (Azure, OCI), else its zone (GCP). An EC2 source's zone "VPC" is not a
-// place, so its region wins.
+// (Azure, OCI), else its zone (GCP), or "" when it names none. An EC2
+// source's zone ("VPC") is not a place: an EC2 source without a region has
+// no place.
 func (s SourceInfo) Place() string {
 	switch {
-	case s.Region != "":
-		return s.Region
-	case s.Location != "":
-		return s.Location
+	case strings.TrimSpace(s.Region) != "":
+		return strings.TrimSpace(s.Region)
+	case strings.TrimSpace(s.Location) != "":
+		return strings.TrimSpace(s.Location)
+	case s.Type == "EC_2" || s.Kind == "Ec2AssetSourceSimple" || strings.EqualFold(strings.TrimSpace(s.Zone), "VPC"):
+		return ""
 	}
-	return s.Zone
+	return strings.TrimSpace(s.Zone)
 }
 
 // HostAssetPage is one page of a host asset listing.

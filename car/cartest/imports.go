@@ -90,7 +90,7 @@ func validateObject(coll string, i int, o map[string]any) []ajvError {
 	case "vulnerability":
 		needStr("external_id")
 		needStr("name")
-		for _, f := range []string{"base_score", "disclosed_on", "published_on", "updated_on"} {
+		for _, f := range []string{"base_score", "disclosed_on", "published_on", "updated_on", "xfr_cvss2_base", "xfr_cvss3_base"} {
 			if v, ok := o[f]; ok {
 				if _, isNum := v.(float64); !isNum {
 					bad(f, "must be number")
