@@ -1,6 +1,7 @@
 package car
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,11 +58,18 @@ type importConfig struct {
 	maxJobs     int
 	maxBytes    int
 	jobDeadline time.Duration
+	reportDesc  string
 }
 
 // DefaultJobDeadline is how long an import job may stay incomplete before
 // the import fails with its id (see WithJobDeadline).
 const DefaultJobDeadline = time.Hour
+
+// WithReportDescription sets the import report's description (default
+// "<source> import"), for example the program that wrote the report.
+func WithReportDescription(d string) ImportOption {
+	return func(c *importConfig) { c.reportDesc = d }
+}
 
 // WithJobDeadline sets how long one import job may stay incomplete before
 // the import fails naming it (default DefaultJobDeadline).
@@ -178,7 +186,7 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 		cfg.stateID = key
 	}
 	im := &Import{c: c, ctx: ctx, source: source, mode: mode, cfg: cfg, start: time.Now(),
-		report: Report{Key: key, Timestamp: ts, Type: source.Key, Description: source.Key + " import"},
+		report: Report{Key: key, Timestamp: ts, Type: source.Key, Description: cmp.Or(cfg.reportDesc, source.Key+" import")},
 		vbuf:   map[string]*batch{}, ebuf: map[string]*batch{}, seen: map[string]*dedupe{},
 		sum: ImportSummary{Source: source.Key, Mode: mode, Objects: map[string]int{}}}
 	if mode == Full {

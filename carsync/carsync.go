@@ -71,6 +71,9 @@ type Config struct {
 	// SkipApplications leaves gateway applications out (when no gateway
 	// is configured).
 	SkipApplications bool
+	// Program names the program that writes, for the import report's
+	// description (default "qualysbridge").
+	Program string
 }
 
 // Summary is the result of a run.
@@ -114,13 +117,15 @@ func (m Mode) String() string {
 	return "auto"
 }
 
-// StateLayout is the format of the model state this package saves: the end
-// of the window, in UTC.
-const StateLayout = time.RFC3339
+// FormatState is the model state this package saves for the end of a
+// window: epoch milliseconds, as IBM's Python connector saves it, so that
+// either connector can continue from the other's state (an operator can
+// switch back without a full re-import).
+func FormatState(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
-// ParseState reads a model state: RFC 3339 as saved by this package, or
-// the epoch milliseconds (possibly fractional) that the replaced Python
-// connector saved, so that an existing CAR source continues incrementally.
+// ParseState reads a model state: epoch milliseconds (possibly fractional,
+// as IBM's connector writes them) or RFC 3339 (as earlier versions of this
+// package saved it).
 func ParseState(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
@@ -212,7 +217,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, fmt.Errorf("carsync: counting Qualys host assets: %w", err)
 	}
 	log.Info("carsync: starting", "mode", mode.String(), "source", cfg.Source.Key, "since", fmtTime(r.since), "until", fmtTime(r.sum.Until), "host_assets_in_window", expected)
-	r.im, err = cfg.CAR.NewImport(ctx, cfg.Source, carMode, car.WithModelStateID(r.sum.Until.Format(StateLayout)))
+	program := cfg.Program
+	if program == "" {
+		program = "qualysbridge"
+	}
+	r.im, err = cfg.CAR.NewImport(ctx, cfg.Source, carMode, car.WithModelStateID(FormatState(r.sum.Until)),
+		car.WithReportDescription(cfg.Source.Key+" reports, imported by "+program))
 	if err != nil {
 		return nil, fmt.Errorf("carsync: starting the CAR import: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -247,6 +248,27 @@ func TestPythonConnectorStateContinuesIncrementally(t *testing.T) {
 	}
 	if _, err := carsync.ParseState("not a state"); err == nil {
 		t.Error("garbage state parsed")
+	}
+}
+
+// TestStateReadableByIBMConnector: the state saved is what IBM's connector
+// reads (float(epoch milliseconds)), so an operator can switch back; and a
+// run continues from it, as from IBM's.
+func TestStateReadableByIBMConnector(t *testing.T) {
+	e := newEnv(t, 30)
+	sum := mustRun(t, e.cfg)
+	st := e.c.ModelState("Qualys")
+	ms, err := strconv.ParseFloat(st, 64) // what the Python connector does with it
+	if err != nil || int64(ms) != sum.Until.UnixMilli() {
+		t.Fatalf("saved state %q: IBM's connector reads %v (%v), want %d", st, ms, err, sum.Until.UnixMilli())
+	}
+	next := mustRun(t, e.cfg)
+	if next.Mode != carsync.Incremental || !next.Since.Equal(sum.Until.Truncate(time.Millisecond)) {
+		t.Errorf("next run: mode %v since %v, want incremental since %v", next.Mode, next.Since, sum.Until)
+	}
+	// The previous format of this package still reads.
+	if got, err := carsync.ParseState("2026-03-01T10:00:00Z"); err != nil || !got.Equal(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("RFC 3339 state: %v %v", got, err)
 	}
 }
 

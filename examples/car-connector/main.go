@@ -13,7 +13,10 @@
 //
 // The old README passed -password twice, first the Qualys password and then
 // the CAR password; that still works: with two -password flags and no
-// -car_password, the second is the CAR password.
+// -car_password, the second is the CAR password. IBM's connector's command
+// line and environment (the car-connector-framework 3.0 flags such as
+// -car-service-url, and CAR_SERVICE_URL, CONNECTION_HOST, ...) work
+// unchanged: see ibm.go.
 //
 // Run it with -demo to start an in-process fake Qualys and fake CAR, run an
 // initial import, change the tenant, run an incremental import and print
@@ -86,6 +89,13 @@ type options struct {
 	maxRunTime                             time.Duration
 	// explicit holds the flags given on the command line.
 	explicit map[string]bool
+	// IBM framework and connector settings (ibm.go).
+	carTokenURL, connectorName, connectorVersion string
+	connectionTest, keepExport, updateVulnCVE    bool
+	exportDir                                    string
+	exportPageSize                               int
+	// fromEnv lists the IBM environment variables that set something.
+	fromEnv []string
 }
 
 // usageError is a bad argument: exit code 2.
@@ -120,6 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout")
 	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or CAR call (rate-limit waits included)")
 	fs.DurationVar(&o.maxRunTime, "max_run_time", 12*time.Hour, "stop a run that takes longer than this, releasing the lock (a blocked CAR or Qualys)")
+	ibmFlags(fs, &o)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: car-connector [flags]\n\nImports Qualys assets, vulnerabilities and applications into IBM CAR.\nSecrets come from QUALYS_PASSWORD, CAR_API_KEY, CAR_PASSWORD, CAR_TOKEN (or the flags).\nExit codes: 0 ok, 1 failure, 2 bad arguments, 3 Qualys failure, 4 CAR failure, 5 run already in progress.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -132,6 +143,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	o.explicit = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
+	for alias, name := range map[string]string{"car-service-url": "url", "car-service-key": "api_key", "car-service-password": "car_password", "car-service-token": "car_token"} {
+		if o.explicit[alias] {
+			o.explicit[name] = true
+		}
+	}
+	ibmEnv(&o, getenv)
 	if o.maxRunTime <= 0 {
 		fmt.Fprintln(stderr, "car-connector: -max_run_time must be positive")
 		return exitUsage
@@ -144,10 +161,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if o.demo {
 		return runDemo(ctx, o, stdout, logger)
 	}
+	warnIgnored(&o, logger)
 	cfg, err := configure(&o, getenv, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "car-connector:", err)
 		return exitUsage
+	}
+	if o.connectionTest {
+		return connectionTest(ctx, cfg, stdout)
 	}
 	unlock, err := lock(o.workingDir, cfg.Source.Key)
 	if err != nil {
@@ -233,26 +254,42 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 			carPass = o.passwords[1]
 		}
 	}
+	env := func(names ...string) string {
+		for _, n := range names {
+			if v := getenv(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
 	if qualysPass != "" {
 		onCommandLine = append(onCommandLine, "-password")
 	} else {
-		qualysPass = getenv("QUALYS_PASSWORD")
+		qualysPass = env("QUALYS_PASSWORD", "CONFIGURATION_AUTH_PASSWORD")
 	}
 	if carPass != "" {
 		onCommandLine = append(onCommandLine, "CAR password")
 	} else {
-		carPass = getenv("CAR_PASSWORD")
+		carPass = env("CAR_PASSWORD", "CAR_SERVICE_PASSWORD")
 	}
 	apiKey, token := o.apiKey, o.carToken
 	if apiKey == "" {
-		apiKey = getenv("CAR_API_KEY")
+		apiKey = env("CAR_API_KEY", "CAR_SERVICE_KEY")
 	} else {
 		onCommandLine = append(onCommandLine, "-api_key")
 	}
 	if token == "" {
-		token = getenv("CAR_TOKEN")
+		token = env("CAR_TOKEN", "CAR_SERVICE_AUTHTOKEN")
 	} else {
 		onCommandLine = append(onCommandLine, "-car_token")
+	}
+	if token != "" && o.carTokenURL != "" {
+		// The framework sends the token to its own URL (it wins over a
+		// key, as there).
+		o.carURL = strings.TrimSuffix(strings.TrimRight(o.carTokenURL, "/"), "/v3")
+		if !strings.HasSuffix(o.carURL, "/v2") {
+			o.carURL += "/v2"
+		}
 	}
 	if len(onCommandLine) > 0 {
 		logger.Warn("secrets given on the command line are visible to other users (ps, shell history); use QUALYS_PASSWORD, CAR_API_KEY, CAR_PASSWORD or CAR_TOKEN instead", "flags", strings.Join(onCommandLine, ", "))
@@ -267,13 +304,13 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 		o.gateway = pick(o.gateway, gw)
 	}
 	var missing []string
-	for _, m := range []struct{ v, name string }{{o.qualysURL, "-qualys_url (or -platform)"}, {o.username, "-username"}, {qualysPass, "QUALYS_PASSWORD (or -password)"}, {o.carURL, "-url (the CAR API URL)"}} {
+	for _, m := range []struct{ v, name string }{{o.qualysURL, "-qualys_url (or -platform)"}, {o.username, "-username"}, {qualysPass, "QUALYS_PASSWORD (or -password)"}, {o.carURL, "-url or -car-service-url (the CAR API URL; CAR_SERVICE_URL)"}} {
 		if m.v == "" {
 			missing = append(missing, m.name)
 		}
 	}
 	if token == "" && (apiKey == "" || carPass == "") {
-		missing = append(missing, "CAR_API_KEY and CAR_PASSWORD (or CAR_TOKEN)")
+		missing = append(missing, "CAR_API_KEY and CAR_PASSWORD (or CAR_TOKEN; IBM's CAR_SERVICE_KEY, CAR_SERVICE_PASSWORD, CAR_SERVICE_AUTHTOKEN)")
 	}
 	if len(missing) > 0 {
 		return carsync.Config{}, &usageError{"missing " + strings.Join(missing, ", ")}
@@ -322,8 +359,16 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	case o.incremental:
 		mode = carsync.Incremental
 	}
-	return carsync.Config{Qualys: qc, CAR: cc, Source: car.Source{Key: o.source, Name: o.source, Description: "Qualys VMDR via qualysbridge", ProductLink: "https://www.qualys.com/"},
-		Mode: mode, PageSize: o.pageSize, Logger: logger, SkipApplications: o.gateway == ""}, nil
+	program := "qualysbridge car-connector"
+	if o.connectorName != "" {
+		program = o.connectorName + " (" + program + ")"
+	}
+	if o.connectorVersion != "" {
+		program += " " + o.connectorVersion
+	}
+	return carsync.Config{Qualys: qc, CAR: cc,
+		Source: car.Source{Key: o.source, Name: o.source, Description: "Qualys VMDR assets, vulnerabilities and applications, imported by qualysbridge car-connector", ProductLink: "https://www.qualys.com/"},
+		Mode:   mode, PageSize: o.pageSize, Logger: logger, SkipApplications: o.gateway == "", Program: program}, nil
 }
 
 // report logs the summary and maps an error to its exit code.

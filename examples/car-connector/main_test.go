@@ -310,3 +310,89 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestIBMCommandLine: IBM's framework-3.0 flags run the connector end to
+// end, and the report says which program wrote it.
+func TestIBMCommandLine(t *testing.T) {
+	w := newWorld(t, 20)
+	user, pass := w.q.Credentials()
+	args := []string{"-car-service-url", w.c.URL, "-car-service-key", cartest.DefaultAPIKey, "-car-service-password", cartest.DefaultPassword,
+		"-source", "QualysIBM", "-name", "Qualys", "-version", "1.0.0", "-d", "-export-data-dir", "/tmp/car_temp_export_data", "-keep-export-data-dir",
+		"-export-data-page-size", "2000", "-qualys_url", w.q.URL, "-qualys_gateway", w.q.GatewayURL, "-username", user, "-password", pass,
+		"-verify_ssl=false", "-working_dir", w.dir, "-json"}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb, func(string) string { return "" })
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, lastLines(errb.String(), 5))
+	}
+	if w.c.ModelState("QualysIBM") == "" {
+		t.Error("no model state saved")
+	}
+	if !strings.Contains(errb.String(), "IBM framework flags ignored") || strings.Count(errb.String(), "IBM framework flags ignored") != 1 {
+		t.Errorf("the ignored flags were not warned about once:\n%s", lastLines(errb.String(), 10))
+	}
+	var report string
+	for _, r := range w.c.Requests() {
+		if r.Method == "POST" && strings.HasSuffix(r.Path, "/imports") {
+			var env struct {
+				Report struct {
+					Description string `json:"description"`
+				} `json:"report"`
+				Source struct {
+					Description string `json:"description"`
+					ProductLink string `json:"product_link"`
+				} `json:"source"`
+			}
+			json.Unmarshal(r.Body, &env)
+			report = env.Report.Description
+			if env.Source.ProductLink == "" || !strings.Contains(env.Source.Description, "qualysbridge car-connector") {
+				t.Errorf("source %+v", env.Source)
+			}
+		}
+	}
+	if !strings.Contains(report, "Qualys (qualysbridge car-connector) 1.0.0") {
+		t.Errorf("report description %q", report)
+	}
+}
+
+// TestIBMEnvironment: the framework's environment variables alone run it.
+func TestIBMEnvironment(t *testing.T) {
+	w := newWorld(t, 10)
+	user, pass := w.q.Credentials()
+	env := map[string]string{"CAR_SERVICE_URL": w.c.URL, "CAR_SERVICE_KEY": cartest.DefaultAPIKey, "CAR_SERVICE_PASSWORD": cartest.DefaultPassword,
+		"CONNECTION_NAME": "QualysEnv", "CONNECTION_HOST": w.q.URL, "CONFIGURATION_AUTH_QUALYS_GATEWAY": w.q.GatewayURL,
+		"CONFIGURATION_AUTH_USERNAME": user, "CONFIGURATION_AUTH_PASSWORD": pass, "DEBUG": "true", "CONNECTOR_VERSION": "2.0"}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"-verify_ssl=false", "-working_dir", w.dir}, &out, &errb, func(k string) string { return env[k] })
+	if code != 0 || w.c.ModelState("QualysEnv") == "" {
+		t.Fatalf("exit %d: %s", code, lastLines(errb.String(), 5))
+	}
+	if !strings.Contains(errb.String(), "level=DEBUG") {
+		t.Error("DEBUG=true did not turn debug logging on")
+	}
+	// A flag wins over its variable.
+	code = run(context.Background(), []string{"-verify_ssl=false", "-working_dir", w.dir, "-source", "QualysFlag"}, &out, &errb, func(k string) string { return env[k] })
+	if code != 0 || w.c.ModelState("QualysFlag") == "" {
+		t.Fatalf("flag over variable: exit %d", code)
+	}
+}
+
+// TestConnectionTest checks both ends and imports nothing.
+func TestConnectionTest(t *testing.T) {
+	w := newWorld(t, 5)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append(w.args(), "-connection-test"), &out, &errb, func(k string) string { return w.env[k] })
+	if code != 0 || !strings.Contains(out.String(), "Qualys ok") || !strings.Contains(out.String(), "CAR ok") || len(w.c.Imports()) != 0 {
+		t.Fatalf("exit %d, %d imports: %s %s", code, len(w.c.Imports()), out.String(), lastLines(errb.String(), 3))
+	}
+	w.env["CAR_PASSWORD"] = "wrong"
+	out.Reset()
+	if code := run(context.Background(), append(w.args(), "-connection-test"), &out, &errb, func(k string) string { return w.env[k] }); code != exitCAR {
+		t.Errorf("wrong CAR password: exit %d: %s", code, out.String())
+	}
+	w.env["QUALYS_PASSWORD"] = "wrong"
+	out.Reset()
+	if code := run(context.Background(), append(w.args(), "-connection-test"), &out, &errb, func(k string) string { return w.env[k] }); code != exitQualys {
+		t.Errorf("wrong Qualys password: exit %d: %s", code, out.String())
+	}
+}

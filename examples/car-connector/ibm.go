@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/qualysbridge/qualysbridge/carsync"
+)
+
+// IBM's connector (connectors/qualys in IBM/cp4s-car-connectors, on the
+// car-connector-framework 3.0) is started with the framework's flags and
+// environment variables; this program accepts all of them, so that an
+// operator switching keeps the command line and the pod environment.
+//
+//	flag                           environment                      here
+//	-car-service-url               CAR_SERVICE_URL                  the CAR API URL (-url)
+//	-car-service-key               CAR_SERVICE_KEY                  CAR API key (-api_key)
+//	-car-service-password          CAR_SERVICE_PASSWORD             CAR API password (-car_password)
+//	-car-service-url-for-token     CAR_SERVICE_URL_FOR_AUTHTOKEN    CAR URL used with a token
+//	-car-service-token             CAR_SERVICE_AUTHTOKEN            CAR token (-car_token); wins over a key
+//	-source                        CONNECTION_NAME                  CAR source id
+//	-name                          CONNECTOR_NAME                   connector name, written in the import report
+//	-version                       CONNECTOR_VERSION                connector version, written in the import report
+//	-d                             DEBUG                            debug logging
+//	-connection-test               DATASOURCE_CONNECTION_TEST       check Qualys and CAR, then exit
+//	-qualys_url                    CONNECTION_HOST                  Qualys API server
+//	-qualys_gateway                CONFIGURATION_AUTH_QUALYS_GATEWAY
+//	-username                      CONFIGURATION_AUTH_USERNAME
+//	-password                      CONFIGURATION_AUTH_PASSWORD      Qualys password
+//	-update_existing_vulnerability_cve  UPDATE_EXISTING_VULNERABILITY_CVE
+//	-export-data-dir, -keep-export-data-dir, -export-data-page-size: accepted and ignored
+//	(with one warning): this connector streams to CAR and writes no export files.
+//
+// A flag wins over its variable, and a variable over qualys_config.json.
+
+// ibmFlags registers the framework's flags on fs, bound to the options they
+// mean here.
+func ibmFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.carURL, "car-service-url", "", "IBM framework name of -url")
+	fs.StringVar(&o.apiKey, "car-service-key", "", "IBM framework name of -api_key (prefer CAR_SERVICE_KEY or CAR_API_KEY)")
+	fs.StringVar(&o.carPassword, "car-service-password", "", "IBM framework name of -car_password (prefer CAR_SERVICE_PASSWORD or CAR_PASSWORD)")
+	fs.StringVar(&o.carTokenURL, "car-service-url-for-token", "", "CAR API URL used with -car-service-token (IBM framework)")
+	fs.StringVar(&o.carToken, "car-service-token", "", "IBM framework name of -car_token (prefer CAR_SERVICE_AUTHTOKEN or CAR_TOKEN)")
+	fs.StringVar(&o.connectorName, "name", "", "connector name written in the import report (IBM framework)")
+	fs.StringVar(&o.connectorVersion, "version", "", "connector version written in the import report (IBM framework)")
+	fs.BoolVar(&o.connectionTest, "connection-test", false, "check that Qualys and CAR answer with the credentials given, then exit (IBM framework)")
+	fs.StringVar(&o.exportDir, "export-data-dir", "", "accepted for the IBM framework; ignored (no export files are written)")
+	fs.BoolVar(&o.keepExport, "keep-export-data-dir", false, "accepted for the IBM framework; ignored")
+	fs.IntVar(&o.exportPageSize, "export-data-page-size", 0, "accepted for the IBM framework; ignored (batches are sized for CAR's limits)")
+	fs.BoolVar(&o.updateVulnCVE, "update_existing_vulnerability_cve", false, "IBM connector flag; see the README")
+}
+
+// ibmEnv fills the options that neither a flag set from the framework's
+// environment variables. Secrets are read where the other secrets are (see
+// configure), so that they are never in options.
+func ibmEnv(o *options, getenv func(string) string) {
+	str := func(flagName, env string, dst *string) {
+		if v := strings.TrimSpace(getenv(env)); v != "" && !o.explicit[flagName] && *dst == "" {
+			*dst = v
+			o.fromEnv = append(o.fromEnv, env)
+			if flagName == "qualys_url" || flagName == "qualys_gateway" {
+				o.explicit[flagName] = true // the Qualys server was named
+			}
+		}
+	}
+	str("url", "CAR_SERVICE_URL", &o.carURL)
+	str("car-service-url-for-token", "CAR_SERVICE_URL_FOR_AUTHTOKEN", &o.carTokenURL)
+	str("source", "CONNECTION_NAME", &o.source)
+	str("name", "CONNECTOR_NAME", &o.connectorName)
+	str("version", "CONNECTOR_VERSION", &o.connectorVersion)
+	str("qualys_url", "CONNECTION_HOST", &o.qualysURL)
+	str("qualys_gateway", "CONFIGURATION_AUTH_QUALYS_GATEWAY", &o.gateway)
+	str("username", "CONFIGURATION_AUTH_USERNAME", &o.username)
+	boolean := func(flagName, env string, dst *bool) {
+		if !o.explicit[flagName] && truthy(getenv(env)) {
+			*dst = true
+		}
+	}
+	boolean("d", "DEBUG", &o.debug)
+	boolean("connection-test", "DATASOURCE_CONNECTION_TEST", &o.connectionTest)
+	boolean("update_existing_vulnerability_cve", "UPDATE_EXISTING_VULNERABILITY_CVE", &o.updateVulnCVE)
+}
+
+func truthy(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "y", "on":
+		return true
+	}
+	return false
+}
+
+// warnIgnored says once which framework flags have no effect here.
+func warnIgnored(o *options, logger *slog.Logger) {
+	var ignored []string
+	for _, name := range []string{"export-data-dir", "keep-export-data-dir", "export-data-page-size"} {
+		if o.explicit[name] {
+			ignored = append(ignored, "-"+name)
+		}
+	}
+	if len(ignored) > 0 {
+		logger.Warn("IBM framework flags ignored: this connector streams to CAR and writes no export files", "flags", strings.Join(ignored, ", "))
+	}
+	if o.updateVulnCVE {
+		logger.Warn("-update_existing_vulnerability_cve: KnowledgeBase fields (title, CVEs, CVSS, texts) are refreshed for every vulnerability a run sends; a full run (-full) refreshes them all")
+	}
+}
+
+// connectionTest checks both ends with one cheap call each and reports.
+func connectionTest(ctx context.Context, cfg carsync.Config, stdout io.Writer) int {
+	if _, err := cfg.Qualys.HostAssets.Count(ctx, nil); err != nil {
+		fmt.Fprintln(stdout, "connection test: Qualys failed:", err)
+		return exitQualys
+	}
+	fmt.Fprintln(stdout, "connection test: Qualys ok")
+	if _, err := cfg.CAR.DatabaseStatus(ctx); err != nil {
+		fmt.Fprintln(stdout, "connection test: CAR failed:", err)
+		return exitCAR
+	}
+	fmt.Fprintln(stdout, "connection test: CAR ok")
+	return exitOK
+}
