@@ -18,9 +18,9 @@ import (
 var allStatuses = []string{"New", "Active", "Re-Opened", "Fixed"}
 
 // staleKinds are the asset_<kind> edges whose stale members an incremental
-// run disables for a changed asset. Vulnerabilities are not among them: a
-// vulnerability that went away comes back as a Fixed detection, whose edge
-// the mapping marks inactive.
+// run disables for a changed asset. Vulnerabilities are added when the
+// asset's detections were fetched whole (a QID no longer detected at all,
+// rather than reported Fixed, has its edges disabled).
 var staleKinds = []string{car.CollIPAddress, car.CollMACAddress, car.CollHostname, car.CollAccount, car.CollGeolocation}
 
 // batch is a set of hosts mapped and sent together.
@@ -32,8 +32,13 @@ type batch struct {
 	// disabled (incremental runs, changed assets that existed before).
 	stale bool
 	// kinds are the asset_<kind> edges checked for staleness (nil: the
-	// default staleKinds); application is added when apps were fetched.
+	// default staleKinds); application is added when apps were fetched,
+	// vulnerability when the detections are whole.
 	kinds []string
+	// wholeDets is true when dets holds each host's whole current set of
+	// detections (not only those updated in the window), so that edges of
+	// QIDs no longer detected can be found.
+	wholeDets bool
 }
 
 func (r *run) full(ctx context.Context) error {
@@ -149,12 +154,7 @@ func (r *run) send(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
-	type changed struct {
-		id       string
-		targets  map[string]map[string]bool // kind -> keys now held
-		withApps bool
-	}
-	var stale []changed
+	var views []*assetView
 	for _, a := range b.assets {
 		if r.done[a.ID] {
 			continue
@@ -181,82 +181,62 @@ func (r *run) send(ctx context.Context, b *batch) error {
 		r.sum.Vertices += len(g.Vertices)
 		r.sum.Edges += len(g.Edges)
 		if b.stale && !a.Created.IsZero() && a.Created.Before(r.since) {
-			c := changed{id: strconv.FormatInt(a.ID, 10), targets: map[string]map[string]bool{}, withApps: ga != nil}
-			for _, e := range g.Edges {
-				kind, ok := strings.CutPrefix(e.Collection, "asset_")
-				if ok && !e.Disabled {
-					if c.targets[kind] == nil {
-						c.targets[kind] = map[string]bool{}
-					}
-					c.targets[kind][e.To] = true
-				}
-			}
-			stale = append(stale, c)
+			views = append(views, newAssetView(a.ID, g, ga != nil, b.wholeDets))
 		}
 		r.progress(false)
 	}
-	if len(stale) == 0 {
+	if len(views) == 0 {
 		return nil
 	}
-	// Ask CAR, a hundred assets at a time, which asset_<kind> edges it
-	// holds for them, and disable those that no longer hold.
-	for start := 0; start < len(stale); start += 100 {
-		group := stale[start:min(start+100, len(stale))]
-		byID := map[string]changed{}
-		var ids []string
-		for _, c := range group {
-			byID[c.id] = c
-			ids = append(ids, r.cfg.Source.Key+"/"+c.id)
-		}
-		kinds := b.kinds
-		if kinds == nil {
-			kinds = staleKinds
-		}
-		if b.apps != nil {
-			kinds = append(append([]string(nil), kinds...), car.CollApplication)
-		}
-		for _, kind := range kinds {
-			held, err := r.heldEdges(ctx, kind, ids)
-			if err != nil {
-				return err
-			}
-			for _, h := range held {
-				c, ok := byID[h[0]]
-				if !ok || c.targets[kind][h[1]] || (kind == car.CollApplication && !c.withApps) {
-					continue
-				}
-				if err := r.cfg.CAR.DisableEdge(ctx, r.cfg.Source.Key, "asset_"+kind, c.id, h[1]); err != nil {
-					return fmt.Errorf("carsync: disabling asset_%s %s -> %s: %w", kind, c.id, h[1], err)
-				}
-				r.sum.DisabledEdges++
-			}
+	kinds := b.kinds
+	if kinds == nil {
+		kinds = staleKinds
+	}
+	if b.apps != nil {
+		kinds = append(append([]string(nil), kinds...), car.CollApplication)
+	}
+	if b.wholeDets {
+		kinds = append(append([]string(nil), kinds...), car.CollVulnerability)
+	}
+	// A hundred assets at a time: the edges that no longer hold are
+	// disabled (see stale.go).
+	for start := 0; start < len(views); start += 100 {
+		if err := r.disableStale(ctx, views[start:min(start+100, len(views))], kinds); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// heldEdges returns (asset id, target key) pairs of the active asset_<kind>
-// edges CAR holds for the given "<source>/<asset id>" ids.
-func (r *run) heldEdges(ctx context.Context, kind string, assetIDs []string) ([][2]string, error) {
-	list, _ := json.Marshal(assetIDs)
-	coll := "asset_" + kind
-	q := fmt.Sprintf(`{ %s(where: {asset_id: {_in: %s}}) { asset_id, %s_id } }`, coll, list, kind)
+// heldEdges returns the (from, to) keys of the active edges of coll
+// (<fromKind>_<toKind>) that CAR holds whose end of kind whereKind is one
+// of keys, with CAR's "<source>/" prefixes (and an ipaddress id's region)
+// removed.
+func (r *run) heldEdges(ctx context.Context, coll, whereKind string, keys []string) ([][2]string, error) {
+	fromKind, toKind, _ := strings.Cut(coll, "_")
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = r.cfg.Source.Key + "/" + k
+	}
+	list, _ := json.Marshal(ids)
+	q := fmt.Sprintf(`{ %s(where: {%s_id: {_in: %s}}) { %s_id, %s_id } }`, coll, whereKind, list, fromKind, toKind)
 	var out map[string][]map[string]string
 	if err := r.cfg.CAR.Query(ctx, q, &out); err != nil {
 		return nil, fmt.Errorf("carsync: querying CAR for %s edges: %w", coll, err)
 	}
-	prefix := r.cfg.Source.Key + "/"
-	var pairs [][2]string
-	for _, row := range out[coll] {
-		asset := strings.TrimPrefix(row["asset_id"], prefix)
-		target := strings.TrimPrefix(row[kind+"_id"], prefix)
+	strip := func(kind, id string) string {
+		id = strings.TrimPrefix(id, r.cfg.Source.Key+"/")
 		if kind == car.CollIPAddress {
 			// CAR's ipaddress ids carry a region: "<source>/<region>/<ip>".
-			if i := strings.IndexByte(target, '/'); i >= 0 {
-				target = target[i+1:]
+			if i := strings.IndexByte(id, '/'); i >= 0 {
+				id = id[i+1:]
 			}
 		}
-		pairs = append(pairs, [2]string{asset, target})
+		return id
+	}
+	var pairs [][2]string
+	for _, row := range out[coll] {
+		pairs = append(pairs, [2]string{strip(fromKind, row[fromKind+"_id"]), strip(toKind, row[toKind+"_id"])})
 	}
 	return pairs, nil
 }
@@ -264,6 +244,10 @@ func (r *run) heldEdges(ctx context.Context, kind string, assetIDs []string) ([]
 func (r *run) incremental(ctx context.Context) error {
 	since := r.since
 	detQ := &qualys.DetectionQuery{Status: allStatuses, DetectionUpdatedSince: since}
+	// The detections of a host asset that changed are fetched whole, as a
+	// full import fetches them (Fixed ones left out), so that those no
+	// longer reported (fixed, purged, gone from a rescan) are found.
+	wholeQ := &qualys.DetectionQuery{}
 	handled := map[int64]bool{} // qwebHostIds already sent
 
 	// 1. Host assets updated in the window, with their changed detections
@@ -274,11 +258,11 @@ func (r *run) incremental(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("carsync: listing changed host assets: %w", err)
 		}
-		b, err := r.pageBatch(ctx, page.Assets, gw, detQ)
+		b, err := r.pageBatch(ctx, page.Assets, gw, wholeQ)
 		if err != nil {
 			return err
 		}
-		b.stale = true
+		b.stale, b.wholeDets = true, true
 		for _, a := range page.Assets {
 			if a.QWebHostID > 0 {
 				handled[a.QWebHostID] = true
@@ -294,7 +278,12 @@ func (r *run) incremental(ctx context.Context) error {
 	}
 	r.orphans = append(r.orphans, rest...)
 
-	// 2. Hosts whose detections changed although the asset did not.
+	// 2. Hosts whose detections changed although the asset did not (with
+	//    their applications when those changed too).
+	orphanApps := map[int64]*qualys.Asset{}
+	for _, a := range r.orphans {
+		orphanApps[a.AssetID] = a
+	}
 	pending := map[int64]*qualys.DetectionHost{}
 	flush := func() error {
 		if len(pending) == 0 {
@@ -309,7 +298,23 @@ func (r *run) incremental(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = r.send(ctx, &batch{assets: assets, dets: pending})
+		// The window's listing holds only the detections that changed:
+		// ask for these hosts' whole sets, so that QIDs no longer
+		// detected are found.
+		whole, err := r.wholeDetections(ctx, assets)
+		if err != nil {
+			return err
+		}
+		var apps map[int64]*qualys.Asset
+		for _, a := range assets {
+			if ga := orphanApps[a.ID]; ga != nil {
+				if apps == nil {
+					apps = map[int64]*qualys.Asset{}
+				}
+				apps[a.ID] = ga
+			}
+		}
+		err = r.send(ctx, &batch{assets: assets, dets: whole, apps: apps, stale: true, kinds: []string{}, wholeDets: true})
 		pending = map[int64]*qualys.DetectionHost{}
 		return err
 	}
@@ -361,10 +366,35 @@ func (r *run) incremental(ctx context.Context) error {
 	return r.removeGone(ctx, false)
 }
 
-// sendAppsOnly sends assets whose applications changed; only their
-// application edges are checked for staleness.
+// sendAppsOnly sends assets whose applications changed, with their whole
+// detections, so that the application_vulnerability edges a full import
+// would create are created; their application and vulnerability edges are
+// checked for staleness.
 func (r *run) sendAppsOnly(ctx context.Context, assets []*qualys.HostAsset, apps map[int64]*qualys.Asset) error {
-	return r.send(ctx, &batch{assets: assets, dets: map[int64]*qualys.DetectionHost{}, apps: apps, stale: true, kinds: []string{}})
+	whole, err := r.wholeDetections(ctx, assets)
+	if err != nil {
+		return err
+	}
+	return r.send(ctx, &batch{assets: assets, dets: whole, apps: apps, stale: true, kinds: []string{}, wholeDets: true})
+}
+
+// wholeDetections fetches the current detections of the assets' VM hosts,
+// as a full import does (Fixed ones left out), in one call per page.
+func (r *run) wholeDetections(ctx context.Context, assets []*qualys.HostAsset) (map[int64]*qualys.DetectionHost, error) {
+	out := map[int64]*qualys.DetectionHost{}
+	var hostIDs []int64
+	for _, a := range assets {
+		if a.QWebHostID > 0 {
+			hostIDs = append(hostIDs, a.QWebHostID)
+		}
+	}
+	for start := 0; start < len(hostIDs); start += r.cfg.PageSize {
+		ids := hostIDs[start:min(start+r.cfg.PageSize, len(hostIDs))]
+		if err := r.collectDetections(ctx, &qualys.DetectionQuery{IDs: ids, TruncationLimit: len(ids)}, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // assetsWhere fetches host assets whose field is IN ids (QPS calls are not
@@ -436,9 +466,25 @@ func (r *run) removeGone(ctx context.Context, full bool) error {
 	}
 	sort.Strings(gone)
 	r.log.Info("carsync: removing assets Qualys no longer has", "count", len(gone))
+	// What the removed assets reached through shared vertices, to be
+	// checked once they are gone (a full run's bracket does this itself).
+	var shared map[string][]string
+	if !full {
+		var err error
+		if shared, err = r.reachedShared(ctx, gone); err != nil {
+			return err
+		}
+	}
 	if err := r.cfg.CAR.SoftDelete(ctx, r.cfg.Source.Key, car.CollAsset, gone); err != nil {
 		return fmt.Errorf("carsync: soft-deleting removed assets: %w", err)
 	}
 	r.sum.DeletedAssets += len(gone)
+	for _, se := range sharedEdges {
+		if keys := shared[se.end]; len(keys) > 0 {
+			if err := r.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, keys, nil); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -259,7 +260,7 @@ func (s *Server) importData(w http.ResponseWriter, body []byte, f *Fault) {
 }
 
 var (
-	qEdgeRe = regexp.MustCompile(`^\s*(?:query\s*)?\{\s*(asset_[a-z]+)\s*\(\s*where\s*:\s*\{\s*asset_id\s*:\s*\{\s*(_eq|_in)\s*:\s*("[^"]*"|\[[^\]]*\])\s*\}\s*\}\s*\)\s*\{([^}]*)\}\s*\}\s*$`)
+	qEdgeRe = regexp.MustCompile(`^\s*(?:query\s*)?\{\s*([a-z]+)_([a-z]+)\s*\(\s*where\s*:\s*\{\s*([a-z]+)_id\s*:\s*\{\s*(_eq|_in)\s*:\s*("[^"]*"|\[[^\]]*\])\s*\}\s*\}\s*\)\s*\{([^}]*)\}\s*\}\s*$`)
 	qCollRe = regexp.MustCompile(`^\s*(?:query\s*)?\{\s*([a-z_]+)\s*\(\s*where\s*:\s*\{\s*source\s*:\s*\{\s*_eq\s*:\s*"([^"]*)"\s*\}\s*\}\s*\)\s*\{([^}]*)\}\s*\}\s*$`)
 )
 
@@ -283,44 +284,63 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request, route string, b
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m := qEdgeRe.FindStringSubmatch(q.Query); m != nil {
-		coll, fields := m[1], fieldList(m[4])
+		end1, end2, whereEnd, fields := m[1], m[2], m[3], fieldList(m[6])
+		coll := end1 + "_" + end2
+		if whereEnd != end1 && whereEnd != end2 {
+			writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "unknown field " + whereEnd + "_id on " + coll}}})
+			return
+		}
 		var wanted []string
-		if m[2] == "_eq" {
-			wanted = []string{strings.Trim(m[3], `"`)}
-		} else if err := json.Unmarshal([]byte(m[3]), &wanted); err != nil {
+		if m[4] == "_eq" {
+			wanted = []string{strings.Trim(m[5], `"`)}
+		} else if err := json.Unmarshal([]byte(m[5]), &wanted); err != nil {
 			writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "invalid _in list"}}})
 			return
 		}
-		ids := map[string]string{} // "source|id" -> asset_id as asked
-		for _, a := range wanted {
-			src, id, _ := strings.Cut(a, "/")
-			ids[src+"|"+id] = a
+		// CAR ids are "<source>/<key>", with a region for ipaddress:
+		// "<source>/0/<ip>".
+		idOf := func(end, source, key string) string {
+			if end == "ipaddress" {
+				return source + "/0/" + key
+			}
+			return source + "/" + key
 		}
-		other := strings.TrimPrefix(coll, "asset_")
+		asked := map[string]bool{} // "source|key"
+		for _, a := range wanted {
+			src, key, _ := strings.Cut(a, "/")
+			if whereEnd == "ipaddress" {
+				if i := strings.IndexByte(key, '/'); i >= 0 {
+					key = key[i+1:]
+				}
+			}
+			asked[src+"|"+key] = true
+		}
 		rows := []map[string]any{}
 		for k, e := range s.edges {
-			assetID, asked := ids[k.source+"|"+k.from]
-			if !asked || k.coll != coll || !e.Active {
+			if k.coll != coll || !e.Active {
 				continue
 			}
-			source := k.source
-			otherID := source + "/" + k.to
-			if other == "ipaddress" {
-				otherID = source + "/0/" + k.to
+			at := k.from
+			if whereEnd == end2 && whereEnd != end1 {
+				at = k.to
+			}
+			if !asked[k.source+"|"+at] {
+				continue
 			}
 			row := map[string]any{}
 			for _, f := range fields {
 				switch f {
 				case "source":
-					row[f] = source
-				case "asset_id":
-					row[f] = assetID
-				case other + "_id":
-					row[f] = otherID
+					row[f] = k.source
+				case end1 + "_id":
+					row[f] = idOf(end1, k.source, k.from)
+				case end2 + "_id":
+					row[f] = idOf(end2, k.source, k.to)
 				}
 			}
 			rows = append(rows, row)
 		}
+		sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i]) < fmt.Sprint(rows[j]) })
 		writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
 		return
 	}

@@ -1,0 +1,241 @@
+package carsync
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/qualysbridge/qualysbridge/car"
+)
+
+// assetView is what a changed asset's new graph says: the targets of its
+// active asset_<kind> edges and its other active edges, by collection.
+type assetView struct {
+	id string
+	// targets: kind -> keys of active asset_<kind> edges.
+	targets map[string]map[string]bool
+	// edges: collection -> active (from, to) pairs of the edges that do
+	// not start at the asset (ipaddress_vulnerability, ...).
+	edges     map[string]map[[2]string]bool
+	withApps  bool
+	wholeDets bool
+}
+
+func newAssetView(id int64, g car.Graph, withApps, wholeDets bool) *assetView {
+	v := &assetView{id: fmt.Sprint(id), targets: map[string]map[string]bool{}, edges: map[string]map[[2]string]bool{}, withApps: withApps, wholeDets: wholeDets}
+	for _, e := range g.Edges {
+		if e.Disabled {
+			continue
+		}
+		if kind, ok := strings.CutPrefix(e.Collection, "asset_"); ok {
+			if v.targets[kind] == nil {
+				v.targets[kind] = map[string]bool{}
+			}
+			v.targets[kind][e.To] = true
+			continue
+		}
+		if v.edges[e.Collection] == nil {
+			v.edges[e.Collection] = map[[2]string]bool{}
+		}
+		v.edges[e.Collection][[2]string{e.From, e.To}] = true
+	}
+	return v
+}
+
+// wants reports whether the asset's new graph holds edge e of coll. An
+// application_vulnerability edge of an asset whose applications were not
+// fetched is kept while its QID is still detected on the asset (the
+// product match cannot be checked again without the applications).
+func (v *assetView) wants(coll string, e [2]string) bool {
+	if coll == "application_vulnerability" && !v.withApps {
+		return v.targets[car.CollVulnerability][e[1]]
+	}
+	return v.edges[coll][e]
+}
+
+// sharedEdges are the edges that start at a vertex several assets may
+// share (an address, an application), with what an asset's view must hold
+// for its expected edges of that collection to be known.
+var sharedEdges = []struct {
+	end, coll string
+	// keyAt is the end of the edge that is the shared vertex (0 from, 1 to).
+	keyAt int
+	known func(v *assetView) bool
+}{
+	{car.CollIPAddress, "ipaddress_macaddress", 0, func(*assetView) bool { return true }},
+	{car.CollIPAddress, "ipaddress_vulnerability", 0, func(v *assetView) bool { return v.wholeDets }},
+	// Without the asset's applications, an application_vulnerability
+	// edge is still decided when its QID is no longer detected (see
+	// wants).
+	{car.CollApplication, "application_vulnerability", 0, func(v *assetView) bool { return v.wholeDets }},
+	{car.CollAccount, "user_account", 1, func(*assetView) bool { return true }},
+}
+
+// disableStale disables, for a group of changed assets, the edges that a
+// full import of the current state would not hold:
+//
+//   - asset_<kind> edges (for the kinds checked) to targets the asset's new
+//     graph does not reach: an address renumbered, a QID no longer
+//     detected (when the detections are whole), an application removed;
+//   - edges from an address or an application (ipaddress_macaddress,
+//     ipaddress_vulnerability, application_vulnerability) that none of the
+//     assets now holding that address or application produces. This is
+//     decided only when every asset holding it is in the group with what
+//     the edge needs known (its whole detections, its applications);
+//     otherwise the edges are left, as another asset may still hold them.
+func (r *run) disableStale(ctx context.Context, group []*assetView, kinds []string) error {
+	byID := map[string]*assetView{}
+	var ids []string
+	for _, v := range group {
+		byID[v.id] = v
+		ids = append(ids, v.id)
+	}
+	touched := map[string]map[string]bool{} // end kind -> keys reached before or now
+	for _, kind := range kinds {
+		held, err := r.heldEdges(ctx, "asset_"+kind, car.CollAsset, ids)
+		if err != nil {
+			return err
+		}
+		for _, h := range held {
+			v := byID[h[0]]
+			if v == nil {
+				continue
+			}
+			if touched[kind] == nil {
+				touched[kind] = map[string]bool{}
+			}
+			touched[kind][h[1]] = true
+			if v.targets[kind][h[1]] || (kind == car.CollApplication && !v.withApps) || (kind == car.CollVulnerability && !v.wholeDets) {
+				continue // held, or not known for this asset: its applications did not change
+			}
+			if err := r.disable(ctx, "asset_"+kind, v.id, h[1]); err != nil {
+				return err
+			}
+		}
+	}
+	// The shared vertices the assets reach in CAR through kinds not
+	// checked here (their edges did not change, but edges from those
+	// vertices may have: an application of a host whose detections did).
+	for _, se := range sharedEdges {
+		if slices.Contains(kinds, se.end) || touched[se.end] != nil {
+			continue
+		}
+		held, err := r.heldEdges(ctx, "asset_"+se.end, car.CollAsset, ids)
+		if err != nil {
+			return err
+		}
+		touched[se.end] = map[string]bool{}
+		for _, h := range held {
+			touched[se.end][h[1]] = true
+		}
+	}
+	for _, v := range group {
+		for kind, targets := range v.targets {
+			for t := range targets {
+				if touched[kind] == nil {
+					touched[kind] = map[string]bool{}
+				}
+				touched[kind][t] = true
+			}
+		}
+	}
+	for _, se := range sharedEdges {
+		keys := touched[se.end]
+		if len(keys) == 0 {
+			continue
+		}
+		if err := r.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, sortedKeys(keys), byID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) disableSharedStale(ctx context.Context, end, coll string, keyAt int, known func(*assetView) bool, keys []string, byID map[string]*assetView) error {
+	// Who holds each key now (the stale asset edges are disabled already).
+	holders := map[string][]string{}
+	held, err := r.heldEdges(ctx, "asset_"+end, end, keys)
+	if err != nil {
+		return err
+	}
+	for _, h := range held {
+		holders[h[1]] = append(holders[h[1]], h[0])
+	}
+	var decidable []string
+	for _, k := range keys {
+		ok := true
+		for _, a := range holders[k] {
+			if v := byID[a]; v == nil || !known(v) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			decidable = append(decidable, k)
+		}
+	}
+	if len(decidable) == 0 {
+		return nil
+	}
+	edges, err := r.heldEdges(ctx, coll, end, decidable)
+	if err != nil {
+		return err
+	}
+	for _, e := range edges {
+		wanted := false
+		for _, a := range holders[e[keyAt]] {
+			if byID[a].wants(coll, e) {
+				wanted = true
+				break
+			}
+		}
+		if !wanted {
+			if err := r.disable(ctx, coll, e[0], e[1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *run) disable(ctx context.Context, coll, from, to string) error {
+	if err := r.cfg.CAR.DisableEdge(ctx, r.cfg.Source.Key, coll, from, to); err != nil {
+		return fmt.Errorf("carsync: disabling %s %s -> %s: %w", coll, from, to, err)
+	}
+	r.sum.DisabledEdges++
+	return nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// reachedShared returns, per shared vertex kind, the keys the assets reach
+// through their active asset_<kind> edges.
+func (r *run) reachedShared(ctx context.Context, assetIDs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	seen := map[string]bool{}
+	for _, se := range sharedEdges {
+		if seen[se.end] {
+			continue
+		}
+		seen[se.end] = true
+		held, err := r.heldEdges(ctx, "asset_"+se.end, car.CollAsset, assetIDs)
+		if err != nil {
+			return nil, err
+		}
+		keys := map[string]bool{}
+		for _, h := range held {
+			keys[h[1]] = true
+		}
+		out[se.end] = sortedKeys(keys)
+	}
+	return out, nil
+}
