@@ -11,13 +11,25 @@
 //
 // An incremental import reads the window from the model state saved on the
 // CAR source and sends only what changed since: host assets updated in the
-// window (with their changed detections and applications), hosts whose
-// detections changed (Fixed ones included, so their asset_vulnerability
-// edges are disabled), assets whose applications changed, edges of changed
-// assets that no longer hold (disabled), and assets removed from Qualys
-// (soft-deleted). The new state, the time the window ended in UTC, is saved
-// only when everything succeeded: a run that fails leaves the previous
-// state, so the next run repeats the window and nothing is lost.
+// window (with their whole current detections and their changed
+// applications), hosts whose detections changed (found with the window's
+// listing, then sent with their whole current detections), assets whose
+// applications changed (with their detections), and assets removed from
+// Qualys (soft-deleted). For the hosts it sends, it disables the edges that
+// a full import of the new state would not hold: asset edges to addresses,
+// MACs, names, accounts, places, applications and QIDs no longer there, and
+// edges from shared vertices (ipaddress_macaddress, ipaddress_vulnerability,
+// application_vulnerability, user_account) that no asset holding the vertex
+// produces any more. The one thing it cannot know: a new detection on a
+// host whose asset and applications did not change is sent without the
+// applications (the gateway has no lookup by id), so the
+// application_vulnerability edges it would add wait for the host's next
+// asset or application change, or a full run.
+//
+// The new state, the end of the window in epoch milliseconds (as IBM's
+// connector saves it), is saved only when everything succeeded: a run that
+// fails leaves the previous state, so the next run repeats the window and
+// nothing is lost.
 package carsync
 
 import (
