@@ -86,6 +86,12 @@ type Config struct {
 	// Program names the program that writes, for the import report's
 	// description (default "qualysbridge").
 	Program string
+	// RefreshVulnerabilities makes an incremental run also refresh the
+	// KnowledgeBase fields of every vulnerability the source holds in CAR
+	// (titles, CVEs, CVSS scores, texts), not only of those its changed
+	// hosts report: one CAR query and one KnowledgeBase call per 1,000
+	// QIDs. (IBM's -update_existing_vulnerability_cve.)
+	RefreshVulnerabilities bool
 }
 
 // Summary is the result of a run.

@@ -318,3 +318,42 @@ func TestKilledRunLosesNothing(t *testing.T) {
 		t.Errorf("graph after a killed run and a good one differs (-clean +got):\n%s", d)
 	}
 }
+
+// TestRefreshVulnerabilities: a KnowledgeBase change to a QID that no
+// changed host reports reaches CAR in an incremental run only when asked
+// (IBM's -update_existing_vulnerability_cve), keeping CAR's description.
+func TestRefreshVulnerabilities(t *testing.T) {
+	e := newEnv(t, 20)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := base.Add(time.Hour)
+	e.cfg.Now = func() time.Time { return now }
+	mustRun(t, e.cfg)
+	g := e.c.Graph("Qualys")
+	var qid string
+	for id := range g.Vertices["vulnerability"] {
+		qid = id
+		break
+	}
+	before := g.Vertices["vulnerability"][qid].Fields
+	n, _ := strconv.ParseInt(qid, 10, 64)
+	for _, v := range e.tenant.KB {
+		if v.QID == n {
+			cp := *v
+			cp.Title = "Retitled by Qualys"
+			cp.CVSSV3 = qualys.CVSS{Base: 9.8}
+			e.q.Load(&qualystest.Tenant{KB: []*qualys.Vulnerability{&cp}})
+		}
+	}
+	now = now.Add(time.Hour)
+	mustRun(t, e.cfg)
+	if got := e.c.Graph("Qualys").Vertices["vulnerability"][qid].Fields["name"]; got == "Retitled by Qualys" {
+		t.Fatal("refreshed without being asked")
+	}
+	e.cfg.RefreshVulnerabilities = true
+	now = now.Add(time.Hour)
+	mustRun(t, e.cfg)
+	after := e.c.Graph("Qualys").Vertices["vulnerability"][qid].Fields
+	if after["name"] != "Retitled by Qualys" || after["xfr_cvss3_base"] != 9.8 || after["description"] != before["description"] {
+		t.Errorf("after refresh: %v (before %v)", after, before)
+	}
+}

@@ -363,7 +363,67 @@ func (r *run) incremental(ctx context.Context) error {
 			return err
 		}
 	}
+	if r.cfg.RefreshVulnerabilities {
+		if err := r.refreshVulnerabilities(ctx); err != nil {
+			return err
+		}
+	}
 	return r.removeGone(ctx, false)
+}
+
+// refreshVulnerabilities re-sends, with their current KnowledgeBase fields,
+// the vulnerabilities the source holds in CAR that this run did not send.
+// The description (a detection's RESULTS) and, when the KnowledgeBase
+// gives no CVSS, the base score are kept from CAR, since a vertex is
+// replaced on upsert.
+func (r *run) refreshVulnerabilities(ctx context.Context) error {
+	var out struct {
+		Vulnerability []struct {
+			ExternalID  string   `json:"external_id"`
+			Name        string   `json:"name"`
+			Description string   `json:"description"`
+			BaseScore   *float64 `json:"base_score"`
+		} `json:"vulnerability"`
+	}
+	q := fmt.Sprintf(`{ vulnerability(where: {source: {_eq: %q}}) { external_id, name, description, base_score } }`, r.cfg.Source.Key)
+	if err := r.cfg.CAR.Query(ctx, q, &out); err != nil {
+		return fmt.Errorf("carsync: listing CAR vulnerabilities: %w", err)
+	}
+	held := map[int64]*car.Vulnerability{}
+	var qids []int64
+	for _, v := range out.Vulnerability {
+		qid, err := strconv.ParseInt(v.ExternalID, 10, 64)
+		if err != nil || qid <= 0 || r.sentQIDs[qid] {
+			continue
+		}
+		held[qid] = &car.Vulnerability{ExternalID: v.ExternalID, Name: v.Name, Description: v.Description, BaseScore: v.BaseScore, Source: r.cfg.Source.Key}
+		qids = append(qids, qid)
+	}
+	if len(qids) == 0 {
+		return nil
+	}
+	var g car.Graph
+	for kb, err := range r.cfg.Qualys.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: qids, ChunkSize: kbChunk}) {
+		if err != nil {
+			return fmt.Errorf("carsync: reading the KnowledgeBase: %w", err)
+		}
+		cv := held[kb.QID]
+		if cv == nil {
+			continue
+		}
+		mapping.EnrichVulnerability(cv, kb)
+		g.Vertices = append(g.Vertices, cv)
+		r.sentQIDs[kb.QID] = true
+	}
+	if len(g.Vertices) == 0 {
+		return nil
+	}
+	r.log.Info("carsync: refreshing KnowledgeBase fields of vulnerabilities in CAR", "count", len(g.Vertices))
+	if err := r.im.Add(g); err != nil {
+		return fmt.Errorf("carsync: refreshing vulnerabilities: %w", err)
+	}
+	r.sum.Vertices += len(g.Vertices)
+	return nil
 }
 
 // sendAppsOnly sends assets whose applications changed, with their whole

@@ -142,34 +142,11 @@ func CAR(in Host, source string) car.Graph {
 		id := strconv.FormatInt(qid, 10)
 		score := severityScore(v.sev)
 		cv := &car.Vulnerability{ExternalID: id, Name: DefaultVulnerabilityName, Description: v.det.Results, Source: source}
-		if kb := in.KB[qid]; kb != nil {
-			if t := strings.TrimSpace(kb.Title); t != "" {
-				cv.Name = t
-			}
-			if m, ok := kb.MaxCVSSBase(); ok {
-				score = m
-			}
-			var cves []string
-			for _, c := range kb.CVEs {
-				cves = append(cves, c.ID)
-			}
-			cv.CVEIDs = strings.Join(cves, ",")
-			cv.Diagnosis, cv.Consequence, cv.Solution = PlainText(kb.Diagnosis), PlainText(kb.Consequence), PlainText(kb.Solution)
-			if kb.CVSS.Base > 0 {
-				v2 := kb.CVSS.Base
-				cv.XfrCVSS2Base = &v2
-			}
-			if kb.CVSSV3.Base > 0 {
-				v3 := kb.CVSSV3.Base
-				cv.XfrCVSS3Base = &v3
-			}
-			cv.PublishedOn = millis(kb.Published)
-			cv.UpdatedOn = millis(kb.LastServiceModified)
-		}
 		if score > 0 {
 			s := score
 			cv.BaseScore = &s
 		}
+		EnrichVulnerability(cv, in.KB[qid])
 		b.vertex(cv)
 		b.edgeState("asset_vulnerability", assetID, id, map[string]any{"risk_score": severityScore(v.sev)}, !v.active)
 		for _, ip := range ips {
@@ -188,6 +165,38 @@ func CAR(in Host, source string) car.Graph {
 		}
 	}
 	return g
+}
+
+// EnrichVulnerability fills a vulnerability vertex with its KnowledgeBase
+// entry (nil leaves it as it is): the title as name, the CVE ids, the CVSS
+// base scores (the highest as base_score), the diagnosis, consequence and
+// solution as plain text, and the publication and modification dates.
+func EnrichVulnerability(cv *car.Vulnerability, kb *qualys.Vulnerability) {
+	if cv == nil || kb == nil {
+		return
+	}
+	if t := strings.TrimSpace(kb.Title); t != "" {
+		cv.Name = t
+	}
+	if m, ok := kb.MaxCVSSBase(); ok {
+		cv.BaseScore = &m
+	}
+	var cves []string
+	for _, c := range kb.CVEs {
+		cves = append(cves, c.ID)
+	}
+	cv.CVEIDs = strings.Join(cves, ",")
+	cv.Diagnosis, cv.Consequence, cv.Solution = PlainText(kb.Diagnosis), PlainText(kb.Consequence), PlainText(kb.Solution)
+	if kb.CVSS.Base > 0 {
+		v2 := kb.CVSS.Base
+		cv.XfrCVSS2Base = &v2
+	}
+	if kb.CVSSV3.Base > 0 {
+		v3 := kb.CVSSV3.Base
+		cv.XfrCVSS3Base = &v3
+	}
+	cv.PublishedOn = millis(kb.Published)
+	cv.UpdatedOn = millis(kb.LastServiceModified)
 }
 
 // builder appends vertices and edges, skipping duplicates within the host.

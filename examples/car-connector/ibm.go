@@ -31,7 +31,7 @@ import (
 //	-qualys_gateway                CONFIGURATION_AUTH_QUALYS_GATEWAY
 //	-username                      CONFIGURATION_AUTH_USERNAME
 //	-password                      CONFIGURATION_AUTH_PASSWORD      Qualys password
-//	-update_existing_vulnerability_cve  UPDATE_EXISTING_VULNERABILITY_CVE
+//	-update_existing_vulnerability_cve  UPDATE_EXISTING_VULNERABILITY_CVE  refresh the KnowledgeBase fields of the vulnerabilities in CAR
 //	-export-data-dir, -keep-export-data-dir, -export-data-page-size: accepted and ignored
 //	(with one warning): this connector streams to CAR and writes no export files.
 //
@@ -51,7 +51,7 @@ func ibmFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.exportDir, "export-data-dir", "", "accepted for the IBM framework; ignored (no export files are written)")
 	fs.BoolVar(&o.keepExport, "keep-export-data-dir", false, "accepted for the IBM framework; ignored")
 	fs.IntVar(&o.exportPageSize, "export-data-page-size", 0, "accepted for the IBM framework; ignored (batches are sized for CAR's limits)")
-	fs.BoolVar(&o.updateVulnCVE, "update_existing_vulnerability_cve", false, "IBM connector flag; see the README")
+	fs.BoolVar(&o.updateVulnCVE, "update_existing_vulnerability_cve", false, "in an incremental run, also refresh the KnowledgeBase fields (title, CVEs, CVSS, texts) of every vulnerability already in CAR (IBM connector flag)")
 }
 
 // ibmEnv fills the options that neither a flag set from the framework's
@@ -103,9 +103,6 @@ func warnIgnored(o *options, logger *slog.Logger) {
 	}
 	if len(ignored) > 0 {
 		logger.Warn("IBM framework flags ignored: this connector streams to CAR and writes no export files", "flags", strings.Join(ignored, ", "))
-	}
-	if o.updateVulnCVE {
-		logger.Warn("-update_existing_vulnerability_cve: KnowledgeBase fields (title, CVEs, CVSS, texts) are refreshed for every vulnerability a run sends; a full run (-full) refreshes them all")
 	}
 }
 

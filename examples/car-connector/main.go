@@ -368,7 +368,8 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	}
 	return carsync.Config{Qualys: qc, CAR: cc,
 		Source: car.Source{Key: o.source, Name: o.source, Description: "Qualys VMDR assets, vulnerabilities and applications, imported by qualysbridge car-connector", ProductLink: "https://www.qualys.com/"},
-		Mode:   mode, PageSize: o.pageSize, Logger: logger, SkipApplications: o.gateway == "", Program: program}, nil
+		Mode:   mode, PageSize: o.pageSize, Logger: logger, SkipApplications: o.gateway == "", Program: program,
+		RefreshVulnerabilities: o.updateVulnCVE}, nil
 }
 
 // report logs the summary and maps an error to its exit code.
