@@ -363,8 +363,9 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request, route string, b
 			}
 			rows = append(rows, row)
 		}
+		sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i]) < fmt.Sprint(rows[j]) })
 		writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
 		return
 	}
-	writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "cartest supports only asset_<x>(where: {asset_id: {_eq: ...}}) and <collection>(where: {source: {_eq: ...}}) queries"}}})
+	writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "cartest supports only <a>_<b>(where: {<a or b>_id: {_eq or _in: ...}}) { <a>_id, <b>_id } and <collection>(where: {source: {_eq: ...}}) { fields } queries (see the package doc)"}}})
 }

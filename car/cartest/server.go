@@ -6,6 +6,27 @@
 // asynchronously, keeps the model state on the source, implements the
 // full-import bracket, soft deletes, edge PATCH and the GraphQL subset
 // connectors use, and can inject faults.
+//
+// Import jobs complete at their first status poll by default, so that a
+// test does not wait on the client's polling; WithJobPolls keeps them
+// incomplete for some polls, as a busy CAR does.
+//
+// # GraphQL subset
+//
+// POST /api/car/v3/query answers two query shapes, with rows sorted:
+//
+//	{ <a>_<b>(where: {<a>_id: {_in: ["<source>/<key>", ...]}}) { <a>_id, <b>_id, source } }
+//	    the active edges of a collection whose <a> (or <b>) end is one of
+//	    the ids (_eq takes one id); ids are "<source>/<key>", and an
+//	    ipaddress id carries a region: "<source>/0/<ip>".
+//	{ <collection>(where: {source: {_eq: "<source>"}}) { id, <field>, ... } }
+//	    the active vertices of a collection for a source, with the fields
+//	    asked for (id is "<source>/<external id or key>").
+//
+// Any other query is answered with a GraphQL error naming these shapes.
+// Which filters the real CAR GraphQL accepts on edge collections is not
+// documented; the fake's choice (either end's id) is what the connector
+// relies on.
 package cartest
 
 import (
@@ -33,7 +54,7 @@ const (
 type Option func(*Server)
 
 // WithJobPolls sets how many status polls an import job stays incomplete
-// before it completes (default 1).
+// before it completes (default 0: complete at the first poll).
 func WithJobPolls(n int) Option { return func(s *Server) { s.jobPolls = n } }
 
 // WithTLS serves HTTPS with httptest's certificate (use Server.Client, or
@@ -165,7 +186,7 @@ type ImportRecord struct {
 
 // NewServer starts a fake CAR.
 func NewServer(opts ...Option) *Server {
-	s := &Server{jobPolls: 1, dbExists: true, vertices: map[vkey]*VertexRecord{}, edges: map[ekey]*EdgeRecord{},
+	s := &Server{jobPolls: 0, dbExists: true, vertices: map[vkey]*VertexRecord{}, edges: map[ekey]*EdgeRecord{},
 		states: map[string]string{}, sources: map[string]map[string]any{}, brackets: map[string]map[string]bool{}, jobs: map[string]*job{}}
 	for _, o := range opts {
 		o(s)

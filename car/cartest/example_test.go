@@ -1,0 +1,35 @@
+package cartest_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/car/cartest"
+)
+
+// A test of code that writes to CAR: point a car.Client at the fake, write,
+// and look at the graph the fake holds.
+func Example() {
+	srv := cartest.NewServer()
+	defer srv.Close()
+	c, _ := car.NewClient(srv.URL, car.WithAPIKey(cartest.DefaultAPIKey, cartest.DefaultPassword), car.WithInsecureLoopback())
+	ctx := context.Background()
+
+	im, err := c.NewImport(ctx, car.Source{Key: "Demo"}, car.Full)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	im.Add(car.Graph{
+		Vertices: []car.Vertex{&car.Asset{ExternalID: "1", Name: "web-01"}, &car.IPAddress{Key: "10.0.0.1"}},
+		Edges:    []car.Edge{{Collection: "asset_ipaddress", From: "1", To: "10.0.0.1"}},
+	})
+	if _, err := im.Close(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	g := srv.Graph("Demo")
+	fmt.Println(len(g.Vertices["asset"]), g.ActiveEdges("asset_ipaddress", "1"), srv.ModelState("Demo") != "")
+	// Output: 1 [10.0.0.1] true
+}
