@@ -1,10 +1,16 @@
 package qualys_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+
 	"context"
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-cleanhttp"
 	"github.com/qualysbridge/qualysbridge/qualys"
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
@@ -88,4 +94,31 @@ func ExampleClient_VulnerableHosts() {
 		break
 	}
 	// Output: 5000000 38170
+}
+
+// A private certificate authority (a proxy that inspects TLS, an
+// appliance's own CA) is trusted by giving the client an HTTP client whose
+// pool holds it, with verification kept on. The car and threatq clients
+// take the same WithHTTPClient.
+func ExampleWithHTTPClient() {
+	pemBytes, err := os.ReadFile("/etc/qualysbridge/private-ca.pem")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	pool.AppendCertsFromPEM(pemBytes)
+	hc := cleanhttp.DefaultPooledClient()
+	hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+
+	c, err := qualys.NewClient("https://qualysapi.qg3.apps.qualys.com",
+		qualys.WithCredentials("apiuser", os.Getenv("QUALYS_PASSWORD")), qualys.WithHTTPClient(hc))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = c
 }

@@ -29,14 +29,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -45,9 +43,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
 	"github.com/qualysbridge/qualysbridge/car"
 	"github.com/qualysbridge/qualysbridge/carsync"
+	"github.com/qualysbridge/qualysbridge/examples/internal/cli"
 	"github.com/qualysbridge/qualysbridge/qualys"
 )
 
@@ -87,6 +85,7 @@ type options struct {
 	json                                   bool
 	maxRetries                             int
 	maxRunTime                             time.Duration
+	caFile                                 string
 	// explicit holds the flags given on the command line.
 	explicit map[string]bool
 	// IBM framework and connector settings (ibm.go).
@@ -122,7 +121,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.BoolVar(&o.debug, "d", false, "debug logging")
 	fs.StringVar(&o.workingDir, "working_dir", ".", "directory for the run lock and qualys_config.json")
 	fs.StringVar(&o.configFile, "config", "", "configuration file (default <working_dir>/qualys_config.json, read if present)")
-	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (turning this off is insecure)")
+	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (turning this off is insecure; for a private CA use -ca_file)")
+	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private CA); also "+cli.CAFileEnv)
 	fs.IntVar(&o.pageSize, "page_size", 0, "host assets per page (default 1000, the API maximum)")
 	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes with a generated tenant (no credentials needed)")
 	fs.IntVar(&o.demoHosts, "demo_hosts", 500, "hosts in the -demo tenant")
@@ -322,10 +322,9 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 		return carsync.Config{}, &usageError{"-incremental_update and -full contradict each other"}
 	}
 
-	hc := cleanhttp.DefaultPooledClient()
-	if !o.verifySSL {
-		logger.Warn("TLS CERTIFICATE VERIFICATION IS OFF (-verify_ssl=false): anyone on the network path can read the credentials and data. Use this only to diagnose a certificate problem.")
-		hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // #nosec G402 -- explicit opt-out, warned above
+	hc, err := cli.HTTPClient(cli.CAFile(o.caFile, getenv), o.verifySSL, logger)
+	if err != nil {
+		return carsync.Config{}, &usageError{err.Error()}
 	}
 	if o.maxRetries < 0 {
 		return carsync.Config{}, &usageError{"-max_retries must not be negative"}
@@ -392,6 +391,9 @@ func report(sum *carsync.Summary, err error, asJSON bool, stdout, stderr io.Writ
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "car-connector:", err)
+	if advice := cli.CertificateAdvice(err); advice != "" {
+		fmt.Fprintln(stderr, "car-connector:", advice)
+	}
 	var qe *qualys.Error
 	var qd *qualys.DecodeError
 	var ce *car.Error

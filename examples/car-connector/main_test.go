@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/qualysbridge/qualysbridge/car/cartest"
 	"github.com/qualysbridge/qualysbridge/carsync"
+	"github.com/qualysbridge/qualysbridge/examples/internal/cli"
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
 
@@ -394,5 +396,30 @@ func TestConnectionTest(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), append(w.args(), "-connection-test"), &out, &errb, func(k string) string { return w.env[k] }); code != exitQualys {
 		t.Errorf("wrong Qualys password: exit %d: %s", code, out.String())
+	}
+}
+
+// TestCAFile: a private CA is trusted through -ca_file (or the variable)
+// with verification on; without it, the error says what to do.
+func TestCAFile(t *testing.T) {
+	w := newWorld(t, 5)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.q.Certificate().Raw}), 0o600)
+	var args []string
+	for _, a := range w.args() {
+		if a != "-verify_ssl=false" {
+			args = append(args, a)
+		}
+	}
+	code, _, stderr := w.run(t, args...)
+	if code == 0 || !strings.Contains(stderr, "-ca_file") {
+		t.Fatalf("untrusted certificate: exit %d, advice missing:\n%s", code, lastLines(stderr, 3))
+	}
+	if code, _, stderr := w.run(t, append(args, "-ca_file", caFile)...); code != 0 {
+		t.Fatalf("with -ca_file: exit %d: %s", code, lastLines(stderr, 3))
+	}
+	w.env[cli.CAFileEnv] = caFile
+	if code, _, stderr := w.run(t, args...); code != 0 {
+		t.Fatalf("with %s: exit %d: %s", cli.CAFileEnv, code, lastLines(stderr, 3))
 	}
 }

@@ -15,7 +15,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,7 +22,6 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -31,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
+	"github.com/qualysbridge/qualysbridge/examples/internal/cli"
 	"github.com/qualysbridge/qualysbridge/qualys"
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
@@ -66,7 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	sinceFlag := fs.String("since", "", "only what changed since this time (RFC 3339 or YYYY-MM-DD, UTC)")
 	file := fs.String("file", "", "decode this saved detection XML file instead of calling the API (-type detections)")
 	qidsFlag := fs.String("qids", "", "QIDs for -type kb, comma-separated (default: the whole KnowledgeBase, filtered by -since)")
-	verify := fs.Bool("verify_ssl", true, "verify TLS certificates")
+	verify := fs.Bool("verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
+	caFile := fs.String("ca_file", "", "PEM file of certificate authorities to trust besides the system's; also "+cli.CAFileEnv)
 	demo := fs.Bool("demo", false, "export from an in-process fake Qualys (no credentials needed)")
 	debug := fs.Bool("d", false, "debug logging")
 	retries := fs.Int("max_retries", 4, "retries of a failed Qualys call")
@@ -83,6 +82,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	fail := func(err error) int {
 		fmt.Fprintln(stderr, "qualys-export:", err)
+		if advice := cli.CertificateAdvice(err); advice != "" {
+			fmt.Fprintln(stderr, "qualys-export:", advice)
+		}
 		var ue *usageError
 		var ce *qualys.ConfigError
 		var qe *qualys.Error
@@ -143,7 +145,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		user, pass := srv.Credentials()
 		c, err = qualys.NewClient(srv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(srv.GatewayURL), qualys.WithInsecureLoopback(), qualys.WithLogger(logger))
 	} else {
-		c, err = client(*apiURL, *platform, *gateway, *username, *password, *verify, *retries, getenv, logger)
+		c, err = client(*apiURL, *platform, *gateway, *username, *password, cli.CAFile(*caFile, getenv), *verify, *retries, getenv, logger)
 	}
 	if err != nil {
 		return fail(err)
@@ -176,7 +178,7 @@ func parseSince(s string) (time.Time, error) {
 	return time.Time{}, &usageError{fmt.Sprintf("-since %q: want RFC 3339 (2026-03-01T00:00:00Z) or YYYY-MM-DD", s)}
 }
 
-func client(apiURL, platform, gateway, user, pass string, verify bool, retries int, getenv func(string) string, logger *slog.Logger) (*qualys.Client, error) {
+func client(apiURL, platform, gateway, user, pass, caFile string, verify bool, retries int, getenv func(string) string, logger *slog.Logger) (*qualys.Client, error) {
 	if retries < 0 {
 		return nil, &usageError{"-max_retries must not be negative"}
 	}
@@ -200,10 +202,9 @@ func client(apiURL, platform, gateway, user, pass string, verify bool, retries i
 	if apiURL == "" || user == "" || pass == "" {
 		return nil, &usageError{"need -qualys_url (or -platform), -username and QUALYS_PASSWORD (or -demo, or -file)"}
 	}
-	hc := cleanhttp.DefaultPooledClient()
-	if !verify {
-		logger.Warn("TLS CERTIFICATE VERIFICATION IS OFF (-verify_ssl=false)")
-		hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // #nosec G402 -- explicit, warned opt-out
+	hc, err := cli.HTTPClient(caFile, verify, logger)
+	if err != nil {
+		return nil, &usageError{err.Error()}
 	}
 	opts := []qualys.Option{qualys.WithCredentials(user, pass), qualys.WithHTTPClient(hc), qualys.WithLogger(logger), qualys.WithRetry(retries+1, 5*time.Minute)}
 	if gateway != "" {

@@ -41,14 +41,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -59,7 +57,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
+	"github.com/qualysbridge/qualysbridge/examples/internal/cli"
 	"github.com/qualysbridge/qualysbridge/mapping"
 	"github.com/qualysbridge/qualysbridge/qualys"
 	"github.com/qualysbridge/qualysbridge/threatq"
@@ -92,6 +90,7 @@ type options struct {
 	tqURL, tqClientID, tqEmail, tqPassword         string
 	tqSecret                                       string
 	jsonOut, debug, demo                           bool
+	caFile                                         string
 }
 
 type usageError struct{ msg string }
@@ -120,7 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.platform, "platform", "", "Qualys platform name (US1..KSA1), instead of -qualys_host")
 	fs.StringVar(&o.username, "username", "", "Qualys user name")
 	fs.StringVar(&o.qualysPassword, "password", "", "Qualys password (prefer QUALYS_PASSWORD)")
-	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates")
+	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
+	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private ThreatQ or Qualys CA); also "+cli.CAFileEnv)
 	fs.BoolVar(&o.addAssets, "add_assets", false, `"Add Assets to ThreatQ": store hosts with a confirmed detection as Assets related to the CVE`)
 	fs.BoolVar(&o.addDiscovered, "add_discovered_assets", false, `"Add Discovered Assets to ThreatQ": also store hosts with only potential detections`)
 	fs.BoolVar(&o.addTags, "add_tags_to_cves", false, `"Add Asset Tags to CVEs": tag the CVE indicator with its hosts' tags`)
@@ -277,10 +277,9 @@ func clients(o options, getenv func(string) string, logger *slog.Logger) (*qualy
 	if len(missing) > 0 {
 		return nil, nil, &usageError{"missing " + strings.Join(missing, ", ")}
 	}
-	hc := cleanhttp.DefaultPooledClient()
-	if !o.verifySSL {
-		logger.Warn("TLS CERTIFICATE VERIFICATION IS OFF (-verify_ssl=false): credentials and data can be intercepted")
-		hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // #nosec G402 -- explicit, warned opt-out
+	hc, err := cli.HTTPClient(cli.CAFile(o.caFile, getenv), o.verifySSL, logger)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
 	}
 	qc, err := qualys.NewClient(apiURL, qualys.WithCredentials(o.username, qpass), qualys.WithHTTPClient(hc), qualys.WithLogger(logger))
 	if err != nil {
@@ -486,6 +485,9 @@ func finish(err error, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "threatq-operation:", err)
+	if advice := cli.CertificateAdvice(err); advice != "" {
+		fmt.Fprintln(stderr, "threatq-operation:", advice)
+	}
 	var ue *usageError
 	var te *threatqError
 	var qe *qualys.Error

@@ -39,6 +39,7 @@ package qualystest
 
 import (
 	"bytes"
+	"crypto/x509"
 	"crypto/subtle"
 	"fmt"
 	"io"
@@ -289,6 +290,10 @@ func (s *Server) Close() {
 
 // Client returns an HTTP client that trusts the server's TLS certificate.
 func (s *Server) Client() *http.Client { return s.api.Client() }
+
+// Certificate returns the TLS certificate the server presents (WithTLS),
+// for a test that trusts it through a CA file.
+func (s *Server) Certificate() *x509.Certificate { return s.api.Certificate() }
 
 // Credentials returns the accepted user name and password.
 func (s *Server) Credentials() (user, pass string) { return s.user, s.pass }
