@@ -39,8 +39,8 @@ package qualystest
 
 import (
 	"bytes"
-	"crypto/x509"
 	"crypto/subtle"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
