@@ -299,3 +299,43 @@ func TestCertificateFailureNotRetried(t *testing.T) {
 		t.Errorf("%d connections, err %v", conns.Load(), err)
 	}
 }
+
+// A host nothing listens on fails at once: no 30 s of retries.
+func TestUnreachableNotRetried(t *testing.T) {
+	c, err := NewClient("http://127.0.0.1:1", WithCredentials("u", "p"), WithInsecureLoopback()) // default backoff: 2 s, 4 s, ...
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = firstErr(c.Detections.List(context.Background(), nil))
+	if err == nil || time.Since(start) > 1500*time.Millisecond {
+		t.Errorf("after %s: %v", time.Since(start), err)
+	}
+}
+
+// A budget the client counted itself as spent says so; it is not the
+// server asking for a wait.
+func TestOwnBudgetMessage(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("X-RateLimit-Limit", "300")
+		w.Header().Set("X-RateLimit-Window-Sec", "3600")
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-ToWait-Sec", "3000")
+		io.WriteString(w, `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`)
+	}))
+	defer srv.Close()
+	c := hostileClient(t, srv.URL, WithRetry(3, time.Minute))
+	if err := firstErr(c.Detections.List(context.Background(), nil)); err != nil {
+		t.Fatal(err)
+	}
+	err := firstErr(c.Detections.List(context.Background(), nil))
+	if !errors.Is(err, ErrRateLimited) || calls.Load() != 1 {
+		t.Fatalf("err %v after %d calls", err, calls.Load())
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "server asks") || !strings.Contains(msg, "call budget") || !strings.Contains(msg, "no call was sent") {
+		t.Errorf("message %q", msg)
+	}
+}

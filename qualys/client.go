@@ -54,7 +54,8 @@ type Client struct {
 // NewClient returns a client for the Qualys API server at baseURL (for
 // example https://qualysapi.qg3.apps.qualys.com; see Platform). The URL
 // must be https:// unless WithInsecureLoopback is given and the host is a
-// loopback address, and must not carry credentials.
+// loopback address, and must not carry credentials; WithCredentials is
+// required, as the car and threatq clients require theirs.
 func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	cfg := config{
 		userAgent:   defaultUserAgent,
@@ -73,6 +74,9 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	base, err := parseBaseURL("base URL", baseURL, cfg.allowLoopback)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.creds == nil {
+		return nil, &ConfigError{Option: "credentials", Reason: "none given; use WithCredentials"}
 	}
 	c := &Client{cfg: cfg, base: base, apis: map[string]*apiState{}, calls: map[string]int64{}}
 	if cfg.gateway != "" {

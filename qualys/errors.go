@@ -78,7 +78,10 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Text)
 	}
-	if e.RetryAfter > 0 {
+	switch {
+	case e.RetryAfter > 0 && e.kind == kindPaced:
+		fmt.Fprintf(&b, " (the next call is possible in %s)", e.RetryAfter.Round(time.Second))
+	case e.RetryAfter > 0:
 		fmt.Fprintf(&b, " (server asks to wait %s)", e.RetryAfter.Round(time.Second))
 	}
 	if e.Snippet != "" {

@@ -108,7 +108,7 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 		if wait > c.cfg.maxWait {
 			cancelRes()
 			return nil, &Error{Endpoint: r.endpoint(), Action: r.action, Code: "", StatusCode: 0,
-				Text: "rate limit: the API budget is exhausted", RetryAfter: wait, kind: kindPaced}
+				Text: "the subscription's call budget for this API is used up (counted by the client from the server's rate-limit headers); no call was sent", RetryAfter: wait, kind: kindPaced}
 		}
 		if wait > 0 {
 			log.LogAttrs(ctx, slog.LevelDebug, "qualys: pacing", slog.String("api", key), slog.Duration("wait", wait))
@@ -137,7 +137,7 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 				return nil, ctx.Err()
 			}
 			e := &Error{Endpoint: r.endpoint(), Action: r.action, Text: "transport error: " + c.scrubErr(err), Err: safehttp.URLError(err), kind: kindTransport}
-			if r.idempotent && attempt < c.cfg.maxAttempts && !safehttp.CertificateError(err) {
+			if r.idempotent && attempt < c.cfg.maxAttempts && !safehttp.CertificateError(err) && !safehttp.Unreachable(err) {
 				d := c.cfg.backoff(attempt)
 				log.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("api", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
 				if err := retry.Sleep(ctx, d); err != nil {

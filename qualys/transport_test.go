@@ -514,6 +514,7 @@ func TestNewClientValidation(t *testing.T) {
 		{"bad version", "https://qualysapi.qualys.com", []Option{WithEndpointVersion(EndpointDetections, "v2")}, "version"},
 		{"unknown endpoint", "https://qualysapi.qualys.com", []Option{WithEndpointVersion("asset/ip/", "2.0")}, "unknown endpoint"},
 		{"nil option", "https://qualysapi.qualys.com", []Option{nil}, "nil option"},
+		{"no credentials", "https://qualysapi.qualys.com", nil, "use WithCredentials"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -527,7 +528,7 @@ func TestNewClientValidation(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewClient("https://qualysapi.qualys.com/"); err != nil {
+	if _, err := NewClient("https://qualysapi.qualys.com/", WithCredentials("u", "p")); err != nil {
 		t.Errorf("valid URL refused: %v", err)
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -204,6 +205,51 @@ type fileConfig struct {
 	} `json:"parameter"`
 }
 
+// readConfigFile decodes qualys_config.json: a key it does not know is a
+// warning naming the key (a typo must not pass silently), a value of the
+// wrong type an error naming the key and the type it needs.
+func readConfigFile(path string, b []byte, fc *fileConfig, logger *slog.Logger) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return &usageError{fmt.Sprintf("%s is not a JSON object: %v", path, err)}
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(*fc)
+	for i := 0; i < t.NumField(); i++ {
+		known[strings.Split(t.Field(i).Tag.Get("json"), ",")[0]] = true
+	}
+	for k := range raw {
+		if !known[k] {
+			logger.Warn("unknown key in the configuration file, ignored", "path", path, "key", k)
+		}
+	}
+	if err := json.Unmarshal(b, fc); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return &usageError{fmt.Sprintf("%s: key %q must be a %s, not a JSON %s", path, te.Field, jsonKind(te.Type), te.Value)}
+		}
+		return &usageError{fmt.Sprintf("%s: %v", path, err)}
+	}
+	return nil
+}
+
+// jsonKind names a Go type as JSON calls it.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64:
+		return "number"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice:
+		return "list"
+	}
+	return t.String()
+}
+
 func configure(o *options, getenv func(string) string, logger *slog.Logger) (carsync.Config, error) {
 	var fc fileConfig
 	path := o.configFile
@@ -211,8 +257,8 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 		path = filepath.Join(o.workingDir, "qualys_config.json")
 	}
 	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &fc); err != nil {
-			return carsync.Config{}, &usageError{fmt.Sprintf("%s: %v", path, err)}
+		if err := readConfigFile(path, b, &fc, logger); err != nil {
+			return carsync.Config{}, err
 		}
 		logger.Debug("read configuration file", "path", path)
 	} else if o.configFile != "" {

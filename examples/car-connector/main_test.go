@@ -423,3 +423,20 @@ func TestCAFile(t *testing.T) {
 		t.Fatalf("with %s: exit %d: %s", cli.CAFileEnv, code, lastLines(stderr, 3))
 	}
 }
+
+// TestConfigFileKeys: an unknown key is a warning naming it; a wrong type
+// names the key and the type it needs.
+func TestConfigFileKeys(t *testing.T) {
+	w := newWorld(t, 3)
+	path := filepath.Join(w.dir, "qualys_config.json")
+	os.WriteFile(path, []byte(`{"source":"Qualys","qualys_gatway":"https://gateway.example"}`), 0o600)
+	code, _, stderr := w.run(t, w.args()...)
+	if code != 0 || !strings.Contains(stderr, "unknown key") || !strings.Contains(stderr, "qualys_gatway") {
+		t.Errorf("unknown key: exit %d: %s", code, lastLines(stderr, 5))
+	}
+	os.WriteFile(path, []byte(`{"parameter":{"pagination":{"page_size":"1000"}}}`), 0o600)
+	code, _, stderr = w.run(t, w.args()...)
+	if code != exitUsage || !strings.Contains(stderr, `"parameter.pagination.page_size" must be a number, not a JSON string`) {
+		t.Errorf("wrong type: exit %d: %s", code, lastLines(stderr, 3))
+	}
+}

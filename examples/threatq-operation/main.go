@@ -267,11 +267,19 @@ func clients(o options, getenv func(string) string, logger *slog.Logger) (*qualy
 	}
 	storing := o.addAssets || o.addDiscovered || o.addTags
 	if storing {
-		if o.tqURL == "" || o.tqClientID == "" {
-			missing = append(missing, "-threatq_url and -threatq_client_id (needed by the add toggles)")
+		if o.tqURL == "" {
+			missing = append(missing, "-threatq_url (the add toggles write to ThreatQ)")
 		}
-		if tqsecret == "" && (o.tqEmail == "" || tqpass == "") {
-			missing = append(missing, "-threatq_email and THREATQ_PASSWORD (or THREATQ_CLIENT_SECRET)")
+		if o.tqClientID == "" {
+			missing = append(missing, "-threatq_client_id (the ThreatQ OAuth client)")
+		}
+		if tqsecret == "" {
+			if o.tqEmail == "" {
+				missing = append(missing, "-threatq_email (or THREATQ_CLIENT_SECRET for a private client)")
+			}
+			if tqpass == "" {
+				missing = append(missing, "THREATQ_PASSWORD (or THREATQ_CLIENT_SECRET for a private client)")
+			}
 		}
 	}
 	if len(missing) > 0 {

@@ -293,3 +293,20 @@ func TestIPsAndGroupsFlags(t *testing.T) {
 		t.Errorf("%d search list calls for bad arguments", n)
 	}
 }
+
+// TestMissingClientIDNamesOnlyIt: with -threatq_url given, the message
+// names what is missing and nothing else, in flag terms.
+func TestMissingClientIDNamesOnlyIt(t *testing.T) {
+	w := newWorld(t)
+	var args []string
+	for i, a := range w.args("-add_assets") {
+		if a == "-threatq_client_id" || (i > 0 && w.args("-add_assets")[i-1] == "-threatq_client_id") {
+			continue
+		}
+		args = append(args, a)
+	}
+	code, _, stderr := w.run(t, args...)
+	if code != exitUsage || !strings.Contains(stderr, "-threatq_client_id") || strings.Contains(stderr, "-threatq_url") || strings.Contains(stderr, "With") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}

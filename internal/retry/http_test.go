@@ -45,12 +45,29 @@ func TestPolicy(t *testing.T) {
 	}
 	t.Run("transport error on a safe call is retried", func(t *testing.T) {
 		var n atomic.Int32
+		// A server that drops every connection: the request reached it.
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		}))
+		defer srv.Close()
 		p := Policy{MaxAttempts: 3, MaxWait: time.Second, Backoff: func(int) time.Duration { return time.Millisecond }, Logger: slog.New(slog.DiscardHandler), MaxBody: 1 << 20}
+		res := p.Do(context.Background(), "/x", true, func() (*http.Request, error) {
+			n.Add(1)
+			return http.NewRequest("GET", srv.URL, nil)
+		}, srv.Client())
+		if res.Err == nil || n.Load() != 3 {
+			t.Errorf("err %v after %d attempts", res.Err, n.Load())
+		}
+	})
+	t.Run("nothing listening: not retried", func(t *testing.T) {
+		var n atomic.Int32
+		p := Policy{MaxAttempts: 3, MaxWait: time.Second, Backoff: func(int) time.Duration { return time.Hour }, Logger: slog.New(slog.DiscardHandler), MaxBody: 1 << 20}
 		res := p.Do(context.Background(), "/x", true, func() (*http.Request, error) {
 			n.Add(1)
 			return http.NewRequest("GET", "http://127.0.0.1:1", nil)
 		}, http.DefaultClient)
-		if res.Err == nil || n.Load() != 3 {
+		if res.Err == nil || n.Load() != 1 {
 			t.Errorf("err %v after %d attempts", res.Err, n.Load())
 		}
 	})
