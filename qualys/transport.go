@@ -137,7 +137,7 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 				return nil, ctx.Err()
 			}
 			e := &Error{Endpoint: r.endpoint(), Action: r.action, Text: "transport error: " + c.scrubErr(err), Err: safehttp.URLError(err), kind: kindTransport}
-			if r.idempotent && attempt < c.cfg.maxAttempts && !safehttp.CertificateError(err) && !safehttp.Unreachable(err) {
+			if r.idempotent && attempt < c.cfg.maxAttempts && !safehttp.Final(err) {
 				d := c.cfg.backoff(attempt)
 				log.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("api", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
 				if err := retry.Sleep(ctx, d); err != nil {

@@ -87,6 +87,8 @@ type options struct {
 	maxRetries                             int
 	maxRunTime                             time.Duration
 	caFile                                 string
+	recordDir, replayDir                   string
+	rec                                    *cli.Recording
 	// explicit holds the flags given on the command line.
 	explicit map[string]bool
 	// IBM framework and connector settings (ibm.go).
@@ -123,6 +125,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.workingDir, "working_dir", ".", "directory for the run lock and qualys_config.json")
 	fs.StringVar(&o.configFile, "config", "", "configuration file (default <working_dir>/qualys_config.json, read if present)")
 	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (turning this off is insecure; for a private CA use -ca_file)")
+	fs.StringVar(&o.recordDir, "record", "", "record the run's exchanges with Qualys and CAR, secrets removed, into DIR (qualys.yaml, car.yaml) for a developer to replay")
+	fs.StringVar(&o.replayDir, "replay", "", "replay the exchanges recorded in DIR instead of calling Qualys and CAR")
 	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private CA); also "+cli.CAFileEnv)
 	fs.IntVar(&o.pageSize, "page_size", 0, "host assets per page (default 1000, the API maximum)")
 	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes with a generated tenant (no credentials needed)")
@@ -180,6 +184,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitFailure
 	}
 	defer unlock()
+	defer func() {
+		if err := o.rec.Close(); err != nil {
+			fmt.Fprintln(stderr, "car-connector: recording:", err)
+		}
+	}()
 	rctx, cancel := context.WithTimeout(ctx, o.maxRunTime)
 	defer cancel()
 	sum, err := carsync.Run(rctx, cfg)
@@ -375,7 +384,20 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	if o.maxRetries < 0 {
 		return carsync.Config{}, &usageError{"-max_retries must not be negative"}
 	}
-	qopts := []qualys.Option{qualys.WithCredentials(o.username, qualysPass), qualys.WithHTTPClient(hc), qualys.WithLogger(logger),
+	rec, err := cli.NewRecording(o.recordDir, o.replayDir)
+	if err != nil {
+		return carsync.Config{}, &usageError{err.Error()}
+	}
+	o.rec = rec
+	qhc, err := rec.Client("qualys", hc, []string{o.qualysURL, o.gateway}, qualysPass)
+	if err != nil {
+		return carsync.Config{}, &usageError{err.Error()}
+	}
+	chc, err := rec.Client("car", hc, []string{o.carURL}, carPass, token)
+	if err != nil {
+		return carsync.Config{}, &usageError{err.Error()}
+	}
+	qopts := []qualys.Option{qualys.WithCredentials(o.username, qualysPass), qualys.WithHTTPClient(qhc), qualys.WithLogger(logger),
 		qualys.WithUserAgent("qualysbridge-car-connector/0.1"), qualys.WithRetry(o.maxRetries+1, 5*time.Minute)}
 	if o.gateway != "" {
 		qopts = append(qopts, qualys.WithGateway(o.gateway))
@@ -387,7 +409,7 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	if err != nil {
 		return carsync.Config{}, &usageError{err.Error()}
 	}
-	copts := []car.Option{car.WithHTTPClient(hc), car.WithLogger(logger), car.WithRetry(o.maxRetries+1, 2*time.Minute)}
+	copts := []car.Option{car.WithHTTPClient(chc), car.WithLogger(logger), car.WithRetry(o.maxRetries+1, 2*time.Minute)}
 	if token != "" {
 		copts = append(copts, car.WithToken(token))
 	} else {

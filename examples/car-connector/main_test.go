@@ -440,3 +440,33 @@ func TestConfigFileKeys(t *testing.T) {
 		t.Errorf("wrong type: exit %d: %s", code, lastLines(stderr, 3))
 	}
 }
+
+// TestRecordThenReplay: a run recorded with -record replays with -replay
+// against no server at all, and the recording holds no secret.
+func TestRecordThenReplay(t *testing.T) {
+	w := newWorld(t, 8)
+	dir := t.TempDir()
+	code, sum, stderr := w.run(t, w.args("-record", dir)...)
+	if code != 0 {
+		t.Fatalf("recording run: exit %d: %s", code, lastLines(stderr, 3))
+	}
+	args := w.args("-replay", dir)
+	w.q.Close()
+	w.c.Close()
+	code, again, stderr := w.run(t, args...)
+	if code != 0 || again.Hosts != sum.Hosts {
+		t.Fatalf("replayed run: exit %d, %d hosts (recorded %d): %s", code, again.Hosts, sum.Hosts, lastLines(stderr, 5))
+	}
+	_, pass := w.q.Credentials()
+	for _, f := range []string{"qualys.yaml", "car.yaml"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{pass, cartest.DefaultPassword, "127.0.0.1"} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("%s holds %q", f, secret)
+			}
+		}
+	}
+}

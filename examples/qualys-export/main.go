@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	file := fs.String("file", "", "decode this saved detection XML file instead of calling the API (-type detections)")
 	qidsFlag := fs.String("qids", "", "QIDs for -type kb, comma-separated (default: the whole KnowledgeBase, filtered by -since)")
 	verify := fs.Bool("verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
+	recordDir := fs.String("record", "", "record the exchanges with Qualys, secrets removed, into DIR (qualys.yaml)")
+	replayDir := fs.String("replay", "", "replay the exchanges recorded in DIR instead of calling Qualys")
 	caFile := fs.String("ca_file", "", "PEM file of certificate authorities to trust besides the system's; also "+cli.CAFileEnv)
 	demo := fs.Bool("demo", false, "export from an in-process fake Qualys (no credentials needed)")
 	debug := fs.Bool("d", false, "debug logging")
@@ -145,7 +147,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		user, pass := srv.Credentials()
 		c, err = qualys.NewClient(srv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(srv.GatewayURL), qualys.WithInsecureLoopback(), qualys.WithLogger(logger))
 	} else {
-		c, err = client(*apiURL, *platform, *gateway, *username, *password, cli.CAFile(*caFile, getenv), *verify, *retries, getenv, logger)
+		var rec *cli.Recording
+		if rec, err = cli.NewRecording(*recordDir, *replayDir); err != nil {
+			fmt.Fprintln(stderr, "qualys-export:", err)
+			return exitUsage
+		}
+		defer func() {
+			if err := rec.Close(); err != nil {
+				fmt.Fprintln(stderr, "qualys-export: recording:", err)
+			}
+		}()
+		c, err = client(*apiURL, *platform, *gateway, *username, *password, cli.CAFile(*caFile, getenv), *verify, *retries, rec, getenv, logger)
 	}
 	if err != nil {
 		return fail(err)
@@ -178,7 +190,7 @@ func parseSince(s string) (time.Time, error) {
 	return time.Time{}, &usageError{fmt.Sprintf("-since %q: want RFC 3339 (2026-03-01T00:00:00Z) or YYYY-MM-DD", s)}
 }
 
-func client(apiURL, platform, gateway, user, pass, caFile string, verify bool, retries int, getenv func(string) string, logger *slog.Logger) (*qualys.Client, error) {
+func client(apiURL, platform, gateway, user, pass, caFile string, verify bool, retries int, rec *cli.Recording, getenv func(string) string, logger *slog.Logger) (*qualys.Client, error) {
 	if retries < 0 {
 		return nil, &usageError{"-max_retries must not be negative"}
 	}
@@ -204,6 +216,9 @@ func client(apiURL, platform, gateway, user, pass, caFile string, verify bool, r
 	}
 	hc, err := cli.HTTPClient(caFile, verify, logger)
 	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	if hc, err = rec.Client("qualys", hc, []string{apiURL, gateway}, pass); err != nil {
 		return nil, &usageError{err.Error()}
 	}
 	opts := []qualys.Option{qualys.WithCredentials(user, pass), qualys.WithHTTPClient(hc), qualys.WithLogger(logger), qualys.WithRetry(retries+1, 5*time.Minute)}

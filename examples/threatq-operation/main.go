@@ -91,6 +91,8 @@ type options struct {
 	tqSecret                                       string
 	jsonOut, debug, demo                           bool
 	caFile                                         string
+	recordDir, replayDir                           string
+	rec                                            *cli.Recording
 }
 
 type usageError struct{ msg string }
@@ -120,6 +122,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.username, "username", "", "Qualys user name")
 	fs.StringVar(&o.qualysPassword, "password", "", "Qualys password (prefer QUALYS_PASSWORD)")
 	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
+	fs.StringVar(&o.recordDir, "record", "", "record the exchanges with Qualys and ThreatQ, secrets removed, into DIR (qualys.yaml, threatq.yaml)")
+	fs.StringVar(&o.replayDir, "replay", "", "replay the exchanges recorded in DIR instead of calling Qualys and ThreatQ")
 	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private ThreatQ or Qualys CA); also "+cli.CAFileEnv)
 	fs.BoolVar(&o.addAssets, "add_assets", false, `"Add Assets to ThreatQ": store hosts with a confirmed detection as Assets related to the CVE`)
 	fs.BoolVar(&o.addDiscovered, "add_discovered_assets", false, `"Add Discovered Assets to ThreatQ": also store hosts with only potential detections`)
@@ -155,12 +159,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if o.demo {
 		return runDemo(ctx, o, q, stdout, stderr, logger)
 	}
-	qc, tc, err := clients(o, getenv, logger)
+	qc, tc, err := clients(&o, getenv, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "threatq-operation:", err)
 		return exitUsage
 	}
-	return finish(operate(ctx, qc, tc, o, q, stdout, stderr, logger), stderr)
+	code := finish(operate(ctx, qc, tc, o, q, stdout, stderr, logger), stderr)
+	if err := o.rec.Close(); err != nil {
+		fmt.Fprintln(stderr, "threatq-operation: recording:", err)
+		if code == exitOK {
+			code = exitFailure
+		}
+	}
+	return code
 }
 
 func parseQuery(o options) (query, error) {
@@ -216,7 +227,7 @@ func splitList(s string) []string {
 	return out
 }
 
-func clients(o options, getenv func(string) string, logger *slog.Logger) (*qualys.Client, *threatq.Client, error) {
+func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qualys.Client, *threatq.Client, error) {
 	var onCLI []string
 	qpass := o.qualysPassword
 	if qpass != "" {
@@ -289,7 +300,16 @@ func clients(o options, getenv func(string) string, logger *slog.Logger) (*qualy
 	if err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}
-	qc, err := qualys.NewClient(apiURL, qualys.WithCredentials(o.username, qpass), qualys.WithHTTPClient(hc), qualys.WithLogger(logger))
+	rec, err := cli.NewRecording(o.recordDir, o.replayDir)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	o.rec = rec
+	qhc, err := rec.Client("qualys", hc, []string{apiURL}, qpass)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	qc, err := qualys.NewClient(apiURL, qualys.WithCredentials(o.username, qpass), qualys.WithHTTPClient(qhc), qualys.WithLogger(logger))
 	if err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}
@@ -300,7 +320,11 @@ func clients(o options, getenv func(string) string, logger *slog.Logger) (*qualy
 	if tqsecret != "" {
 		auth = threatq.WithClientCredentials(o.tqClientID, tqsecret)
 	}
-	tc, err := threatq.NewClient(o.tqURL, auth, threatq.WithHTTPClient(hc), threatq.WithLogger(logger))
+	thc, err := rec.Client("threatq", hc, []string{o.tqURL}, tqpass, tqsecret)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	tc, err := threatq.NewClient(o.tqURL, auth, threatq.WithHTTPClient(thc), threatq.WithLogger(logger))
 	if err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}

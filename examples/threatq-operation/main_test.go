@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -308,5 +310,33 @@ func TestMissingClientIDNamesOnlyIt(t *testing.T) {
 	code, _, stderr := w.run(t, args...)
 	if code != exitUsage || !strings.Contains(stderr, "-threatq_client_id") || strings.Contains(stderr, "-threatq_url") || strings.Contains(stderr, "With") {
 		t.Errorf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestRecordThenReplay: a run recorded with -record replays with -replay
+// with both services gone.
+func TestRecordThenReplay(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	code, rows, stderr := w.run(t, w.args("-add_assets", "-record", dir)...)
+	if code != 0 || len(rows) == 0 {
+		t.Fatalf("recording run: exit %d: %s", code, stderr)
+	}
+	w.q.Close()
+	w.tq.Close()
+	code, again, stderr := w.run(t, w.args("-add_assets", "-replay", dir)...)
+	if code != 0 || len(again) != len(rows) {
+		t.Fatalf("replayed run: exit %d, %d rows (recorded %d): %s", code, len(again), len(rows), stderr)
+	}
+	for _, f := range []string{"qualys.yaml", "threatq.yaml"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{w.env["QUALYS_PASSWORD"], threatqtest.Password, "127.0.0.1"} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("%s holds %q", f, secret)
+			}
+		}
 	}
 }

@@ -53,7 +53,7 @@ func (p Policy) Do(ctx context.Context, endpoint string, idempotent bool, newReq
 			if ctx.Err() != nil {
 				return Result{Err: ctx.Err()}
 			}
-			if idempotent && attempt < p.MaxAttempts && !safehttp.CertificateError(err) && !safehttp.Unreachable(err) {
+			if idempotent && attempt < p.MaxAttempts && !safehttp.Final(err) {
 				d := p.Backoff(attempt)
 				p.Logger.Warn("retrying after transport error", "endpoint", endpoint, "attempt", attempt, "wait", d)
 				if err := Sleep(ctx, d); err != nil {

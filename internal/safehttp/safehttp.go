@@ -112,3 +112,12 @@ func Unreachable(err error) bool {
 	}
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
+
+// Final reports whether a transport error is not worth retrying: a
+// certificate failure, an unreachable server, or an error that says it is
+// permanent (a Permanent() bool method returning true, as a fixture
+// replayer's "no recording" does).
+func Final(err error) bool {
+	var p interface{ Permanent() bool }
+	return CertificateError(err) || Unreachable(err) || (errors.As(err, &p) && p.Permanent())
+}

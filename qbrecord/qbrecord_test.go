@@ -1,0 +1,186 @@
+package qbrecord_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/car/cartest"
+	"github.com/qualysbridge/qualysbridge/carsync"
+	"github.com/qualysbridge/qualysbridge/qbrecord"
+	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+	"github.com/qualysbridge/qualysbridge/threatq"
+	"github.com/qualysbridge/qualysbridge/threatq/threatqtest"
+	"github.com/qualysbridge/qualysbridge/tqsync"
+)
+
+const (
+	markerUser = "marker-user-42"
+	markerPass = "Mk-secret pass/+=&1"
+)
+
+// secretForms are the forms a secret may travel in.
+func secretForms(secrets ...string) []string {
+	var out []string
+	for _, s := range secrets {
+		out = append(out, s, url.QueryEscape(s), base64.StdEncoding.EncodeToString([]byte(s)))
+	}
+	return out
+}
+
+// scanCassettes fails the test if a cassette holds a secret, a JWT or an
+// unredacted token field.
+func scanCassettes(t *testing.T, dir string, secrets []string) {
+	t.Helper()
+	jwt := regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.`)
+	token := regexp.MustCompile(`"(access_token|refresh_token)"\s*:\s*"[^"\[]`)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if len(files) == 0 {
+		t.Fatal("no cassette written")
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		text := string(b)
+		for _, s := range secretForms(secrets...) {
+			if strings.Contains(text, s) {
+				t.Errorf("%s holds a secret (%q)", filepath.Base(f), s)
+			}
+		}
+		if jwt.MatchString(text) || token.MatchString(text) {
+			t.Errorf("%s holds a token", filepath.Base(f))
+		}
+		if strings.Contains(text, "127.0.0.1") {
+			t.Errorf("%s holds the real host", filepath.Base(f))
+		}
+	}
+}
+
+// The connector's engine recorded against the fakes, then replayed with
+// the fakes gone and other credentials: the same CAR graph results.
+func TestRecordThenReplayConnector(t *testing.T) {
+	dir := t.TempDir()
+	tenant := qualystest.Generate(3, 25, qualystest.WithVulnerableTo("CVE-2019-17053", 0.3))
+	qsrv := qualystest.NewServer(qualystest.WithTenant(tenant), qualystest.WithCredentials(markerUser, markerPass))
+	qhost := strings.TrimPrefix(qsrv.URL, "http://")
+	ghost := strings.TrimPrefix(qsrv.GatewayURL, "http://")
+	run := func(mode qbrecord.Mode, user, pass string) map[string]int {
+		qrec, err := qbrecord.New(filepath.Join(dir, "qualys"), mode, qbrecord.WithPlaceholder(qhost, "qualys.example:443"),
+			qbrecord.WithPlaceholder(ghost, "gateway.example:443"), qbrecord.WithPlaceholder(markerUser, "apiuser"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		csrv := cartest.NewServer()
+		defer csrv.Close()
+		qc, err := qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(qsrv.GatewayURL),
+			qualys.WithInsecureLoopback(), qualys.WithHTTPClient(qrec.Client()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, _ := car.NewClient(csrv.URL, car.WithAPIKey(cartest.DefaultAPIKey, cartest.DefaultPassword), car.WithInsecureLoopback())
+		now := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+		if _, err := carsync.Run(context.Background(), carsync.Config{Qualys: qc, CAR: cc, Source: car.Source{Key: "Qualys"}, PageSize: 10,
+			Now: func() time.Time { return now }}); err != nil {
+			t.Fatalf("%v run: %v (misses %v)", mode, err, qrec.Misses())
+		}
+		if err := qrec.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		g := csrv.Graph("Qualys")
+		out := map[string]int{}
+		for coll, vs := range g.Vertices {
+			out[coll] = len(vs)
+		}
+		for coll, es := range g.Edges {
+			out[coll] = len(es)
+		}
+		return out
+	}
+	recorded := run(qbrecord.Record, markerUser, markerPass)
+	qsrv.Close() // no network from here on
+	replayed := run(qbrecord.Replay, "someone-else", "another-password")
+	if diff := cmp.Diff(recorded, replayed); diff != "" || recorded["asset"] != 25 {
+		t.Errorf("replayed graph differs (-recorded +replayed):\n%s", diff)
+	}
+	scanCassettes(t, dir, []string{markerPass, markerUser + ":" + markerPass})
+}
+
+// The ThreatQ operation recorded against both fakes (Qualys search list,
+// ThreatQ login and writes), then replayed.
+func TestRecordThenReplayOperation(t *testing.T) {
+	dir := t.TempDir()
+	qsrv := qualystest.NewServer(qualystest.WithTenant(qualystest.Generate(4, 30, qualystest.WithVulnerableTo("CVE-2019-17053", 0.4))),
+		qualystest.WithCredentials(markerUser, markerPass))
+	tsrv := threatqtest.NewServer()
+	run := func(mode qbrecord.Mode) *tqsync.Summary {
+		qrec, err := qbrecord.New(filepath.Join(dir, "qualys"), mode, qbrecord.WithPlaceholder(strings.TrimPrefix(qsrv.URL, "http://"), "qualys.example:443"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		trec, err := qbrecord.New(filepath.Join(dir, "threatq"), mode, qbrecord.WithPlaceholder(strings.TrimPrefix(tsrv.URL, "http://"), "threatq.example:443"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		qc, _ := qualys.NewClient(qsrv.URL, qualys.WithCredentials(markerUser, markerPass), qualys.WithInsecureLoopback(), qualys.WithHTTPClient(qrec.Client()))
+		tc, _ := threatq.NewClient(tsrv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback(), threatq.WithHTTPClient(trec.Client()))
+		sum, err := tqsync.Run(context.Background(), tqsync.Config{Qualys: qc, ThreatQ: tc, CVEs: []string{"CVE-2019-17053"},
+			Toggles: tqsync.Toggles{AddAssets: true, AddDiscoveredAssets: true, AddTagsToCVEs: true}, Title: "recorded"})
+		if err != nil {
+			t.Fatalf("%v: %v (misses %v %v)", mode, err, qrec.Misses(), trec.Misses())
+		}
+		qrec.Stop()
+		trec.Stop()
+		sum.Duration, sum.DurationSeconds = 0, 0
+		return sum
+	}
+	recorded := run(qbrecord.Record)
+	qsrv.Close()
+	tsrv.Close()
+	replayed := run(qbrecord.Replay)
+	if diff := cmp.Diff(recorded, replayed); diff != "" || recorded.Stored == 0 {
+		t.Errorf("replayed summary differs (-recorded +replayed):\n%s", diff)
+	}
+	scanCassettes(t, dir, []string{markerPass, threatqtest.Password, markerUser + ":" + markerPass})
+}
+
+// A request the cassette has no answer for fails with an error naming it.
+func TestMissingRecording(t *testing.T) {
+	dir := t.TempDir()
+	qsrv := qualystest.NewServer(qualystest.WithTenant(qualystest.Generate(3, 5)))
+	user, pass := qsrv.Credentials()
+	rec, _ := qbrecord.New(filepath.Join(dir, "c"), qbrecord.Record)
+	qc, _ := qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithInsecureLoopback(), qualys.WithHTTPClient(rec.Client()))
+	if _, err := qc.HostAssets.Count(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	rec.Stop()
+	qsrv.Close()
+	rec, err := qbrecord.New(filepath.Join(dir, "c"), qbrecord.Replay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qc, _ = qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithInsecureLoopback(), qualys.WithHTTPClient(rec.Client()), qualys.WithRetry(1, time.Second))
+	if _, err := qc.HostAssets.Count(context.Background(), nil); err != nil {
+		t.Fatalf("recorded call: %v", err)
+	}
+	var err2 error
+	for _, e := range qc.Detections.List(context.Background(), &qualys.DetectionQuery{Severities: []int{5}}) {
+		err2 = e
+	}
+	var nr *qbrecord.NoRecordingError
+	if !errors.As(err2, &nr) || nr.Method != "POST" || !strings.Contains(nr.Path, "/fo/asset/host/vm/detection/") || !strings.Contains(nr.Body, "severities=5") {
+		t.Errorf("err = %v", err2)
+	}
+	if len(rec.Misses()) != 1 {
+		t.Errorf("misses %v", rec.Misses())
+	}
+}
