@@ -36,6 +36,31 @@ func (m Mode) String() string {
 	return "unknown"
 }
 
+// MarshalText writes the mode as a word (JSON included).
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText reads a mode written by MarshalText.
+func (m *Mode) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "full":
+		*m = Full
+	case "incremental":
+		*m = Incremental
+	default:
+		return fmt.Errorf("car: unknown mode %q", b)
+	}
+	return nil
+}
+
+// MarshalJSON adds the duration in seconds to the summary's fields.
+func (s ImportSummary) MarshalJSON() ([]byte, error) {
+	type plain ImportSummary
+	return json.Marshal(struct {
+		plain
+		DurationSeconds float64 `json:"duration_seconds"`
+	}{plain(s), s.Duration.Seconds()})
+}
+
 // Limits of one import request.
 const (
 	// MaxBatch is the most objects of one collection sent in one request.
@@ -106,19 +131,19 @@ func WithMaxJobs(n int) ImportOption {
 
 // ImportSummary describes a finished import.
 type ImportSummary struct {
-	Source string
-	Mode   Mode
+	Source string `json:"source"`
+	Mode   Mode   `json:"mode"`
 	// Objects counts the objects sent per collection (after
 	// deduplication).
-	Objects map[string]int
+	Objects map[string]int `json:"objects"`
 	// Duplicates counts objects dropped as already sent.
-	Duplicates int
+	Duplicates int `json:"duplicates"`
 	// Requests is the number of import requests (envelopes) posted.
-	Requests int
+	Requests int `json:"requests"`
 	// Jobs is the number of import jobs CAR ran.
-	Jobs         int
-	Duration     time.Duration
-	ModelStateID string
+	Jobs         int           `json:"jobs"`
+	Duration     time.Duration `json:"-"`
+	ModelStateID string        `json:"model_state_id,omitempty"`
 }
 
 // JobFailedError reports an import job that CAR ran and failed.

@@ -34,6 +34,7 @@ package carsync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -113,6 +114,73 @@ type Summary struct {
 	QualysCalls map[string]int64
 	Import      *car.ImportSummary
 	Duration    time.Duration
+}
+
+// MarshalJSON writes the summary with snake_case names, the mode as a
+// word, durations in seconds and absent times left out, as the programs
+// print it with -json.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	type out struct {
+		Mode            string             `json:"mode"`
+		Since           *time.Time         `json:"since,omitempty"`
+		Until           *time.Time         `json:"until,omitempty"`
+		Hosts           int                `json:"hosts"`
+		Detections      int                `json:"detections"`
+		Applications    int                `json:"applications"`
+		Vertices        int                `json:"vertices"`
+		Edges           int                `json:"edges"`
+		DisabledEdges   int                `json:"disabled_edges"`
+		DeletedAssets   int                `json:"deleted_assets"`
+		QualysCalls     map[string]int64   `json:"qualys_calls"`
+		Import          *car.ImportSummary `json:"import,omitempty"`
+		DurationSeconds float64            `json:"duration_seconds"`
+	}
+	o := out{Mode: s.Mode.String(), Hosts: s.Hosts, Detections: s.Detections, Applications: s.Applications, Vertices: s.Vertices,
+		Edges: s.Edges, DisabledEdges: s.DisabledEdges, DeletedAssets: s.DeletedAssets, QualysCalls: s.QualysCalls, Import: s.Import,
+		DurationSeconds: s.Duration.Seconds()}
+	if !s.Since.IsZero() {
+		o.Since = &s.Since
+	}
+	if !s.Until.IsZero() {
+		o.Until = &s.Until
+	}
+	if o.QualysCalls == nil {
+		o.QualysCalls = map[string]int64{}
+	}
+	return json.Marshal(o)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Summary) UnmarshalJSON(b []byte) error {
+	var in struct {
+		Mode            string             `json:"mode"`
+		Since           time.Time          `json:"since"`
+		Until           time.Time          `json:"until"`
+		Hosts           int                `json:"hosts"`
+		Detections      int                `json:"detections"`
+		Applications    int                `json:"applications"`
+		Vertices        int                `json:"vertices"`
+		Edges           int                `json:"edges"`
+		DisabledEdges   int                `json:"disabled_edges"`
+		DeletedAssets   int                `json:"deleted_assets"`
+		QualysCalls     map[string]int64   `json:"qualys_calls"`
+		Import          *car.ImportSummary `json:"import"`
+		DurationSeconds float64            `json:"duration_seconds"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	mode := Auto
+	switch in.Mode {
+	case "full":
+		mode = Full
+	case "incremental":
+		mode = Incremental
+	}
+	*s = Summary{Mode: mode, Since: in.Since, Until: in.Until, Hosts: in.Hosts, Detections: in.Detections, Applications: in.Applications,
+		Vertices: in.Vertices, Edges: in.Edges, DisabledEdges: in.DisabledEdges, DeletedAssets: in.DeletedAssets, QualysCalls: in.QualysCalls,
+		Import: in.Import, Duration: time.Duration(in.DurationSeconds * float64(time.Second))}
+	return nil
 }
 
 // TotalQualysCalls sums QualysCalls.

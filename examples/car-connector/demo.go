@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,10 +19,27 @@ import (
 
 // runDemo runs the whole flow against in-process fakes: an initial import,
 // changes to the tenant, an incremental import, and what CAR now holds.
-func runDemo(ctx context.Context, o options, stdout io.Writer, logger *slog.Logger) int {
-	if o.demoHosts < 1 {
-		fmt.Fprintln(stdout, "car-connector: -demo_hosts must be at least 1")
+func runDemo(ctx context.Context, o options, stdout, stderr io.Writer, logger *slog.Logger) int {
+	// The flags are checked as in a real run.
+	switch {
+	case o.demoHosts < 1:
+		fmt.Fprintln(stderr, "car-connector: -demo_hosts must be at least 1")
 		return exitUsage
+	case o.pageSize < 0 || o.pageSize > qualys.MaxHostAssetPageSize:
+		fmt.Fprintf(stderr, "car-connector: -page_size must be 1-%d\n", qualys.MaxHostAssetPageSize)
+		return exitUsage
+	case o.maxRetries < 0:
+		fmt.Fprintln(stderr, "car-connector: -max_retries must not be negative")
+		return exitUsage
+	case o.incremental && o.full:
+		fmt.Fprintln(stderr, "car-connector: -incremental_update and -full contradict each other")
+		return exitUsage
+	}
+	// With -json, stdout carries one JSON document and the story goes to
+	// stderr.
+	text := stdout
+	if o.json {
+		text = stderr
 	}
 	tenant := qualystest.Generate(1, o.demoHosts, qualystest.WithDetectionsPerHost(o.demoDetections), qualystest.WithVulnerableTo("CVE-2019-17053", 0.1))
 	qsrv := qualystest.NewServer(qualystest.WithTenant(tenant))
@@ -31,39 +49,51 @@ func runDemo(ctx context.Context, o options, stdout io.Writer, logger *slog.Logg
 	user, pass := qsrv.Credentials()
 	qc, err := qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(qsrv.GatewayURL), qualys.WithInsecureLoopback(), qualys.WithLogger(logger))
 	if err != nil {
-		fmt.Fprintln(stdout, "car-connector:", err)
+		fmt.Fprintln(stderr, "car-connector:", err)
 		return exitFailure
 	}
 	cc, err := car.NewClient(csrv.URL, car.WithAPIKey(cartest.DefaultAPIKey, cartest.DefaultPassword), car.WithInsecureLoopback(),
 		car.WithPolling(5*time.Millisecond, 100*time.Millisecond), car.WithLogger(logger))
 	if err != nil {
-		fmt.Fprintln(stdout, "car-connector:", err)
+		fmt.Fprintln(stderr, "car-connector:", err)
 		return exitFailure
 	}
 	src := car.Source{Key: "Qualys", Name: "Qualys", Description: "Qualys VMDR (demo)"}
-	cfg := carsync.Config{Qualys: qc, CAR: cc, Source: src, Logger: logger, PageSize: o.pageSize}
+	// The first window ends an hour ago and the second an hour ahead, so
+	// that the changes made now fall in the second without waiting.
+	now := time.Now().Add(-time.Hour)
+	cfg := carsync.Config{Qualys: qc, CAR: cc, Source: src, Logger: logger, PageSize: o.pageSize, Now: func() time.Time { return now }}
 
-	fmt.Fprintf(stdout, "== demo: fake Qualys with %d hosts at %s, fake CAR at %s\n", o.demoHosts, qsrv.URL, csrv.URL)
-	sum, err := carsync.Run(ctx, cfg)
-	if code := report(sum, err, false, stdout, stdout, logger); code != exitOK {
+	fmt.Fprintf(text, "== demo: fake Qualys with %d hosts at %s, fake CAR at %s\n", o.demoHosts, qsrv.URL, csrv.URL)
+	first, err := carsync.Run(ctx, cfg)
+	if code := report(first, err, false, text, stderr, logger); code != exitOK {
 		return code
 	}
-	printRun(stdout, "initial import", sum)
+	printRun(text, "initial import", first)
 
 	// Change the tenant as a few hours of real life would.
-	time.Sleep(1100 * time.Millisecond) // the next window starts after this second
 	changes := mutate(qsrv, tenant)
-	fmt.Fprintln(stdout, "== tenant changed:")
+	now = time.Now().Add(time.Hour)
+	fmt.Fprintln(text, "== tenant changed:")
 	for _, c := range changes {
-		fmt.Fprintln(stdout, "   -", c)
+		fmt.Fprintln(text, "   -", c)
 	}
 
-	sum, err = carsync.Run(ctx, cfg)
-	if code := report(sum, err, false, stdout, stdout, logger); code != exitOK {
+	second, err := carsync.Run(ctx, cfg)
+	if code := report(second, err, false, text, stderr, logger); code != exitOK {
 		return code
 	}
-	printRun(stdout, "incremental import", sum)
-	printCAR(stdout, csrv.Graph(src.Key), tenant.HostAssets[1].ID)
+	printRun(text, "incremental import", second)
+	g := csrv.Graph(src.Key)
+	printCAR(text, g, tenant.HostAssets[1].ID)
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"initial": first, "changes": changes, "incremental": second, "car_active_objects": g.Counts()}); err != nil {
+			fmt.Fprintln(stderr, "car-connector:", err)
+			return exitFailure
+		}
+	}
 	return exitOK
 }
 

@@ -164,7 +164,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if o.demo {
-		return runDemo(ctx, o, stdout, logger)
+		return runDemo(ctx, o, stdout, stderr, logger)
 	}
 	warnIgnored(&o, logger)
 	cfg, err := configure(&o, getenv, logger)

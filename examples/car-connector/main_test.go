@@ -470,3 +470,38 @@ func TestRecordThenReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoJSON: -demo -json prints one JSON document on stdout, modes as
+// words, durations in seconds, no zero times; the story goes to stderr.
+func TestDemoJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-demo", "-demo_hosts", "30", "-json"}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, out.String())
+	}
+	initial, _ := doc["initial"].(map[string]any)
+	incremental, _ := doc["incremental"].(map[string]any)
+	if initial["mode"] != "full" || incremental["mode"] != "incremental" {
+		t.Errorf("modes %v, %v", initial["mode"], incremental["mode"])
+	}
+	if _, ok := initial["since"]; ok {
+		t.Error("a full run's absent since is printed")
+	}
+	if _, ok := initial["duration_seconds"].(float64); !ok {
+		t.Error("no duration_seconds")
+	}
+	if !strings.Contains(errb.String(), "== tenant changed") {
+		t.Error("the story is not on stderr")
+	}
+	for k := range initial {
+		if strings.ToLower(k) != k {
+			t.Errorf("field %q is not snake_case", k)
+		}
+	}
+	if code := run(context.Background(), []string{"-demo", "-page_size", "5000"}, &out, &errb, func(string) string { return "" }); code != exitUsage {
+		t.Errorf("-demo with an invalid -page_size: exit %d", code)
+	}
+}

@@ -39,17 +39,23 @@ func runDemo(ctx context.Context, o options, q query, stdout, stderr io.Writer, 
 	if len(on) == 0 {
 		on = []string{"none: hosts are listed, nothing is stored (add -add_assets, -add_discovered_assets, -add_tags_to_cves)"}
 	}
-	fmt.Fprintf(stdout, "== demo: fake Qualys at %s, fake ThreatQ at %s; toggles on: %s\n", qsrv.URL, tsrv.URL, strings.Join(on, ", "))
+	// With -json, stdout carries one JSON document and the story goes to
+	// stderr.
+	text := stdout
+	if o.jsonOut {
+		text = stderr
+	}
+	fmt.Fprintf(text, "== demo: fake Qualys at %s, fake ThreatQ at %s; toggles on: %s\n", qsrv.URL, tsrv.URL, strings.Join(on, ", "))
 	if code := finish(operate(ctx, qc, tc, o, q, stdout, stderr, logger), stderr); code != exitOK {
 		return code
 	}
-	fmt.Fprintf(stdout, "== Qualys search lists left behind: %d\n", len(qsrv.SearchLists()))
-	fmt.Fprintln(stdout, "== ThreatQ now holds:")
+	fmt.Fprintf(text, "== Qualys search lists left behind: %d\n", len(qsrv.SearchLists()))
+	fmt.Fprintln(text, "== ThreatQ now holds:")
 	for _, in := range tsrv.Indicators() {
-		fmt.Fprintf(stdout, "   indicator %d %s %s tags=[%s]\n", in.ID, in.Type, in.Value, strings.Join(in.Tags, ","))
+		fmt.Fprintf(text, "   indicator %d %s %s tags=[%s]\n", in.ID, in.Type, in.Value, strings.Join(in.Tags, ","))
 	}
 	for _, a := range tsrv.Assets() {
-		fmt.Fprintf(stdout, "   asset %d %s related=%v tags=[%s] attributes=%d\n", a.ID, a.Value, a.Indicators, strings.Join(a.Tags, ","), len(a.Attributes))
+		fmt.Fprintf(text, "   asset %d %s related=%v tags=[%s] attributes=%d\n", a.ID, a.Value, a.Indicators, strings.Join(a.Tags, ","), len(a.Attributes))
 	}
 	return exitOK
 }

@@ -340,3 +340,18 @@ func TestRecordThenReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoJSON: -demo -json prints one JSON document on stdout.
+func TestDemoJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-demo", "-cve", cve, "-add_assets", "-json"}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var doc output
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.Summary == nil || len(doc.Hosts) == 0 {
+		t.Fatalf("stdout is not the JSON document: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(errb.String(), "== demo") {
+		t.Error("the story is not on stderr")
+	}
+}
