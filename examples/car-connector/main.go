@@ -89,6 +89,7 @@ type options struct {
 	caFile                                 string
 	recordDir, replayDir                   string
 	rec                                    *cli.Recording
+	qualysVersions                         string
 	// explicit holds the flags given on the command line.
 	explicit map[string]bool
 	// IBM framework and connector settings (ibm.go).
@@ -125,6 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.workingDir, "working_dir", ".", "directory for the run lock and qualys_config.json")
 	fs.StringVar(&o.configFile, "config", "", "configuration file (default <working_dir>/qualys_config.json, read if present)")
 	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (turning this off is insecure; for a private CA use -ca_file)")
+	fs.StringVar(&o.qualysVersions, "qualys_versions", "", cli.VersionsFlagHelp)
 	fs.StringVar(&o.recordDir, "record", "", "record the run's exchanges with Qualys and CAR, secrets removed, into DIR (qualys.yaml, car.yaml) for a developer to replay")
 	fs.StringVar(&o.replayDir, "replay", "", "replay the exchanges recorded in DIR instead of calling Qualys and CAR")
 	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private CA); also "+cli.CAFileEnv)
@@ -169,7 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	warnIgnored(&o, logger)
 	cfg, err := configure(&o, getenv, logger)
 	if err != nil {
-		fmt.Fprintln(stderr, "car-connector:", err)
+		fmt.Fprintln(stderr, "car-connector:", cli.Explain(err.Error()))
 		return exitUsage
 	}
 	if o.connectionTest {
@@ -177,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	unlock, err := lock(o.workingDir, cfg.Source.Key)
 	if err != nil {
-		fmt.Fprintln(stderr, "car-connector:", err)
+		fmt.Fprintln(stderr, "car-connector:", cli.Explain(err.Error()))
 		if errors.Is(err, errLockHeld) {
 			return exitLockHeld
 		}
@@ -399,6 +401,11 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	}
 	qopts := []qualys.Option{qualys.WithCredentials(o.username, qualysPass), qualys.WithHTTPClient(qhc), qualys.WithLogger(logger),
 		qualys.WithUserAgent("qualysbridge-car-connector/0.1"), qualys.WithRetry(o.maxRetries+1, 5*time.Minute)}
+	vopts, err := cli.VersionOptions(o.qualysVersions)
+	if err != nil {
+		return carsync.Config{}, &usageError{err.Error()}
+	}
+	qopts = append(qopts, vopts...)
 	if o.gateway != "" {
 		qopts = append(qopts, qualys.WithGateway(o.gateway))
 	} else {
@@ -458,7 +465,7 @@ func report(sum *carsync.Summary, err error, asJSON bool, stdout, stderr io.Writ
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "car-connector:", err)
+	fmt.Fprintln(stderr, "car-connector:", cli.Explain(err.Error()))
 	if advice := cli.CertificateAdvice(err); advice != "" {
 		fmt.Fprintln(stderr, "car-connector:", advice)
 	}

@@ -505,3 +505,16 @@ func TestDemoJSON(t *testing.T) {
 		t.Errorf("-demo with an invalid -page_size: exit %d", code)
 	}
 }
+
+// TestMessagesNameFlags: a retired API version, set with -qualys_versions,
+// fails with a message naming the flag, never the library's option.
+func TestMessagesNameFlags(t *testing.T) {
+	w := newWorld(t, 3)
+	code, _, stderr := w.run(t, w.args("-qualys_versions", "detections=4.0")...)
+	if code != exitQualys || !strings.Contains(stderr, "-qualys_versions detections=VERSION") || strings.Contains(stderr, "WithEndpointVersion") {
+		t.Errorf("exit %d: %s", code, lastLines(stderr, 2))
+	}
+	if code, _, stderr := w.run(t, w.args("-qualys_versions", "detection=5.0")...); code != exitUsage || !strings.Contains(stderr, "detection=5.0") {
+		t.Errorf("unknown endpoint name: exit %d: %s", code, lastLines(stderr, 2))
+	}
+}

@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	file := fs.String("file", "", "decode this saved detection XML file instead of calling the API (-type detections)")
 	qidsFlag := fs.String("qids", "", "QIDs for -type kb, comma-separated (default: the whole KnowledgeBase, filtered by -since)")
 	verify := fs.Bool("verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
+	versions := fs.String("qualys_versions", "", cli.VersionsFlagHelp)
 	recordDir := fs.String("record", "", "record the exchanges with Qualys, secrets removed, into DIR (qualys.yaml)")
 	replayDir := fs.String("replay", "", "replay the exchanges recorded in DIR instead of calling Qualys")
 	caFile := fs.String("ca_file", "", "PEM file of certificate authorities to trust besides the system's; also "+cli.CAFileEnv)
@@ -83,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	fail := func(err error) int {
-		fmt.Fprintln(stderr, "qualys-export:", err)
+		fmt.Fprintln(stderr, "qualys-export:", cli.Explain(err.Error()))
 		if advice := cli.CertificateAdvice(err); advice != "" {
 			fmt.Fprintln(stderr, "qualys-export:", advice)
 		}
@@ -149,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	} else {
 		var rec *cli.Recording
 		if rec, err = cli.NewRecording(*recordDir, *replayDir); err != nil {
-			fmt.Fprintln(stderr, "qualys-export:", err)
+			fmt.Fprintln(stderr, "qualys-export:", cli.Explain(err.Error()))
 			return exitUsage
 		}
 		defer func() {
@@ -157,7 +158,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 				fmt.Fprintln(stderr, "qualys-export: recording:", err)
 			}
 		}()
-		c, err = client(*apiURL, *platform, *gateway, *username, *password, cli.CAFile(*caFile, getenv), *verify, *retries, rec, getenv, logger)
+		c, err = client(*apiURL, *platform, *gateway, *username, *password, cli.CAFile(*caFile, getenv), *verify, *retries, rec, *versions, getenv, logger)
 	}
 	if err != nil {
 		return fail(err)
@@ -190,7 +191,7 @@ func parseSince(s string) (time.Time, error) {
 	return time.Time{}, &usageError{fmt.Sprintf("-since %q: want RFC 3339 (2026-03-01T00:00:00Z) or YYYY-MM-DD", s)}
 }
 
-func client(apiURL, platform, gateway, user, pass, caFile string, verify bool, retries int, rec *cli.Recording, getenv func(string) string, logger *slog.Logger) (*qualys.Client, error) {
+func client(apiURL, platform, gateway, user, pass, caFile string, verify bool, retries int, rec *cli.Recording, versions string, getenv func(string) string, logger *slog.Logger) (*qualys.Client, error) {
 	if retries < 0 {
 		return nil, &usageError{"-max_retries must not be negative"}
 	}
@@ -225,7 +226,11 @@ func client(apiURL, platform, gateway, user, pass, caFile string, verify bool, r
 	if gateway != "" {
 		opts = append(opts, qualys.WithGateway(gateway))
 	}
-	return qualys.NewClient(apiURL, opts...)
+	vopts, err := cli.VersionOptions(versions)
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	return qualys.NewClient(apiURL, append(opts, vopts...)...)
 }
 
 // export writes each record as one JSON line.

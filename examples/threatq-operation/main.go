@@ -93,6 +93,7 @@ type options struct {
 	caFile                                         string
 	recordDir, replayDir                           string
 	rec                                            *cli.Recording
+	qualysVersions                                 string
 }
 
 type usageError struct{ msg string }
@@ -122,6 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.username, "username", "", "Qualys user name")
 	fs.StringVar(&o.qualysPassword, "password", "", "Qualys password (prefer QUALYS_PASSWORD)")
 	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
+	fs.StringVar(&o.qualysVersions, "qualys_versions", "", cli.VersionsFlagHelp)
 	fs.StringVar(&o.recordDir, "record", "", "record the exchanges with Qualys and ThreatQ, secrets removed, into DIR (qualys.yaml, threatq.yaml)")
 	fs.StringVar(&o.replayDir, "replay", "", "replay the exchanges recorded in DIR instead of calling Qualys and ThreatQ")
 	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private ThreatQ or Qualys CA); also "+cli.CAFileEnv)
@@ -153,7 +155,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	q, err := parseQuery(o)
 	if err != nil {
-		fmt.Fprintln(stderr, "threatq-operation:", err)
+		fmt.Fprintln(stderr, "threatq-operation:", cli.Explain(err.Error()))
 		return exitUsage
 	}
 	if o.demo {
@@ -161,7 +163,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	qc, tc, err := clients(&o, getenv, logger)
 	if err != nil {
-		fmt.Fprintln(stderr, "threatq-operation:", err)
+		fmt.Fprintln(stderr, "threatq-operation:", cli.Explain(err.Error()))
 		return exitUsage
 	}
 	code := finish(operate(ctx, qc, tc, o, q, stdout, stderr, logger), stderr)
@@ -309,7 +311,11 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 	if err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}
-	qc, err := qualys.NewClient(apiURL, qualys.WithCredentials(o.username, qpass), qualys.WithHTTPClient(qhc), qualys.WithLogger(logger))
+	vopts, err := cli.VersionOptions(o.qualysVersions)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	qc, err := qualys.NewClient(apiURL, append([]qualys.Option{qualys.WithCredentials(o.username, qpass), qualys.WithHTTPClient(qhc), qualys.WithLogger(logger)}, vopts...)...)
 	if err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}
@@ -516,7 +522,7 @@ func finish(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "threatq-operation:", err)
+	fmt.Fprintln(stderr, "threatq-operation:", cli.Explain(err.Error()))
 	if advice := cli.CertificateAdvice(err); advice != "" {
 		fmt.Fprintln(stderr, "threatq-operation:", advice)
 	}
