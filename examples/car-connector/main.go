@@ -138,9 +138,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or CAR call (rate-limit waits included)")
 	fs.DurationVar(&o.maxRunTime, "max_run_time", 12*time.Hour, "stop a run that takes longer than this, releasing the lock (a blocked CAR or Qualys)")
 	ibmFlags(fs, &o)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: car-connector [flags]\n\nImports Qualys assets, vulnerabilities and applications into IBM CAR.\nSecrets come from QUALYS_PASSWORD, CAR_API_KEY, CAR_PASSWORD, CAR_TOKEN (or the flags).\nExit codes: 0 ok, 1 failure, 2 bad arguments, 3 Qualys failure, 4 CAR failure, 5 run already in progress.\n\nFlags:\n")
-		fs.PrintDefaults()
+	fs.Usage = cli.Help{
+		Name: "car-connector",
+		Summary: "Imports Qualys host assets, their vulnerabilities and installed applications into IBM Connected Assets and Risk.\n" +
+			"The first run is a full import; later runs import what changed since the state saved on the CAR source.",
+		Groups: []cli.Group{
+			{Title: "Qualys", Flags: []string{"qualys_url", "platform", "qualys_gateway", "username", "password", "qualys_versions"}},
+			{Title: "CAR", Flags: []string{"url", "api_key", "car_password", "car_token", "source"}},
+			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "max_retries", "max_run_time", "working_dir", "config", "json", "d", "version"}},
+			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
+			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
+			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo", "demo_hosts", "demo_detections"}},
+			{Title: "IBM car-connector-framework 3.0 names (accepted as IBM's connector takes them)", Flags: []string{"car-service-url", "car-service-key", "car-service-password",
+				"car-service-url-for-token", "car-service-token", "name", "connection-test", "export-data-dir", "keep-export-data-dir", "export-data-page-size", "update_existing_vulnerability_cve"}},
+		},
+		Env: []string{"QUALYS_PASSWORD        Qualys password (also IBM's CONFIGURATION_AUTH_PASSWORD)",
+			"CAR_API_KEY, CAR_PASSWORD  CAR API key and password (also CAR_SERVICE_KEY, CAR_SERVICE_PASSWORD)",
+			"CAR_TOKEN              CAR token instead of a key (also CAR_SERVICE_AUTHTOKEN)",
+			cli.CAFileEnv + "   CA certificates to trust (-ca_file)",
+			"IBM framework: CAR_SERVICE_URL, CAR_SERVICE_URL_FOR_AUTHTOKEN, CONNECTION_NAME, CONNECTOR_NAME, CONNECTOR_VERSION, DEBUG,",
+			"  DATASOURCE_CONNECTION_TEST, CONNECTION_HOST, CONFIGURATION_AUTH_QUALYS_GATEWAY, CONFIGURATION_AUTH_USERNAME, UPDATE_EXISTING_VULNERABILITY_CVE"},
+		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments or configuration", "3  Qualys failure", "4  CAR failure", "5  another run holds the lock"},
+	}.Usage(fs, stderr)
+	if cli.WantsVersion(args) {
+		cli.PrintVersion(stdout, "car-connector")
+		return exitOK
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -72,11 +72,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	demo := fs.Bool("demo", false, "export from an in-process fake Qualys (no credentials needed)")
 	debug := fs.Bool("d", false, "debug logging")
 	retries := fs.Int("max_retries", 4, "retries of a failed Qualys call")
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = cli.Help{
+		Name:    "qualys-export",
+		Summary: "Streams Qualys host assets, detections, KnowledgeBase entries or applications as JSON Lines on stdout\n(one JSON object a line, snake_case fields), from the API or from a saved file.",
+		Groups: []cli.Group{
+			{Title: "What", Flags: []string{"type", "since", "qids", "file"}},
+			{Title: "Qualys", Flags: []string{"qualys_url", "platform", "qualys_gateway", "username", "password", "qualys_versions"}},
+			{Title: "Run", Flags: []string{"d", "max_retries", "version"}},
+			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
+			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
+			{Title: "Demo (in-process fake, no credentials)", Flags: []string{"demo"}},
+		},
+		Env:  []string{"QUALYS_PASSWORD        Qualys password", cli.CAFileEnv + "   CA certificates to trust (-ca_file)"},
+		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments", "3  Qualys failure"},
+	}.Usage(fs, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
+	}
+	if *version {
+		cli.PrintVersion(stdout, "qualys-export")
+		return exitOK
 	}
 	level := slog.LevelInfo
 	if *debug {

@@ -82,3 +82,22 @@ func TestSecretNeverPrinted(t *testing.T) {
 		t.Error("no warning about the password on the command line")
 	}
 }
+
+// TestHelpAndVersion: the -h every program shares (groups, environment,
+// exit codes, every flag) and -version.
+func TestHelpAndVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("-h: exit %d", code)
+	}
+	help := errb.String()
+	for _, want := range []string{"Usage: qualys-export", "Environment:", "Exit codes:", "TLS:", "-ca_file", "-record", "-max_retries", "-version", "-qualys_versions"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("-h lacks %q", want)
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"-version"}, &out, &errb, func(string) string { return "" }); code != 0 || !strings.HasPrefix(out.String(), "qualys-export ") {
+		t.Errorf("-version: exit %d, %q", code, out.String())
+	}
+}

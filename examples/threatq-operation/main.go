@@ -91,6 +91,7 @@ type options struct {
 	tqSecret                                       string
 	jsonOut, debug, demo                           bool
 	caFile                                         string
+	maxRetries                                     int
 	recordDir, replayDir                           string
 	rec                                            *cli.Recording
 	qualysVersions                                 string
@@ -142,10 +143,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.BoolVar(&o.jsonOut, "json", false, "print the hosts as JSON instead of a table")
 	fs.BoolVar(&o.debug, "d", false, "debug logging")
 	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes (no credentials needed)")
+	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or ThreatQ call (rate-limit waits included)")
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = cli.Help{
+		Name: "threatq-operation",
+		Summary: "The ThreatQ operation \"Search for Vulnerable Hosts\": for each CVE, lists the Qualys hosts vulnerable to it (through a\n" +
+			"dynamic search list that is always deleted) and, as the toggles say, stores them in ThreatQ as Assets related to the CVE.",
+		Groups: []cli.Group{
+			{Title: "Search", Flags: []string{"cve", "ips", "found_after", "min_severity", "asset_groups"}},
+			{Title: "Qualys", Flags: []string{"qualys_host", "qualys_port", "platform", "username", "password", "qualys_versions"}},
+			{Title: "ThreatQ toggles", Flags: []string{"add_assets", "add_discovered_assets", "add_tags_to_cves"}},
+			{Title: "ThreatQ", Flags: []string{"threatq_url", "threatq_client_id", "threatq_email", "threatq_password", "threatq_client_secret"}},
+			{Title: "Run", Flags: []string{"json", "d", "max_retries", "version"}},
+			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
+			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
+			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo"}},
+		},
+		Env: []string{"QUALYS_PASSWORD        Qualys password", "THREATQ_PASSWORD       ThreatQ user password (password grant)",
+			"THREATQ_CLIENT_SECRET  ThreatQ private client secret (client-credentials grant)", cli.CAFileEnv + "   CA certificates to trust (-ca_file)"},
+		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments", "3  Qualys failure", "4  ThreatQ failure"},
+	}.Usage(fs, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
+		return exitUsage
+	}
+	if *version {
+		cli.PrintVersion(stdout, "threatq-operation")
+		return exitOK
+	}
+	if o.maxRetries < 0 {
+		fmt.Fprintln(stderr, "threatq-operation: -max_retries must not be negative")
 		return exitUsage
 	}
 	level := slog.LevelInfo
@@ -315,7 +344,8 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 	if err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}
-	qc, err := qualys.NewClient(apiURL, append([]qualys.Option{qualys.WithCredentials(o.username, qpass), qualys.WithHTTPClient(qhc), qualys.WithLogger(logger)}, vopts...)...)
+	qc, err := qualys.NewClient(apiURL, append([]qualys.Option{qualys.WithCredentials(o.username, qpass), qualys.WithHTTPClient(qhc), qualys.WithLogger(logger),
+		qualys.WithRetry(o.maxRetries+1, 5*time.Minute)}, vopts...)...)
 	if err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}
@@ -330,7 +360,7 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 	if err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}
-	tc, err := threatq.NewClient(o.tqURL, auth, threatq.WithHTTPClient(thc), threatq.WithLogger(logger))
+	tc, err := threatq.NewClient(o.tqURL, auth, threatq.WithHTTPClient(thc), threatq.WithLogger(logger), threatq.WithRetry(o.maxRetries+1, time.Minute))
 	if err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}
