@@ -38,24 +38,24 @@ type AssetQuery struct {
 
 // Asset is a gateway asset with its installed software.
 type Asset struct {
-	AssetID      int64 // equals the QPS HostAsset id
-	HostID       int64 // the VM host id (qwebHostId)
-	Name         string
-	Address      string
-	DNSName      string
-	LastModified time.Time
-	Software     []InstalledSoftware
+	AssetID      int64               `json:"asset_id,omitzero"` // equals the QPS HostAsset id
+	HostID       int64               `json:"host_id,omitzero"`  // the VM host id (qwebHostId)
+	Name         string              `json:"name,omitzero"`
+	Address      string              `json:"address,omitzero"`
+	DNSName      string              `json:"dns_name,omitzero"`
+	LastModified time.Time           `json:"last_modified,omitzero"`
+	Software     []InstalledSoftware `json:"software,omitzero"`
 }
 
 // InstalledSoftware is one entry of an asset's software list.
 type InstalledSoftware struct {
-	ID           int64
-	FullName     string
-	ProductName  string
-	Version      string
-	Publisher    string
-	Category     string
-	SoftwareType string
+	ID           int64  `json:"id,omitzero"`
+	FullName     string `json:"full_name,omitzero"`
+	ProductName  string `json:"product_name,omitzero"`
+	Version      string `json:"version,omitzero"`
+	Publisher    string `json:"publisher,omitzero"`
+	Category     string `json:"category,omitzero"`
+	SoftwareType string `json:"software_type,omitzero"`
 }
 
 type wireAsset struct {

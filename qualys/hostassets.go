@@ -63,79 +63,79 @@ type HostAssetQuery struct {
 
 // HostAsset is an Asset Management host asset.
 type HostAsset struct {
-	ID                 int64
-	Name               string
-	DNSHostName        string
-	FQDN               string
-	NetBIOSName        string
-	OS                 string
-	Type               string // HOST, ...
-	QWebHostID         int64  // the VM host id (Host List Detection HOST ID)
-	Address            string
-	TrackingMethod     string
-	CloudProvider      string
-	LastLoggedOnUser   string
-	Created            time.Time
-	Modified           time.Time
-	LastVulnScan       time.Time
-	LastComplianceScan time.Time
-	LastSystemBoot     time.Time
-	AgentInfo          *AgentInfo
-	NetworkInterfaces  []NetworkInterface
-	Accounts           []Account
-	Software           []Software
-	Vulns              []HostAssetVuln
-	SourceInfo         []SourceInfo
-	Tags               []Tag
-	OpenPorts          []OpenPort
+	ID                 int64              `json:"id,omitzero"`
+	Name               string             `json:"name,omitzero"`
+	DNSHostName        string             `json:"dns_host_name,omitzero"`
+	FQDN               string             `json:"fqdn,omitzero"`
+	NetBIOSName        string             `json:"netbios_name,omitzero"`
+	OS                 string             `json:"os,omitzero"`
+	Type               string             `json:"type,omitzero"`         // HOST, ...
+	QWebHostID         int64              `json:"qweb_host_id,omitzero"` // the VM host id (Host List Detection HOST ID)
+	Address            string             `json:"address,omitzero"`
+	TrackingMethod     string             `json:"tracking_method,omitzero"`
+	CloudProvider      string             `json:"cloud_provider,omitzero"`
+	LastLoggedOnUser   string             `json:"last_logged_on_user,omitzero"`
+	Created            time.Time          `json:"created,omitzero"`
+	Modified           time.Time          `json:"modified,omitzero"`
+	LastVulnScan       time.Time          `json:"last_vuln_scan,omitzero"`
+	LastComplianceScan time.Time          `json:"last_compliance_scan,omitzero"`
+	LastSystemBoot     time.Time          `json:"last_system_boot,omitzero"`
+	AgentInfo          *AgentInfo         `json:"agent_info,omitzero"`
+	NetworkInterfaces  []NetworkInterface `json:"network_interfaces,omitzero"`
+	Accounts           []Account          `json:"accounts,omitzero"`
+	Software           []Software         `json:"software,omitzero"`
+	Vulns              []HostAssetVuln    `json:"vulns,omitzero"`
+	SourceInfo         []SourceInfo       `json:"source_info,omitzero"`
+	Tags               []Tag              `json:"tags,omitzero"`
+	OpenPorts          []OpenPort         `json:"open_ports,omitzero"`
 }
 
 // AgentInfo describes the Cloud Agent installed on a host.
 type AgentInfo struct {
-	AgentID         string
-	AgentVersion    string
-	Status          string
-	Platform        string
-	ActivatedModule string
-	ChirpStatus     string
-	ConnectedFrom   string
-	LastCheckedIn   time.Time
+	AgentID         string    `json:"agent_id,omitzero"`
+	AgentVersion    string    `json:"agent_version,omitzero"`
+	Status          string    `json:"status,omitzero"`
+	Platform        string    `json:"platform,omitzero"`
+	ActivatedModule string    `json:"activated_module,omitzero"`
+	ChirpStatus     string    `json:"chirp_status,omitzero"`
+	ConnectedFrom   string    `json:"connected_from,omitzero"`
+	LastCheckedIn   time.Time `json:"last_checked_in,omitzero"`
 }
 
 // NetworkInterface is one HostAssetInterface.
 type NetworkInterface struct {
-	Address        string
-	Hostname       string
-	MACAddress     string
-	InterfaceName  string
-	GatewayAddress string
-	Type           string // PRIVATE, PUBLIC
+	Address        string `json:"address,omitzero"`
+	Hostname       string `json:"hostname,omitzero"`
+	MACAddress     string `json:"mac_address,omitzero"`
+	InterfaceName  string `json:"interface_name,omitzero"`
+	GatewayAddress string `json:"gateway_address,omitzero"`
+	Type           string `json:"type,omitzero"` // PRIVATE, PUBLIC
 }
 
 // Account is one HostAssetAccount.
 type Account struct {
-	Username string
+	Username string `json:"username,omitzero"`
 }
 
 // Software is one HostAssetSoftware.
 type Software struct {
-	Name    string
-	Version string
+	Name    string `json:"name,omitzero"`
+	Version string `json:"version,omitzero"`
 }
 
 // HostAssetVuln is one HostAssetVuln.
 type HostAssetVuln struct {
-	QID                int64
-	HostInstanceVulnID int64
-	FirstFound         time.Time
-	LastFound          time.Time
+	QID                int64     `json:"qid,omitzero"`
+	HostInstanceVulnID int64     `json:"host_instance_vuln_id,omitzero"`
+	FirstFound         time.Time `json:"first_found,omitzero"`
+	LastFound          time.Time `json:"last_found,omitzero"`
 }
 
 // OpenPort is one HostAssetOpenPort.
 type OpenPort struct {
-	Port        int
-	Protocol    string
-	ServiceName string
+	Port        int    `json:"port,omitzero"`
+	Protocol    string `json:"protocol,omitzero"`
+	ServiceName string `json:"service_name,omitzero"`
 }
 
 // SourceInfo is one entry of a host's sourceInfo list: where the asset was
@@ -143,23 +143,23 @@ type OpenPort struct {
 type SourceInfo struct {
 	// Kind is the element name: Ec2AssetSourceSimple,
 	// AzureAssetSourceSimple, GcpAssetSourceSimple, AssetSource, ...
-	Kind             string
-	Type             string // EC_2, AZURE, GCP, ...
-	AssetID          int64
-	Region           string // EC2 region
-	Location         string // Azure location
-	Zone             string // GCP zone (EC2 sends "VPC" here)
-	AvailabilityZone string
-	AccountID        string // EC2 account, Azure subscription, GCP project
-	InstanceID       string
-	InstanceType     string
-	InstanceState    string
-	ImageID          string
-	PrivateIPAddress string
-	PublicIPAddress  string
-	MACAddress       string
-	FirstDiscovered  time.Time
-	LastUpdated      time.Time
+	Kind             string    `json:"kind,omitzero"`
+	Type             string    `json:"type,omitzero"` // EC_2, AZURE, GCP, ...
+	AssetID          int64     `json:"asset_id,omitzero"`
+	Region           string    `json:"region,omitzero"`   // EC2 region
+	Location         string    `json:"location,omitzero"` // Azure location
+	Zone             string    `json:"zone,omitzero"`     // GCP zone (EC2 sends "VPC" here)
+	AvailabilityZone string    `json:"availability_zone,omitzero"`
+	AccountID        string    `json:"account_id,omitzero"` // EC2 account, Azure subscription, GCP project
+	InstanceID       string    `json:"instance_id,omitzero"`
+	InstanceType     string    `json:"instance_type,omitzero"`
+	InstanceState    string    `json:"instance_state,omitzero"`
+	ImageID          string    `json:"image_id,omitzero"`
+	PrivateIPAddress string    `json:"private_ip_address,omitzero"`
+	PublicIPAddress  string    `json:"public_ip_address,omitzero"`
+	MACAddress       string    `json:"mac_address,omitzero"`
+	FirstDiscovered  time.Time `json:"first_discovered,omitzero"`
+	LastUpdated      time.Time `json:"last_updated,omitzero"`
 }
 
 // Place returns where the source is: its region (AWS), else its location

@@ -42,47 +42,47 @@ type KnowledgeBaseQuery struct {
 
 // Vulnerability is one KnowledgeBase entry (VULN).
 type Vulnerability struct {
-	QID                 int64
-	VulnType            string // Vulnerability, Potential Vulnerability, Information Gathered, ...
-	Severity            int    // SEVERITY_LEVEL, 1-5
-	Title               string
-	Category            string
-	Published           time.Time
-	LastServiceModified time.Time
+	QID                 int64     `json:"qid,omitzero"`
+	VulnType            string    `json:"vuln_type,omitzero"` // Vulnerability, Potential Vulnerability, Information Gathered, ...
+	Severity            int       `json:"severity,omitzero"`  // SEVERITY_LEVEL, 1-5
+	Title               string    `json:"title,omitzero"`
+	Category            string    `json:"category,omitzero"`
+	Published           time.Time `json:"published,omitzero"`
+	LastServiceModified time.Time `json:"last_service_modified,omitzero"`
 	// PatchPublished is PATCH_PUBLISHED_DATE (KnowledgeBase 3.0 and
 	// later): when the vendor published a fix, zero when none is known.
-	PatchPublished time.Time
-	Patchable      bool
-	Disabled       bool
-	PCIFlag        bool
-	CVEs           []Reference
-	VendorRefs     []Reference
-	Software       []KBSoftware
-	Diagnosis      string
-	Consequence    string
-	Solution       string
-	CVSS           CVSS
-	CVSSV3         CVSS
-	ThreatIntel    []string
+	PatchPublished time.Time    `json:"patch_published,omitzero"`
+	Patchable      bool         `json:"patchable,omitzero"`
+	Disabled       bool         `json:"disabled,omitzero"`
+	PCIFlag        bool         `json:"pci_flag,omitzero"`
+	CVEs           []Reference  `json:"cves,omitzero"`
+	VendorRefs     []Reference  `json:"vendor_refs,omitzero"`
+	Software       []KBSoftware `json:"software,omitzero"`
+	Diagnosis      string       `json:"diagnosis,omitzero"`
+	Consequence    string       `json:"consequence,omitzero"`
+	Solution       string       `json:"solution,omitzero"`
+	CVSS           CVSS         `json:"cvss,omitzero"`
+	CVSSV3         CVSS         `json:"cvss_v3,omitzero"`
+	ThreatIntel    []string     `json:"threat_intel,omitzero"`
 }
 
 // Reference is a CVE or vendor reference: its id and URL.
 type Reference struct {
-	ID  string
-	URL string
+	ID  string `json:"id,omitzero"`
+	URL string `json:"url,omitzero"`
 }
 
 // KBSoftware is a product a vulnerability affects.
 type KBSoftware struct {
-	Product string
-	Vendor  string
+	Product string `json:"product,omitzero"`
+	Vendor  string `json:"vendor,omitzero"`
 }
 
 // CVSS holds CVSS scores; zero when absent.
 type CVSS struct {
-	Base     float64
-	Temporal float64
-	Vector   string
+	Base     float64 `json:"base,omitzero"`
+	Temporal float64 `json:"temporal,omitzero"`
+	Vector   string  `json:"vector,omitzero"`
 }
 
 // MaxCVSSBase returns the highest known CVSS base score (v3 or v2) and

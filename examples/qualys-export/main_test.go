@@ -42,7 +42,7 @@ func TestFileExport(t *testing.T) {
 	path, _ := filepath.Abs("../../testdata/qualys/detections_indented.xml")
 	code := run(context.Background(), []string{"-file", path}, &out, &errb, func(string) string { return "" })
 	recs := lines(t, out.String())
-	if code != 0 || len(recs) != 2 || recs[0]["ID"].(float64) != 4100001 {
+	if code != 0 || len(recs) != 2 || recs[0]["id"] != float64(4100001) {
 		t.Fatalf("exit %d, %d records\n%s", code, len(recs), errb.String())
 	}
 	bad := filepath.Join(t.TempDir(), "cut.xml")
@@ -99,5 +99,36 @@ func TestHelpAndVersion(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), []string{"-version"}, &out, &errb, func(string) string { return "" }); code != 0 || !strings.HasPrefix(out.String(), "qualys-export ") {
 		t.Errorf("-version: exit %d, %q", code, out.String())
+	}
+}
+
+// TestJSONLinesShape: every record is snake_case, with absent values and
+// times left out.
+func TestJSONLinesShape(t *testing.T) {
+	for _, typ := range []string{"hostassets", "detections", "applications", "kb"} {
+		var out, errb bytes.Buffer
+		run(context.Background(), []string{"-demo", "-type", typ}, &out, &errb, func(string) string { return "" })
+		if strings.Contains(out.String(), "0001-01-01") {
+			t.Errorf("%s: a zero time is printed", typ)
+		}
+		var check func(v any)
+		check = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, val := range x {
+					if strings.ToLower(k) != k || strings.Contains(k, " ") {
+						t.Errorf("%s: key %q is not snake_case", typ, k)
+					}
+					check(val)
+				}
+			case []any:
+				for _, val := range x {
+					check(val)
+				}
+			}
+		}
+		for _, r := range lines(t, out.String()) {
+			check(r)
+		}
 	}
 }
