@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/qualysbridge/qualysbridge/carsync"
+	"github.com/qualysbridge/qualysbridge/examples/internal/cli"
 )
 
 // IBM's connector (connectors/qualys in IBM/cp4s-car-connectors, on the
@@ -106,17 +108,37 @@ func warnIgnored(o *options, logger *slog.Logger) {
 	}
 }
 
-// connectionTest checks both ends with one cheap call each and reports.
-func connectionTest(ctx context.Context, cfg carsync.Config, stdout io.Writer) int {
+// connectionTest checks both ends with one cheap call each and reports, as
+// text or, with -json, as one JSON document.
+func connectionTest(ctx context.Context, cfg carsync.Config, asJSON bool, stdout io.Writer) int {
+	result := map[string]string{}
+	code := exitOK
 	if _, err := cfg.Qualys.HostAssets.Count(ctx, nil); err != nil {
-		fmt.Fprintln(stdout, "connection test: Qualys failed:", err)
-		return exitQualys
+		result["qualys"], code = err.Error(), exitQualys
+	} else {
+		result["qualys"] = "ok"
 	}
-	fmt.Fprintln(stdout, "connection test: Qualys ok")
-	if _, err := cfg.CAR.DatabaseStatus(ctx); err != nil {
-		fmt.Fprintln(stdout, "connection test: CAR failed:", err)
-		return exitCAR
+	if code == exitOK {
+		if _, err := cfg.CAR.DatabaseStatus(ctx); err != nil {
+			result["car"], code = err.Error(), exitCAR
+		} else {
+			result["car"] = "ok"
+		}
 	}
-	fmt.Fprintln(stdout, "connection test: CAR ok")
-	return exitOK
+	if asJSON {
+		json.NewEncoder(stdout).Encode(map[string]any{"connection_test": result, "ok": code == exitOK})
+		return code
+	}
+	for _, k := range []string{"qualys", "car"} {
+		if v, ok := result[k]; ok {
+			if v == "ok" {
+				fmt.Fprintf(stdout, "connection test: %s ok\n", displayName[k])
+			} else {
+				fmt.Fprintf(stdout, "connection test: %s failed: %s\n", displayName[k], cli.Explain(v))
+			}
+		}
+	}
+	return code
 }
+
+var displayName = map[string]string{"qualys": "Qualys", "car": "CAR"}

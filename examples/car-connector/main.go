@@ -197,7 +197,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitUsage
 	}
 	if o.connectionTest {
-		return connectionTest(ctx, cfg, stdout)
+		return connectionTest(ctx, cfg, o.json, stdout)
 	}
 	unlock, err := lock(o.workingDir, cfg.Source.Key)
 	if err != nil {

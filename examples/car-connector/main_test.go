@@ -383,9 +383,20 @@ func TestIBMEnvironment(t *testing.T) {
 func TestConnectionTest(t *testing.T) {
 	w := newWorld(t, 5)
 	var out, errb bytes.Buffer
-	code := run(context.Background(), append(w.args(), "-connection-test"), &out, &errb, func(k string) string { return w.env[k] })
+	var text []string
+	for _, a := range w.args("-connection-test") {
+		if a != "-json" {
+			text = append(text, a)
+		}
+	}
+	code := run(context.Background(), text, &out, &errb, func(k string) string { return w.env[k] })
 	if code != 0 || !strings.Contains(out.String(), "Qualys ok") || !strings.Contains(out.String(), "CAR ok") || len(w.c.Imports()) != 0 {
 		t.Fatalf("exit %d, %d imports: %s %s", code, len(w.c.Imports()), out.String(), lastLines(errb.String(), 3))
+	}
+	out.Reset()
+	var doc map[string]any
+	if code := run(context.Background(), append(w.args(), "-connection-test"), &out, &errb, func(k string) string { return w.env[k] }); code != 0 || json.Unmarshal(out.Bytes(), &doc) != nil || doc["ok"] != true {
+		t.Errorf("-connection-test -json: exit %d: %s", code, out.String())
 	}
 	w.env["CAR_PASSWORD"] = "wrong"
 	out.Reset()
