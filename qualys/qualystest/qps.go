@@ -2,6 +2,7 @@ package qualystest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -394,8 +395,14 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, api string
 		}
 		s.mu.Lock()
 		s.tokenSeq++
-		tok := fmt.Sprintf("qualystest.jwt.%d.%d", s.tokenSeq, time.Now().UnixNano())
-		s.tokens[tok] = time.Now().Add(s.jwtLife)
+		expires := time.Now().Add(s.jwtLife)
+		// A JWT as the gateway sends one: header, claims (with exp),
+		// signature, each base64url without padding.
+		enc := base64.RawURLEncoding.EncodeToString
+		tok := enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." +
+			enc([]byte(fmt.Sprintf(`{"sub":%q,"exp":%d,"jti":"%d-%d"}`, s.user, time.Now().Add(4*time.Hour).Unix(), s.tokenSeq, time.Now().UnixNano()))) + "." +
+			enc([]byte(fmt.Sprintf("qualystest-signature-%d", s.tokenSeq)))
+		s.tokens[tok] = expires
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusCreated)

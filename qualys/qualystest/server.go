@@ -174,7 +174,10 @@ func WithQPSXMLOnly() Option { return func(s *Server) { s.qpsXMLOnly = true } }
 // WithTenant loads a tenant at start.
 func WithTenant(t *Tenant) Option { return func(s *Server) { s.pendingTenant = t } }
 
-// WithJWTLifetime sets how long gateway tokens live (default 4 hours).
+// WithJWTLifetime sets how long the server accepts a gateway token (default
+// 4 hours). The token's exp claim always says 4 hours, the documented
+// lifetime: a shorter lifetime here makes the server refuse the token
+// early (401), as for a revoked one.
 func WithJWTLifetime(d time.Duration) Option { return func(s *Server) { s.jwtLife = d } }
 
 // Server is a fake Qualys. Its methods are safe for concurrent use.
