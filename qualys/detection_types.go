@@ -1,6 +1,9 @@
 package qualys
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // DetectionHost is one <HOST> of the VM Host List Detection output: a host
 // and its detections. Optional fields the response did not carry are zero
@@ -173,4 +176,15 @@ type Warning struct {
 	Code string `json:"code,omitzero"`
 	Text string `json:"text,omitzero"`
 	URL  string `json:"url,omitzero"`
+}
+
+// MarshalJSON writes the host with its scan durations in seconds, as the
+// programs print durations.
+func (h DetectionHost) MarshalJSON() ([]byte, error) {
+	type plain DetectionHost
+	return json.Marshal(struct {
+		plain
+		LastVMScannedDuration     float64 `json:"last_vm_scanned_duration,omitzero"`
+		LastVMAuthScannedDuration float64 `json:"last_vm_auth_scanned_duration,omitzero"`
+	}{plain(h), h.LastVMScannedDuration.Seconds(), h.LastVMAuthScannedDuration.Seconds()})
 }
