@@ -77,13 +77,13 @@ func Example_carFlow() {
 			dets[h.ID] = h
 		}
 		for _, a := range page.Assets {
-			if err := im.Add(mapping.CAR(mapping.Host{Asset: a, Detections: dets[a.QWebHostID]}, "Qualys")); err != nil {
+			if err := im.Add(context.Background(), mapping.CAR(mapping.Host{Asset: a, Detections: dets[a.QWebHostID]}, "Qualys")); err != nil {
 				fmt.Println(err)
 				return
 			}
 		}
 	}
-	sum, err := im.Close()
+	sum, err := im.Close(context.Background())
 	if err != nil {
 		fmt.Println(err)
 		return

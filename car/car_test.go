@@ -118,11 +118,11 @@ func TestFullImportEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if err := im.Add(host(fmt.Sprint(100+i), fmt.Sprintf("10.0.0.%d", i+1), fmt.Sprintf("02:00:00:00:00:0%d", i+1))); err != nil {
+		if err := im.Add(context.Background(), host(fmt.Sprint(100+i), fmt.Sprintf("10.0.0.%d", i+1), fmt.Sprintf("02:00:00:00:00:0%d", i+1))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	sum, err := im.Close()
+	sum, err := im.Close(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +189,11 @@ func TestFullImportDeactivatesUnreportedEdges(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, h := range hosts {
-			if err := im.Add(h); err != nil {
+			if err := im.Add(context.Background(), h); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := im.Close(); err != nil {
+		if _, err := im.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -220,10 +220,10 @@ func TestBatchBoundaries(t *testing.T) {
 			for i := range n {
 				g.Vertices = append(g.Vertices, &car.Account{ExternalID: fmt.Sprint("acct-", i), Name: "a"})
 			}
-			if err := im.Add(g); err != nil {
+			if err := im.Add(context.Background(), g); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := im.Close(); err != nil {
+			if _, err := im.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			var sizes []int
@@ -249,10 +249,10 @@ func TestReportSizeLimitSplitsBatches(t *testing.T) {
 	for i := range 1500 { // 15 MB in all
 		g.Vertices = append(g.Vertices, &car.Vulnerability{ExternalID: fmt.Sprint(i), Name: "v", Description: big})
 	}
-	if err := im.Add(g); err != nil {
+	if err := im.Add(context.Background(), g); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := im.Close(); err != nil {
+	if _, err := im.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	recs := srv.Imports()
@@ -275,10 +275,10 @@ func TestJobLimit(t *testing.T) {
 	for i := range 500 { // 50 requests
 		g.Vertices = append(g.Vertices, &car.Account{ExternalID: fmt.Sprint(i), Name: "a"})
 	}
-	if err := im.Add(g); err != nil {
+	if err := im.Add(context.Background(), g); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := im.Close(); err != nil {
+	if _, err := im.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if p := srv.PeakOutstandingJobs(); p > car.MaxOutstandingJobs || p < 10 {
@@ -291,8 +291,8 @@ func TestFailedJobFailsCloseAndResetsState(t *testing.T) {
 	srv.SetModelState("Qualys", "previous")
 	srv.InjectFault(cartest.Fault{Route: "/imports", FailJob: true, Collection: "macaddress"})
 	im, _ := c.NewImport(context.Background(), src, car.Incremental)
-	im.Add(host("1", "10.0.0.1", "02:00:00:00:00:01"))
-	_, err := im.Close()
+	im.Add(context.Background(), host("1", "10.0.0.1", "02:00:00:00:00:01"))
+	_, err := im.Close(context.Background())
 	var jf *car.JobFailedError
 	if !errors.As(err, &jf) || jf.Collection != "macaddress" || !strings.Contains(err.Error(), "simulated import failure") {
 		t.Fatalf("err = %v, want a JobFailedError for macaddress", err)
@@ -306,9 +306,9 @@ func TestAbortKeepsPreviousState(t *testing.T) {
 	srv, c, _ := setup(t)
 	srv.SetModelState("Qualys", "previous")
 	im, _ := c.NewImport(context.Background(), src, car.Incremental)
-	im.Add(host("1", "10.0.0.1", "02:00:00:00:00:01"))
+	im.Add(context.Background(), host("1", "10.0.0.1", "02:00:00:00:00:01"))
 	im.Abort()
-	if _, err := im.Close(); err == nil {
+	if _, err := im.Close(context.Background()); err == nil {
 		t.Error("Close after Abort succeeded")
 	}
 	if st := srv.ModelState("Qualys"); st != "previous" {
@@ -336,8 +336,8 @@ func TestRetriesAndPatchPolicy(t *testing.T) {
 	srv, c, _ := setup(t)
 	srv.InjectFault(cartest.Fault{Method: "POST", Route: "/imports", Call: 1, Status: 503})
 	im, _ := c.NewImport(context.Background(), src, car.Incremental)
-	im.Add(host("1", "10.0.0.1", "02:00:00:00:00:01"))
-	if _, err := im.Close(); err != nil {
+	im.Add(context.Background(), host("1", "10.0.0.1", "02:00:00:00:00:01"))
+	if _, err := im.Close(context.Background()); err != nil {
 		t.Fatalf("import after one 503: %v", err)
 	}
 	// PATCH: a 503 without Retry-After is not retried; with it, it is.
@@ -412,8 +412,8 @@ func TestSoftDeleteChunkedAndEncoded(t *testing.T) {
 func TestQueryEdgesOfAsset(t *testing.T) {
 	_, c, _ := setup(t)
 	im, _ := c.NewImport(context.Background(), src, car.Incremental)
-	im.Add(host("7", "10.0.0.7", "02:00:00:00:00:07"))
-	if _, err := im.Close(); err != nil {
+	im.Add(context.Background(), host("7", "10.0.0.7", "02:00:00:00:00:07"))
+	if _, err := im.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var out struct {
@@ -500,7 +500,7 @@ func TestImportMemoryIsFlat(t *testing.T) {
 		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 		g := car.Graph{Vertices: []car.Vertex{&car.Asset{ExternalID: id, Name: "h" + id, Description: strings.Repeat("d", 200)}, &car.IPAddress{Key: ip}},
 			Edges: []car.Edge{{Collection: "asset_ipaddress", From: id, To: ip}}}
-		if err := im.Add(g); err != nil {
+		if err := im.Add(context.Background(), g); err != nil {
 			t.Fatal(err)
 		}
 		if i%20000 == 0 {
@@ -509,7 +509,7 @@ func TestImportMemoryIsFlat(t *testing.T) {
 			peak = max(peak, ms.HeapInuse)
 		}
 	}
-	sum, err := im.Close()
+	sum, err := im.Close(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,8 +549,8 @@ func TestCheckpointOnlyOnProvenSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			addErr := im.Add(host("1", "10.0.0.1", "02:00:00:00:00:01"))
-			_, err = im.Close()
+			addErr := im.Add(context.Background(), host("1", "10.0.0.1", "02:00:00:00:00:01"))
+			_, err = im.Close(context.Background())
 			if err == nil {
 				err = addErr
 			}

@@ -22,14 +22,14 @@ func ExampleClient_NewImport() {
 	if err != nil {
 		panic(err)
 	}
-	err = im.Add(car.Graph{
+	err = im.Add(context.Background(), car.Graph{
 		Vertices: []car.Vertex{&car.Asset{ExternalID: "31000001", Name: "web-01"}, &car.IPAddress{Key: "10.20.30.40"}},
 		Edges:    []car.Edge{{Collection: "asset_ipaddress", From: "31000001", To: "10.20.30.40"}},
 	})
 	if err != nil {
 		panic(err)
 	}
-	sum, err := im.Close()
+	sum, err := im.Close(context.Background())
 	if err != nil {
 		panic(err)
 	}

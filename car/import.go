@@ -176,7 +176,6 @@ type pendingJob struct {
 // concurrent use.
 type Import struct {
 	c       *Client
-	ctx     context.Context
 	source  Source
 	report  Report
 	mode    Mode
@@ -210,7 +209,7 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 	if cfg.stateID == "" {
 		cfg.stateID = key
 	}
-	im := &Import{c: c, ctx: ctx, source: source, mode: mode, cfg: cfg, start: time.Now(),
+	im := &Import{c: c, source: source, mode: mode, cfg: cfg, start: time.Now(),
 		report: Report{Key: key, Timestamp: ts, Type: source.Key, Description: cmp.Or(cfg.reportDesc, source.Key+" import")},
 		vbuf:   map[string]*batch{}, ebuf: map[string]*batch{}, seen: map[string]*dedupe{},
 		sum: ImportSummary{Source: source.Key, Mode: mode, Objects: map[string]int{}}}
@@ -218,10 +217,10 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 		if err := c.EnterFullImport(ctx, source.Key); err != nil {
 			return nil, fmt.Errorf("car: entering full import: %w", err)
 		}
-		if err := im.post("", nil, false); err != nil {
+		if err := im.post(ctx, "", nil, false); err != nil {
 			return nil, err
 		}
-		if err := im.waitAll(); err != nil {
+		if err := im.waitAll(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -300,7 +299,7 @@ func setSource(v Vertex, src string) {
 // goes. A graph that fails validation is refused whole, with an error that
 // names the object and field. After a failed request, Add returns that
 // error.
-func (im *Import) Add(g Graph) error {
+func (im *Import) Add(ctx context.Context, g Graph) error {
 	if im.err != nil {
 		return im.err
 	}
@@ -320,7 +319,7 @@ func (im *Import) Add(g Graph) error {
 		if err != nil {
 			return err
 		}
-		if err := im.queue(im.vbuf, coll, b, true); err != nil {
+		if err := im.queue(ctx, im.vbuf, coll, b, true); err != nil {
 			return im.fail(err)
 		}
 	}
@@ -341,7 +340,7 @@ func (im *Import) Add(g Graph) error {
 		if err != nil {
 			return err
 		}
-		if err := im.queue(im.ebuf, e.Collection, b, false); err != nil {
+		if err := im.queue(ctx, im.ebuf, e.Collection, b, false); err != nil {
 			return im.fail(err)
 		}
 	}
@@ -355,14 +354,14 @@ func (im *Import) fail(err error) error {
 	return im.err
 }
 
-func (im *Import) queue(bufs map[string]*batch, coll string, obj []byte, vertex bool) error {
+func (im *Import) queue(ctx context.Context, bufs map[string]*batch, coll string, obj []byte, vertex bool) error {
 	b := bufs[coll]
 	if b == nil {
 		b = &batch{}
 		bufs[coll] = b
 	}
 	if len(b.objs) > 0 && b.bytes+len(obj) > im.cfg.maxBytes {
-		if err := im.flush(bufs, coll, vertex); err != nil {
+		if err := im.flush(ctx, bufs, coll, vertex); err != nil {
 			return err
 		}
 	}
@@ -370,7 +369,7 @@ func (im *Import) queue(bufs map[string]*batch, coll string, obj []byte, vertex 
 	b.bytes += len(obj) + 1
 	im.sum.Objects[coll]++
 	if len(b.objs) >= im.cfg.batch {
-		return im.flush(bufs, coll, vertex)
+		return im.flush(ctx, bufs, coll, vertex)
 	}
 	return nil
 }
@@ -378,45 +377,45 @@ func (im *Import) queue(bufs map[string]*batch, coll string, obj []byte, vertex 
 // flush posts one collection's batch. Edges go only after every vertex
 // queued so far was sent and its job completed, so no edge refers to a
 // vertex CAR does not have yet.
-func (im *Import) flush(bufs map[string]*batch, coll string, vertex bool) error {
+func (im *Import) flush(ctx context.Context, bufs map[string]*batch, coll string, vertex bool) error {
 	b := bufs[coll]
 	if b == nil || len(b.objs) == 0 {
 		return nil
 	}
 	if !vertex {
-		if err := im.flushVertices(); err != nil {
+		if err := im.flushVertices(ctx); err != nil {
 			return err
 		}
-		if err := im.waitVertices(); err != nil {
+		if err := im.waitVertices(ctx); err != nil {
 			return err
 		}
 	}
 	objs := b.objs
 	b.objs, b.bytes, b.ids = nil, 0, nil
-	return im.post(coll, objs, vertex)
+	return im.post(ctx, coll, objs, vertex)
 }
 
-func (im *Import) flushVertices() error {
+func (im *Import) flushVertices(ctx context.Context) error {
 	for _, coll := range VertexOrder {
-		if err := im.flush(im.vbuf, coll, true); err != nil {
+		if err := im.flush(ctx, im.vbuf, coll, true); err != nil {
 			return err
 		}
 	}
 	for coll := range im.vbuf {
-		if err := im.flush(im.vbuf, coll, true); err != nil {
+		if err := im.flush(ctx, im.vbuf, coll, true); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (im *Import) post(coll string, objs []json.RawMessage, vertex bool) error {
+func (im *Import) post(ctx context.Context, coll string, objs []json.RawMessage, vertex bool) error {
 	for len(im.pending) >= im.cfg.maxJobs {
-		if err := im.poll(false); err != nil {
+		if err := im.poll(ctx, false); err != nil {
 			return err
 		}
 	}
-	id, err := im.c.Import(im.ctx, &Envelope{Source: im.source, Report: im.report, Collection: coll, Objects: objs})
+	id, err := im.c.Import(ctx, &Envelope{Source: im.source, Report: im.report, Collection: coll, Objects: objs})
 	im.sum.Requests++
 	if err != nil {
 		if coll != "" {
@@ -431,7 +430,7 @@ func (im *Import) post(coll string, objs []json.RawMessage, vertex bool) error {
 
 // poll asks about the outstanding jobs once (after a wait when waitFirst),
 // removing the finished ones.
-func (im *Import) poll(onlyVertices bool) error {
+func (im *Import) poll(ctx context.Context, onlyVertices bool) error {
 	wait := im.c.pollMin
 	for {
 		var ids []string
@@ -443,7 +442,7 @@ func (im *Import) poll(onlyVertices bool) error {
 		if len(ids) == 0 {
 			return nil
 		}
-		st, err := im.c.ImportStatus(im.ctx, ids)
+		st, err := im.c.ImportStatus(ctx, ids)
 		if err != nil {
 			return err
 		}
@@ -470,7 +469,7 @@ func (im *Import) poll(onlyVertices bool) error {
 		if progressed {
 			return nil
 		}
-		if err := retry.Sleep(im.ctx, wait); err != nil {
+		if err := retry.Sleep(ctx, wait); err != nil {
 			return err
 		}
 		wait = min(wait*2, im.c.pollMax)
@@ -514,9 +513,9 @@ func contains(ids []string, id string) bool {
 	return false
 }
 
-func (im *Import) waitVertices() error {
+func (im *Import) waitVertices(ctx context.Context) error {
 	for hasVertexJob(im.pending) {
-		if err := im.poll(true); err != nil {
+		if err := im.poll(ctx, true); err != nil {
 			return err
 		}
 	}
@@ -532,9 +531,9 @@ func hasVertexJob(p []pendingJob) bool {
 	return false
 }
 
-func (im *Import) waitAll() error {
+func (im *Import) waitAll(ctx context.Context) error {
 	for len(im.pending) > 0 {
-		if err := im.poll(false); err != nil {
+		if err := im.poll(ctx, false); err != nil {
 			return err
 		}
 	}
@@ -546,21 +545,21 @@ func (im *Import) waitAll() error {
 // model state. If a job failed, Close returns an error naming the
 // collection and CAR's message and resets the model state so the next run
 // is a full import (nothing is lost by skipping a window).
-func (im *Import) Close() (*ImportSummary, error) {
+func (im *Import) Close(ctx context.Context) (*ImportSummary, error) {
 	if im.done {
 		return &im.sum, im.err
 	}
 	im.done = true
 	err := im.err
 	if err == nil {
-		err = im.finish()
+		err = im.finish(ctx)
 	}
 	im.sum.Duration = time.Since(im.start)
 	if err != nil {
 		im.err = err
 		var jf *JobFailedError
 		if errors.As(err, &jf) {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(im.ctx), 30*time.Second)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
 			if rerr := im.c.ResetModelStateID(rctx, im.source.Key); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("car: resetting the model state: %w", rerr))
@@ -573,11 +572,11 @@ func (im *Import) Close() (*ImportSummary, error) {
 	return &im.sum, nil
 }
 
-func (im *Import) finish() error {
-	if err := im.flushVertices(); err != nil {
+func (im *Import) finish(ctx context.Context) error {
+	if err := im.flushVertices(ctx); err != nil {
 		return err
 	}
-	if err := im.waitAll(); err != nil {
+	if err := im.waitAll(ctx); err != nil {
 		return err
 	}
 	for coll := range im.ebuf {
@@ -587,19 +586,19 @@ func (im *Import) finish() error {
 		}
 		objs := b.objs
 		b.objs, b.bytes, b.ids = nil, 0, nil
-		if err := im.post(coll, objs, false); err != nil {
+		if err := im.post(ctx, coll, objs, false); err != nil {
 			return err
 		}
 	}
-	if err := im.waitAll(); err != nil {
+	if err := im.waitAll(ctx); err != nil {
 		return err
 	}
 	if im.mode == Full {
-		if err := im.c.ExitFullImport(im.ctx, im.source.Key); err != nil {
+		if err := im.c.ExitFullImport(ctx, im.source.Key); err != nil {
 			return fmt.Errorf("car: leaving full import: %w", err)
 		}
 	}
-	if err := im.c.SaveModelStateID(im.ctx, im.source.Key, im.cfg.stateID); err != nil {
+	if err := im.c.SaveModelStateID(ctx, im.source.Key, im.cfg.stateID); err != nil {
 		return fmt.Errorf("car: saving the model state: %w", err)
 	}
 	return nil

@@ -322,7 +322,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		r.finishSummary()
 		return r.sum, err
 	}
-	isum, err := r.im.Close()
+	isum, err := r.im.Close(ctx)
 	r.sum.Import = isum
 	r.finishSummary()
 	if err != nil {

@@ -174,7 +174,7 @@ func (r *run) send(ctx context.Context, b *batch) error {
 			r.sum.Applications += len(ga.Software)
 		}
 		g := mapping.CAR(h, r.cfg.Source.Key)
-		if err := r.im.Add(g); err != nil {
+		if err := r.im.Add(ctx, g); err != nil {
 			return fmt.Errorf("carsync: host asset %d: %w", a.ID, err)
 		}
 		r.sum.Hosts++
@@ -419,7 +419,7 @@ func (r *run) refreshVulnerabilities(ctx context.Context) error {
 		return nil
 	}
 	r.log.Info("carsync: refreshing KnowledgeBase fields of vulnerabilities in CAR", "count", len(g.Vertices))
-	if err := r.im.Add(g); err != nil {
+	if err := r.im.Add(ctx, g); err != nil {
 		return fmt.Errorf("carsync: refreshing vulnerabilities: %w", err)
 	}
 	r.sum.Vertices += len(g.Vertices)

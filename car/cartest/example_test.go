@@ -21,11 +21,11 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	im.Add(car.Graph{
+	im.Add(context.Background(), car.Graph{
 		Vertices: []car.Vertex{&car.Asset{ExternalID: "1", Name: "web-01"}, &car.IPAddress{Key: "10.0.0.1"}},
 		Edges:    []car.Edge{{Collection: "asset_ipaddress", From: "1", To: "10.0.0.1"}},
 	})
-	if _, err := im.Close(); err != nil {
+	if _, err := im.Close(context.Background()); err != nil {
 		fmt.Println(err)
 		return
 	}
