@@ -256,13 +256,13 @@ type ImportStatus struct {
 	Complete   []string
 	Incomplete []string
 	NotFound   []string
-	Errors     []ImportError
+	Errors     []FailedImport
 }
 
-// ImportError is a failed import job.
-type ImportError struct {
+// FailedImport is an import job importstatus lists under error_imports.
+type FailedImport struct {
 	ID         string `json:"id"`
-	Error      string `json:"error"`
+	Message    string `json:"error"`
 	StatusCode int    `json:"statusCode"`
 }
 
@@ -313,7 +313,7 @@ func (c *Client) ImportStatus(ctx context.Context, ids []string) (*ImportStatus,
 				msg = string(b)
 			}
 		}
-		st.Errors = append(st.Errors, ImportError{ID: x.ID, Error: redact.Scrub(msg, c.secrets()...), StatusCode: x.StatusCode})
+		st.Errors = append(st.Errors, FailedImport{ID: x.ID, Message: redact.Scrub(msg, c.secrets()...), StatusCode: x.StatusCode})
 	}
 	return st, nil
 }

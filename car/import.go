@@ -487,7 +487,7 @@ func (im *Import) jobState(st *ImportStatus, p pendingJob) (done bool, err error
 	}
 	for _, e := range st.Errors {
 		if e.ID == p.id {
-			return false, fail(e.StatusCode, e.Error)
+			return false, fail(e.StatusCode, e.Message)
 		}
 	}
 	switch {

@@ -258,15 +258,17 @@ func (d *xdec) nextSearchList() (*SearchList, error) {
 	return l, nil
 }
 
-// listDeleteError reports a search list that could not be deleted, so that
-// an operator can delete it by hand.
-type listDeleteError struct {
-	id  int64
-	err error
+// SearchListDeleteError reports a search list that could not be deleted:
+// errors.As gives the list id, so that a caller (or an operator) can
+// delete it by hand.
+type SearchListDeleteError struct {
+	ListID int64
+	Err    error
 }
 
-func (e *listDeleteError) Error() string {
-	return fmt.Sprintf("qualys: could not delete dynamic search list %d; delete it by hand (QID search lists, id %d): %v", e.id, e.id, e.err)
+func (e *SearchListDeleteError) Error() string {
+	return fmt.Sprintf("qualys: could not delete dynamic search list %d; delete it by hand (QID search lists, id %d): %v", e.ListID, e.ListID, e.Err)
 }
 
-func (e *listDeleteError) Unwrap() error { return e.err }
+// Unwrap returns the deletion's error.
+func (e *SearchListDeleteError) Unwrap() error { return e.Err }

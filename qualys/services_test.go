@@ -230,6 +230,10 @@ func TestVulnerableHostsDeletesListInEveryCase(t *testing.T) {
 		if len(ids) != 1 || err == nil || !strings.Contains(err.Error(), fmt.Sprintf("delete it by hand (QID search lists, id %d)", ids[0])) {
 			t.Errorf("err = %v, lists %v; want the list id named", err, ids)
 		}
+		var de *qualys.SearchListDeleteError
+		if !errors.As(err, &de) || len(ids) != 1 || de.ListID != ids[0] {
+			t.Errorf("errors.As gives %+v, want the list id %v", de, ids)
+		}
 	})
 	t.Run("invalid CVE creates nothing", func(t *testing.T) {
 		srv, c := newFake(t, 5)

@@ -155,7 +155,7 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 			defer cancel()
 			if err := c.SearchLists.Delete(dctx, id); err != nil {
-				return &listDeleteError{id: id, err: err}
+				return &SearchListDeleteError{ListID: id, Err: err}
 			}
 			c.cfg.logger.Debug("qualys: deleted dynamic search list", "id", id)
 			return nil
@@ -312,7 +312,7 @@ func (c *Client) deleteByTitle(ctx context.Context, title string) (int64, error)
 				return 0, nil
 			}
 			if err := c.SearchLists.Delete(dctx, id); err != nil {
-				return 0, &listDeleteError{id: id, err: err}
+				return 0, &SearchListDeleteError{ListID: id, Err: err}
 			}
 			c.cfg.logger.Debug("qualys: deleted a search list whose creation answer was lost", "id", id)
 			return id, nil

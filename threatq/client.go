@@ -237,6 +237,8 @@ type Error struct {
 	Endpoint   string
 	Messages   []string
 	Err        error
+
+	login bool // a refused login (matches ErrUnauthorized)
 }
 
 // Error describes the failure, without credentials.
@@ -259,7 +261,7 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrUnauthorized:
-		return e.StatusCode == 401 || e.StatusCode == 403
+		return e.login || e.StatusCode == 401 || e.StatusCode == 403
 	case ErrNotFound:
 		return e.StatusCode == 404
 	case ErrRateLimited:
@@ -506,7 +508,9 @@ func (c *Client) obtainToken(ctx context.Context) (string, error) {
 	if err != nil {
 		var te *Error
 		if errors.As(err, &te) && (te.StatusCode == 400 || te.StatusCode == 401) {
-			te.StatusCode = 401 // bad credentials: make it match ErrUnauthorized
+			// A refused login matches ErrUnauthorized whatever status the
+			// server chose for it; the status stays the one it sent.
+			te.login = true
 			te.Messages = append([]string{"login failed: check the client id and credentials"}, te.Messages...)
 		}
 		return "", err

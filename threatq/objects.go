@@ -194,7 +194,10 @@ func (c *Client) FindIndicator(ctx context.Context, typ, value string) (*Indicat
 			}
 		}
 		if w.Value == value && tid == typeID {
-			id, _ := w.ID.Int64()
+			id, err := objectID(w.ID, "GET", "/api/indicators")
+			if err != nil {
+				return nil, err
+			}
 			return &Indicator{ID: id, Value: w.Value, Type: typ, Description: w.Description}, nil
 		}
 	}
@@ -240,19 +243,36 @@ func (c *Client) EnsureIndicator(ctx context.Context, in Indicator) (*Indicator,
 		return nil, err
 	}
 	var list []wireIndicator
+	var derr error
 	if len(out.Data) > 0 && out.Data[0] == '{' {
 		var one wireIndicator
-		json.Unmarshal(out.Data, &one)
+		derr = json.Unmarshal(out.Data, &one)
 		list = []wireIndicator{one}
 	} else {
-		json.Unmarshal(out.Data, &list)
+		derr = json.Unmarshal(out.Data, &list)
+	}
+	if derr != nil {
+		return nil, &Error{Method: "POST", Endpoint: "/api/indicators", StatusCode: 200, Messages: []string{"unreadable create answer: " + derr.Error()}}
 	}
 	if len(list) == 0 {
 		return nil, &Error{Method: "POST", Endpoint: "/api/indicators", StatusCode: 200, Messages: []string{"create returned no indicator"}}
 	}
-	id, _ := list[0].ID.Int64()
+	id, err := objectID(list[0].ID, "POST", "/api/indicators")
+	if err != nil {
+		return nil, err
+	}
 	in.ID = id
 	return &in, nil
+}
+
+// objectID reads an object id from an answer: a positive integer, or an
+// error (never 0).
+func objectID(n json.Number, method, endpoint string) (int64, error) {
+	id, err := n.Int64()
+	if err != nil || id <= 0 {
+		return 0, &Error{Method: method, Endpoint: endpoint, StatusCode: 200, Messages: []string{fmt.Sprintf("answer with an invalid object id %q", n.String())}}
+	}
+	return id, nil
 }
 
 // BulkBatch is the number of objects sent in one consume request.
@@ -327,7 +347,10 @@ func (c *Client) upsertBatch(ctx context.Context, coll string, batch []Asset) ([
 		} else {
 			ids := map[string]int64{}
 			for _, d := range resp.Data {
-				id, _ := d.ID.Int64()
+				id, err := objectID(d.ID, "POST", "/api/"+coll+"/consume")
+				if err != nil {
+					return nil, err
+				}
 				ids[d.Value] = id
 			}
 			out := make([]Asset, 0, len(batch))
@@ -381,8 +404,8 @@ func (c *Client) upsertOne(ctx context.Context, coll string, a Asset) (Asset, er
 		if err := c.call(ctx, &request{method: "POST", path: coll, body: body}, &out); err != nil {
 			return a, err
 		}
-		if id = firstID(out.Data); id == 0 {
-			return a, &Error{Method: "POST", Endpoint: "/api/" + coll, StatusCode: 200, Messages: []string{"create returned no id"}}
+		if id, err = firstID(out.Data, "/api/"+coll); err != nil {
+			return a, err
 		}
 	}
 	a.ID = id
@@ -400,22 +423,27 @@ func (c *Client) upsertOne(ctx context.Context, coll string, a Asset) (Asset, er
 	return a, nil
 }
 
-func firstID(raw json.RawMessage) int64 {
+// firstID reads the id of a create answer's data (an object or a list of
+// one).
+func firstID(raw json.RawMessage, endpoint string) (int64, error) {
 	var one struct {
 		ID json.Number `json:"id"`
 	}
+	var err error
 	if len(raw) > 0 && raw[0] == '[' {
 		var list []struct {
 			ID json.Number `json:"id"`
 		}
-		if json.Unmarshal(raw, &list) == nil && len(list) > 0 {
+		if err = json.Unmarshal(raw, &list); err == nil && len(list) > 0 {
 			one = list[0]
 		}
 	} else {
-		json.Unmarshal(raw, &one)
+		err = json.Unmarshal(raw, &one)
 	}
-	id, _ := one.ID.Int64()
-	return id
+	if err != nil {
+		return 0, &Error{Method: "POST", Endpoint: endpoint, StatusCode: 200, Messages: []string{"unreadable create answer: " + err.Error()}}
+	}
+	return objectID(one.ID, "POST", endpoint)
 }
 
 func (c *Client) findByValue(ctx context.Context, coll, value string) (int64, error) {
@@ -430,8 +458,7 @@ func (c *Client) findByValue(ctx context.Context, coll, value string) (int64, er
 	}
 	for _, d := range out.Data {
 		if d.Value == value {
-			id, _ := d.ID.Int64()
-			return id, nil
+			return objectID(d.ID, "GET", "/api/"+coll)
 		}
 	}
 	return 0, nil
