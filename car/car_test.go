@@ -57,6 +57,7 @@ func host(id string, ip, mac string) car.Graph {
 }
 
 func TestEdgeJSONShapes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		e    car.Edge
 		want string
@@ -75,6 +76,7 @@ func TestEdgeJSONShapes(t *testing.T) {
 }
 
 func TestValidationNamesObjectAndField(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		v     car.Vertex
 		field string
@@ -111,6 +113,7 @@ func TestValidationNamesObjectAndField(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestFullImportEndToEnd(t *testing.T) {
+	t.Parallel()
 	srv, c, _ := setup(t)
 	ctx := context.Background()
 	im, err := c.NewImport(ctx, src, car.Full, car.WithModelStateID("2026-03-01T00:00:00Z"))
@@ -181,6 +184,7 @@ func TestFullImportEndToEnd(t *testing.T) {
 }
 
 func TestFullImportDeactivatesUnreportedEdges(t *testing.T) {
+	t.Parallel()
 	srv, c, _ := setup(t)
 	ctx := context.Background()
 	run := func(hosts ...car.Graph) {
@@ -209,6 +213,7 @@ func TestFullImportDeactivatesUnreportedEdges(t *testing.T) {
 }
 
 func TestBatchBoundaries(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{1999, 2000, 2001} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			srv, c, _ := setup(t)
@@ -242,6 +247,7 @@ func TestBatchBoundaries(t *testing.T) {
 }
 
 func TestReportSizeLimitSplitsBatches(t *testing.T) {
+	t.Parallel()
 	srv, c, _ := setup(t)
 	im, _ := c.NewImport(context.Background(), src, car.Incremental)
 	big := strings.Repeat("x", 10000)
@@ -269,6 +275,7 @@ func TestReportSizeLimitSplitsBatches(t *testing.T) {
 }
 
 func TestJobLimit(t *testing.T) {
+	t.Parallel()
 	srv, c, _ := setup(t, cartest.WithJobPolls(3))
 	im, _ := c.NewImport(context.Background(), src, car.Incremental, car.WithBatchSize(10))
 	g := car.Graph{}
@@ -287,6 +294,7 @@ func TestJobLimit(t *testing.T) {
 }
 
 func TestFailedJobFailsCloseAndResetsState(t *testing.T) {
+	t.Parallel()
 	srv, c, _ := setup(t)
 	srv.SetModelState("Qualys", "previous")
 	srv.InjectFault(cartest.Fault{Route: "/imports", FailJob: true, Collection: "macaddress"})
@@ -303,6 +311,7 @@ func TestFailedJobFailsCloseAndResetsState(t *testing.T) {
 }
 
 func TestAbortKeepsPreviousState(t *testing.T) {
+	t.Parallel()
 	srv, c, _ := setup(t)
 	srv.SetModelState("Qualys", "previous")
 	im, _ := c.NewImport(context.Background(), src, car.Incremental)
@@ -317,6 +326,7 @@ func TestAbortKeepsPreviousState(t *testing.T) {
 }
 
 func TestSchemaRejectionsFromTheFake(t *testing.T) {
+	t.Parallel()
 	_, c, _ := setup(t)
 	// An integer external_id, as the replaced connector sent.
 	_, err := c.Import(context.Background(), &car.Envelope{Source: src, Report: car.Report{Key: "1", Timestamp: 1},
@@ -333,6 +343,7 @@ func TestSchemaRejectionsFromTheFake(t *testing.T) {
 }
 
 func TestRetriesAndPatchPolicy(t *testing.T) {
+	t.Parallel()
 	srv, c, _ := setup(t)
 	srv.InjectFault(cartest.Fault{Method: "POST", Route: "/imports", Call: 1, Status: 503})
 	im, _ := c.NewImport(context.Background(), src, car.Incremental)
@@ -359,6 +370,7 @@ func TestRetriesAndPatchPolicy(t *testing.T) {
 }
 
 func TestModelStateAndDatabase(t *testing.T) {
+	t.Parallel()
 	srv, c, _ := setup(t, cartest.WithDatabaseMissing())
 	ctx := context.Background()
 	st, err := c.DatabaseStatus(ctx)
@@ -387,6 +399,7 @@ func TestModelStateAndDatabase(t *testing.T) {
 }
 
 func TestSoftDeleteChunkedAndEncoded(t *testing.T) {
+	t.Parallel()
 	srv, c, _ := setup(t)
 	var ids []string
 	for i := range 400 {
@@ -410,6 +423,7 @@ func TestSoftDeleteChunkedAndEncoded(t *testing.T) {
 }
 
 func TestQueryEdgesOfAsset(t *testing.T) {
+	t.Parallel()
 	_, c, _ := setup(t)
 	im, _ := c.NewImport(context.Background(), src, car.Incremental)
 	im.Add(context.Background(), host("7", "10.0.0.7", "02:00:00:00:00:07"))
@@ -426,6 +440,7 @@ func TestQueryEdgesOfAsset(t *testing.T) {
 }
 
 func TestErrorsTypedAndRedacted(t *testing.T) {
+	t.Parallel()
 	srv := cartest.NewServer()
 	defer srv.Close()
 	var logs bytes.Buffer
@@ -456,6 +471,7 @@ func TestErrorsTypedAndRedacted(t *testing.T) {
 }
 
 func TestTokenAuth(t *testing.T) {
+	t.Parallel()
 	srv := cartest.NewServer()
 	defer srv.Close()
 	c, _ := car.NewClient(srv.URL, car.WithToken(cartest.DefaultToken), car.WithInsecureLoopback())
@@ -522,6 +538,7 @@ func TestImportMemoryIsFlat(t *testing.T) {
 // TestCheckpointOnlyOnProvenSuccess: job states that do not prove success
 // fail the import, and the model state never moves to the new one.
 func TestCheckpointOnlyOnProvenSuccess(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		fault cartest.Fault
 		opts  []car.ImportOption

@@ -75,6 +75,26 @@ func activeGraph(c *cartest.Server) map[string][]string {
 	return out
 }
 
+// testClock drives Config.Now: runs happen at fixed times and changes made
+// between two runs are stamped between them, so no test waits for the wall
+// clock to tick past a window's second.
+type testClock struct{ now time.Time }
+
+// useClock starts the clock an hour after the generated tenants' base time.
+func useClock(cfg *carsync.Config) *testClock {
+	c := &testClock{now: time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)}
+	cfg.Now = func() time.Time { return c.now }
+	return c
+}
+
+// step moves the clock two hours on and returns a time inside the new
+// window, for the changes made before the next run.
+func (c *testClock) step() time.Time {
+	t := c.now.Add(time.Hour)
+	c.now = c.now.Add(2 * time.Hour)
+	return t
+}
+
 func mustRun(t *testing.T, cfg carsync.Config) *carsync.Summary {
 	t.Helper()
 	sum, err := carsync.Run(context.Background(), cfg)
@@ -85,7 +105,9 @@ func mustRun(t *testing.T, cfg carsync.Config) *carsync.Summary {
 }
 
 func TestInitialThenIncremental(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 120)
+	clk := useClock(&e.cfg)
 	sum := mustRun(t, e.cfg)
 	if sum.Mode != carsync.Full || sum.Hosts != 120 || sum.Vertices < 120 || sum.Edges < 120 {
 		t.Fatalf("first run: %+v", sum)
@@ -101,8 +123,7 @@ func TestInitialThenIncremental(t *testing.T) {
 		}
 	}
 
-	time.Sleep(1100 * time.Millisecond)
-	now := time.Now().UTC()
+	now := clk.step()
 	removed, changed := e.tenant.HostAssets[0], *e.tenant.HostAssets[1]
 	e.q.RemoveHostAsset(removed.ID)
 	e.q.RemoveDetectionHost(removed.QWebHostID)
@@ -171,11 +192,13 @@ func TestInitialThenIncremental(t *testing.T) {
 }
 
 func TestQuietIncrementalCostsConstantCalls(t *testing.T) {
+	t.Parallel()
 	var calls []int64
 	for _, hosts := range []int{60, 240} {
 		e := newEnv(t, hosts)
+		clk := useClock(&e.cfg)
 		mustRun(t, e.cfg)
-		time.Sleep(1100 * time.Millisecond)
+		clk.step()
 		sum := mustRun(t, e.cfg)
 		if sum.Mode != carsync.Incremental || sum.Hosts != 0 {
 			t.Fatalf("quiet run: %+v", sum)
@@ -193,6 +216,7 @@ func TestQuietIncrementalCostsConstantCalls(t *testing.T) {
 }
 
 func TestFailedRunLosesNothing(t *testing.T) {
+	t.Parallel()
 	clean := newEnv(t, 150)
 	mustRun(t, clean.cfg)
 	want := activeGraph(clean.c)
@@ -217,6 +241,7 @@ func TestFailedRunLosesNothing(t *testing.T) {
 }
 
 func TestRateLimitStormRiddenOutWithinBudget(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 100, qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Calls: 2, Window: time.Second, Concurrency: 1, OmitToWaitFirst: true}))
 	sum := mustRun(t, e.cfg)
 	if sum.Hosts != 100 {
@@ -232,6 +257,7 @@ func TestRateLimitStormRiddenOutWithinBudget(t *testing.T) {
 }
 
 func TestForcedIncrementalWithoutState(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 5)
 	e.cfg.Mode = carsync.Incremental
 	if _, err := carsync.Run(context.Background(), e.cfg); !errors.Is(err, carsync.ErrIncrementalNotPossible) {
@@ -240,6 +266,7 @@ func TestForcedIncrementalWithoutState(t *testing.T) {
 }
 
 func TestPythonConnectorStateContinuesIncrementally(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 30)
 	e.c.SetModelState("Qualys", "1795340908183.439")
 	sum := mustRun(t, e.cfg)
@@ -255,6 +282,7 @@ func TestPythonConnectorStateContinuesIncrementally(t *testing.T) {
 // reads (float(epoch milliseconds)), so an operator can switch back; and a
 // run continues from it, as from IBM's.
 func TestStateReadableByIBMConnector(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 30)
 	sum := mustRun(t, e.cfg)
 	st := e.c.ModelState("Qualys")
@@ -273,11 +301,13 @@ func TestStateReadableByIBMConnector(t *testing.T) {
 }
 
 func TestCARJobFailureResetsStateAndNextRunIsFull(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 40)
+	clk := useClock(&e.cfg)
 	mustRun(t, e.cfg)
 	e.c.InjectFault(cartest.Fault{Route: "/imports", FailJob: true, Times: 1})
-	time.Sleep(1100 * time.Millisecond)
-	e.q.AddHostAsset(&qualys.HostAsset{ID: 29500000, Name: "late", Type: "HOST", Created: time.Now(), Modified: time.Now()})
+	at := clk.step()
+	e.q.AddHostAsset(&qualys.HostAsset{ID: 29500000, Name: "late", Type: "HOST", Created: at, Modified: at})
 	_, err := carsync.Run(context.Background(), e.cfg)
 	var jf *car.JobFailedError
 	if !errors.As(err, &jf) {
@@ -294,6 +324,7 @@ func TestCARJobFailureResetsStateAndNextRunIsFull(t *testing.T) {
 // TestKilledRunLosesNothing cancels a run in the middle (as a kill or
 // Ctrl-C would) and checks that the next run catches up completely.
 func TestKilledRunLosesNothing(t *testing.T) {
+	t.Parallel()
 	clean := newEnv(t, 150)
 	mustRun(t, clean.cfg)
 	want := activeGraph(clean.c)
@@ -323,6 +354,7 @@ func TestKilledRunLosesNothing(t *testing.T) {
 // changed host reports reaches CAR in an incremental run only when asked
 // (IBM's -update_existing_vulnerability_cve), keeping CAR's description.
 func TestRefreshVulnerabilities(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 20)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := base.Add(time.Hour)

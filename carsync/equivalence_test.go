@@ -210,6 +210,7 @@ func (m *mutator) round(at time.Time) {
 // run leaves CAR holding the same active vertices and edges as a full
 // import of the new state does, round after round.
 func TestIncrementalEqualsFull(t *testing.T) {
+	t.Parallel()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for seq := 0; seq < *equivSeqs; seq++ {
 		t.Run(fmt.Sprint(seq), func(t *testing.T) {

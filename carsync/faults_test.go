@@ -70,6 +70,7 @@ func injectRandomFaults(rng *rand.Rand, q *qualystest.Server, c *cartest.Server)
 // equals the graph of a fault-free run, or it fails with a typed error and
 // the following fault-free run makes the graph equal.
 func TestFaultInjection(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("fault-injection suite")
 	}
@@ -169,6 +170,7 @@ func diffCounts(want, got map[string][]string) (lost, extra int) {
 // seeded faults on the search list and detection APIs: no list is ever left
 // behind, and when deleting one fails for good, the error names it.
 func TestNoSearchListLeftBehindUnderFaults(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("fault-injection suite")
 	}

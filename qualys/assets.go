@@ -296,8 +296,8 @@ func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (
 					if a.AssetID <= 0 {
 						return meta, fail("asset", fmt.Errorf("asset without a positive assetId"))
 					}
-					if len(a.Software) > MaxRecordItems {
-						return meta, fail("asset", fmt.Errorf("%w: asset %d has %d software items (MaxRecordItems %d)", ErrRecordTooLarge, a.AssetID, len(a.Software), MaxRecordItems))
+					if len(a.Software) > recordItemsLimit {
+						return meta, fail("asset", fmt.Errorf("%w: asset %d has %d software items (MaxRecordItems %d)", ErrRecordTooLarge, a.AssetID, len(a.Software), recordItemsLimit))
 					}
 					meta.maxID = max(meta.maxID, a.AssetID)
 					if !onAsset(a) {

@@ -36,6 +36,7 @@ func firstErr[T any](seq func(func(T, error) bool)) error {
 // A server that accepts the request and never answers: the idle timeout
 // ends the call, not the caller's (absent) deadline.
 func TestHeaderWaitBoundedByIdleTimeout(t *testing.T) {
+	t.Parallel()
 	stop := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -56,6 +57,7 @@ func TestHeaderWaitBoundedByIdleTimeout(t *testing.T) {
 // X-RateLimit-ToWait-Sec: 18446744074 once wrapped to a 300 ms wait; it is
 // far beyond maxWait, so the call fails at once with ErrRateLimited.
 func TestHugeWaitDoesNotOverflow(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
@@ -78,6 +80,7 @@ func TestHugeWaitDoesNotOverflow(t *testing.T) {
 
 // Pages that announce more but hold nothing end the listing with an error.
 func TestEmptyPagesEndTheListing(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Add(1)
@@ -92,10 +95,12 @@ func TestEmptyPagesEndTheListing(t *testing.T) {
 }
 
 func TestRecordTooLarge(t *testing.T) {
+	defer func(old int) { recordItemsLimit = old }(recordItemsLimit)
+	recordItemsLimit = 1000
 	t.Run("detections per host (XML)", func(t *testing.T) {
 		var b bytes.Buffer
 		b.WriteString("<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID><DETECTION_LIST>")
-		for i := 0; i <= MaxRecordItems; i++ {
+		for i := 0; i <= recordItemsLimit; i++ {
 			b.WriteString("<DETECTION/>")
 		}
 		b.WriteString("</DETECTION_LIST></HOST></HOST_LIST></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>")
@@ -121,7 +126,7 @@ func TestRecordTooLarge(t *testing.T) {
 	t.Run("items per host asset (JSON)", func(t *testing.T) {
 		var b bytes.Buffer
 		b.WriteString(`{"ServiceResponse":{"responseCode":"SUCCESS","data":[{"HostAsset":{"id":1,"tags":{"list":[`)
-		for i := 0; i <= MaxRecordItems; i++ {
+		for i := 0; i <= recordItemsLimit; i++ {
 			if i > 0 {
 				b.WriteByte(',')
 			}
@@ -168,6 +173,7 @@ func (r endlessByte) Read(p []byte) (int, error) {
 }
 
 func TestStrictNumbersAndDates(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{"-1", "9223372036854775808", "99999999999999999999", "1e3", "0x10"} {
 		if _, err := parseInt([]byte(in)); err == nil {
 			t.Errorf("parseInt(%q) accepted", in)
@@ -210,6 +216,7 @@ func detectionPage(ids []int, warning string) string {
 }
 
 func TestTruncationHostility(t *testing.T) {
+	t.Parallel()
 	t.Run("1980 without URL", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, detectionPage([]int{1, 2}, "<WARNING><CODE>1980</CODE><TEXT>2 record limit exceeded.</TEXT></WARNING>"))
@@ -283,6 +290,7 @@ func TestTruncationHostility(t *testing.T) {
 // A certificate the client does not trust fails once: retrying cannot
 // help.
 func TestCertificateFailureNotRetried(t *testing.T) {
+	t.Parallel()
 	var conns atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
@@ -302,6 +310,7 @@ func TestCertificateFailureNotRetried(t *testing.T) {
 
 // A host nothing listens on fails at once: no 30 s of retries.
 func TestUnreachableNotRetried(t *testing.T) {
+	t.Parallel()
 	c, err := NewClient("http://127.0.0.1:1", WithCredentials("u", "p"), WithInsecureLoopback()) // default backoff: 2 s, 4 s, ...
 	if err != nil {
 		t.Fatal(err)
@@ -316,6 +325,7 @@ func TestUnreachableNotRetried(t *testing.T) {
 // A budget the client counted itself as spent says so; it is not the
 // server asking for a wait.
 func TestOwnBudgetMessage(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)

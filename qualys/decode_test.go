@@ -77,6 +77,7 @@ var wantIndented = []*DetectionHost{
 }
 
 func TestDecodeDetectionsEveryField(t *testing.T) {
+	t.Parallel()
 	got, err := decodeAll(t, fixture(t, "detections_indented.xml"))
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +94,7 @@ func compact(doc []byte) []byte {
 }
 
 func TestPrettyAndCompactDecodeTheSame(t *testing.T) {
+	t.Parallel()
 	doc := fixture(t, "detections_indented.xml")
 	c := compact(doc)
 	if bytes.Equal(c, doc) || bytes.Contains(c, []byte("\n\t\t<")) {
@@ -108,6 +110,7 @@ func TestPrettyAndCompactDecodeTheSame(t *testing.T) {
 }
 
 func TestDecodeEmptyResponse(t *testing.T) {
+	t.Parallel()
 	got, err := decodeAll(t, fixture(t, "detections_empty.xml"))
 	if err != nil || len(got) != 0 {
 		t.Fatalf("got %d hosts, err %v; want none and no error", len(got), err)
@@ -115,6 +118,7 @@ func TestDecodeEmptyResponse(t *testing.T) {
 }
 
 func TestErrorDocumentAfterHosts(t *testing.T) {
+	t.Parallel()
 	got, err := decodeAll(t, fixture(t, "detections_error_after_hosts.xml"))
 	var qe *Error
 	if len(got) != 1 || !errors.As(err, &qe) || qe.Code != "999" || !strings.Contains(qe.Text, "after host id 4100001") {
@@ -123,6 +127,7 @@ func TestErrorDocumentAfterHosts(t *testing.T) {
 }
 
 func TestSimpleReturnAsWholeBody(t *testing.T) {
+	t.Parallel()
 	doc := `<!DOCTYPE SIMPLE_RETURN SYSTEM "https://x/simple_return.dtd"><SIMPLE_RETURN><RESPONSE><DATETIME>2026-01-01T00:00:00Z</DATETIME><CODE>1905</CODE><TEXT>parameter ids has invalid value: abc</TEXT></RESPONSE></SIMPLE_RETURN>`
 	_, err := decodeAll(t, []byte(doc))
 	var qe *Error
@@ -132,6 +137,7 @@ func TestSimpleReturnAsWholeBody(t *testing.T) {
 }
 
 func TestTruncatedBodyNamesLastHost(t *testing.T) {
+	t.Parallel()
 	doc := fixture(t, "detections_indented.xml")
 	cut := doc[:bytes.Index(doc, []byte("<ID>4100002</ID>"))+20]
 	got, err := decodeAll(t, cut)
@@ -142,6 +148,7 @@ func TestTruncatedBodyNamesLastHost(t *testing.T) {
 }
 
 func TestInvalidCharactersReplacedAndCounted(t *testing.T) {
+	t.Parallel()
 	doc := `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID><DETECTION_LIST><DETECTION><QID>2</QID><RESULTS><![CDATA[ok` + "\x01\x0b" + `end]]></RESULTS></DETECTION></DETECTION_LIST></HOST></HOST_LIST></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`
 	got, err := decodeAll(t, []byte(doc))
 	if err != nil {
@@ -153,6 +160,7 @@ func TestInvalidCharactersReplacedAndCounted(t *testing.T) {
 }
 
 func TestExternalDTDNeverFetched(t *testing.T) {
+	t.Parallel()
 	// The DOCTYPE names an address that does not exist; decoding must not
 	// try it (and internal entities are never expanded).
 	doc := `<!DOCTYPE HOST_LIST_VM_DETECTION_OUTPUT SYSTEM "http://127.0.0.1:1/evil.dtd" [<!ENTITY x "boom">]><HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID><OS>&x;</OS></HOST></HOST_LIST></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`
@@ -163,6 +171,7 @@ func TestExternalDTDNeverFetched(t *testing.T) {
 }
 
 func TestBadValuesAreTypedErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ field, doc string }{
 		{"ID", `<HOST><ID>abc</ID></HOST>`},
 		{"LAST_SCAN_DATETIME", `<HOST><ID>1</ID><LAST_SCAN_DATETIME>yesterday</LAST_SCAN_DATETIME></HOST>`},
@@ -179,6 +188,7 @@ func TestBadValuesAreTypedErrors(t *testing.T) {
 }
 
 func TestUnexpectedRoot(t *testing.T) {
+	t.Parallel()
 	_, err := decodeAll(t, []byte(`<KNOWLEDGE_BASE_VULN_LIST_OUTPUT/>`))
 	var de *DecodeError
 	if !errors.As(err, &de) || !strings.Contains(err.Error(), "unexpected root") {
@@ -187,6 +197,7 @@ func TestUnexpectedRoot(t *testing.T) {
 }
 
 func TestBreakStopsDecoding(t *testing.T) {
+	t.Parallel()
 	n := 0
 	for range DecodeDetections(bytes.NewReader(fixture(t, "detections_indented.xml"))) {
 		n++
@@ -198,6 +209,7 @@ func TestBreakStopsDecoding(t *testing.T) {
 }
 
 func TestDecodeHostAssets(t *testing.T) {
+	t.Parallel()
 	var got []*HostAsset
 	for a, err := range DecodeHostAssets(bytes.NewReader(fixture(t, "hostassets_page.json"))) {
 		if err != nil {
@@ -241,6 +253,7 @@ func TestDecodeHostAssets(t *testing.T) {
 }
 
 func TestDecodeHostAssetsErrors(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		`{"ServiceResponse":{"responseCode":"INVALID_CREDENTIALS","responseErrorDetails":{"errorMessage":"Authentication failed","errorResolution":"Verify both, user and password credentials."}}}`: "INVALID_CREDENTIALS",
 		`{"ServiceResponse":{"responseCode":"SUCCESS","data":[{"HostAsset":{"id":"x1"}}]}}`:                                                                                                          "invalid integer",
@@ -262,6 +275,7 @@ func TestDecodeHostAssetsErrors(t *testing.T) {
 }
 
 func TestDecodeAssets(t *testing.T) {
+	t.Parallel()
 	var got []*Asset
 	for a, err := range DecodeAssets(bytes.NewReader(fixture(t, "gateway_assets.json"))) {
 		if err != nil {
@@ -283,6 +297,7 @@ func TestDecodeAssets(t *testing.T) {
 }
 
 func TestDecodeKnowledgeBase(t *testing.T) {
+	t.Parallel()
 	var got []*Vulnerability
 	for v, err := range DecodeKnowledgeBase(bytes.NewReader(fixture(t, "knowledgebase.xml"))) {
 		if err != nil {
@@ -310,6 +325,7 @@ func TestDecodeKnowledgeBase(t *testing.T) {
 }
 
 func TestCompressIDs(t *testing.T) {
+	t.Parallel()
 	if got := compressIDs([]int64{1, 2, 3, 5, 7, 8}); got != "1-3,5,7-8" {
 		t.Errorf("compressIDs = %q", got)
 	}
@@ -318,6 +334,7 @@ func TestCompressIDs(t *testing.T) {
 // TestDecodeDetectionsV5 decodes the elements HLD 5.0 added, each CVE
 // shape, and elements no version has yet (skipped without error).
 func TestDecodeDetectionsV5(t *testing.T) {
+	t.Parallel()
 	var hosts []*DetectionHost
 	for h, err := range DecodeDetections(bytes.NewReader(fixture(t, "detections_v5.xml"))) {
 		if err != nil {
@@ -353,6 +370,7 @@ func TestDecodeDetectionsV5(t *testing.T) {
 // TestDecodeHostAssetsXML: the XML ServiceResponse (what the service sends
 // when it ignores Accept) decodes to exactly what the JSON one does.
 func TestDecodeHostAssetsXML(t *testing.T) {
+	t.Parallel()
 	decode := func(name string) []*HostAsset {
 		var out []*HostAsset
 		for a, err := range DecodeHostAssets(bytes.NewReader(fixture(t, name))) {

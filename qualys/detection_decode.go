@@ -126,11 +126,14 @@ func (d *xdec) beginRecord() {
 // endRecord ends it.
 func (d *xdec) endRecord() { d.inRecord = false }
 
+// recordItemsLimit is MaxRecordItems; tests lower it.
+var recordItemsLimit = MaxRecordItems
+
 // item counts one nested item of the current record.
 func (d *xdec) item() error {
 	d.items++
-	if d.items > MaxRecordItems {
-		return fmt.Errorf("%w: more than %d nested items (MaxRecordItems)", ErrRecordTooLarge, MaxRecordItems)
+	if d.items > recordItemsLimit {
+		return fmt.Errorf("%w: more than %d nested items (MaxRecordItems)", ErrRecordTooLarge, recordItemsLimit)
 	}
 	return nil
 }
@@ -620,8 +623,8 @@ func (d *detectionDecoder) decodeCVEs(det *Detection, name string) error {
 	if name == "CVE" {
 		t, err := d.text()
 		det.CVEs = appendCVEs(det.CVEs, t)
-		if err == nil && len(det.CVEs) > MaxRecordItems {
-			err = fmt.Errorf("%w: more than %d CVE ids", ErrRecordTooLarge, MaxRecordItems)
+		if err == nil && len(det.CVEs) > recordItemsLimit {
+			err = fmt.Errorf("%w: more than %d CVE ids", ErrRecordTooLarge, recordItemsLimit)
 		}
 		return err
 	}

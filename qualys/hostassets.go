@@ -789,8 +789,8 @@ func decodeHostAsset(raw json.RawMessage) (*HostAsset, error) {
 	for _, t := range x.Tags {
 		a.Tags = append(a.Tags, Tag{ID: int64(t.ID), Name: string(t.Name)})
 	}
-	if n := len(a.NetworkInterfaces) + len(a.Accounts) + len(a.Software) + len(a.Vulns) + len(a.OpenPorts) + len(a.Tags) + len(a.SourceInfo); n > MaxRecordItems {
-		return nil, fmt.Errorf("%w: HostAsset %d has %d nested items (MaxRecordItems %d)", ErrRecordTooLarge, a.ID, n, MaxRecordItems)
+	if n := len(a.NetworkInterfaces) + len(a.Accounts) + len(a.Software) + len(a.Vulns) + len(a.OpenPorts) + len(a.Tags) + len(a.SourceInfo); n > recordItemsLimit {
+		return nil, fmt.Errorf("%w: HostAsset %d has %d nested items (MaxRecordItems %d)", ErrRecordTooLarge, a.ID, n, recordItemsLimit)
 	}
 	return a, nil
 }

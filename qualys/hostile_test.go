@@ -63,6 +63,7 @@ func TestHostileHugeResultsIsBounded(t *testing.T) {
 }
 
 func TestHostileDocuments(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, doc, want string }{
 		{"billion laughs", `<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>` +
 			docHead + `&c;` + docTail, "undefined entity"},
@@ -95,6 +96,7 @@ func TestHostileDocuments(t *testing.T) {
 }
 
 func TestHostileInvalidUTF8IsReplaced(t *testing.T) {
+	t.Parallel()
 	var got string
 	for h, err := range DecodeDetections(strings.NewReader(docHead + "caf\xe9 \xff\xfe ok" + docTail)) {
 		if err != nil {
@@ -108,6 +110,7 @@ func TestHostileInvalidUTF8IsReplaced(t *testing.T) {
 }
 
 func TestHostileSlowDripStopsWithTheContext(t *testing.T) {
+	t.Parallel()
 	// A body that never ends: a keep-alive comment every 20 ms forever.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE>`)
@@ -138,6 +141,7 @@ func TestHostileSlowDripStopsWithTheContext(t *testing.T) {
 }
 
 func TestHostileGiganticJSONNumber(t *testing.T) {
+	t.Parallel()
 	doc := `{"ServiceResponse":{"responseCode":"SUCCESS","data":[{"HostAsset":{"id":` + strings.Repeat("9", 100000) + `}}]}}`
 	var err error
 	for _, e := range DecodeHostAssets(strings.NewReader(doc)) {

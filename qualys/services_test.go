@@ -34,6 +34,7 @@ func newFake(t *testing.T, hosts int, opts ...qualystest.Option) (*qualystest.Se
 }
 
 func TestDetectionsFollowTruncation(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 95)
 	seen := map[int64]int{}
 	for h, err := range c.Detections.List(context.Background(), &qualys.DetectionQuery{TruncationLimit: 20}) {
@@ -61,6 +62,7 @@ func TestDetectionsFollowTruncation(t *testing.T) {
 }
 
 func TestTruncationURLHostIsIgnored(t *testing.T) {
+	t.Parallel()
 	var evil atomic.Int32
 	evilSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { evil.Add(1) }))
 	defer evilSrv.Close()
@@ -95,6 +97,7 @@ func TestTruncationURLHostIsIgnored(t *testing.T) {
 }
 
 func TestTruncationThatDoesNotAdvanceIsAnError(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>10</ID></HOST></HOST_LIST><WARNING><CODE>1980</CODE><URL><![CDATA[https://x/?action=list&id_min=5]]></URL></WARNING></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`)
 	}))
@@ -116,6 +119,7 @@ func TestTruncationThatDoesNotAdvanceIsAnError(t *testing.T) {
 }
 
 func TestDetectionQueryEncoding(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 5)
 	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600))
 	q := &qualys.DetectionQuery{IDs: []int64{1, 2}, Status: []string{"New", "Fixed"}, ShowResults: qualys.Bool(false),
@@ -149,6 +153,7 @@ func TestDetectionQueryEncoding(t *testing.T) {
 }
 
 func TestVulnerableHostsDeletesListInEveryCase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	q := &qualys.VulnerableHostsQuery{CVEs: []string{"CVE-2019-17053"}}
 
@@ -250,6 +255,7 @@ func TestVulnerableHostsDeletesListInEveryCase(t *testing.T) {
 }
 
 func TestVulnerableHostsFilters(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 80)
 	ctx := context.Background()
 	all := map[int64]*qualys.DetectionHost{}
@@ -298,6 +304,7 @@ func TestVulnerableHostsFilters(t *testing.T) {
 }
 
 func TestHostAssetsPaginationUnderMutation(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 30)
 	var ids []int64
 	for a, err := range c.HostAssets.List(context.Background(), nil) {
@@ -340,6 +347,7 @@ func TestHostAssetsPaginationUnderMutation(t *testing.T) {
 }
 
 func TestHostAssetsPagesAndResume(t *testing.T) {
+	t.Parallel()
 	_, c := newFake(t, 25)
 	var cursors []int64
 	total := 0
@@ -369,6 +377,7 @@ func TestHostAssetsPagesAndResume(t *testing.T) {
 }
 
 func TestHostAssetsBreakStopsFetching(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 30)
 	for range c.HostAssets.List(context.Background(), &qualys.HostAssetQuery{PageSize: 10}) {
 		break
@@ -379,6 +388,7 @@ func TestHostAssetsBreakStopsFetching(t *testing.T) {
 }
 
 func TestHostAssetsContextCancelled(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 30)
 	srv.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, Call: 2, SlowBody: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -400,6 +410,7 @@ func TestHostAssetsContextCancelled(t *testing.T) {
 }
 
 func TestHostAssetsUpdatedSinceAndFields(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 40)
 	since := time.Date(2025, 12, 20, 0, 0, 0, 0, time.FixedZone("X", -5*3600))
 	n := 0
@@ -422,6 +433,7 @@ func TestHostAssetsUpdatedSinceAndFields(t *testing.T) {
 }
 
 func TestHostAssetsWrongPassword(t *testing.T) {
+	t.Parallel()
 	srv, _ := newFake(t, 3)
 	c, _ := qualys.NewClient(srv.URL, qualys.WithCredentials("qualystest", "wrong"), qualys.WithInsecureLoopback())
 	for _, err := range c.HostAssets.List(context.Background(), nil) {
@@ -437,6 +449,7 @@ func TestHostAssetsWrongPassword(t *testing.T) {
 }
 
 func TestHostAssetsMaintenancePageRetried(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 3)
 	srv.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, HTML: true, Status: 200, Times: 2})
 	n := 0
@@ -452,6 +465,7 @@ func TestHostAssetsMaintenancePageRetried(t *testing.T) {
 }
 
 func TestHostAssetsMaintenancePage(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 3)
 	srv.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, HTML: true, Status: 200, Times: 10})
 	for _, err := range c.HostAssets.List(context.Background(), nil) {
@@ -462,6 +476,7 @@ func TestHostAssetsMaintenancePage(t *testing.T) {
 }
 
 func TestAssetsGatewayJWT(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 40, qualystest.WithJWTLifetime(500*time.Millisecond))
 	n := 0
 	for a, err := range c.Assets.List(context.Background(), &qualys.AssetQuery{PageSize: 15}) {
@@ -504,6 +519,7 @@ func TestAssetsGatewayJWT(t *testing.T) {
 }
 
 func TestKnowledgeBaseChunksEveryQID(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 200) // a KnowledgeBase of 400 QIDs plus the CVE's
 	qids := []int64{38170}
 	for i := range 400 {
@@ -531,6 +547,7 @@ func TestKnowledgeBaseChunksEveryQID(t *testing.T) {
 }
 
 func TestSearchListsCreateListDelete(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 10)
 	ctx := context.Background()
 	id, err := c.SearchLists.CreateDynamic(ctx, &qualys.DynamicSearchList{Title: "t1", CVEIDs: []string{"CVE-2019-17053"}})
@@ -562,6 +579,7 @@ func TestSearchListsCreateListDelete(t *testing.T) {
 }
 
 func TestCreateNotRepeatedAfter503ButAfter409(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 3)
 	srv.InjectFault(qualystest.Fault{API: qualystest.APISearchLists, Call: 1, Status: 503})
 	if _, err := c.SearchLists.CreateDynamic(context.Background(), &qualys.DynamicSearchList{Title: "a"}); err == nil {
@@ -580,6 +598,7 @@ func TestCreateNotRepeatedAfter503ButAfter409(t *testing.T) {
 }
 
 func TestRateLimitStormRiddenOut(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 20, qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Calls: 3, Window: time.Second, Concurrency: 1, OmitToWaitFirst: true}))
 	n := 0
 	for _, err := range c.Detections.List(context.Background(), &qualys.DetectionQuery{TruncationLimit: 5}) {
@@ -598,6 +617,7 @@ func TestRateLimitStormRiddenOut(t *testing.T) {
 }
 
 func TestDecodeFromFakeMatchesTenant(t *testing.T) {
+	t.Parallel()
 	tenant := qualystest.Generate(7, 30, qualystest.WithInvalidChars())
 	pr, pw := io.Pipe()
 	go func() {
@@ -629,6 +649,7 @@ func TestDecodeFromFakeMatchesTenant(t *testing.T) {
 }
 
 func TestDetectionStreamCutIsResumedWithoutDuplicates(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 60)
 	srv.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 1, DropAfter: 20000})
 	seen := map[int64]int{}
@@ -657,6 +678,7 @@ func TestDetectionStreamCutIsResumedWithoutDuplicates(t *testing.T) {
 }
 
 func TestCutPagesAreResumedWithoutDuplicates(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 60)
 	ctx := context.Background()
 	srv.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, Call: 1, DropAfter: 30000})
@@ -706,6 +728,7 @@ func TestCutPagesAreResumedWithoutDuplicates(t *testing.T) {
 // parameter names and values sent, exactly as Qualys spells them; the fake
 // refuses unknown parameters, so a misspelling fails the call too.
 func TestDetectionQueryEveryParameter(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 5)
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	q := &qualys.DetectionQuery{
@@ -756,6 +779,7 @@ func TestDetectionQueryEveryParameter(t *testing.T) {
 }
 
 func TestDetectionQueryEnumerationsValidatedBeforeAnyCall(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 5)
 	cases := map[string]*qualys.DetectionQuery{
 		"Status":             {Status: []string{"Open"}},
@@ -791,6 +815,7 @@ func TestDetectionQueryEnumerationsValidatedBeforeAnyCall(t *testing.T) {
 // flow finds the list by its title with a detached context, deletes it,
 // and says so.
 func TestCancelDuringCreateDeletesTheList(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 20)
 	srv.InjectFault(qualystest.Fault{API: qualystest.APISearchLists, Call: 1, SlowBody: 100 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -817,6 +842,7 @@ func TestCancelDuringCreateDeletesTheList(t *testing.T) {
 // TestConnectFailureIsNotAmbiguous: when no request can reach the server,
 // the flow does not claim a list may exist, and does not look for one.
 func TestConnectFailureIsNotAmbiguous(t *testing.T) {
+	t.Parallel()
 	c, err := qualys.NewClient("http://127.0.0.1:1", qualys.WithCredentials("u", "p"), qualys.WithInsecureLoopback(),
 		qualys.WithBackoff(func(int) time.Duration { return time.Millisecond }))
 	if err != nil {

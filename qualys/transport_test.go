@@ -87,6 +87,7 @@ func call(t *testing.T, c *Client, r *apiRequest) (string, error) {
 }
 
 func TestRequestHeaders(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithUserAgent("my-tool/1.0"))
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
@@ -114,6 +115,7 @@ func TestRequestHeaders(t *testing.T) {
 }
 
 func TestRetry409WithoutToWaitBacksOff(t *testing.T) {
+	t.Parallel()
 	var backoffs []int
 	c, mux, _ := setup(t, WithBackoff(func(a int) time.Duration { backoffs = append(backoffs, a); return time.Millisecond }))
 	var n atomic.Int32
@@ -137,6 +139,7 @@ func TestRetry409WithoutToWaitBacksOff(t *testing.T) {
 }
 
 func TestRetryHonoursToWait(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithBackoff(func(int) time.Duration { t.Error("backoff used although the server said how long to wait"); return 0 }))
 	var n atomic.Int32
 	var first time.Time
@@ -162,6 +165,7 @@ func TestRetryHonoursToWait(t *testing.T) {
 }
 
 func TestRetry1965Under200(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t)
 	var n atomic.Int32
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
@@ -181,6 +185,7 @@ func TestRetry1965Under200(t *testing.T) {
 }
 
 func TestNoRetryOnClientErrors(t *testing.T) {
+	t.Parallel()
 	for _, status := range []int{400, 401, 403, 404} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			c, mux, _ := setup(t)
@@ -203,6 +208,7 @@ func TestNoRetryOnClientErrors(t *testing.T) {
 }
 
 func TestNonIdempotentNotRepeatedAfter503(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t)
 	var n atomic.Int32
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
@@ -226,6 +232,7 @@ func TestNonIdempotentNotRepeatedAfter503(t *testing.T) {
 }
 
 func TestRetriesBoundedAndTyped(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t)
 	var n atomic.Int32
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
@@ -243,6 +250,7 @@ func TestRetriesBoundedAndTyped(t *testing.T) {
 }
 
 func TestServerWaitLongerThanMaxWaitFailsAtOnce(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t)
 	var n atomic.Int32
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
@@ -268,6 +276,7 @@ func TestServerWaitLongerThanMaxWaitFailsAtOnce(t *testing.T) {
 }
 
 func TestContextCancelDuringWait(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithRetry(5, time.Hour), WithBackoff(func(int) time.Duration { return time.Hour }))
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(503)
@@ -285,6 +294,7 @@ func TestContextCancelDuringWait(t *testing.T) {
 }
 
 func TestTransportErrorRetriedOnlyWhenIdempotent(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t)
 	var n atomic.Int32
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
@@ -308,6 +318,7 @@ func TestTransportErrorRetriedOnlyWhenIdempotent(t *testing.T) {
 }
 
 func TestRateHeadersParsedAndPaced(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t)
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -345,6 +356,7 @@ func TestRateHeadersParsedAndPaced(t *testing.T) {
 }
 
 func TestConcurrencyCapFromHeader(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithConcurrency(8))
 	var inFlight, peak atomic.Int32
 	limit := "3"
@@ -386,6 +398,7 @@ func TestConcurrencyCapFromHeader(t *testing.T) {
 }
 
 func TestErrorTyping(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		status int
@@ -428,6 +441,7 @@ func TestErrorTyping(t *testing.T) {
 }
 
 func TestHTMLAndEmptyBodies(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, body, want string }{
 		{"html", "<!DOCTYPE html><html><head><title>Scheduled Maintenance</title></head><body>Back soon</body></html>", "HTML page"},
 		{"empty", "", "empty body"},
@@ -454,6 +468,7 @@ func TestHTMLAndEmptyBodies(t *testing.T) {
 }
 
 func TestLongHTMLErrorIsQuotedShort(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t)
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(400)
@@ -466,6 +481,7 @@ func TestLongHTMLErrorIsQuotedShort(t *testing.T) {
 }
 
 func TestCredentialsNeverLeak(t *testing.T) {
+	t.Parallel()
 	c, mux, logs := setup(t, WithRetry(2, time.Second))
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
 		// A hostile or careless server echoes the password back.
@@ -497,6 +513,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 }
 
 func TestNewClientValidation(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		url  string
@@ -534,6 +551,7 @@ func TestNewClientValidation(t *testing.T) {
 }
 
 func TestPlatform(t *testing.T) {
+	t.Parallel()
 	api, gw, err := Platform("us3")
 	if err != nil || api != "https://qualysapi.qg3.apps.qualys.com" || gw != "https://gateway.qg3.apps.qualys.com" {
 		t.Errorf("Platform(us3) = %q, %q, %v", api, gw, err)
@@ -553,6 +571,7 @@ func TestPlatform(t *testing.T) {
 }
 
 func TestRootElement(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   string
 		name string
@@ -574,6 +593,7 @@ func TestRootElement(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithIdleTimeout(100*time.Millisecond))
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
@@ -596,6 +616,7 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestSimpleReturnSuccessPassesThrough(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t)
 	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, simpleOK)
@@ -614,6 +635,7 @@ func TestSimpleReturnSuccessPassesThrough(t *testing.T) {
 }
 
 func TestEndpointVersionOption(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithEndpointVersion(EndpointDetections, "6.0"))
 	var path string
 	mux.HandleFunc("/api/6.0/fo/asset/host/vm/detection/", func(w http.ResponseWriter, r *http.Request) {

@@ -20,6 +20,7 @@ import (
 // TestEveryCallGoesToTheCurrentVersions runs every FO call type against
 // the fake and checks the path of each request.
 func TestEveryCallGoesToTheCurrentVersions(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 30)
 	ctx := context.Background()
 	for _, err := range c.Detections.List(ctx, nil) {
@@ -79,6 +80,7 @@ func TestEveryCallGoesToTheCurrentVersions(t *testing.T) {
 // the fake offers: the error names the endpoint, the version and the
 // option, matches ErrVersionUnsupported, and the call is not repeated.
 func TestRetiredVersionIsLoud(t *testing.T) {
+	t.Parallel()
 	shapes := map[string]qualystest.RetiredAnswer{
 		"404 html": qualystest.RetiredNotFoundHTML, "404 xml": qualystest.RetiredNotFoundXML,
 		"simple return": qualystest.RetiredSimpleReturn, "410": qualystest.RetiredGone,
@@ -141,6 +143,7 @@ func TestRetiredVersionIsLoud(t *testing.T) {
 }
 
 func TestEndOfServiceNoticeLoggedOncePerEndpoint(t *testing.T) {
+	t.Parallel()
 	srv, _ := newFake(t, 5)
 	var logs bytes.Buffer
 	user, pass := srv.Credentials()
@@ -177,6 +180,7 @@ func TestEndOfServiceNoticeLoggedOncePerEndpoint(t *testing.T) {
 // TestDetectionWarningEndOfService: a notice carried in the detection
 // output's WARNING element (no URL) is logged once, not treated as a page.
 func TestDetectionWarningEndOfService(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST><ID>1</ID></HOST></HOST_LIST>
 <WARNING><CODE>1999</CODE><TEXT>This API version reaches End-of-Service on 2026-12-31.</TEXT></WARNING></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`)
@@ -209,6 +213,7 @@ func TestDetectionWarningEndOfService(t *testing.T) {
 // substring, so a list for CVE-2019-1705 also holds the QID of
 // CVE-2019-17053; only the exact CVE's hosts come back.
 func TestVulnerableHostsExactCVE(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 40, qualystest.WithCVEMatch(qualystest.CVESubstring))
 	const shortCVE, longCVE = "CVE-2019-1705", "CVE-2019-17053" // the tenant has longCVE on QID 38170
 	srv.Load(&qualystest.Tenant{KB: []*qualys.Vulnerability{{QID: 38171, VulnType: "Vulnerability", Severity: 5, Title: "exact",
@@ -269,6 +274,7 @@ func TestVulnerableHostsExactCVE(t *testing.T) {
 // TestSearchListRoots: both documented roots decode; any other root is a
 // *DecodeError, never zero lists without an error.
 func TestSearchListRoots(t *testing.T) {
+	t.Parallel()
 	body := func(root string) string {
 		return `<?xml version="1.0" encoding="UTF-8" ?><` + root + `><RESPONSE><DATETIME>2026-11-30T00:00:00Z</DATETIME>
 <DYNAMIC_LISTS><DYNAMIC_LIST><ID>17</ID><TITLE><![CDATA[t]]></TITLE><QIDS><QID>38170</QID></QIDS></DYNAMIC_LIST></DYNAMIC_LISTS>
@@ -303,6 +309,7 @@ func TestSearchListRoots(t *testing.T) {
 }
 
 func TestKnowledgeBaseWrongRoot(t *testing.T) {
+	t.Parallel()
 	for v, err := range qualys.DecodeKnowledgeBase(strings.NewReader(`<VULN_LIST><VULN><QID>1</QID></VULN></VULN_LIST>`)) {
 		var de *qualys.DecodeError
 		if v != nil || !errors.As(err, &de) {
@@ -314,6 +321,7 @@ func TestKnowledgeBaseWrongRoot(t *testing.T) {
 // TestHostAssetsFromXMLAnswers: a QPS API that answers XML although JSON
 // was asked for gives the same assets, pages and resume behaviour.
 func TestHostAssetsFromXMLAnswers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	list := func(srv *qualystest.Server, c *qualys.Client) []*qualys.HostAsset {
 		var out []*qualys.HostAsset
@@ -354,6 +362,7 @@ func TestHostAssetsFromXMLAnswers(t *testing.T) {
 // TestAssetGroupsPagedAndResolved: the asset group list follows its
 // truncation warning; titles resolve exactly, an unknown one is named.
 func TestAssetGroupsPagedAndResolved(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, 10)
 	ctx := context.Background()
 	var titles []string
