@@ -14,7 +14,9 @@ import (
 	"github.com/qualysbridge/qualysbridge/internal/retry"
 )
 
-// Mode is the kind of import.
+// Mode is the kind of import. Its zero value is no mode: NewImport refuses
+// it, so that an import is always full or incremental by choice (unlike
+// carsync.Mode, whose zero value Auto lets the model state decide).
 type Mode int
 
 const (
@@ -396,7 +398,7 @@ func (im *Import) flush(ctx context.Context, bufs map[string]*batch, coll string
 }
 
 func (im *Import) flushVertices(ctx context.Context) error {
-	for _, coll := range VertexOrder {
+	for _, coll := range vertexOrder {
 		if err := im.flush(ctx, im.vbuf, coll, true); err != nil {
 			return err
 		}

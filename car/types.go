@@ -101,7 +101,7 @@ type Geolocation struct {
 	Source     string `json:"source,omitempty"`
 }
 
-// Collection names.
+// Vertex collection names.
 const (
 	CollAsset         = "asset"
 	CollIPAddress     = "ipaddress"
@@ -114,8 +114,27 @@ const (
 	CollGeolocation   = "geolocation"
 )
 
-// VertexOrder is the order in which vertex collections are sent.
-var VertexOrder = []string{CollAsset, CollIPAddress, CollHostname, CollMACAddress, CollAccount, CollUser, CollGeolocation, CollVulnerability, CollApplication}
+// Edge collection names (<from>_<to>) the Qualys graph uses.
+const (
+	EdgeAssetIPAddress           = "asset_ipaddress"
+	EdgeAssetMACAddress          = "asset_macaddress"
+	EdgeAssetHostname            = "asset_hostname"
+	EdgeAssetVulnerability       = "asset_vulnerability"
+	EdgeAssetApplication         = "asset_application"
+	EdgeAssetAccount             = "asset_account"
+	EdgeAssetGeolocation         = "asset_geolocation"
+	EdgeIPAddressMACAddress      = "ipaddress_macaddress"
+	EdgeIPAddressVulnerability   = "ipaddress_vulnerability"
+	EdgeApplicationVulnerability = "application_vulnerability"
+	EdgeUserAccount              = "user_account"
+)
+
+// vertexOrder is the order in which vertex collections are sent.
+var vertexOrder = []string{CollAsset, CollIPAddress, CollHostname, CollMACAddress, CollAccount, CollUser, CollGeolocation, CollVulnerability, CollApplication}
+
+// VertexOrder returns the order in which vertex collections are sent (a
+// copy: the order itself cannot be changed).
+func VertexOrder() []string { return append([]string(nil), vertexOrder...) }
 
 // Keyed reports whether a collection is identified by _key rather than
 // external_id.

@@ -48,6 +48,8 @@ import (
 )
 
 // Mode selects the kind of run.
+//
+// Its zero value is Auto (unlike car.Mode, whose zero value is refused).
 type Mode int
 
 const (

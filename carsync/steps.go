@@ -15,7 +15,7 @@ import (
 
 // allStatuses asks for Fixed detections too, so that their edges can be
 // disabled.
-var allStatuses = []string{"New", "Active", "Re-Opened", "Fixed"}
+var allStatuses = []qualys.DetectionStatus{qualys.StatusNew, qualys.StatusActive, qualys.StatusReOpened, qualys.StatusFixed}
 
 // staleKinds are the asset_<kind> edges whose stale members an incremental
 // run disables for a changed asset. Vulnerabilities are added when the

@@ -292,7 +292,7 @@ func FuzzCAR(f *testing.F) {
 			Asset: &qualys.HostAsset{ID: 1, Name: name, DNSHostName: name, Address: ip, QWebHostID: 2,
 				NetworkInterfaces: []qualys.NetworkInterface{{Address: ip, MACAddress: mac, InterfaceName: name}},
 				Accounts:          []qualys.Account{{Username: user}}, SourceInfo: []qualys.SourceInfo{{Region: region}}},
-			Detections:   &qualys.DetectionHost{ID: 2, Detections: []qualys.Detection{{QID: qid, Severity: sev, Status: status, Results: results}}},
+			Detections:   &qualys.DetectionHost{ID: 2, Detections: []qualys.Detection{{QID: qid, Severity: sev, Status: qualys.DetectionStatus(status), Results: results}}},
 			Applications: []qualys.InstalledSoftware{{ID: qid, FullName: product, ProductName: product}},
 		}
 		g := mapping.CAR(h, "Qualys")

@@ -73,8 +73,8 @@ func ThreatQ(h *qualys.DetectionHost, opts ThreatQOptions) threatq.Asset {
 		if d.Severity > 0 {
 			add(AttrSeverity, strconv.Itoa(d.Severity))
 		}
-		add(AttrScanStatus, d.Status)
-		add(AttrScanType, d.Type)
+		add(AttrScanStatus, string(d.Status))
+		add(AttrScanType, string(d.Type))
 		if d.LastFound.After(lastFound) {
 			lastFound = d.LastFound
 		}

@@ -520,7 +520,9 @@ func (d *detectionDecoder) decodeDetection(det *Detection) error {
 				det.QID, err = parseInt(b)
 			}
 		case "TYPE":
-			det.Type, err = d.trimmedString()
+			var v string
+			v, err = d.trimmedString()
+			det.Type = DetectionType(v)
 		case "SEVERITY":
 			det.Severity, err = d.smallInt()
 		case "PORT":
@@ -536,7 +538,9 @@ func (d *detectionDecoder) decodeDetection(det *Detection) error {
 		case "RESULTS":
 			det.Results, err = d.text()
 		case "STATUS":
-			det.Status, err = d.trimmedString()
+			var v string
+			v, err = d.trimmedString()
+			det.Status = DetectionStatus(v)
 		case "SERVICE":
 			det.Service, err = d.text()
 		case "FIRST_FOUND_DATETIME":

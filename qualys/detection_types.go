@@ -100,20 +100,42 @@ type Tag struct {
 	BackgroundColor string `json:"background_color,omitzero"`
 }
 
+// DetectionType is a detection's TYPE.
+type DetectionType string
+
+// The detection types Qualys reports.
+const (
+	TypeConfirmed DetectionType = "Confirmed"
+	TypePotential DetectionType = "Potential"
+	TypeInfo      DetectionType = "Info"
+)
+
+// DetectionStatus is a detection's STATUS (and a DetectionQuery.Status
+// value).
+type DetectionStatus string
+
+// The detection statuses Qualys reports and filters on.
+const (
+	StatusNew      DetectionStatus = "New"
+	StatusActive   DetectionStatus = "Active"
+	StatusFixed    DetectionStatus = "Fixed"
+	StatusReOpened DetectionStatus = "Re-Opened"
+)
+
 // Detection is one <DETECTION> of a host.
 type Detection struct {
-	UniqueVulnID int64  `json:"unique_vuln_id,omitzero"` // UNIQUE_VULN_ID
-	QID          int64  `json:"qid,omitzero"`            // QID
-	Type         string `json:"type,omitzero"`           // TYPE: Confirmed, Potential or Info
-	Severity     int    `json:"severity,omitzero"`       // SEVERITY, 1-5
-	Port         int    `json:"port,omitzero"`           // PORT, 0 when none
-	Protocol     string `json:"protocol,omitzero"`       // PROTOCOL: tcp, udp
-	FQDN         string `json:"fqdn,omitzero"`           // FQDN
-	SSL          bool   `json:"ssl,omitzero"`            // SSL
-	Instance     string `json:"instance,omitzero"`       // INSTANCE
-	Results      string `json:"results,omitzero"`        // RESULTS, exactly as sent
-	Status       string `json:"status,omitzero"`         // STATUS: New, Active, Fixed or Re-Opened
-	Service      string `json:"service,omitzero"`        // SERVICE
+	UniqueVulnID int64           `json:"unique_vuln_id,omitzero"` // UNIQUE_VULN_ID
+	QID          int64           `json:"qid,omitzero"`            // QID
+	Type         DetectionType   `json:"type,omitzero"`           // TYPE: Confirmed, Potential or Info
+	Severity     int             `json:"severity,omitzero"`       // SEVERITY, 1-5
+	Port         int             `json:"port,omitzero"`           // PORT, 0 when none
+	Protocol     string          `json:"protocol,omitzero"`       // PROTOCOL: tcp, udp
+	FQDN         string          `json:"fqdn,omitzero"`           // FQDN
+	SSL          bool            `json:"ssl,omitzero"`            // SSL
+	Instance     string          `json:"instance,omitzero"`       // INSTANCE
+	Results      string          `json:"results,omitzero"`        // RESULTS, exactly as sent
+	Status       DetectionStatus `json:"status,omitzero"`         // STATUS: New, Active, Fixed or Re-Opened
+	Service      string          `json:"service,omitzero"`        // SERVICE
 	// FirstFound is FIRST_FOUND_DATETIME.
 	FirstFound time.Time `json:"first_found,omitzero"`
 	// LastFound is LAST_FOUND_DATETIME.

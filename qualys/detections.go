@@ -60,7 +60,7 @@ type DetectionQuery struct {
 	Severities []int `url:"severities,comma,omitempty"`
 	// Status keeps detections of these statuses: New, Active, Fixed,
 	// Re-Opened. The API's default leaves Fixed out.
-	Status []string `url:"status,comma,omitempty"`
+	Status []DetectionStatus `url:"status,comma,omitempty"`
 	// IncludeVulnType is "confirmed" or "potential" (the "type" filter).
 	IncludeVulnType              string    `url:"include_vuln_type,omitempty"`
 	IncludeIgnored               *bool     `url:"include_ignored,int,omitempty"`
@@ -196,8 +196,8 @@ func (q *DetectionQuery) validate() error {
 		}
 	}
 	for _, st := range q.Status {
-		if !slices.Contains([]string{"New", "Active", "Fixed", "Re-Opened"}, st) {
-			return bad("Status", "want New, Active, Fixed or Re-Opened, got "+quoteShort(st))
+		if !slices.Contains([]DetectionStatus{StatusNew, StatusActive, StatusFixed, StatusReOpened}, st) {
+			return bad("Status", "want New, Active, Fixed or Re-Opened, got "+quoteShort(string(st)))
 		}
 	}
 	enums := []struct {

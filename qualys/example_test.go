@@ -64,7 +64,7 @@ func ExampleDetectionService_List() {
 	defer done()
 	detections := 0
 	for h, err := range c.Detections.List(context.Background(), &qualys.DetectionQuery{
-		Status:   []string{"New", "Active", "Re-Opened", "Fixed"},
+		Status:   []qualys.DetectionStatus{qualys.StatusNew, qualys.StatusActive, qualys.StatusReOpened, qualys.StatusFixed},
 		ShowTags: qualys.Bool(true),
 	}) {
 		if err != nil {

@@ -227,7 +227,7 @@ func FuzzDecodeDetections(f *testing.F) {
 			}
 			for k := range r.Detections {
 				rd, od := r.Detections[k], o.Detections[k]
-				if rd.QID != od.QID || rd.Severity != od.Severity || rd.Port != od.Port || strings.TrimSpace(rd.Status) != od.Status ||
+				if rd.QID != od.QID || rd.Severity != od.Severity || rd.Port != od.Port || strings.TrimSpace(rd.Status) != string(od.Status) ||
 					strings.TrimSpace(rd.Results) != strings.TrimSpace(od.Results) {
 					t.Fatalf("detection %d/%d disagrees: ref %+v ours %+v", i, k, rd, od)
 				}

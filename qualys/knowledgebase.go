@@ -20,6 +20,16 @@ type KnowledgeBaseService struct{ c *Client }
 // DefaultKBChunk is the number of QIDs asked for in one KnowledgeBase call.
 const DefaultKBChunk = 500
 
+// KBDetails is how much of each KnowledgeBase entry is returned.
+type KBDetails string
+
+// The KnowledgeBase detail levels.
+const (
+	DetailsBasic KBDetails = "Basic"
+	DetailsAll   KBDetails = "All"
+	DetailsNone  KBDetails = "None"
+)
+
 // KnowledgeBaseQuery selects KnowledgeBase entries.
 type KnowledgeBaseQuery struct {
 	// QIDs to fetch. They are sorted, deduplicated and split into chunks
@@ -28,8 +38,8 @@ type KnowledgeBaseQuery struct {
 	QIDs []int64
 	// ChunkSize is the number of QIDs per call (default DefaultKBChunk).
 	ChunkSize int
-	// Details is Basic, All or None (default All).
-	Details string
+	// Details is DetailsBasic, DetailsAll or DetailsNone (default All).
+	Details KBDetails
 	// LastModifiedAfter keeps entries modified by the service since then.
 	LastModifiedAfter time.Time
 	// PublishedAfter keeps entries published since then.
@@ -114,7 +124,7 @@ func (s *KnowledgeBaseService) List(ctx context.Context, q *KnowledgeBaseQuery) 
 			yield(nil, &ConfigError{Option: "KnowledgeBaseQuery.Details", Reason: "want Basic, All or None"})
 			return
 		}
-		base.Set("details", details)
+		base.Set("details", string(details))
 		if !qc.LastModifiedAfter.IsZero() {
 			base.Set("last_modified_by_service_after", qualysTime(qc.LastModifiedAfter))
 		}

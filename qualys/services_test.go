@@ -122,7 +122,7 @@ func TestDetectionQueryEncoding(t *testing.T) {
 	t.Parallel()
 	srv, c := newFake(t, 5)
 	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("CET", 3600))
-	q := &qualys.DetectionQuery{IDs: []int64{1, 2}, Status: []string{"New", "Fixed"}, ShowResults: qualys.Bool(false),
+	q := &qualys.DetectionQuery{IDs: []int64{1, 2}, Status: []qualys.DetectionStatus{qualys.StatusNew, qualys.StatusFixed}, ShowResults: qualys.Bool(false),
 		Severities: []int{4, 5}, DetectionUpdatedSince: since, IncludeSearchListIDs: nil, TruncationLimit: -1}
 	for _, err := range c.Detections.List(context.Background(), q) {
 		if err != nil {
@@ -736,7 +736,7 @@ func TestDetectionQueryEveryParameter(t *testing.T) {
 		NetworkIDs: []int64{0 + 7}, NetworkName: "Global Default Network", OSPattern: "^Linux", ComplianceEnabled: qualys.Bool(false),
 		VMScanSince: at, NoVMScanSince: at, MaxDaysSinceVMScan: 30, VMProcessedAfter: at, VMProcessedBefore: at,
 		VMScanDateBefore: at, VMScanDateAfter: at, VMAuthScanDateBefore: at, VMAuthScanDateAfter: at,
-		QIDs: []int64{38170}, Severities: []int{3}, Status: []string{"Re-Opened"}, IncludeVulnType: "potential",
+		QIDs: []int64{38170}, Severities: []int{3}, Status: []qualys.DetectionStatus{qualys.StatusReOpened}, IncludeVulnType: "potential",
 		IncludeIgnored: qualys.Bool(true), IncludeDisabled: qualys.Bool(true), DetectionUpdatedSince: at, DetectionUpdatedBefore: at,
 		DetectionProcessedAfter: at, DetectionProcessedBefore: at, MaxDaysSinceDetectionUpdated: 10,
 		DetectionLastTestedSince: at, DetectionLastTestedBefore: at, DetectionLastTestedSinceDays: 2, DetectionLastTestedBeforeDays: 1,
@@ -782,7 +782,7 @@ func TestDetectionQueryEnumerationsValidatedBeforeAnyCall(t *testing.T) {
 	t.Parallel()
 	srv, c := newFake(t, 5)
 	cases := map[string]*qualys.DetectionQuery{
-		"Status":             {Status: []string{"Open"}},
+		"Status":             {Status: []qualys.DetectionStatus{"Open"}},
 		"IncludeVulnType":    {IncludeVulnType: "Confirmed"},
 		"TagSetBy":           {TagSetBy: "title"},
 		"TagIncludeSel":      {TagIncludeSel: "some"},

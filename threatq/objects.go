@@ -416,7 +416,7 @@ func (c *Client) upsertOne(ctx context.Context, coll string, a Asset) (Asset, er
 		return a, err
 	}
 	for _, ind := range a.Indicators {
-		if err := c.Relate(ctx, coll, id, "indicators", ind); err != nil {
+		if err := c.Relate(ctx, coll, id, CollectionIndicators, ind); err != nil {
 			return a, err
 		}
 	}
@@ -634,6 +634,15 @@ func (c *Client) Relate(ctx context.Context, fromCollection string, fromID int64
 	}
 	return c.call(ctx, &request{method: "POST", path: path, body: map[string]int64{"id": toID}}, nil)
 }
+
+// Collection names for the calls that take one (AddTags, AddAttributes,
+// SyncAttributes, Relate, Objects). The Asset collection's name varies
+// between ThreatQ versions: AssetCollection finds it.
+const (
+	CollectionIndicators  = "indicators"
+	CollectionAdversaries = "adversaries"
+	CollectionEvents      = "events"
+)
 
 // MaxObjectPages bounds the pages Objects reads (500 objects each).
 const MaxObjectPages = 10_000

@@ -297,7 +297,7 @@ func runCVE(ctx context.Context, cfg Config, cve string, groupIDs []int64, log *
 		for t := range r.tags {
 			tags = append(tags, t)
 		}
-		if err := cfg.ThreatQ.AddTags(ctx, "indicators", r.indicator, tags); err != nil {
+		if err := cfg.ThreatQ.AddTags(ctx, threatq.CollectionIndicators, r.indicator, tags); err != nil {
 			return r.sum, &StoreError{CVE: cve, Err: err}
 		}
 		r.sum.TagsAdded = len(tags)

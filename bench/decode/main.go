@@ -202,8 +202,8 @@ func (h *refHost) convert() *qualys.DetectionHost {
 	}
 	out.Detections = make([]qualys.Detection, 0, len(h.Detections))
 	for _, d := range h.Detections {
-		out.Detections = append(out.Detections, qualys.Detection{UniqueVulnID: d.UniqueVulnID, QID: d.QID, Type: d.Type, Severity: d.Severity,
-			Port: d.Port, Protocol: d.Protocol, SSL: d.SSL == 1, Results: d.Results, Status: d.Status,
+		out.Detections = append(out.Detections, qualys.Detection{UniqueVulnID: d.UniqueVulnID, QID: d.QID, Type: qualys.DetectionType(d.Type), Severity: d.Severity,
+			Port: d.Port, Protocol: d.Protocol, SSL: d.SSL == 1, Results: d.Results, Status: qualys.DetectionStatus(d.Status),
 			FirstFound: parseTime(d.FirstFound), LastFound: parseTime(d.LastFound), TimesFound: d.TimesFound,
 			LastTest: parseTime(d.LastTest), LastUpdate: parseTime(d.LastUpdate), LastProcessed: parseTime(d.LastProc)})
 	}

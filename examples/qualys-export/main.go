@@ -190,7 +190,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		q := &qualys.DetectionQuery{ShowTags: qualys.Bool(true), ShowQDS: qualys.Bool(true)}
 		if !since.IsZero() {
 			q.DetectionUpdatedSince = since
-			q.Status = []string{"New", "Active", "Re-Opened", "Fixed"}
+			q.Status = []qualys.DetectionStatus{qualys.StatusNew, qualys.StatusActive, qualys.StatusReOpened, qualys.StatusFixed}
 		}
 		n, err = export(out, c.Detections.List(ctx, q))
 	case "kb":

@@ -511,11 +511,11 @@ func toRow(h tqsync.Host) row {
 		if !slices.Contains(r.Severities, x.Severity) {
 			r.Severities = append(r.Severities, x.Severity)
 		}
-		if !slices.Contains(r.Statuses, x.Status) {
-			r.Statuses = append(r.Statuses, x.Status)
+		if !slices.Contains(r.Statuses, string(x.Status)) {
+			r.Statuses = append(r.Statuses, string(x.Status))
 		}
-		if !slices.Contains(r.Types, x.Type) {
-			r.Types = append(r.Types, x.Type)
+		if !slices.Contains(r.Types, string(x.Type)) {
+			r.Types = append(r.Types, string(x.Type))
 		}
 		if x.LastFound.After(last) {
 			last = x.LastFound

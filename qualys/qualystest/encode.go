@@ -190,7 +190,7 @@ func (d *DetectionWriter) writeDetection(x *qualys.Detection) {
 	d.raw("<DETECTION>")
 	d.num(6, "UNIQUE_VULN_ID", x.UniqueVulnID)
 	d.num(6, "QID", x.QID)
-	d.leaf(6, "TYPE", x.Type)
+	d.leaf(6, "TYPE", string(x.Type))
 	d.num(6, "SEVERITY", int64(x.Severity))
 	d.num(6, "PORT", int64(x.Port))
 	d.leaf(6, "PROTOCOL", x.Protocol)
@@ -198,7 +198,7 @@ func (d *DetectionWriter) writeDetection(x *qualys.Detection) {
 	d.leaf(6, "SSL", flag(x.SSL))
 	d.cdata(6, "INSTANCE", x.Instance)
 	d.cdata(6, "RESULTS", x.Results)
-	d.leaf(6, "STATUS", x.Status)
+	d.leaf(6, "STATUS", string(x.Status))
 	d.date(6, "FIRST_FOUND_DATETIME", x.FirstFound)
 	d.date(6, "LAST_FOUND_DATETIME", x.LastFound)
 	if x.QDS != 0 {

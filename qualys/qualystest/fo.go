@@ -348,7 +348,7 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 			if len(sevs) > 0 && !sevs[d.Severity] {
 				continue
 			}
-			if !statuses[d.Status] {
+			if !statuses[string(d.Status)] {
 				continue
 			}
 			if !updSince.IsZero() && !d.LastUpdate.After(updSince) {

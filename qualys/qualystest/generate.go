@@ -237,7 +237,7 @@ func Generate(seed int64, hosts int, opts ...GenerateOption) *Tenant {
 			if rng.IntN(4) == 0 {
 				typ = "Potential" // discovered, not confirmed
 			}
-			h.Detections = append(h.Detections, qualys.Detection{UniqueVulnID: hostID*1000 + 999, QID: cveQID, Type: typ,
+			h.Detections = append(h.Detections, qualys.Detection{UniqueVulnID: hostID*1000 + 999, QID: cveQID, Type: qualys.DetectionType(typ),
 				Severity: 4, Port: 3389, Protocol: "tcp", SSL: true, Status: "Active", Results: "Certificate #0 CN=" + name + " does not resolve",
 				FirstFound: ago(300), LastFound: ago(4), TimesFound: 111, LastTest: ago(4), LastUpdate: ago(4), LastProcessed: ago(4)})
 		}
