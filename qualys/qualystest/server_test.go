@@ -239,3 +239,29 @@ func TestQPSAnswersXMLUnlessJSONIsAccepted(t *testing.T) {
 		}
 	}
 }
+
+// WithBaseTime moves every generated date to before the base, and the same
+// seed with the same base gives the same tenant.
+func TestGenerateWithBaseTime(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC)
+	a := Generate(3, 20, WithBaseTime(base))
+	b := Generate(3, 20, WithBaseTime(base))
+	def := Generate(3, 20)
+	checked := 0
+	for i, h := range a.HostAssets {
+		if !h.Modified.Before(base) || h.Modified.Before(base.AddDate(0, 0, -31)) {
+			t.Errorf("host %d modified %v, want within 30 days before %v", i, h.Modified, base)
+		}
+		if !h.Modified.Equal(b.HostAssets[i].Modified) {
+			t.Errorf("host %d: same seed and base gave %v and %v", i, h.Modified, b.HostAssets[i].Modified)
+		}
+		if !def.HostAssets[i].Modified.Before(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("default base: host %d modified %v, want before 2026", i, def.HostAssets[i].Modified)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no hosts generated")
+	}
+}
