@@ -430,8 +430,10 @@ func (im *Import) post(ctx context.Context, coll string, objs []json.RawMessage,
 	return nil
 }
 
-// poll asks about the outstanding jobs once (after a wait when waitFirst),
-// removing the finished ones.
+// poll asks CAR about the outstanding jobs (all of them, or only the vertex
+// jobs when onlyVertices), waiting between rounds from pollMin up to
+// pollMax, and removes the finished ones; it returns once at least one job
+// finished (or none was outstanding), or with the first failed job's error.
 func (im *Import) poll(ctx context.Context, onlyVertices bool) error {
 	wait := im.c.pollMin
 	for {
@@ -451,7 +453,7 @@ func (im *Import) poll(ctx context.Context, onlyVertices bool) error {
 		keep := im.pending[:0]
 		var firstErr error
 		for _, p := range im.pending {
-			if !contains(ids, p.id) {
+			if !slices.Contains(ids, p.id) {
 				keep = append(keep, p) // not asked about this time
 				continue
 			}
@@ -504,15 +506,6 @@ func (im *Import) jobState(st *ImportStatus, p pendingJob) (done bool, err error
 		return false, fail(0, "CAR lists the job under notfound_imports: its outcome is unknown")
 	}
 	return false, fail(0, "CAR's importstatus answer does not mention the job: its outcome is unknown")
-}
-
-func contains(ids []string, id string) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 func (im *Import) waitVertices(ctx context.Context) error {

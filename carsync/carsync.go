@@ -7,7 +7,9 @@
 // applications from the gateway (merge-joined by asset id, both streams
 // being in id order) and the KnowledgeBase entries of QIDs not sent yet,
 // maps each host with mapping.CAR and streams the graph into a car.Import.
-// Memory is proportional to a page, never to the tenant.
+// Memory holds one page of hosts with their detections and applications,
+// plus two sets of int64s for the run: the asset ids already mapped and the
+// QIDs already sent (a few bytes per host and per QID, never a host's data).
 //
 // An incremental import reads the window from the model state saved on the
 // CAR source and sends only what changed since: host assets updated in the

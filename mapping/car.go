@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func CAR(in Host, source string) car.Graph {
 	for _, n := range a.NetworkInterfaces {
 		ip, mac := normIP(n.Address), normMAC(n.MACAddress)
 		if ip != "" {
-			if !contains(ips, ip) {
+			if !slices.Contains(ips, ip) {
 				ips = append(ips, ip)
 			}
 			b.vertex(&car.IPAddress{Key: ip, Source: source})
@@ -308,15 +309,6 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func joinNonEmpty(parts ...string) string {

@@ -40,6 +40,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -493,7 +494,7 @@ func printSummary(w io.Writer, sum *tqsync.Summary, o options) {
 
 func toRow(h tqsync.Host) row {
 	d := h.Detection
-	r := row{CVE: h.CVE, HostID: d.ID, IP: firstNonEmpty(d.IP, d.IPv6), DNS: d.DNS, Confirmed: h.Confirmed, Stored: h.Stored}
+	r := row{CVE: h.CVE, HostID: d.ID, IP: cmp.Or(d.IP, d.IPv6), DNS: d.DNS, Confirmed: h.Confirmed, Stored: h.Stored}
 	switch {
 	case h.NotStorable != "":
 		r.NotStored = h.NotStorable
@@ -528,15 +529,6 @@ func toRow(h tqsync.Host) row {
 		r.Tags = append(r.Tags, t.Name)
 	}
 	return r
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func joinInts[T int | int64](v []T) string {

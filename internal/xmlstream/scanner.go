@@ -8,7 +8,7 @@
 // cannot say whether text came from a CDATA section, which Qualys' indented
 // responses need ("\n  <![CDATA[value]]>\n" is the value "value"). The
 // scanner works in place over a reusable buffer, so memory is bounded by the
-// largest single token (MaxText), never by the document.
+// largest single token (SetMaxText, DefaultMaxText), never by the document.
 //
 // It is strict where strictness protects callers (mismatched or unclosed
 // tags, undefined entities, bad names and attributes are errors) and
@@ -80,8 +80,8 @@ type Scanner struct {
 	rerr    error
 	maxText int
 
-	stack    []byte // element names, each followed by its length byte pair
-	stackLen []int
+	stack    []byte // the open elements' names, concatenated
+	stackLen []int  // stackLen[i]: offset in stack where open element i's name starts
 	depth    int
 	maxDepth int
 

@@ -4,8 +4,8 @@
 // httptest servers, with the real services' authentication, rate and
 // concurrency limits, error shapes, truncation and pagination.
 //
-// It is to Qualys what pstest is to Pub/Sub: code that passes against it
-// should work against the real service. It rejects what Qualys rejects (a
+// Code that passes against it should work against the real service: it
+// rejects what Qualys rejects (a
 // missing X-Requested-With header, bad credentials, an over-long GET URL,
 // an out-of-range page size) instead of accepting anything, and it can
 // inject the faults real tenants see.
@@ -609,7 +609,7 @@ func (s *Server) admit(w http.ResponseWriter, api string) bool {
 	}
 	if l.Concurrency > 0 && running > l.Concurrency {
 		s.refusals[api]++
-		writeXMLLocked(w, http.StatusConflict, simpleReturn("1960", "This API cannot be run again until 1 currently running API instance has finished.", [2]string{"CALLS_TO_FINISH", "1"}))
+		writeXML(w, http.StatusConflict, simpleReturn("1960", "This API cannot be run again until 1 currently running API instance has finished.", [2]string{"CALLS_TO_FINISH", "1"}))
 		return false
 	}
 	if l.Calls > 0 && len(l.stamps) >= l.Calls {
@@ -621,7 +621,7 @@ func (s *Server) admit(w http.ResponseWriter, api string) bool {
 		}
 		l.blockedBurst = true
 		s.refusals[api]++
-		writeXMLLocked(w, http.StatusConflict, simpleReturn("1965", fmt.Sprintf("This API cannot be run again for another %d seconds.", secs), [2]string{"SECONDS_TO_WAIT", strconv.Itoa(secs)}))
+		writeXML(w, http.StatusConflict, simpleReturn("1965", fmt.Sprintf("This API cannot be run again for another %d seconds.", secs), [2]string{"SECONDS_TO_WAIT", strconv.Itoa(secs)}))
 		return false
 	}
 	l.blockedBurst = false
@@ -633,14 +633,10 @@ func (s *Server) admit(w http.ResponseWriter, api string) bool {
 	return true
 }
 
-func writeXMLLocked(w http.ResponseWriter, status int, body string) {
+func writeXML(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	w.WriteHeader(status)
 	io.WriteString(w, body)
-}
-
-func writeXML(w http.ResponseWriter, status int, body string) {
-	writeXMLLocked(w, status, body)
 }
 
 // nextPage counts a page request and runs the page hook.
