@@ -47,41 +47,53 @@ func (s *AssetGroupService) List(ctx context.Context, q *AssetGroupQuery) iter.S
 		form.Set("action", "list")
 		form.Set("show_attributes", "ID,TITLE")
 		path := s.c.EndpointPath(EndpointAssetGroups)
-		var last int64
-		for {
-			resp, err := s.c.postFO(ctx, EndpointAssetGroups, "list", form, true)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			d := &assetGroupDecoder{xdec: xdec{s: newScanner(resp.Body), endpoint: path}}
-			ok := streamRecords(ctx, rooted(&d.xdec, d.next, "ASSET_GROUP_LIST_OUTPUT"), func(g *AssetGroup, err error) bool {
-				if err == nil {
-					if g.ID <= last {
-						err = &Error{Endpoint: path, Action: "list", Text: fmt.Sprintf("asset group %d after %d: not in ascending id order; stopping", g.ID, last)}
-					} else {
-						last = g.ID
+		var last int64 // the last group yielded, across pages and resumes
+		p := &idPager{c: s.c, endpoint: path, action: "list", what: "asset group page", cursorName: "truncation URL id_min - 1",
+			fetch: func(ctx context.Context, after int64) (idPage, error) {
+				f := form
+				if after > 0 {
+					f = withParam(form, "id_min", strconv.FormatInt(after+1, 10))
+				}
+				resp, err := s.c.postFO(ctx, EndpointAssetGroups, "list", f, true)
+				if err != nil {
+					return idPage{}, err
+				}
+				defer resp.Body.Close()
+				var pg idPage
+				var failed error
+				d := &assetGroupDecoder{xdec: xdec{s: newScanner(resp.Body), endpoint: path}}
+				streamRecords(ctx, rooted(&d.xdec, d.next, "ASSET_GROUP_LIST_OUTPUT"), func(g *AssetGroup, err error) bool {
+					switch {
+					case err != nil:
+						failed = err
+					case g.ID <= last:
+						failed = &Error{Endpoint: path, Action: "list", Text: fmt.Sprintf("asset group %d after %d: not in ascending id order; stopping", g.ID, last)}
+					default:
+						last, pg.maxID = g.ID, g.ID
+						pg.stopped = !yield(g, nil)
+						return !pg.stopped
 					}
+					return false
+				})
+				if pg.stopped || failed != nil {
+					return pg, failed
 				}
-				return yield(g, err) && err == nil
-			})
-			resp.Body.Close()
-			if !ok {
-				return
-			}
-			w := d.warning
-			if w == nil || w.URL == "" {
-				if w != nil && w.Code == "1980" {
-					yield(nil, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response (code 1980) without the URL of the next page"})
+				w := d.warning
+				if w == nil || w.URL == "" {
+					if w != nil && w.Code == "1980" {
+						return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response (code 1980) without the URL of the next page"}
+					}
+					return pg, nil
 				}
-				return
-			}
-			next, idMin, err := nextPageForm(form, w.URL)
-			if err != nil || idMin <= last {
-				yield(nil, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncation URL that does not advance or cannot be used"})
-				return
-			}
-			form = next
+				_, idMin, err := nextPageForm(form, w.URL)
+				if err != nil {
+					return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncation URL that cannot be used: " + err.Error()}
+				}
+				pg.next, pg.more = idMin-1, true
+				return pg, nil
+			}}
+		if err := p.run(ctx, 0); err != nil {
+			yield(nil, err)
 		}
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/qualysbridge/qualysbridge/internal/retry"
 )
 
 // AssetService reads gateway (CSAM) assets with their installed software:
@@ -87,9 +86,9 @@ func (s *AssetService) List(ctx context.Context, q *AssetQuery) iter.Seq2[*Asset
 		qc = *q
 	}
 	return func(yield func(*Asset, error) bool) {
-		yield = scrubbed(s.c, yield)
+		out := &consumer[*Asset]{yield: scrubbed(s.c, yield)}
 		if qc.PageSize < 0 || qc.PageSize > MaxAssetPageSize {
-			yield(nil, &ConfigError{Option: "AssetQuery.PageSize", Reason: fmt.Sprintf("want 1-%d (0 for the maximum)", MaxAssetPageSize)})
+			out.fail(&ConfigError{Option: "AssetQuery.PageSize", Reason: fmt.Sprintf("want 1-%d (0 for the maximum)", MaxAssetPageSize)})
 			return
 		}
 		size := qc.PageSize
@@ -100,83 +99,32 @@ func (s *AssetService) List(ctx context.Context, q *AssetQuery) iter.Seq2[*Asset
 		if st == "" {
 			st = "Application"
 		}
-		cursor := qc.AfterID
-		resumes, empty := 0, 0
 		path := "/rest/2.0/search/am/asset"
 		if s.c.gateway != nil {
 			path = s.c.gateway.Path + path
 		}
-		for {
-			v := url.Values{"pageSize": {strconv.Itoa(size)}, "softwareType": {st}}
-			if !qc.UpdatedSince.IsZero() {
-				v.Set("assetLastUpdated", qualysTime(qc.UpdatedSince))
-			}
-			if cursor > 0 {
-				v.Set("lastSeenAssetId", strconv.FormatInt(cursor, 10))
-			}
-			resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, gateway: true, bearer: true, query: v,
-				accept: "application/json", action: "search", idempotent: true})
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if resp.StatusCode == http.StatusNoContent {
-				resp.Body.Close()
-				return
-			}
-			stopped := false
-			meta, err := decodeGatewayPage(resp.Body, path, func(a *Asset) bool {
-				if !yield(a, nil) {
-					stopped = true
-					return false
+		p := &idPager{c: s.c, endpoint: path, action: "search", what: "gateway asset page", cursorName: "lastSeenAssetId",
+			fetch: func(ctx context.Context, after int64) (idPage, error) {
+				v := url.Values{"pageSize": {strconv.Itoa(size)}, "softwareType": {st}}
+				if !qc.UpdatedSince.IsZero() {
+					v.Set("assetLastUpdated", qualysTime(qc.UpdatedSince))
 				}
-				return true
-			})
-			resp.Body.Close()
-			if stopped {
-				return
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					yield(nil, ctx.Err())
-					return
+				if after > 0 {
+					v.Set("lastSeenAssetId", strconv.FormatInt(after, 10))
 				}
-				if resumable(err) && resumes < s.c.cfg.maxAttempts-1 {
-					// The page was cut: ask again after the last asset
-					// delivered.
-					resumes++
-					cursor = max(cursor, meta.maxID)
-					s.c.cfg.logger.Warn("qualys: gateway asset page cut; resuming", "after_id", cursor, "resume", resumes, "error", err)
-					if err := retry.Sleep(ctx, s.c.cfg.backoff(resumes)); err != nil {
-						yield(nil, err)
-						return
-					}
-					continue
+				resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, gateway: true, bearer: true, query: v,
+					accept: "application/json", action: "search", idempotent: true})
+				if err != nil {
+					return idPage{}, err
 				}
-				yield(nil, err)
-				return
-			}
-			if !meta.hasMore {
-				return
-			}
-			if meta.maxID == 0 {
-				if empty++; empty > maxEmptyPages {
-					yield(nil, &Error{Endpoint: path, Action: "search", Text: fmt.Sprintf("%d pages in a row without an asset although more are announced; stopping rather than paging without end", empty)})
-					return
+				defer resp.Body.Close()
+				if resp.StatusCode == http.StatusNoContent {
+					return idPage{}, nil // nothing (more) to list
 				}
-			} else {
-				empty = 0
-			}
-			next := meta.lastID
-			if next == 0 {
-				next = meta.maxID
-			}
-			if next <= cursor {
-				yield(nil, &Error{Endpoint: path, Action: "search", Text: fmt.Sprintf("pagination cursor does not advance (lastSeenAssetId %d after %d); stopping rather than looping", next, cursor)})
-				return
-			}
-			cursor = next
-		}
+				meta, err := decodeGatewayPage(resp.Body, path, out.put)
+				return idPage{maxID: meta.maxID, next: meta.lastID, more: meta.hasMore, stopped: out.stopped}, err
+			}}
+		out.fail(p.run(ctx, qc.AfterID))
 	}
 }
 
@@ -346,16 +294,8 @@ func expectDelimOrNull(dec *json.Decoder, want json.Delim) error {
 // asset at a time.
 func DecodeAssets(r io.Reader) iter.Seq2[*Asset, error] {
 	return func(yield func(*Asset, error) bool) {
-		stopped := false
-		_, err := decodeGatewayPage(r, "", func(a *Asset) bool {
-			if !yield(a, nil) {
-				stopped = true
-				return false
-			}
-			return true
-		})
-		if err != nil && !stopped {
-			yield(nil, err)
-		}
+		out := &consumer[*Asset]{yield: yield}
+		_, err := decodeGatewayPage(r, "", out.put)
+		out.fail(err)
 	}
 }

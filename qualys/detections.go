@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/go-querystring/query"
-	"github.com/qualysbridge/qualysbridge/internal/retry"
 	"github.com/qualysbridge/qualysbridge/internal/xmlstream"
 )
 
@@ -265,74 +264,57 @@ func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq
 	}
 }
 
-// listDetections runs the truncation loop for a prepared form. A body cut
+// listDetections runs the truncation loop for a prepared form: the WARNING
+// URL of a truncated answer gives the next page's id_min, and a body cut
 // short (a dropped connection, an idle stream) is asked for again from the
-// host after the last complete one, within the retry budget: listing is safe
-// to repeat, and no host is yielded twice.
+// host after the last complete one, within the retry budget (see idPager).
+// No host is yielded twice.
 func (c *Client) listDetections(ctx context.Context, form url.Values, yield func(*DetectionHost, error) bool) {
 	path := c.EndpointPath(EndpointDetections)
-	var lastIDMin int64 = -1
 	var prevHost int64 // the last host yielded, across pages and resumes
-	resumes := 0
-	for {
-		resp, err := c.postFO(ctx, EndpointDetections, "list", form, true)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		d := newDetectionDecoder(resp.Body, path)
-		lastHost, stopped, err := streamHosts(d, prevHost, yield)
-		prevHost = max(prevHost, lastHost)
-		resp.Body.Close()
-		if stopped {
-			return
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				yield(nil, ctx.Err())
-				return
+	p := &idPager{c: c, endpoint: path, action: "list", what: "detection page", cursorName: "truncation URL id_min - 1",
+		fetch: func(ctx context.Context, after int64) (idPage, error) {
+			f := form
+			if after > 0 {
+				f = withParam(form, "id_min", strconv.FormatInt(after+1, 10))
 			}
-			if !resumable(err) || resumes >= c.cfg.maxAttempts-1 {
-				yield(nil, err)
-				return
+			resp, err := c.postFO(ctx, EndpointDetections, "list", f, true)
+			if err != nil {
+				return idPage{}, err
 			}
-			resumes++
-			if lastHost > 0 {
-				form = withParam(form, "id_min", strconv.FormatInt(lastHost+1, 10))
+			defer resp.Body.Close()
+			d := newDetectionDecoder(resp.Body, path)
+			lastHost, stopped, err := streamHosts(d, prevHost, yield)
+			prevHost = max(prevHost, lastHost)
+			pg := idPage{maxID: lastHost, stopped: stopped}
+			if stopped || err != nil {
+				return pg, err
 			}
-			c.cfg.logger.Warn("qualys: detection stream cut; resuming", "after_host", lastHost, "resume", resumes, "error", err)
-			if err := retry.Sleep(ctx, c.cfg.backoff(resumes)); err != nil {
-				yield(nil, err)
-				return
+			w := d.warning
+			if w != nil && w.Code == "1980" && w.URL == "" {
+				return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response (code 1980) without the URL of the next page; stopping rather than returning part of the hosts as if it were all"}
 			}
-			lastIDMin = -1
-			continue
-		}
-		w := d.warning
-		if w != nil && w.Code == "1980" && w.URL == "" {
-			yield(nil, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response (code 1980) without the URL of the next page; stopping rather than returning part of the hosts as if it were all"})
-			return
-		}
-		if w == nil || w.URL == "" {
-			switch {
-			case w != nil && eosText(w.Text):
-				c.warnEndOfService(path, "WARNING "+w.Code+": "+w.Text)
-			case w != nil && w.Code != "" && w.Code != "1980":
-				c.cfg.logger.Warn("qualys: detection list warning", "code", w.Code, "text", w.Text)
+			if w == nil || w.URL == "" {
+				switch {
+				case w != nil && eosText(w.Text):
+					c.warnEndOfService(path, "WARNING "+w.Code+": "+w.Text)
+				case w != nil && w.Code != "" && w.Code != "1980":
+					c.cfg.logger.Warn("qualys: detection list warning", "code", w.Code, "text", w.Text)
+				}
+				return pg, nil
 			}
-			return
-		}
-		next, idMin, err := nextPageForm(form, w.URL)
-		if err != nil {
-			yield(nil, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response with an unusable URL: " + err.Error()})
-			return
-		}
-		if idMin <= lastIDMin || (lastHost != 0 && idMin <= lastHost) {
-			yield(nil, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: fmt.Sprintf("truncation URL does not advance (id_min=%d after id_min=%d, last host %d); stopping rather than looping", idMin, lastIDMin, lastHost)})
-			return
-		}
-		lastIDMin = idMin
-		form = next
+			_, idMin, err := nextPageForm(form, w.URL)
+			if err != nil {
+				return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response with an unusable URL: " + err.Error()}
+			}
+			// id_min is inclusive; the pager's cursor is the id the next
+			// page starts after. id_min=1 gives 0, which the pager reads
+			// as "after the last host", never as a restart.
+			pg.next, pg.more = idMin-1, true
+			return pg, nil
+		}}
+	if err := p.run(ctx, 0); err != nil {
+		yield(nil, err)
 	}
 }
 

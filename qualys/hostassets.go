@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/qualysbridge/qualysbridge/internal/redact"
-	"github.com/qualysbridge/qualysbridge/internal/retry"
 )
 
 // HostAssetService reads Asset Management host assets through the QPS API
@@ -196,18 +195,8 @@ type HostAssetPage struct {
 func (s *HostAssetService) List(ctx context.Context, q *HostAssetQuery) iter.Seq2[*HostAsset, error] {
 	qc := copyHostAssetQuery(q)
 	return func(yield func(*HostAsset, error) bool) {
-		yield = scrubbed(s.c, yield)
-		stopped := false
-		err := s.run(ctx, qc, func(a *HostAsset) bool {
-			if !yield(a, nil) {
-				stopped = true
-				return false
-			}
-			return true
-		}, nil)
-		if err != nil && !stopped {
-			yield(nil, err)
-		}
+		out := &consumer[*HostAsset]{yield: scrubbed(s.c, yield)}
+		out.fail(s.run(ctx, qc, out.put, nil))
 	}
 }
 
@@ -215,24 +204,19 @@ func (s *HostAssetService) List(ctx context.Context, q *HostAssetQuery) iter.Seq
 func (s *HostAssetService) Pages(ctx context.Context, q *HostAssetQuery) iter.Seq2[*HostAssetPage, error] {
 	qc := copyHostAssetQuery(q)
 	return func(yield func(*HostAssetPage, error) bool) {
-		yield = scrubbed(s.c, yield)
+		out := &consumer[*HostAssetPage]{yield: scrubbed(s.c, yield)}
 		page := &HostAssetPage{}
-		stopped := false
-		err := s.run(ctx, qc, func(a *HostAsset) bool {
+		out.fail(s.run(ctx, qc, func(a *HostAsset) bool {
 			page.Assets = append(page.Assets, a)
 			return true
 		}, func(cursor int64, hasMore bool) bool {
 			page.Cursor, page.HasMore = cursor, hasMore
-			if !yield(page, nil) {
-				stopped = true
+			if !out.put(page) {
 				return false
 			}
 			page = &HostAssetPage{}
 			return true
-		})
-		if err != nil && !stopped {
-			yield(nil, err)
-		}
+		}))
 	}
 }
 
@@ -319,64 +303,24 @@ func (s *HostAssetService) run(ctx context.Context, q HostAssetQuery, onAsset fu
 	if len(q.Fields) > 0 {
 		query = url.Values{"fields": {strings.Join(q.Fields, ",")}}
 	}
-	cursor := q.AfterID
-	resumes, empty := 0, 0
-	for {
-		resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, query: query, body: q.body(cursor, true),
-			contentType: "application/json", accept: "application/json", action: "search", idempotent: true})
-		if err != nil {
-			return err
-		}
-		meta, err := decodeQPS(resp.Body, path, "search", func(raw json.RawMessage) (int64, bool, error) {
-			a, err := decodeHostAsset(raw)
+	p := &idPager{c: s.c, endpoint: path, action: "search", what: "host asset page", cursorName: "lastId", onPage: onPage,
+		fetch: func(ctx context.Context, after int64) (idPage, error) {
+			resp, err := s.c.do(ctx, &apiRequest{method: "POST", path: path, query: query, body: q.body(after, true),
+				contentType: "application/json", accept: "application/json", action: "search", idempotent: true})
 			if err != nil {
-				return 0, false, err
+				return idPage{}, err
 			}
-			return a.ID, onAsset(a), nil
-		})
-		resp.Body.Close()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if resumable(err) && resumes < s.c.cfg.maxAttempts-1 {
-				// The page was cut: ask again after the last asset
-				// delivered. Paging by id makes this exact.
-				resumes++
-				cursor = max(cursor, meta.maxID)
-				s.c.cfg.logger.Warn("qualys: host asset page cut; resuming", "after_id", cursor, "resume", resumes, "error", err)
-				if err := retry.Sleep(ctx, s.c.cfg.backoff(resumes)); err != nil {
-					return err
+			defer resp.Body.Close()
+			meta, err := decodeQPS(resp.Body, path, "search", func(raw json.RawMessage) (int64, bool, error) {
+				a, err := decodeHostAsset(raw)
+				if err != nil {
+					return 0, false, err
 				}
-				continue
-			}
-			return err
-		}
-		if meta.stopped {
-			return nil
-		}
-		next := meta.lastID
-		if next == 0 {
-			next = meta.maxID
-		}
-		if onPage != nil && !onPage(max(next, cursor), meta.hasMore) {
-			return nil
-		}
-		if !meta.hasMore {
-			return nil
-		}
-		if meta.maxID == 0 {
-			if empty++; empty > maxEmptyPages {
-				return &Error{Endpoint: path, Action: "search", Text: fmt.Sprintf("%d pages in a row without a record although more are announced; stopping rather than paging without end", empty)}
-			}
-		} else {
-			empty = 0
-		}
-		if next <= cursor {
-			return &Error{Endpoint: path, Action: "search", Text: fmt.Sprintf("pagination cursor does not advance (lastId %d after %d); stopping rather than looping", next, cursor)}
-		}
-		cursor = next
-	}
+				return a.ID, onAsset(a), nil
+			})
+			return idPage{maxID: meta.maxID, next: meta.lastID, more: meta.hasMore, stopped: meta.stopped}, err
+		}}
+	return p.run(ctx, q.AfterID)
 }
 
 // Count returns the number of host assets matching q.
@@ -799,20 +743,14 @@ func decodeHostAsset(raw json.RawMessage) (*HostAsset, error) {
 // XML) one asset at a time. A responseCode other than SUCCESS is an *Error.
 func DecodeHostAssets(r io.Reader) iter.Seq2[*HostAsset, error] {
 	return func(yield func(*HostAsset, error) bool) {
-		stopped := false
+		out := &consumer[*HostAsset]{yield: yield}
 		_, err := decodeQPS(r, "", "search", func(raw json.RawMessage) (int64, bool, error) {
 			a, err := decodeHostAsset(raw)
 			if err != nil {
 				return 0, false, err
 			}
-			if !yield(a, nil) {
-				stopped = true
-				return a.ID, false, nil
-			}
-			return a.ID, true, nil
+			return a.ID, out.put(a), nil
 		})
-		if err != nil && !stopped {
-			yield(nil, err)
-		}
+		out.fail(err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qualysbridge/qualysbridge/internal/retry"
 )
 
 // KnowledgeBaseService lists vulnerabilities from the Qualys KnowledgeBase
@@ -201,7 +200,7 @@ func compressIDs(ids []int64) string {
 func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.Values, yield func(*Vulnerability, error) bool) bool {
 	ids := form.Get("ids")
 	delivered := map[int64]bool{}
-	for resumes := 0; ; resumes++ {
+	for resumes := 0; ; {
 		resp, err := s.c.postFO(ctx, EndpointKnowledgeBase, "list", form, true)
 		if err != nil {
 			yield(nil, err)
@@ -221,18 +220,20 @@ func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.
 		if ok {
 			return true
 		}
-		if failed == nil || ctx.Err() != nil || ids == "" || !resumable(failed) || resumes >= s.c.cfg.maxAttempts-1 {
-			if failed != nil {
-				yield(nil, failed)
-			}
+		if failed == nil {
+			return false // the consumer stopped
+		}
+		// Without ids the listing cannot say what is left to ask for.
+		if ids == "" {
+			yield(nil, failed)
 			return false
 		}
 		rest := remainingIDs(ids, delivered)
-		if rest == "" {
+		if rest == "" && resumable(failed) {
 			return true
 		}
-		s.c.cfg.logger.Warn("qualys: KnowledgeBase answer cut; asking for the rest", "resume", resumes+1, "error", failed)
-		if err := retry.Sleep(ctx, s.c.cfg.backoff(resumes+1)); err != nil {
+		resume, err := s.c.resumeCut(ctx, failed, &resumes, "KnowledgeBase answer")
+		if !resume {
 			yield(nil, err)
 			return false
 		}
