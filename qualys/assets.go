@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
 )
 
 // AssetService reads gateway (CSAM) assets with their installed software:

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
 )
 
 // KnowledgeBaseService lists vulnerabilities from the Qualys KnowledgeBase
