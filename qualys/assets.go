@@ -1,16 +1,15 @@
 package qualys
 
 import (
-	"bufio"
-	"bytes"
+	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -130,163 +129,118 @@ func (s *AssetService) List(ctx context.Context, q *AssetQuery) iter.Seq2[*Asset
 // decodeGatewayPage streams one gateway search response.
 func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (qpsMeta, error) {
 	var meta qpsMeta
-	br := bufio.NewReaderSize(body, 32<<10)
-	head, _ := br.Peek(512)
-	trimmed := bytes.TrimSpace(head)
-	if len(trimmed) == 0 {
+	p, br, empty, err := openJSONPage(body, path, "search", "asset search response")
+	switch {
+	case empty:
 		return meta, nil // the API answers an empty body when there is nothing
-	}
-	if trimmed[0] != '{' {
-		all, _ := io.ReadAll(io.LimitReader(br, maxErrorBody))
-		e := &Error{Endpoint: path, Action: "search"}
-		fillError(e, "", all)
-		return meta, e
-	}
-	rr := &recordReader{r: br}
-	dec := json.NewDecoder(rr)
-	fail := func(what string, err error) error {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return &DecodeError{Endpoint: path, Element: what, LastID: meta.maxID, Offset: dec.InputOffset(), Err: err}
-	}
-	if err := expectDelim(dec, '{'); err != nil {
-		return meta, fail("response", err)
+	case err != nil:
+		return meta, err
+	case p == nil:
+		return meta, notJSONError(br, path, "search", "asset search response")
 	}
 	code, message := "", ""
-	for dec.More() {
-		tk, err := dec.Token()
+	for p.dec.More() {
+		k, err := p.key("response")
 		if err != nil {
-			return meta, fail("response", err)
+			return meta, err
 		}
-		k, _ := tk.(string)
 		switch k {
 		case "responseCode":
-			var v flexString
-			rr.next()
-			if err := dec.Decode(&v); err != nil {
-				return meta, fail(k, err)
-			}
-			code = string(v)
+			code, err = p.str(k)
 		case "responseMessage":
-			var v flexString
-			rr.next()
-			if err := dec.Decode(&v); err != nil {
-				return meta, fail(k, err)
-			}
-			message = string(v)
+			message, err = p.str(k)
 		case "hasMore":
-			var v flexBool
-			rr.next()
-			if err := dec.Decode(&v); err != nil {
-				return meta, fail(k, err)
-			}
-			meta.hasMore = bool(v)
+			meta.hasMore, err = p.boolean(k)
 		case "lastSeenAssetId":
-			var v flexInt
-			rr.next()
-			if err := dec.Decode(&v); err != nil {
-				return meta, fail(k, err)
-			}
-			meta.lastID = int64(v)
+			meta.lastID, err = p.natural(k)
 		case "count":
-			var v flexInt
-			rr.next()
-			if err := dec.Decode(&v); err != nil {
-				return meta, fail(k, err)
-			}
-			if v < 0 {
-				return meta, fail("count", fmt.Errorf("negative count %d", v))
-			}
-			meta.count = int(v)
+			var n int64
+			n, err = p.natural(k)
+			meta.count = int(n)
 		case "assetListData":
-			if err := expectDelimOrNull(dec, '{'); err != nil {
-				if err == errNull {
-					continue
-				}
-				return meta, fail(k, err)
-			}
-			for dec.More() {
-				tk, err := dec.Token()
-				if err != nil {
-					return meta, fail(k, err)
-				}
-				if tk != "asset" {
-					var skip json.RawMessage
-					rr.next()
-					if err := dec.Decode(&skip); err != nil {
-						return meta, fail(k, err)
-					}
-					continue
-				}
-				if err := expectDelimOrNull(dec, '['); err != nil {
-					if err == errNull {
-						continue
-					}
-					return meta, fail("asset", err)
-				}
-				for dec.More() {
-					var w wireAsset
-					rr.next()
-					if err := dec.Decode(&w); err != nil {
-						return meta, fail("asset", err)
-					}
-					a := &Asset{AssetID: int64(w.AssetID), HostID: int64(w.HostID), Name: string(w.AssetName),
-						Address: string(w.Address), DNSName: string(w.DNSName), LastModified: time.Time(w.LastModified)}
-					if w.Software != nil {
-						for _, sw := range w.Software.Software {
-							a.Software = append(a.Software, InstalledSoftware{ID: int64(sw.ID), FullName: string(sw.FullName),
-								ProductName: string(sw.ProductName), Version: string(sw.Version), Publisher: string(sw.Publisher),
-								Category: string(sw.Category), SoftwareType: string(sw.SoftwareType)})
-						}
-					}
-					if a.AssetID <= 0 {
-						return meta, fail("asset", fmt.Errorf("asset without a positive assetId"))
-					}
-					if len(a.Software) > recordItemsLimit {
-						return meta, fail("asset", fmt.Errorf("%w: asset %d has %d software items (MaxRecordItems %d)", ErrRecordTooLarge, a.AssetID, len(a.Software), recordItemsLimit))
-					}
-					meta.maxID = max(meta.maxID, a.AssetID)
-					if !onAsset(a) {
-						meta.stopped = true
-						return meta, nil
-					}
-				}
-				if _, err := dec.Token(); err != nil {
-					return meta, fail("asset", err)
-				}
-			}
-			if _, err := dec.Token(); err != nil {
-				return meta, fail(k, err)
-			}
+			err = p.gatewayAssets(&meta, onAsset)
 		default:
-			var skip json.RawMessage
-			rr.next()
-			if err := dec.Decode(&skip); err != nil {
-				return meta, fail(k, err)
-			}
+			err = p.skip(k)
+		}
+		if err != nil || meta.stopped {
+			meta.maxID = p.maxID
+			return meta, err
 		}
 	}
+	meta.maxID = p.maxID
 	if code != "" && code != "SUCCESS" {
-		return meta, &Error{Endpoint: path, Action: "search", Code: code, Text: firstNonEmpty(message, "gateway request failed")}
+		return meta, &Error{Endpoint: path, Action: "search", Code: code, Text: cmp.Or(strings.TrimSpace(message), "gateway request failed")}
 	}
 	return meta, nil
 }
 
-var errNull = fmt.Errorf("null")
+// gatewayAssets decodes assetListData ({"asset": [...]}, either level may
+// be null), calling onAsset for each asset.
+func (p *jsonPage) gatewayAssets(meta *qpsMeta, onAsset func(*Asset) bool) error {
+	const k = "assetListData"
+	if err := expectDelimOrNull(p.dec, '{'); err != nil {
+		if err == errNull {
+			return nil
+		}
+		return p.fail(k, err)
+	}
+	for p.dec.More() {
+		name, err := p.key(k)
+		if err != nil {
+			return err
+		}
+		if name != "asset" {
+			if err := p.skip(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := expectDelimOrNull(p.dec, '['); err != nil {
+			if err == errNull {
+				continue
+			}
+			return p.fail("asset", err)
+		}
+		for p.dec.More() {
+			var w wireAsset
+			if err := p.value("asset", &w); err != nil {
+				return err
+			}
+			a, err := w.asset()
+			if err != nil {
+				return p.fail("asset", err)
+			}
+			p.maxID = max(p.maxID, a.AssetID)
+			if !onAsset(a) {
+				meta.stopped = true
+				return nil
+			}
+		}
+		if err := p.close("asset"); err != nil {
+			return err
+		}
+	}
+	return p.close(k)
+}
 
-func expectDelimOrNull(dec *json.Decoder, want json.Delim) error {
-	t, err := dec.Token()
-	if err != nil {
-		return err
+// asset converts and checks one decoded gateway asset.
+func (w *wireAsset) asset() (*Asset, error) {
+	a := &Asset{AssetID: int64(w.AssetID), HostID: int64(w.HostID), Name: string(w.AssetName),
+		Address: string(w.Address), DNSName: string(w.DNSName), LastModified: time.Time(w.LastModified)}
+	if w.Software != nil {
+		for _, sw := range w.Software.Software {
+			a.Software = append(a.Software, InstalledSoftware{ID: int64(sw.ID), FullName: string(sw.FullName),
+				ProductName: string(sw.ProductName), Version: string(sw.Version), Publisher: string(sw.Publisher),
+				Category: string(sw.Category), SoftwareType: string(sw.SoftwareType)})
+		}
 	}
-	if t == nil {
-		return errNull
+	if a.AssetID <= 0 {
+		return nil, fmt.Errorf("asset without a positive assetId")
 	}
-	if d, ok := t.(json.Delim); !ok || d != want {
-		return fmt.Errorf("want %q, got %v", want, t)
+	if len(a.Software) > recordItemsLimit {
+		return nil, fmt.Errorf("%w: asset %d has %d software items (MaxRecordItems %d)", ErrRecordTooLarge, a.AssetID, len(a.Software), recordItemsLimit)
 	}
-	return nil
+	return a, nil
 }
 
 // DecodeAssets decodes a saved gateway asset search response (JSON) one

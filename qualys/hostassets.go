@@ -1,8 +1,6 @@
 package qualys
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -385,153 +383,68 @@ type qpsMeta struct {
 // soon as it is decoded. onData returning false stops decoding.
 func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage) (id int64, more bool, err error)) (qpsMeta, error) {
 	var meta qpsMeta
-	br := bufio.NewReaderSize(body, 32<<10)
-	head, _ := br.Peek(512)
-	trimmed := bytes.TrimSpace(head)
-	if len(trimmed) == 0 {
+	p, br, empty, err := openJSONPage(body, path, action, "ServiceResponse")
+	switch {
+	case empty:
 		return meta, &Error{Endpoint: path, Action: action, Text: "empty body where a JSON ServiceResponse was expected"}
-	}
-	if _, kind := rootElement(trimmed); kind == bodyXML && trimmed[0] == '<' {
+	case err != nil:
+		return meta, err
+	case p == nil:
 		return decodeQPSXML(br, path, action, onData)
-	}
-	if trimmed[0] != '{' {
-		all, _ := io.ReadAll(io.LimitReader(br, maxErrorBody))
-		e := &Error{Endpoint: path, Action: action}
-		fillError(e, "", all)
-		if e.Code == "" {
-			e.Text = "expected a JSON ServiceResponse: " + e.Text
-		}
-		return meta, e
-	}
-	rr := &recordReader{r: br}
-	dec := json.NewDecoder(rr)
-	dec.UseNumber()
-	fail := func(what string, err error) error {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return &DecodeError{Endpoint: path, Element: what, LastID: meta.maxID, Offset: dec.InputOffset(), Err: err}
-	}
-	if err := expectDelim(dec, '{'); err != nil {
-		return meta, fail("ServiceResponse", err)
 	}
 	var code string
 	var details qpsErrorFields
-	for dec.More() {
-		key, err := dec.Token()
+	for p.dec.More() {
+		key, err := p.key("ServiceResponse")
 		if err != nil {
-			return meta, fail("ServiceResponse", err)
+			return meta, err
 		}
 		if key != "ServiceResponse" {
-			var skip json.RawMessage
-			rr.next()
-			if err := dec.Decode(&skip); err != nil {
-				return meta, fail(fmt.Sprint(key), err)
+			if err := p.skip(key); err != nil {
+				return meta, err
 			}
 			continue
 		}
-		if err := expectDelim(dec, '{'); err != nil {
-			return meta, fail("ServiceResponse", err)
+		if err := expectDelim(p.dec, '{'); err != nil {
+			return meta, p.fail("ServiceResponse", err)
 		}
-		for dec.More() {
-			tk, err := dec.Token()
+		for p.dec.More() {
+			k, err := p.key("ServiceResponse")
 			if err != nil {
-				return meta, fail("ServiceResponse", err)
+				return meta, err
 			}
-			k, _ := tk.(string)
 			switch k {
 			case "data":
 				if code != "" && code != "SUCCESS" {
-					var skip json.RawMessage
-					rr.next()
-					if err := dec.Decode(&skip); err != nil {
-						return meta, fail("data", err)
-					}
-					continue
-				}
-				t, err := dec.Token()
-				if err != nil {
-					return meta, fail("data", err)
-				}
-				if t == nil {
-					continue
-				}
-				if d, ok := t.(json.Delim); !ok || d != '[' {
-					return meta, fail("data", fmt.Errorf("want an array, got %v", t))
-				}
-				for dec.More() {
-					var raw json.RawMessage
-					rr.next()
-					if err := dec.Decode(&raw); err != nil {
-						return meta, fail("data", err)
-					}
-					if onData == nil {
-						continue
-					}
-					id, cont, err := onData(raw)
-					if err != nil {
-						return meta, fail("data", err)
-					}
-					meta.maxID = max(meta.maxID, id)
-					if !cont {
-						meta.stopped = true
-						return meta, nil
-					}
-				}
-				if _, err := dec.Token(); err != nil {
-					return meta, fail("data", err)
+					err = p.skip(k)
+				} else {
+					err = p.qpsData(&meta, onData)
 				}
 			case "responseCode":
-				var v flexString
-				rr.next()
-				if err := dec.Decode(&v); err != nil {
-					return meta, fail(k, err)
-				}
-				code = string(v)
+				code, err = p.str(k)
 			case "count":
-				var v flexInt
-				rr.next()
-				if err := dec.Decode(&v); err != nil {
-					return meta, fail(k, err)
-				}
-				if v < 0 {
-					return meta, fail(k, fmt.Errorf("negative count %d", v))
-				}
-				meta.count = int(v)
+				var n int64
+				n, err = p.natural(k)
+				meta.count = int(n)
 			case "hasMoreRecords":
-				var v flexBool
-				rr.next()
-				if err := dec.Decode(&v); err != nil {
-					return meta, fail(k, err)
-				}
-				meta.hasMore = bool(v)
+				meta.hasMore, err = p.boolean(k)
 			case "lastId":
-				var v flexInt
-				rr.next()
-				if err := dec.Decode(&v); err != nil {
-					return meta, fail(k, err)
-				}
-				if v < 0 {
-					return meta, fail(k, fmt.Errorf("negative lastId %d", v))
-				}
-				meta.lastID = int64(v)
+				meta.lastID, err = p.natural(k)
 			case "responseErrorDetails":
-				rr.next()
-				if err := dec.Decode(&details.ResponseErrorDetail); err != nil {
-					return meta, fail(k, err)
-				}
+				err = p.value(k, &details.ResponseErrorDetail)
 			default:
-				var skip json.RawMessage
-				rr.next()
-				if err := dec.Decode(&skip); err != nil {
-					return meta, fail(k, err)
-				}
+				err = p.skip(k)
+			}
+			if err != nil || meta.stopped {
+				meta.maxID = p.maxID
+				return meta, err
 			}
 		}
-		if _, err := dec.Token(); err != nil {
-			return meta, fail("ServiceResponse", err)
+		if err := p.close("ServiceResponse"); err != nil {
+			return meta, err
 		}
 	}
+	meta.maxID = p.maxID
 	if code == "" {
 		return meta, &Error{Endpoint: path, Action: action, Text: "ServiceResponse without a responseCode"}
 	}
@@ -542,15 +455,38 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 	return meta, nil
 }
 
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	t, err := dec.Token()
+// qpsData decodes the data array (or null) of a ServiceResponse, calling
+// onData with each element as soon as it is read.
+func (p *jsonPage) qpsData(meta *qpsMeta, onData func(json.RawMessage) (int64, bool, error)) error {
+	t, err := p.dec.Token()
 	if err != nil {
-		return err
+		return p.fail("data", err)
 	}
-	if d, ok := t.(json.Delim); !ok || d != want {
-		return fmt.Errorf("want %q, got %v", want, t)
+	if t == nil {
+		return nil
 	}
-	return nil
+	if d, ok := t.(json.Delim); !ok || d != '[' {
+		return p.fail("data", fmt.Errorf("want an array, got %v", t))
+	}
+	for p.dec.More() {
+		var raw json.RawMessage
+		if err := p.value("data", &raw); err != nil {
+			return err
+		}
+		if onData == nil {
+			continue
+		}
+		id, cont, err := onData(raw)
+		if err != nil {
+			return p.fail("data", err)
+		}
+		p.maxID = max(p.maxID, id)
+		if !cont {
+			meta.stopped = true
+			return nil
+		}
+	}
+	return p.close("data")
 }
 
 type wireHostAsset struct {
