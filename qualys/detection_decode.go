@@ -318,6 +318,25 @@ func (d *xdec) decodeWarning() (*Warning, error) {
 	return w, err
 }
 
+// listOf decodes the children named item of the current element (named
+// list; other children are skipped), appending each to *out: field decodes
+// one child element of an item and must consume it. Every item counts
+// against MaxRecordItems.
+func listOf[T any](d *xdec, list, item string, out *[]T, field func(t *T, name []byte) error) error {
+	return d.fields(list, func(n []byte) error {
+		if string(n) != item {
+			return d.s.Skip()
+		}
+		var t T
+		e := d.fields(item, func(n []byte) error { return field(&t, n) })
+		*out = append(*out, t)
+		if e == nil {
+			e = d.item()
+		}
+		return e
+	})
+}
+
 // fields calls f for each child start element of the current element until
 // its end; f must consume the child (Text or Skip).
 func (d *xdec) fields(parent string, f func(name []byte) error) error {
@@ -425,59 +444,35 @@ func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 		case "METADATA":
 			err = d.decodeMetadata(&h.Metadata)
 		case "CLOUD_PROVIDER_TAGS":
-			err = d.fields("CLOUD_PROVIDER_TAGS", func(n []byte) error {
-				if string(n) != "CLOUD_TAG" {
-					return d.s.Skip()
-				}
-				var t CloudTag
-				e := d.fields("CLOUD_TAG", func(n []byte) error {
-					var e error
-					switch string(n) {
-					case "NAME":
-						t.Name, e = d.text()
-					case "VALUE":
-						t.Value, e = d.text()
-					case "LAST_SUCCESS_DATE":
-						t.LastSuccessDate, e = d.time()
-					default:
-						e = d.s.Skip()
-					}
-					return e
-				})
-				h.CloudTags = append(h.CloudTags, t)
-				if e == nil {
-					e = d.item()
+			err = listOf(&d.xdec, "CLOUD_PROVIDER_TAGS", "CLOUD_TAG", &h.CloudTags, func(t *CloudTag, n []byte) (e error) {
+				switch string(n) {
+				case "NAME":
+					t.Name, e = d.text()
+				case "VALUE":
+					t.Value, e = d.text()
+				case "LAST_SUCCESS_DATE":
+					t.LastSuccessDate, e = d.time()
+				default:
+					e = d.s.Skip()
 				}
 				return e
 			})
 		case "TAGS":
-			err = d.fields("TAGS", func(n []byte) error {
-				if string(n) != "TAG" {
-					return d.s.Skip()
-				}
-				var t Tag
-				e := d.fields("TAG", func(n []byte) error {
-					var e error
-					switch string(n) {
-					case "TAG_ID":
-						var b []byte
-						if b, e = d.trimmed(); e == nil {
-							t.ID, e = parseInt(b)
-						}
-					case "NAME":
-						t.Name, e = d.text()
-					case "COLOR":
-						t.Color, e = d.trimmedString()
-					case "BACKGROUND_COLOR":
-						t.BackgroundColor, e = d.trimmedString()
-					default:
-						e = d.s.Skip()
+			err = listOf(&d.xdec, "TAGS", "TAG", &h.Tags, func(t *Tag, n []byte) (e error) {
+				switch string(n) {
+				case "TAG_ID":
+					var b []byte
+					if b, e = d.trimmed(); e == nil {
+						t.ID, e = parseInt(b)
 					}
-					return e
-				})
-				h.Tags = append(h.Tags, t)
-				if e == nil {
-					e = d.item()
+				case "NAME":
+					t.Name, e = d.text()
+				case "COLOR":
+					t.Color, e = d.trimmedString()
+				case "BACKGROUND_COLOR":
+					t.BackgroundColor, e = d.trimmedString()
+				default:
+					e = d.s.Skip()
 				}
 				return e
 			})
@@ -677,35 +672,22 @@ func (d *detectionDecoder) decodeMetadata(m *HostMetadata) error {
 		default:
 			return d.s.Skip()
 		}
-		provider := string(n)
-		return d.fields(provider, func(n []byte) error {
-			if string(n) != "ATTRIBUTE" {
-				return d.s.Skip()
-			}
-			var a MetadataAttribute
-			e := d.fields("ATTRIBUTE", func(n []byte) error {
-				var e error
-				switch string(n) {
-				case "NAME":
-					a.Name, e = d.text()
-				case "LAST_STATUS":
-					a.LastStatus, e = d.trimmedString()
-				case "VALUE":
-					a.Value, e = d.text()
-				case "LAST_SUCCESS_DATE":
-					a.LastSuccessDate, e = d.time()
-				case "LAST_ERROR_DATE":
-					a.LastErrorDate, e = d.time()
-				case "LAST_ERROR":
-					a.LastError, e = d.text()
-				default:
-					e = d.s.Skip()
-				}
-				return e
-			})
-			*dst = append(*dst, a)
-			if e == nil {
-				e = d.item()
+		return listOf(&d.xdec, string(n), "ATTRIBUTE", dst, func(a *MetadataAttribute, n []byte) (e error) {
+			switch string(n) {
+			case "NAME":
+				a.Name, e = d.text()
+			case "LAST_STATUS":
+				a.LastStatus, e = d.trimmedString()
+			case "VALUE":
+				a.Value, e = d.text()
+			case "LAST_SUCCESS_DATE":
+				a.LastSuccessDate, e = d.time()
+			case "LAST_ERROR_DATE":
+				a.LastErrorDate, e = d.time()
+			case "LAST_ERROR":
+				a.LastError, e = d.text()
+			default:
+				e = d.s.Skip()
 			}
 			return e
 		})

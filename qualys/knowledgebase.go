@@ -374,26 +374,14 @@ func (d *xdec) decodeVuln() (*Vulnerability, error) {
 		case "VENDOR_REFERENCE_LIST":
 			e = d.refs("VENDOR_REFERENCE_LIST", "VENDOR_REFERENCE", &v.VendorRefs)
 		case "SOFTWARE_LIST":
-			e = d.fields("SOFTWARE_LIST", func(n []byte) error {
-				if string(n) != "SOFTWARE" {
-					return d.s.Skip()
-				}
-				var sw KBSoftware
-				e := d.fields("SOFTWARE", func(n []byte) error {
-					var e error
-					switch string(n) {
-					case "PRODUCT":
-						sw.Product, e = d.trimmedString()
-					case "VENDOR":
-						sw.Vendor, e = d.trimmedString()
-					default:
-						e = d.s.Skip()
-					}
-					return e
-				})
-				v.Software = append(v.Software, sw)
-				if e == nil {
-					e = d.item()
+			e = listOf(d, "SOFTWARE_LIST", "SOFTWARE", &v.Software, func(sw *KBSoftware, n []byte) (e error) {
+				switch string(n) {
+				case "PRODUCT":
+					sw.Product, e = d.trimmedString()
+				case "VENDOR":
+					sw.Vendor, e = d.trimmedString()
+				default:
+					e = d.s.Skip()
 				}
 				return e
 			})
