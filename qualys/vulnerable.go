@@ -1,6 +1,7 @@
 package qualys
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,88 +70,16 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 	}
 	return func(yield func(*DetectionHost, error) bool) {
 		yield = scrubbed(c, yield)
-		if len(qc.CVEs) == 0 {
-			yield(nil, &ConfigError{Option: "VulnerableHostsQuery.CVEs", Reason: "at least one CVE id is required"})
-			return
-		}
-		for _, cve := range qc.CVEs {
-			if !ValidCVE(cve) {
-				yield(nil, &ConfigError{Option: "VulnerableHostsQuery.CVEs", Reason: "invalid CVE id " + quoteShort(cve) + " (want CVE-YYYY-NNNN)"})
-				return
-			}
-		}
-		if qc.MinSeverity < 0 || qc.MinSeverity > 5 {
-			yield(nil, &ConfigError{Option: "VulnerableHostsQuery.MinSeverity", Reason: "want 0 (all) or 1-5"})
-			return
-		}
-		ipv4, ipv6, err := SplitIPFilters(qc.IPs)
+		familyForms, err := qc.forms() // validated before anything is created
 		if err != nil {
 			yield(nil, err)
 			return
 		}
-		dq := DetectionQuery{
-			AssetGroupIDs:    qc.AssetGroupIDs,
-			AssetGroupTitles: qc.AssetGroupTitles,
-			ShowTags:         Bool(true),
-			TruncationLimit:  qc.TruncationLimit,
-		}
-		if !qc.FoundAfter.IsZero() {
-			dq.DetectionUpdatedSince = qc.FoundAfter
-		}
-		if qc.MinSeverity > 1 {
-			for s := qc.MinSeverity; s <= 5; s++ {
-				dq.Severities = append(dq.Severities, s)
-			}
-		}
-		form, err := dq.values() // validated before anything is created
+		id, err := c.createCVEList(ctx, qc.listTitle(), qc.CVEs)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
-		// Qualys ANDs its filters: an ips and an ipv6 filter in one call
-		// would keep only hosts matching both. Each family gets its own
-		// listing instead.
-		var familyForms []url.Values
-		if len(ipv4) > 0 {
-			familyForms = append(familyForms, withParam(form, "ips", strings.Join(ipv4, ",")))
-		}
-		if len(ipv6) > 0 {
-			familyForms = append(familyForms, withParam(form, "ipv6", strings.Join(ipv6, ",")))
-		}
-		if len(familyForms) == 0 {
-			familyForms = []url.Values{form}
-		}
-		title := qc.Title
-		if title == "" {
-			title = "qualysbridge"
-		}
-		title += " " + strings.Join(qc.CVEs, ",") + " " + time.Now().UTC().Format("20060102T150405Z") + " " + strconv.FormatUint(rand.Uint64()&0xffffff, 16)
-		if len(title) > 256 {
-			title = title[len(title)-256:] // keep the unique tail
-		}
-		id, err := c.SearchLists.CreateDynamic(ctx, &DynamicSearchList{Title: title, CVEIDs: qc.CVEs, Global: Bool(false)})
-		if err != nil {
-			// The create may have happened although its answer was lost
-			// (a cut connection, a garbled body, the caller's cancel
-			// while it was in flight): find the list by its unique title
-			// and delete it, with a detached context, so that none is
-			// left behind.
-			if ambiguous(err) {
-				deleted, cerr := c.deleteByTitle(ctx, title)
-				switch {
-				case cerr != nil:
-					err = errors.Join(err, cerr)
-				case deleted != 0:
-					err = fmt.Errorf("%w (the search list created meanwhile, id %d, was found by its title and deleted)", err, deleted)
-				default:
-					err = fmt.Errorf("%w (no search list was left behind)", err)
-				}
-			}
-			yield(nil, err)
-			return
-		}
-		c.cfg.logger.Debug("qualys: created dynamic search list", "id", id)
-
 		deleteList := func() error {
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 			defer cancel()
@@ -189,34 +118,12 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 					listErr = err
 					return false
 				}
-				if seen[h.ID] {
+				if seen[h.ID] || !keepVulnerable(h, exact, qc.FoundAfter) {
 					return true
-				}
-				h.Detections = slices.DeleteFunc(h.Detections, func(d Detection) bool {
-					_, found := slices.BinarySearch(exact, d.QID)
-					return !found
-				})
-				if len(h.Detections) == 0 {
-					return true
-				}
-				if !qc.FoundAfter.IsZero() {
-					kept := h.Detections[:0]
-					for _, d := range h.Detections {
-						if d.LastFound.After(qc.FoundAfter) {
-							kept = append(kept, d)
-						}
-					}
-					h.Detections = kept
-					if len(kept) == 0 {
-						return true
-					}
 				}
 				seen[h.ID] = true
-				if !yield(h, nil) {
-					stopped = true
-					return false
-				}
-				return true
+				stopped = !yield(h, nil)
+				return !stopped
 			})
 		}
 		delErr := deleteList()
@@ -234,6 +141,102 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 			yield(nil, delErr)
 		}
 	}
+}
+
+// forms validates the query and returns the detection listing forms to
+// run: one per IP family when IPs are given, since Qualys ANDs its
+// filters (an ips and an ipv6 filter in one call would keep only hosts
+// matching both).
+func (qc *VulnerableHostsQuery) forms() ([]url.Values, error) {
+	if len(qc.CVEs) == 0 {
+		return nil, &ConfigError{Option: "VulnerableHostsQuery.CVEs", Reason: "at least one CVE id is required"}
+	}
+	for _, cve := range qc.CVEs {
+		if !ValidCVE(cve) {
+			return nil, &ConfigError{Option: "VulnerableHostsQuery.CVEs", Reason: "invalid CVE id " + quoteShort(cve) + " (want CVE-YYYY-NNNN)"}
+		}
+	}
+	if qc.MinSeverity < 0 || qc.MinSeverity > 5 {
+		return nil, &ConfigError{Option: "VulnerableHostsQuery.MinSeverity", Reason: "want 0 (all) or 1-5"}
+	}
+	ipv4, ipv6, err := SplitIPFilters(qc.IPs)
+	if err != nil {
+		return nil, err
+	}
+	dq := DetectionQuery{
+		AssetGroupIDs:         qc.AssetGroupIDs,
+		AssetGroupTitles:      qc.AssetGroupTitles,
+		ShowTags:              Bool(true),
+		TruncationLimit:       qc.TruncationLimit,
+		DetectionUpdatedSince: qc.FoundAfter,
+	}
+	if qc.MinSeverity > 1 {
+		for s := qc.MinSeverity; s <= 5; s++ {
+			dq.Severities = append(dq.Severities, s)
+		}
+	}
+	form, err := dq.values()
+	if err != nil {
+		return nil, err
+	}
+	var forms []url.Values
+	if len(ipv4) > 0 {
+		forms = append(forms, withParam(form, "ips", strings.Join(ipv4, ",")))
+	}
+	if len(ipv6) > 0 {
+		forms = append(forms, withParam(form, "ipv6", strings.Join(ipv6, ",")))
+	}
+	if len(forms) == 0 {
+		forms = []url.Values{form}
+	}
+	return forms, nil
+}
+
+// listTitle is a unique title for the run's search list (the prefix, the
+// CVEs, the time and a random tail), at most 256 characters.
+func (qc *VulnerableHostsQuery) listTitle() string {
+	title := cmp.Or(qc.Title, "qualysbridge")
+	title += " " + strings.Join(qc.CVEs, ",") + " " + time.Now().UTC().Format("20060102T150405Z") + " " + strconv.FormatUint(rand.Uint64()&0xffffff, 16)
+	if len(title) > 256 {
+		title = title[len(title)-256:] // keep the unique tail
+	}
+	return title
+}
+
+// createCVEList creates the dynamic search list. The create may have
+// happened although its answer was lost (a cut connection, a garbled
+// body, the caller's cancel while it was in flight): the list is then
+// found by its unique title and deleted, with a detached context, so that
+// none is left behind, and the error says so.
+func (c *Client) createCVEList(ctx context.Context, title string, cves []string) (int64, error) {
+	id, err := c.SearchLists.CreateDynamic(ctx, &DynamicSearchList{Title: title, CVEIDs: cves, Global: Bool(false)})
+	if err == nil {
+		c.cfg.logger.Debug("qualys: created dynamic search list", "id", id)
+		return id, nil
+	}
+	if ambiguous(err) {
+		deleted, cerr := c.deleteByTitle(ctx, title)
+		switch {
+		case cerr != nil:
+			err = errors.Join(err, cerr)
+		case deleted != 0:
+			err = fmt.Errorf("%w (the search list created meanwhile, id %d, was found by its title and deleted)", err, deleted)
+		default:
+			err = fmt.Errorf("%w (no search list was left behind)", err)
+		}
+	}
+	return 0, err
+}
+
+// keepVulnerable narrows a host's detections to the exact QIDs (sorted)
+// and, when foundAfter is set, to those last found after it; it reports
+// whether any is left.
+func keepVulnerable(h *DetectionHost, exact []int64, foundAfter time.Time) bool {
+	h.Detections = slices.DeleteFunc(h.Detections, func(d Detection) bool {
+		_, found := slices.BinarySearch(exact, d.QID)
+		return !found || (!foundAfter.IsZero() && !d.LastFound.After(foundAfter))
+	})
+	return len(h.Detections) > 0
 }
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
