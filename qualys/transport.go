@@ -89,6 +89,10 @@ func (c *Client) do(ctx context.Context, r *apiRequest) (*response, error) {
 	return resp, err
 }
 
+// doRetried runs the attempts of one call: acquire (pacing, the
+// concurrency slot, the bearer token), exchange (send and record), then
+// decide (accept, or wait and retry, or fail). A gateway 401 logs in again
+// once without counting as an attempt.
 func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error) {
 	if c.cfg.creds == nil {
 		return nil, &ConfigError{Option: "credentials", Reason: "no credentials; use WithCredentials"}
@@ -98,93 +102,127 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 	}
 	key := r.key()
 	st := c.api(key)
-	log := c.cfg.logger
 	refreshed := false
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		wait, cancelRes := st.reserve(time.Now())
-		if wait > c.cfg.maxWait {
-			cancelRes()
-			return nil, &Error{Endpoint: r.endpoint(), Action: r.action, Code: "", StatusCode: 0,
-				Text: "the subscription's call budget for this API is used up (counted by the client from the server's rate-limit headers); no call was sent", RetryAfter: wait, kind: kindPaced}
-		}
-		if wait > 0 {
-			log.LogAttrs(ctx, slog.LevelDebug, "qualys: pacing", slog.String("api", key), slog.Duration("wait", wait))
-			if err := retry.Sleep(ctx, wait); err != nil {
-				cancelRes()
-				return nil, err
-			}
-		}
-		if err := st.gate.acquire(ctx); err != nil {
-			return nil, err
-		}
-		var token string
-		if r.bearer {
-			var err error
-			if token, err = c.jwt.get(ctx, c); err != nil {
-				st.gate.release()
-				return nil, err
-			}
-		}
-		start := time.Now()
-		c.countCall(key)
-		resp, err := c.send(ctx, r, token)
+	for attempt := 1; ; {
+		token, err := c.acquire(ctx, r, key, st)
 		if err != nil {
-			st.gate.release()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			e := &Error{Endpoint: r.endpoint(), Action: r.action, Text: "transport error: " + c.scrubErr(err), Err: safehttp.URLError(err), kind: kindTransport}
-			if r.idempotent && attempt < c.cfg.maxAttempts && !safehttp.Final(err) {
-				d := c.cfg.backoff(attempt)
-				log.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("api", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
-				if err := retry.Sleep(ctx, d); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			return nil, e
+			return nil, err
 		}
-		now := time.Now()
-		if rt, ok := st.observe(r.path, resp.Header, c.cfg.concurrency, now); ok {
-			c.last.Store(&rt)
+		resp, final, err := c.exchange(ctx, r, key, st, token, attempt)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || !r.idempotent || final || attempt >= c.cfg.maxAttempts {
+				return nil, err
+			}
+			d := c.cfg.backoff(attempt)
+			c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("api", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
+			if err := retry.Sleep(ctx, d); err != nil {
+				return nil, err
+			}
+			attempt++
+			continue
 		}
-		log.LogAttrs(ctx, slog.LevelDebug, "qualys: response", slog.String("method", r.method), slog.String("api", key), slog.String("action", r.action), slog.Int("status", resp.StatusCode), slog.Int("attempt", attempt), slog.Duration("elapsed", now.Sub(start)))
-
 		if r.bearer && resp.StatusCode == http.StatusUnauthorized && !refreshed {
 			// The JWT expired or was revoked: log in again once.
 			drain(resp.Body)
 			st.gate.release()
 			c.jwt.invalidate(token)
 			refreshed = true
-			attempt--
 			continue
 		}
-
 		apiErr, out := c.classify(r, resp, st)
 		if apiErr == nil {
 			return out, nil
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err // the body was cut by the caller's cancel
+		d, err := c.decide(ctx, r, key, st, apiErr, attempt)
+		if err != nil {
+			return nil, err
 		}
-		if !c.retryable(r, apiErr) || attempt >= c.cfg.maxAttempts {
-			return nil, apiErr
-		}
-		d, fromServer := c.waitFor(apiErr, attempt)
-		if fromServer && d > c.cfg.maxWait {
-			return nil, apiErr
-		}
-		if fromServer {
-			st.block(time.Now().Add(d))
-		}
-		log.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying", slog.String("api", key), slog.String("action", r.action), slog.Int("status", apiErr.StatusCode), slog.String("code", apiErr.Code), slog.Int("attempt", attempt), slog.Duration("wait", d))
 		if err := retry.Sleep(ctx, d); err != nil {
 			return nil, err
 		}
+		attempt++
 	}
+}
+
+// acquire waits for the API's pacing, takes its concurrency slot and, for
+// a gateway call, a bearer token. On success the caller holds the slot; on
+// failure nothing is held. A wait longer than WithRetry's maxWait is a
+// paced *Error: no call is sent.
+func (c *Client) acquire(ctx context.Context, r *apiRequest, key string, st *apiState) (token string, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	wait, cancelRes := st.reserve(time.Now())
+	if wait > c.cfg.maxWait {
+		cancelRes()
+		return "", &Error{Endpoint: r.endpoint(), Action: r.action,
+			Text: "the subscription's call budget for this API is used up (counted by the client from the server's rate-limit headers); no call was sent", RetryAfter: wait, kind: kindPaced}
+	}
+	if wait > 0 {
+		c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "qualys: pacing", slog.String("api", key), slog.Duration("wait", wait))
+		if err := retry.Sleep(ctx, wait); err != nil {
+			cancelRes()
+			return "", err
+		}
+	}
+	if err := st.gate.acquire(ctx); err != nil {
+		return "", err
+	}
+	if r.bearer {
+		if token, err = c.jwt.get(ctx, c); err != nil {
+			st.gate.release()
+			return "", err
+		}
+	}
+	return token, nil
+}
+
+// exchange sends one attempt, holding the slot: it counts the call,
+// records the server's rate-limit headers and logs the response. A
+// transport failure releases the slot and is a transport *Error (or the
+// context's error); final reports that it must not be repeated.
+func (c *Client) exchange(ctx context.Context, r *apiRequest, key string, st *apiState, token string, attempt int) (resp *http.Response, final bool, err error) {
+	start := time.Now()
+	c.countCall(key)
+	resp, err = c.send(ctx, r, token)
+	if err != nil {
+		st.gate.release()
+		if ctx.Err() != nil {
+			return nil, true, ctx.Err()
+		}
+		return nil, safehttp.Final(err), &Error{Endpoint: r.endpoint(), Action: r.action, Text: "transport error: " + c.scrubErr(err), Err: safehttp.URLError(err), kind: kindTransport}
+	}
+	now := time.Now()
+	if rt, ok := st.observe(r.path, resp.Header, c.cfg.concurrency, now); ok {
+		c.last.Store(&rt)
+	}
+	c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "qualys: response", slog.String("method", r.method), slog.String("api", key), slog.String("action", r.action), slog.Int("status", resp.StatusCode), slog.Int("attempt", attempt), slog.Duration("elapsed", now.Sub(start)))
+	return resp, false, nil
+}
+
+// decide returns how long to wait before retrying a call the API refused
+// (apiErr), or the error to return: the context's error when it is done
+// (the body was cut by the caller's cancel), apiErr when the call is not
+// safe or not worth repeating, the attempts are spent, or the server asks
+// for a wait longer than WithRetry's maxWait. A wait the server asked for
+// blocks every call to the API until it has passed.
+func (c *Client) decide(ctx context.Context, r *apiRequest, key string, st *apiState, apiErr *Error, attempt int) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if !c.retryable(r, apiErr) || attempt >= c.cfg.maxAttempts {
+		return 0, apiErr
+	}
+	d, fromServer := c.waitFor(apiErr, attempt)
+	if fromServer && d > c.cfg.maxWait {
+		return 0, apiErr
+	}
+	if fromServer {
+		st.block(time.Now().Add(d))
+	}
+	c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying", slog.String("api", key), slog.String("action", r.action), slog.Int("status", apiErr.StatusCode), slog.String("code", apiErr.Code), slog.Int("attempt", attempt), slog.Duration("wait", d))
+	return d, nil
 }
 
 func (c *Client) send(ctx context.Context, r *apiRequest, token string) (*http.Response, error) {
