@@ -22,13 +22,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
+	"github.com/qualysbridge/qualysbridge/internal/clientopt"
 	"github.com/qualysbridge/qualysbridge/internal/redact"
 	"github.com/qualysbridge/qualysbridge/internal/retry"
 	"github.com/qualysbridge/qualysbridge/internal/safehttp"
@@ -58,16 +57,10 @@ func (c *credentials) String() string   { return "car credentials [REDACTED]" }
 func (c *credentials) GoString() string { return c.String() }
 
 type config struct {
-	hc            *http.Client
-	auth          *credentials
-	logger        *slog.Logger
-	userAgent     string
-	maxAttempts   int
-	maxWait       time.Duration
-	backoff       func(int) time.Duration
-	pollMin       time.Duration
-	pollMax       time.Duration
-	allowLoopback bool
+	clientopt.Common // HTTP client, logger, user agent, retry, backoff, loopback
+	auth             *credentials
+	pollMin          time.Duration
+	pollMax          time.Duration
 }
 
 // Option configures a Client.
@@ -98,63 +91,34 @@ func WithToken(token string) Option {
 // WithHTTPClient sets the HTTP client (default
 // cleanhttp.DefaultPooledClient(), no whole-request timeout).
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *config) error {
-		if hc == nil {
-			return &ConfigError{Option: "WithHTTPClient", Reason: "nil *http.Client"}
-		}
-		c.hc = hc
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetHTTPClient(hc)) }
 }
 
 // WithLogger sets the logger; the client logs nothing by default.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
-		if l == nil {
-			return &ConfigError{Option: "WithLogger", Reason: "nil *slog.Logger"}
-		}
-		c.logger = l
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetLogger(l)) }
 }
 
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option {
-	return func(c *config) error {
-		if ua == "" {
-			return &ConfigError{Option: "WithUserAgent", Reason: "empty"}
-		}
-		c.userAgent = ua
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetUserAgent(ua)) }
 }
 
 // WithRetry bounds retries: maxAttempts sends of one call in all (default
-// 4), maxWait the longest wait before one retry (default 2 minutes).
+// DefaultMaxAttempts), maxWait the longest wait before one retry (default
+// DefaultMaxWait).
 func WithRetry(maxAttempts int, maxWait time.Duration) Option {
-	return func(c *config) error {
-		if maxAttempts < 1 || maxWait < 0 {
-			return &ConfigError{Option: "WithRetry", Reason: "maxAttempts must be at least 1 and maxWait not negative"}
-		}
-		c.maxAttempts, c.maxWait = maxAttempts, maxWait
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetRetry(maxAttempts, maxWait)) }
 }
 
 // WithBackoff replaces the wait between retries when the server gives no
 // Retry-After (attempt is 1 for the first retry).
 func WithBackoff(f func(attempt int) time.Duration) Option {
-	return func(c *config) error {
-		if f == nil {
-			return &ConfigError{Option: "WithBackoff", Reason: "nil function"}
-		}
-		c.backoff = f
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetBackoff(f)) }
 }
 
 // WithPolling sets how job and import status polling backs off: from min,
-// doubling, up to max (default 1 s to 60 s).
+// doubling, up to max (default DefaultPollMin to DefaultPollMax).
 func WithPolling(min, max time.Duration) Option {
 	return func(c *config) error {
 		if min <= 0 || max < min {
@@ -168,7 +132,7 @@ func WithPolling(min, max time.Duration) Option {
 // WithInsecureLoopback allows an http:// base URL on a loopback host, for
 // tests against a local fake.
 func WithInsecureLoopback() Option {
-	return func(c *config) error { c.allowLoopback = true; return nil }
+	return func(c *config) error { c.AllowLoopback = true; return nil }
 }
 
 // ConfigError reports an invalid option or argument.
@@ -184,7 +148,7 @@ func (e *ConfigError) Error() string { return "car: invalid " + e.Option + ": " 
 // /api/car/v2 (the v3 endpoints are derived from it), for example
 // https://cp4s.example.com/api/car/v2.
 func NewClient(baseURL string, opts ...Option) (*Client, error) {
-	cfg := config{userAgent: "qualysbridge-go/0.1", maxAttempts: 4, maxWait: 2 * time.Minute, pollMin: time.Second, pollMax: time.Minute}
+	cfg := config{pollMin: DefaultPollMin, pollMax: DefaultPollMax}
 	for _, o := range opts {
 		if o == nil {
 			return nil, &ConfigError{Option: "Option", Reason: "nil option"}
@@ -193,42 +157,37 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	u, err := url.Parse(strings.TrimSpace(baseURL))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, &ConfigError{Option: "base URL", Reason: "want an absolute URL ending in /api/car/v2, such as https://cp4s.example.com/api/car/v2"}
+	u, err := clientopt.ParseBaseURL("base URL", baseURL, cfg.AllowLoopback, "https://cp4s.example.com/api/car/v2")
+	if err != nil {
+		return nil, configError(err)
 	}
-	if u.User != nil {
-		return nil, &ConfigError{Option: "base URL", Reason: "must not contain credentials; use WithAPIKey or WithToken"}
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
 	if !strings.HasSuffix(u.Path, "/api/car/v2") {
 		return nil, &ConfigError{Option: "base URL", Reason: "must end in /api/car/v2 (got path " + fmt.Sprintf("%q", u.Path) + "); the v3 endpoints are derived from it"}
-	}
-	if u.Scheme == "http" {
-		ip := net.ParseIP(u.Hostname())
-		if !cfg.allowLoopback || !(u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
-			return nil, &ConfigError{Option: "base URL", Reason: "must be https:// (http:// only for loopback hosts with WithInsecureLoopback)"}
-		}
 	}
 	if cfg.auth == nil {
 		return nil, &ConfigError{Option: "credentials", Reason: "none given; use WithAPIKey(key, password) or WithToken(token)"}
 	}
+	cfg.Finish(clientopt.Defaults{UserAgent: DefaultUserAgent, MaxAttempts: DefaultMaxAttempts, MaxWait: DefaultMaxWait, BackoffBase: DefaultBackoffBase})
 	v3 := *u
 	v3.Path = strings.TrimSuffix(u.Path, "/v2") + "/v3"
-	c := &Client{base: u, v3: &v3, hc: cfg.hc, auth: cfg.auth, logger: cfg.logger, userAgent: cfg.userAgent,
-		maxAttempts: cfg.maxAttempts, maxWait: cfg.maxWait, backoff: cfg.backoff, pollMin: cfg.pollMin, pollMax: cfg.pollMax}
-	if c.hc == nil {
-		c.hc = cleanhttp.DefaultPooledClient()
-	}
-	c.hc = safehttp.NoRedirects(c.hc)
-	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
-	}
-	if c.backoff == nil {
-		c.backoff = func(a int) time.Duration { return retry.Backoff(a, 2*time.Second, c.maxWait) }
-	}
-	return c, nil
+	return &Client{base: u, v3: &v3, hc: cfg.HTTPClient, auth: cfg.auth, logger: cfg.Logger, userAgent: cfg.UserAgent,
+		maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait, backoff: cfg.Backoff, pollMin: cfg.pollMin, pollMax: cfg.pollMax}, nil
 }
+
+// The defaults of the options.
+const (
+	// DefaultUserAgent is the User-Agent sent unless WithUserAgent.
+	DefaultUserAgent = "qualysbridge-go/0.1"
+	// DefaultMaxAttempts is WithRetry's default maxAttempts.
+	DefaultMaxAttempts = 4
+	// DefaultMaxWait is WithRetry's default maxWait.
+	DefaultMaxWait = 2 * time.Minute
+	// DefaultBackoffBase is the first wait of the default backoff.
+	DefaultBackoffBase = 2 * time.Second
+	// DefaultPollMin and DefaultPollMax are WithPolling's defaults.
+	DefaultPollMin = time.Second
+	DefaultPollMax = time.Minute
+)
 
 // Sentinel errors callers branch on.
 var (
@@ -426,4 +385,13 @@ func fillError(e *Error, b []byte) {
 	if s := redact.Snippet(b, 120); s != "" {
 		e.Message += ": " + s
 	}
+}
+
+// configError turns a shared option's problem into a *ConfigError.
+func configError(err error) error {
+	var p *clientopt.Problem
+	if errors.As(err, &p) {
+		return &ConfigError{Option: p.Option, Reason: p.Reason}
+	}
+	return err
 }

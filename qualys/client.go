@@ -1,17 +1,12 @@
 package qualys
 
 import (
-	"log/slog"
-	"net"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
-	"github.com/qualysbridge/qualysbridge/internal/retry"
-	"github.com/qualysbridge/qualysbridge/internal/safehttp"
+	"github.com/qualysbridge/qualysbridge/internal/clientopt"
 )
 
 // Client talks to one Qualys subscription: the FO API (/api/N.N/fo/, the
@@ -57,12 +52,7 @@ type Client struct {
 // loopback address, and must not carry credentials; WithCredentials is
 // required, as the car and threatq clients require theirs.
 func NewClient(baseURL string, opts ...Option) (*Client, error) {
-	cfg := config{
-		userAgent:   defaultUserAgent,
-		maxAttempts: defaultMaxAttempts,
-		maxWait:     defaultMaxWait,
-		idleTimeout: defaultIdleTimeout,
-	}
+	cfg := config{idleTimeout: DefaultIdleTimeout}
 	for _, o := range opts {
 		if o == nil {
 			return nil, &ConfigError{Option: "Option", Reason: "nil option"}
@@ -71,7 +61,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	base, err := parseBaseURL("base URL", baseURL, cfg.allowLoopback)
+	base, err := parseBaseURL("base URL", baseURL, cfg.AllowLoopback)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +70,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, base: base, apis: map[string]*apiState{}, calls: map[string]int64{}}
 	if cfg.gateway != "" {
-		if c.gateway, err = parseBaseURL("gateway URL", cfg.gateway, cfg.allowLoopback); err != nil {
+		if c.gateway, err = parseBaseURL("gateway URL", cfg.gateway, cfg.AllowLoopback); err != nil {
 			return nil, err
 		}
 	}
@@ -90,63 +80,15 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	c.SearchLists = &SearchListService{c: c}
 	c.KnowledgeBase = &KnowledgeBaseService{c: c}
 	c.AssetGroups = &AssetGroupService{c: c}
-	if c.cfg.httpClient == nil {
-		c.cfg.httpClient = cleanhttp.DefaultPooledClient()
-	}
-	c.cfg.httpClient = safehttp.NoRedirects(c.cfg.httpClient)
-	if c.cfg.logger == nil {
-		c.cfg.logger = slog.New(slog.DiscardHandler)
-	}
-	if c.cfg.backoff == nil {
-		c.cfg.backoff = func(attempt int) time.Duration {
-			return retry.Backoff(attempt, 2*time.Second, c.cfg.maxWait)
-		}
-	}
+	c.cfg.Finish(clientopt.Defaults{UserAgent: DefaultUserAgent, MaxAttempts: DefaultMaxAttempts, MaxWait: DefaultMaxWait, BackoffBase: DefaultBackoffBase})
 	return c, nil
 }
 
 func parseBaseURL(what, raw string, allowLoopback bool) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, &ConfigError{Option: what, Reason: "want an absolute URL such as https://qualysapi.qualys.com, got " + quoteShort(redactURL(raw))}
-	}
-	if u.User != nil {
-		return nil, &ConfigError{Option: what, Reason: "must not contain credentials; use WithCredentials"}
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, &ConfigError{Option: what, Reason: "must not contain a query or fragment"}
-	}
-	if u.Scheme == "http" {
-		if !allowLoopback {
-			return nil, &ConfigError{Option: what, Reason: "must be https:// (http:// is allowed only for loopback hosts with WithInsecureLoopback)"}
-		}
-		if !isLoopback(u.Hostname()) {
-			return nil, &ConfigError{Option: what, Reason: "http:// is allowed only for loopback hosts; use https:// for " + u.Hostname()}
-		}
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	return u, nil
+	u, err := clientopt.ParseBaseURL(what, raw, allowLoopback, "https://qualysapi.qualys.com")
+	return u, configError(err)
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// redactURL drops any user information from a URL-like string before it is
-// quoted in an error.
-func redactURL(raw string) string {
-	if i := strings.Index(raw, "@"); i >= 0 {
-		if j := strings.Index(raw, "://"); j >= 0 && j < i {
-			return raw[:j+3] + "[REDACTED]@" + raw[i+1:]
-		}
-		return "[REDACTED]@" + raw[i+1:]
-	}
-	return raw
-}
 
 // Rate is what the server last said about one API's limits, from the
 // X-RateLimit-* and X-Concurrency-Limit-* headers. Zero fields were not

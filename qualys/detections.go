@@ -299,7 +299,7 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 				case w != nil && eosText(w.Text):
 					c.warnEndOfService(path, "WARNING "+w.Code+": "+w.Text)
 				case w != nil && w.Code != "" && w.Code != "1980":
-					c.cfg.logger.Warn("qualys: detection list warning", "code", w.Code, "text", w.Text)
+					c.cfg.Logger.Warn("qualys: detection list warning", "code", w.Code, "text", w.Text)
 				}
 				return pg, nil
 			}

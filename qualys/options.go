@@ -1,10 +1,13 @@
 package qualys
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/clientopt"
 )
 
 // Option configures a Client. Options validate their arguments and return
@@ -12,18 +15,12 @@ import (
 type Option func(*config) error
 
 type config struct {
-	gateway       string
-	httpClient    *http.Client
-	userAgent     string
-	logger        *slog.Logger
-	creds         *credentials
-	maxAttempts   int
-	maxWait       time.Duration
-	backoff       func(attempt int) time.Duration
-	concurrency   int
-	versions      map[Endpoint]string
-	allowLoopback bool
-	idleTimeout   time.Duration
+	clientopt.Common // HTTP client, logger, user agent, retry, backoff, loopback
+	gateway          string
+	creds            *credentials
+	concurrency      int
+	versions         map[Endpoint]string
+	idleTimeout      time.Duration
 }
 
 // credentials is held by pointer so that printing a config or Client with
@@ -38,11 +35,21 @@ func (c *credentials) String() string { return "qualys credentials [REDACTED]" }
 // GoString hides the secret from %#v.
 func (c *credentials) GoString() string { return c.String() }
 
+// The defaults of the options.
 const (
-	defaultUserAgent   = "qualysbridge-go/0.1"
-	defaultMaxAttempts = 5
-	defaultMaxWait     = 5 * time.Minute
-	defaultIdleTimeout = 5 * time.Minute
+	// DefaultUserAgent is the User-Agent sent unless WithUserAgent.
+	DefaultUserAgent = "qualysbridge-go/0.1"
+	// DefaultMaxAttempts is WithRetry's default maxAttempts.
+	DefaultMaxAttempts = 5
+	// DefaultMaxWait is WithRetry's default maxWait.
+	DefaultMaxWait = 5 * time.Minute
+	// DefaultIdleTimeout is WithIdleTimeout's default.
+	DefaultIdleTimeout = 5 * time.Minute
+	// DefaultBackoffBase is the first wait of the default backoff.
+	DefaultBackoffBase = 2 * time.Second
+)
+
+const (
 	// defaultConcurrency is the concurrency used for an API until its
 	// X-Concurrency-Limit-Limit header is known: the Standard
 	// subscription's limit.
@@ -81,36 +88,18 @@ func WithGateway(gatewayURL string) Option {
 // cleanhttp.DefaultPooledClient() with no whole-request timeout: detection
 // bodies stream for minutes, so deadlines come from the caller's context.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *config) error {
-		if hc == nil {
-			return &ConfigError{Option: "WithHTTPClient", Reason: "nil *http.Client"}
-		}
-		c.httpClient = hc
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetHTTPClient(hc)) }
 }
 
 // WithUserAgent sets the User-Agent header sent with every request.
 func WithUserAgent(ua string) Option {
-	return func(c *config) error {
-		if strings.TrimSpace(ua) == "" {
-			return &ConfigError{Option: "WithUserAgent", Reason: "empty user agent"}
-		}
-		c.userAgent = ua
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetUserAgent(ua)) }
 }
 
 // WithLogger sets the logger. The client logs nothing unless one is given:
 // requests at Debug, retries and waits at Warn. Credentials never appear.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
-		if l == nil {
-			return &ConfigError{Option: "WithLogger", Reason: "nil *slog.Logger"}
-		}
-		c.logger = l
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetLogger(l)) }
 }
 
 // WithRetry bounds retries: maxAttempts is the number of times one call may
@@ -120,17 +109,7 @@ func WithLogger(l *slog.Logger) Option {
 // at once with an error matching ErrRateLimited whose RetryAfter says how
 // long to wait, rather than spending a call that would be refused again.
 func WithRetry(maxAttempts int, maxWait time.Duration) Option {
-	return func(c *config) error {
-		if maxAttempts < 1 {
-			return &ConfigError{Option: "WithRetry", Reason: "maxAttempts must be at least 1"}
-		}
-		if maxWait < 0 {
-			return &ConfigError{Option: "WithRetry", Reason: "maxWait must not be negative"}
-		}
-		c.maxAttempts = maxAttempts
-		c.maxWait = maxWait
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetRetry(maxAttempts, maxWait)) }
 }
 
 // WithBackoff replaces the wait used between retries when the server gives
@@ -138,13 +117,7 @@ func WithRetry(maxAttempts int, maxWait time.Duration) Option {
 // X-RateLimit-ToWait-Sec). attempt is 1 for the first retry. The default is
 // exponential from 2 s with jitter, capped by WithRetry's maxWait.
 func WithBackoff(f func(attempt int) time.Duration) Option {
-	return func(c *config) error {
-		if f == nil {
-			return &ConfigError{Option: "WithBackoff", Reason: "nil function"}
-		}
-		c.backoff = f
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetBackoff(f)) }
 }
 
 // WithConcurrency caps the number of requests in flight per API. The
@@ -165,7 +138,7 @@ func WithConcurrency(n int) Option {
 // Without it every URL must be https://.
 func WithInsecureLoopback() Option {
 	return func(c *config) error {
-		c.allowLoopback = true
+		c.AllowLoopback = true
 		return nil
 	}
 }
@@ -182,4 +155,13 @@ func WithIdleTimeout(d time.Duration) Option {
 		c.idleTimeout = d
 		return nil
 	}
+}
+
+// configError turns a shared option's problem into a *ConfigError.
+func configError(err error) error {
+	var p *clientopt.Problem
+	if errors.As(err, &p) {
+		return &ConfigError{Option: p.Option, Reason: p.Reason}
+	}
+	return err
 }

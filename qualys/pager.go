@@ -100,12 +100,12 @@ func (c *Client) resumeCut(ctx context.Context, err error, resumes *int, what st
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	if !resumable(err) || *resumes >= c.cfg.maxAttempts-1 {
+	if !resumable(err) || *resumes >= c.cfg.MaxAttempts-1 {
 		return false, err
 	}
 	*resumes++
-	c.cfg.logger.Warn("qualys: "+what+" cut; resuming", append(attrs, "resume", *resumes, "error", err)...)
-	if err := retry.Sleep(ctx, c.cfg.backoff(*resumes)); err != nil {
+	c.cfg.Logger.Warn("qualys: "+what+" cut; resuming", append(attrs, "resume", *resumes, "error", err)...)
+	if err := retry.Sleep(ctx, c.cfg.Backoff(*resumes)); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -111,11 +111,11 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 		resp, final, err := c.exchange(ctx, r, key, st, token, attempt)
 		if err != nil {
 			var e *Error
-			if !errors.As(err, &e) || !r.idempotent || final || attempt >= c.cfg.maxAttempts {
+			if !errors.As(err, &e) || !r.idempotent || final || attempt >= c.cfg.MaxAttempts {
 				return nil, err
 			}
-			d := c.cfg.backoff(attempt)
-			c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("api", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
+			d := c.cfg.Backoff(attempt)
+			c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("api", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
 			if err := retry.Sleep(ctx, d); err != nil {
 				return nil, err
 			}
@@ -154,13 +154,13 @@ func (c *Client) acquire(ctx context.Context, r *apiRequest, key string, st *api
 		return "", err
 	}
 	wait, cancelRes := st.reserve(time.Now())
-	if wait > c.cfg.maxWait {
+	if wait > c.cfg.MaxWait {
 		cancelRes()
 		return "", &Error{Endpoint: r.endpoint(), Action: r.action,
 			Text: "the subscription's call budget for this API is used up (counted by the client from the server's rate-limit headers); no call was sent", RetryAfter: wait, kind: kindPaced}
 	}
 	if wait > 0 {
-		c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "qualys: pacing", slog.String("api", key), slog.Duration("wait", wait))
+		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "qualys: pacing", slog.String("api", key), slog.Duration("wait", wait))
 		if err := retry.Sleep(ctx, wait); err != nil {
 			cancelRes()
 			return "", err
@@ -197,7 +197,7 @@ func (c *Client) exchange(ctx context.Context, r *apiRequest, key string, st *ap
 	if rt, ok := st.observe(r.path, resp.Header, c.cfg.concurrency, now); ok {
 		c.last.Store(&rt)
 	}
-	c.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "qualys: response", slog.String("method", r.method), slog.String("api", key), slog.String("action", r.action), slog.Int("status", resp.StatusCode), slog.Int("attempt", attempt), slog.Duration("elapsed", now.Sub(start)))
+	c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "qualys: response", slog.String("method", r.method), slog.String("api", key), slog.String("action", r.action), slog.Int("status", resp.StatusCode), slog.Int("attempt", attempt), slog.Duration("elapsed", now.Sub(start)))
 	return resp, false, nil
 }
 
@@ -211,17 +211,17 @@ func (c *Client) decide(ctx context.Context, r *apiRequest, key string, st *apiS
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if !c.retryable(r, apiErr) || attempt >= c.cfg.maxAttempts {
+	if !c.retryable(r, apiErr) || attempt >= c.cfg.MaxAttempts {
 		return 0, apiErr
 	}
 	d, fromServer := c.waitFor(apiErr, attempt)
-	if fromServer && d > c.cfg.maxWait {
+	if fromServer && d > c.cfg.MaxWait {
 		return 0, apiErr
 	}
 	if fromServer {
 		st.block(time.Now().Add(d))
 	}
-	c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying", slog.String("api", key), slog.String("action", r.action), slog.Int("status", apiErr.StatusCode), slog.String("code", apiErr.Code), slog.Int("attempt", attempt), slog.Duration("wait", d))
+	c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying", slog.String("api", key), slog.String("action", r.action), slog.Int("status", apiErr.StatusCode), slog.String("code", apiErr.Code), slog.Int("attempt", attempt), slog.Duration("wait", d))
 	return d, nil
 }
 
@@ -252,8 +252,8 @@ func (c *Client) send(ctx context.Context, r *apiRequest, token string) (*http.R
 	} else {
 		req.SetBasicAuth(c.cfg.creds.user, c.cfg.creds.pass)
 	}
-	req.Header.Set("X-Requested-With", c.cfg.userAgent)
-	req.Header.Set("User-Agent", c.cfg.userAgent)
+	req.Header.Set("X-Requested-With", c.cfg.UserAgent)
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)
 	}
@@ -271,7 +271,7 @@ func (c *Client) send(ctx context.Context, r *apiRequest, token string) (*http.R
 func (c *Client) sendWithHeaderTimeout(ctx context.Context, req *http.Request) (*http.Response, error) {
 	idle := c.cfg.idleTimeout
 	if idle <= 0 {
-		return c.cfg.httpClient.Do(req)
+		return c.cfg.HTTPClient.Do(req)
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	var timedOut atomic.Bool
@@ -279,7 +279,7 @@ func (c *Client) sendWithHeaderTimeout(ctx context.Context, req *http.Request) (
 		timedOut.Store(true)
 		cancel()
 	})
-	resp, err := c.cfg.httpClient.Do(req.WithContext(rctx))
+	resp, err := c.cfg.HTTPClient.Do(req.WithContext(rctx))
 	timer.Stop()
 	if err != nil {
 		cancel()
@@ -414,9 +414,9 @@ func (c *Client) waitFor(e *Error, attempt int) (time.Duration, bool) {
 	if e.RetryAfter > 0 {
 		return e.RetryAfter, true
 	}
-	d := c.cfg.backoff(attempt)
-	if d > c.cfg.maxWait {
-		d = c.cfg.maxWait
+	d := c.cfg.Backoff(attempt)
+	if d > c.cfg.MaxWait {
+		d = c.cfg.MaxWait
 	}
 	return d, false
 }

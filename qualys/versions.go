@@ -213,7 +213,7 @@ func (c *Client) warnEndOfService(path, notice string) {
 	if _, seen := c.eosWarned.LoadOrStore(path, true); seen {
 		return
 	}
-	c.cfg.logger.Warn("qualys: API version reaches end of service; move to a newer version with WithEndpointVersion",
+	c.cfg.Logger.Warn("qualys: API version reaches end of service; move to a newer version with WithEndpointVersion",
 		"endpoint", path, "notice", truncateNotice(notice))
 }
 

@@ -86,7 +86,7 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 			if err := c.SearchLists.Delete(dctx, id); err != nil {
 				return &SearchListDeleteError{ListID: id, Err: err}
 			}
-			c.cfg.logger.Debug("qualys: deleted dynamic search list", "id", id)
+			c.cfg.Logger.Debug("qualys: deleted dynamic search list", "id", id)
 			return nil
 		}
 
@@ -130,7 +130,7 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 		switch {
 		case stopped:
 			if delErr != nil {
-				c.cfg.logger.Warn("qualys: search list left behind", "id", id, "error", delErr)
+				c.cfg.Logger.Warn("qualys: search list left behind", "id", id, "error", delErr)
 				if qc.OnCleanupError != nil {
 					qc.OnCleanupError(id, delErr)
 				}
@@ -211,7 +211,7 @@ func (qc *VulnerableHostsQuery) listTitle() string {
 func (c *Client) createCVEList(ctx context.Context, title string, cves []string) (int64, error) {
 	id, err := c.SearchLists.CreateDynamic(ctx, &DynamicSearchList{Title: title, CVEIDs: cves, Global: Bool(false)})
 	if err == nil {
-		c.cfg.logger.Debug("qualys: created dynamic search list", "id", id)
+		c.cfg.Logger.Debug("qualys: created dynamic search list", "id", id)
 		return id, nil
 	}
 	if ambiguous(err) {
@@ -272,7 +272,7 @@ func (c *Client) exactQIDs(ctx context.Context, listID int64, cves []string) ([]
 		if slices.ContainsFunc(v.CVEs, func(r Reference) bool { return slices.Contains(cves, r.ID) }) {
 			exact = append(exact, v.QID)
 		} else {
-			c.cfg.logger.Debug("qualys: search list QID dropped: no exact CVE match", "qid", v.QID)
+			c.cfg.Logger.Debug("qualys: search list QID dropped: no exact CVE match", "qid", v.QID)
 		}
 	}
 	slices.Sort(exact)
@@ -308,7 +308,7 @@ func (c *Client) deleteByTitle(ctx context.Context, title string) (int64, error)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	var lastErr error
-	for attempt := 1; attempt <= c.cfg.maxAttempts; attempt++ {
+	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
 		id, err := c.findListByTitle(dctx, title)
 		if err == nil {
 			if id == 0 {
@@ -317,14 +317,14 @@ func (c *Client) deleteByTitle(ctx context.Context, title string) (int64, error)
 			if err := c.SearchLists.Delete(dctx, id); err != nil {
 				return 0, &SearchListDeleteError{ListID: id, Err: err}
 			}
-			c.cfg.logger.Debug("qualys: deleted a search list whose creation answer was lost", "id", id)
+			c.cfg.Logger.Debug("qualys: deleted a search list whose creation answer was lost", "id", id)
 			return id, nil
 		}
 		lastErr = err
 		if !resumable(err) && !ambiguous(err) {
 			break
 		}
-		if err := retry.Sleep(dctx, c.cfg.backoff(attempt)); err != nil {
+		if err := retry.Sleep(dctx, c.cfg.Backoff(attempt)); err != nil {
 			break
 		}
 	}

@@ -15,14 +15,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
+	"github.com/qualysbridge/qualysbridge/internal/clientopt"
 	"github.com/qualysbridge/qualysbridge/internal/flight"
 	"github.com/qualysbridge/qualysbridge/internal/redact"
 	"github.com/qualysbridge/qualysbridge/internal/retry"
@@ -68,15 +67,9 @@ func (c *credentials) String() string   { return "threatq credentials [REDACTED]
 func (c *credentials) GoString() string { return c.String() }
 
 type config struct {
-	hc            *http.Client
-	creds         *credentials
-	logger        *slog.Logger
-	userAgent     string
-	maxAttempts   int
-	maxWait       time.Duration
-	backoff       func(int) time.Duration
-	assetColl     string
-	allowLoopback bool
+	clientopt.Common // HTTP client, logger, user agent, retry, backoff, loopback
+	creds            *credentials
+	assetColl        string
 }
 
 // Option configures a Client.
@@ -117,47 +110,30 @@ func WithClientCredentials(clientID, clientSecret string) Option {
 
 // WithHTTPClient sets the HTTP client.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *config) error {
-		if hc == nil {
-			return &ConfigError{Option: "WithHTTPClient", Reason: "nil *http.Client"}
-		}
-		c.hc = hc
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetHTTPClient(hc)) }
 }
 
 // WithLogger sets the logger; the client logs nothing by default.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
-		if l == nil {
-			return &ConfigError{Option: "WithLogger", Reason: "nil *slog.Logger"}
-		}
-		c.logger = l
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetLogger(l)) }
 }
 
-// WithRetry bounds retries (default 4 attempts, waits up to 1 minute).
+// WithRetry bounds retries: maxAttempts sends of one call in all (default
+// DefaultMaxAttempts), maxWait the longest wait before one retry (default
+// DefaultMaxWait).
 func WithRetry(maxAttempts int, maxWait time.Duration) Option {
-	return func(c *config) error {
-		if maxAttempts < 1 || maxWait < 0 {
-			return &ConfigError{Option: "WithRetry", Reason: "maxAttempts must be at least 1 and maxWait not negative"}
-		}
-		c.maxAttempts, c.maxWait = maxAttempts, maxWait
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetRetry(maxAttempts, maxWait)) }
 }
 
 // WithBackoff replaces the wait between retries when the server gives no
 // Retry-After.
 func WithBackoff(f func(attempt int) time.Duration) Option {
-	return func(c *config) error {
-		if f == nil {
-			return &ConfigError{Option: "WithBackoff", Reason: "nil function"}
-		}
-		c.backoff = f
-		return nil
-	}
+	return func(c *config) error { return configError(c.SetBackoff(f)) }
+}
+
+// WithUserAgent sets the User-Agent header (default DefaultUserAgent).
+func WithUserAgent(ua string) Option {
+	return func(c *config) error { return configError(c.SetUserAgent(ua)) }
 }
 
 // WithAssetCollection sets the API collection of Asset objects instead of
@@ -174,13 +150,13 @@ func WithAssetCollection(name string) Option {
 
 // WithInsecureLoopback allows an http:// URL on a loopback host, for tests.
 func WithInsecureLoopback() Option {
-	return func(c *config) error { c.allowLoopback = true; return nil }
+	return func(c *config) error { c.AllowLoopback = true; return nil }
 }
 
 // NewClient returns a client for the ThreatQ instance at baseURL (for
 // example https://threatq.example.com).
 func NewClient(baseURL string, opts ...Option) (*Client, error) {
-	cfg := config{userAgent: "qualysbridge-go/0.1", maxAttempts: 4, maxWait: time.Minute}
+	var cfg config
 	for _, o := range opts {
 		if o == nil {
 			return nil, &ConfigError{Option: "Option", Reason: "nil option"}
@@ -189,38 +165,31 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	u, err := url.Parse(strings.TrimSpace(baseURL))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, &ConfigError{Option: "base URL", Reason: "want an absolute URL such as https://threatq.example.com"}
+	u, err := clientopt.ParseBaseURL("base URL", baseURL, cfg.AllowLoopback, "https://threatq.example.com")
+	if err != nil {
+		return nil, configError(err)
 	}
-	if u.User != nil || u.RawQuery != "" {
-		return nil, &ConfigError{Option: "base URL", Reason: "must not contain credentials or a query"}
-	}
-	if u.Scheme == "http" {
-		ip := net.ParseIP(u.Hostname())
-		if !cfg.allowLoopback || !(u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
-			return nil, &ConfigError{Option: "base URL", Reason: "must be https:// (http:// only for loopback hosts with WithInsecureLoopback)"}
-		}
-	}
-	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/api")
+	u.Path = strings.TrimSuffix(u.Path, "/api")
 	if cfg.creds == nil {
 		return nil, &ConfigError{Option: "credentials", Reason: "none given; use WithPassword or WithClientCredentials"}
 	}
-	c := &Client{base: u, hc: cfg.hc, creds: cfg.creds, logger: cfg.logger, userAgent: cfg.userAgent,
-		maxAttempts: cfg.maxAttempts, maxWait: cfg.maxWait, backoff: cfg.backoff, assetColl: cfg.assetColl,
-		typeIDs: map[string]int64{}, statuses: map[string]int64{}, objColl: map[string]string{}, noBulk: map[string]bool{}}
-	if c.hc == nil {
-		c.hc = cleanhttp.DefaultPooledClient()
-	}
-	c.hc = safehttp.NoRedirects(c.hc)
-	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
-	}
-	if c.backoff == nil {
-		c.backoff = func(a int) time.Duration { return retry.Backoff(a, time.Second, c.maxWait) }
-	}
-	return c, nil
+	cfg.Finish(clientopt.Defaults{UserAgent: DefaultUserAgent, MaxAttempts: DefaultMaxAttempts, MaxWait: DefaultMaxWait, BackoffBase: DefaultBackoffBase})
+	return &Client{base: u, hc: cfg.HTTPClient, creds: cfg.creds, logger: cfg.Logger, userAgent: cfg.UserAgent,
+		maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait, backoff: cfg.Backoff, assetColl: cfg.assetColl,
+		typeIDs: map[string]int64{}, statuses: map[string]int64{}, objColl: map[string]string{}, noBulk: map[string]bool{}}, nil
 }
+
+// The defaults of the options.
+const (
+	// DefaultUserAgent is the User-Agent sent unless WithUserAgent.
+	DefaultUserAgent = "qualysbridge-go/0.1"
+	// DefaultMaxAttempts is WithRetry's default maxAttempts.
+	DefaultMaxAttempts = 4
+	// DefaultMaxWait is WithRetry's default maxWait.
+	DefaultMaxWait = time.Minute
+	// DefaultBackoffBase is the first wait of the default backoff.
+	DefaultBackoffBase = time.Second
+)
 
 // Sentinel errors.
 var (
@@ -543,4 +512,13 @@ func (c *Client) invalidate(used string) {
 		c.refresh = ""
 	}
 	c.tokMu.Unlock()
+}
+
+// configError turns a shared option's problem into a *ConfigError.
+func configError(err error) error {
+	var p *clientopt.Problem
+	if errors.As(err, &p) {
+		return &ConfigError{Option: p.Option, Reason: p.Reason}
+	}
+	return err
 }
