@@ -89,7 +89,6 @@ func parseBaseURL(what, raw string, allowLoopback bool) (*url.URL, error) {
 	return u, configError(err)
 }
 
-
 // Rate is what the server last said about one API's limits, from the
 // X-RateLimit-* and X-Concurrency-Limit-* headers. Zero fields were not
 // sent. The QPS and gateway APIs send none of them.
