@@ -115,18 +115,19 @@ func (e *Error) rateLimited() bool {
 	if e.kind == kindPaced {
 		return true
 	}
-	switch e.Code {
+	return limitCode(e.Code) || e.StatusCode == 429
+}
+
+// limitCode reports whether a Qualys code is a limit refusal (1920: an
+// overlapping call, 1960: the concurrency limit, 1965: the rate limit).
+// Such a code proves that the server refused the call before doing
+// anything, so even a call that is not safe to repeat may be sent again.
+func limitCode(code string) bool {
+	switch code {
 	case "1920", "1960", "1965":
 		return true
 	}
-	return e.StatusCode == 429
-}
-
-// retryableCode reports whether a Qualys code proves that the server refused
-// the call before doing anything, so that even a call that is not safe to
-// repeat may be sent again.
-func retryableCode(code string) bool {
-	return code == "1960" || code == "1965" || code == "1920"
+	return false
 }
 
 // DecodeError reports a response body that could not be decoded: malformed

@@ -385,7 +385,7 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 // the call before doing anything are always retried; ambiguous failures only
 // for calls that are safe to repeat; client errors never.
 func (c *Client) retryable(r *apiRequest, e *Error) bool {
-	if retryableCode(e.Code) {
+	if limitCode(e.Code) {
 		return true
 	}
 	if !r.idempotent {
