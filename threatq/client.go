@@ -321,28 +321,7 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 			}
 		}
 		res := c.policy().Do(ctx, endpoint, r.idempotent, func() (*http.Request, error) {
-			var rd io.Reader
-			if body != nil {
-				rd = bytes.NewReader(body)
-			}
-			req, err := http.NewRequestWithContext(ctx, r.method, u.String(), rd)
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("Accept", "application/json")
-			req.Header.Set("User-Agent", c.userAgent)
-			if body != nil {
-				req.Header.Set("Content-Type", "application/json")
-			}
-			switch {
-			case r.basic:
-				req.SetBasicAuth(c.creds.clientID, c.creds.secret)
-			case r.bearer != "":
-				req.Header.Set("Authorization", "Bearer "+r.bearer)
-			case !r.noAuth:
-				req.Header.Set("Authorization", "Bearer "+tok)
-			}
-			return req, nil
+			return c.newRequest(ctx, r, u, body, tok)
 		}, c.hc)
 		if res.Err != nil {
 			if ctx.Err() != nil {
@@ -357,36 +336,74 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 			relogged = true
 			continue
 		}
-		if res.Status >= 200 && res.Status < 300 {
-			if msgs, ok := errorMessages(res.Body); ok {
-				return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Messages: c.scrubAll(msgs)}
-			}
-			if out != nil && len(bytes.TrimSpace(res.Body)) > 0 {
-				if err := json.Unmarshal(res.Body, out); err != nil {
-					return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Messages: c.scrubAll([]string{"unexpected response body: " + redact.Snippet(res.Body, 120)})}
-				}
-			}
-			return nil
-		}
-		e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status}
-		if safehttp.IsRedirect(res.Status) {
-			e.Messages = c.scrubAll([]string{safehttp.RedirectMessage(res.Status, res.Header, u)})
-		} else if msgs, ok := errorMessages(res.Body); ok {
-			e.Messages = c.scrubAll(msgs)
-		} else {
-			var m struct {
-				Message          string `json:"message"`
-				Error            string `json:"error"`
-				ErrorDescription string `json:"error_description"`
-			}
-			if json.Unmarshal(res.Body, &m) == nil && (m.Message != "" || m.Error != "") {
-				e.Messages = c.scrubAll([]string{strings.TrimSpace(m.Error + " " + m.ErrorDescription + " " + m.Message)})
-			} else if s := redact.Snippet(res.Body, 120); s != "" {
-				e.Messages = c.scrubAll([]string{http.StatusText(res.Status) + ": " + s})
-			}
-		}
-		return e
+		return c.outcome(r, u, res, out)
 	}
+}
+
+// newRequest builds one attempt of r: the body (re-read for every
+// attempt), the headers and the authorisation (the client's Basic
+// credentials for the token call, a given bearer, or the session token).
+func (c *Client) newRequest(ctx context.Context, r *request, u *url.URL, body []byte, tok string) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	switch {
+	case r.basic:
+		req.SetBasicAuth(c.creds.clientID, c.creds.secret)
+	case r.bearer != "":
+		req.Header.Set("Authorization", "Bearer "+r.bearer)
+	case !r.noAuth:
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	return req, nil
+}
+
+// outcome reads a final response: a 2xx body is decoded into out (a 2xx
+// that carries "errors", or a body that does not decode, is an *Error);
+// any other status is an *Error with the messages the server sent, in any
+// of ThreatQ's error shapes, scrubbed of credentials.
+func (c *Client) outcome(r *request, u *url.URL, res retry.Result, out any) error {
+	e := &Error{Method: r.method, Endpoint: u.Path, StatusCode: res.Status}
+	if res.Status >= 200 && res.Status < 300 {
+		if msgs, ok := errorMessages(res.Body); ok {
+			e.Messages = c.scrubAll(msgs)
+			return e
+		}
+		if out != nil && len(bytes.TrimSpace(res.Body)) > 0 {
+			if err := json.Unmarshal(res.Body, out); err != nil {
+				e.Messages = c.scrubAll([]string{"unexpected response body: " + redact.Snippet(res.Body, 120)})
+				return e
+			}
+		}
+		return nil
+	}
+	if safehttp.IsRedirect(res.Status) {
+		e.Messages = c.scrubAll([]string{safehttp.RedirectMessage(res.Status, res.Header, u)})
+	} else if msgs, ok := errorMessages(res.Body); ok {
+		e.Messages = c.scrubAll(msgs)
+	} else {
+		var m struct {
+			Message          string `json:"message"`
+			Error            string `json:"error"`
+			ErrorDescription string `json:"error_description"`
+		}
+		if json.Unmarshal(res.Body, &m) == nil && (m.Message != "" || m.Error != "") {
+			e.Messages = c.scrubAll([]string{strings.TrimSpace(m.Error + " " + m.ErrorDescription + " " + m.Message)})
+		} else if s := redact.Snippet(res.Body, 120); s != "" {
+			e.Messages = c.scrubAll([]string{http.StatusText(res.Status) + ": " + s})
+		}
+	}
+	return e
 }
 
 func (c *Client) policy() retry.Policy {
