@@ -268,32 +268,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	r := &run{cfg: cfg, log: log, sum: &Summary{}, sentQIDs: map[int64]bool{}, done: map[int64]bool{}, start: time.Now(), callsBefore: cfg.Qualys.Calls()}
 	r.sum.Until = cfg.Now().UTC().Truncate(time.Second)
 
-	created, err := cfg.CAR.EnsureDatabase(ctx)
+	mode, err := r.chooseMode(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("carsync: CAR database: %w", err)
-	}
-	mode := cfg.Mode
-	if mode != Full {
-		state, ok, err := cfg.CAR.ModelStateID(ctx, cfg.Source.Key)
-		if err != nil {
-			return nil, fmt.Errorf("carsync: reading the model state: %w", err)
-		}
-		var since time.Time
-		if ok && !created {
-			since, err = ParseState(state)
-			if err != nil {
-				log.Warn("carsync: ignoring an unreadable model state; running a full import", "state", state)
-				ok = false
-			}
-		}
-		switch {
-		case ok && !created:
-			mode, r.since = Incremental, since
-		case mode == Incremental:
-			return nil, ErrIncrementalNotPossible
-		default:
-			mode = Full
-		}
+		return nil, err
 	}
 	r.sum.Mode, r.sum.Since = mode, r.since
 	carMode := car.Full
@@ -334,6 +311,41 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	r.progress(true)
 	return r.sum, nil
+}
+
+// chooseMode ensures the CAR database and decides the run's mode from the
+// configured one and the model state saved on the source: an incremental
+// run needs a readable state on a database that was not just created
+// (Auto falls back to Full; Incremental fails with
+// ErrIncrementalNotPossible). It sets r.since for an incremental run.
+func (r *run) chooseMode(ctx context.Context) (Mode, error) {
+	cfg := r.cfg
+	created, err := cfg.CAR.EnsureDatabase(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("carsync: CAR database: %w", err)
+	}
+	if cfg.Mode == Full {
+		return Full, nil
+	}
+	state, ok, err := cfg.CAR.ModelStateID(ctx, cfg.Source.Key)
+	if err != nil {
+		return 0, fmt.Errorf("carsync: reading the model state: %w", err)
+	}
+	var since time.Time
+	if ok && !created {
+		if since, err = ParseState(state); err != nil {
+			r.log.Warn("carsync: ignoring an unreadable model state; running a full import", "state", state)
+			ok = false
+		}
+	}
+	switch {
+	case ok && !created:
+		r.since = since
+		return Incremental, nil
+	case cfg.Mode == Incremental:
+		return 0, ErrIncrementalNotPossible
+	}
+	return Full, nil
 }
 
 func fmtTime(t time.Time) string {
