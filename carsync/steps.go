@@ -241,26 +241,46 @@ func (r *run) heldEdges(ctx context.Context, coll, whereKind string, keys []stri
 	return pairs, nil
 }
 
+// incremental sends what changed since r.since, in three steps (see
+// changedAssets, changedDetections and changedApplications), then
+// refreshes vulnerabilities if asked and soft-deletes assets gone from
+// Qualys.
 func (r *run) incremental(ctx context.Context) error {
-	since := r.since
-	detQ := &qualys.DetectionQuery{Status: allStatuses, DetectionUpdatedSince: since}
-	// The detections of a host asset that changed are fetched whole, as a
-	// full import fetches them (Fixed ones left out), so that those no
-	// longer reported (fixed, purged, gone from a rescan) are found.
-	wholeQ := &qualys.DetectionQuery{}
-	handled := map[int64]bool{} // qwebHostIds already sent
-
-	// 1. Host assets updated in the window, with their changed detections
-	//    and applications.
-	gw := r.gateway(ctx, &qualys.AssetQuery{UpdatedSince: since})
-	defer gw.stop()
-	for page, err := range r.cfg.Qualys.HostAssets.Pages(ctx, &qualys.HostAssetQuery{PageSize: r.cfg.PageSize, UpdatedSince: since}) {
-		if err != nil {
-			return fmt.Errorf("carsync: listing changed host assets: %w", err)
-		}
-		b, err := r.pageBatch(ctx, page.Assets, gw, wholeQ)
-		if err != nil {
+	handled, err := r.changedAssets(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.changedDetections(ctx, handled); err != nil {
+		return err
+	}
+	if err := r.changedApplications(ctx); err != nil {
+		return err
+	}
+	if r.cfg.RefreshVulnerabilities {
+		if err := r.refreshVulnerabilities(ctx); err != nil {
 			return err
+		}
+	}
+	return r.removeGone(ctx, false)
+}
+
+// changedAssets is step 1: host assets updated in the window, with their
+// whole current detections and their changed applications. The detections
+// of a host asset that changed are fetched whole, as a full import fetches
+// them (Fixed ones left out), so that those no longer reported (fixed,
+// purged, gone from a rescan) are found. It returns the qwebHostIds sent;
+// gateway assets that matched no page are left in r.orphans.
+func (r *run) changedAssets(ctx context.Context) (handled map[int64]bool, err error) {
+	handled = map[int64]bool{}
+	gw := r.gateway(ctx, &qualys.AssetQuery{UpdatedSince: r.since})
+	defer gw.stop()
+	for page, err := range r.cfg.Qualys.HostAssets.Pages(ctx, &qualys.HostAssetQuery{PageSize: r.cfg.PageSize, UpdatedSince: r.since}) {
+		if err != nil {
+			return nil, fmt.Errorf("carsync: listing changed host assets: %w", err)
+		}
+		b, err := r.pageBatch(ctx, page.Assets, gw, &qualys.DetectionQuery{})
+		if err != nil {
+			return nil, err
 		}
 		b.stale, b.wholeDets = true, true
 		for _, a := range page.Assets {
@@ -269,57 +289,28 @@ func (r *run) incremental(ctx context.Context) error {
 			}
 		}
 		if err := r.send(ctx, b); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	rest, err := gw.rest()
 	if err != nil {
-		return fmt.Errorf("carsync: listing changed applications: %w", err)
+		return nil, fmt.Errorf("carsync: listing changed applications: %w", err)
 	}
 	r.orphans = append(r.orphans, rest...)
+	return handled, nil
+}
 
-	// 2. Hosts whose detections changed although the asset did not (with
-	//    their applications when those changed too).
+// changedDetections is step 2: hosts whose detections changed in the
+// window although the asset did not (not in handled), sent a page at a
+// time with their whole current detections and, when those changed too,
+// their applications (taken from r.orphans).
+func (r *run) changedDetections(ctx context.Context, handled map[int64]bool) error {
 	orphanApps := map[int64]*qualys.Asset{}
 	for _, a := range r.orphans {
 		orphanApps[a.AssetID] = a
 	}
 	pending := map[int64]*qualys.DetectionHost{}
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		ids := make([]string, 0, len(pending))
-		for id := range pending {
-			ids = append(ids, strconv.FormatInt(id, 10))
-		}
-		sort.Strings(ids)
-		assets, err := r.assetsWhere(ctx, "qwebHostId", ids)
-		if err != nil {
-			return err
-		}
-		// The window's listing holds only the detections that changed:
-		// ask for these hosts' whole sets, so that QIDs no longer
-		// detected are found.
-		whole, err := r.wholeDetections(ctx, assets)
-		if err != nil {
-			return err
-		}
-		var apps map[int64]*qualys.Asset
-		for _, a := range assets {
-			if ga := orphanApps[a.ID]; ga != nil {
-				if apps == nil {
-					apps = map[int64]*qualys.Asset{}
-				}
-				apps[a.ID] = ga
-			}
-		}
-		err = r.send(ctx, &batch{assets: assets, dets: whole, apps: apps, stale: true, kinds: []string{}, wholeDets: true})
-		pending = map[int64]*qualys.DetectionHost{}
-		return err
-	}
-	q := *detQ
-	q.TruncationLimit = r.cfg.PageSize
+	q := qualys.DetectionQuery{Status: allStatuses, DetectionUpdatedSince: r.since, TruncationLimit: r.cfg.PageSize}
 	for h, err := range r.cfg.Qualys.Detections.List(ctx, &q) {
 		if err != nil {
 			return fmt.Errorf("carsync: listing changed detections: %w", err)
@@ -329,16 +320,52 @@ func (r *run) incremental(ctx context.Context) error {
 		}
 		pending[h.ID] = h
 		if len(pending) >= r.cfg.PageSize {
-			if err := flush(); err != nil {
+			if err := r.sendChangedHosts(ctx, pending, orphanApps); err != nil {
 				return err
 			}
+			clear(pending)
 		}
 	}
-	if err := flush(); err != nil {
+	return r.sendChangedHosts(ctx, pending, orphanApps)
+}
+
+// sendChangedHosts sends the host assets of the pending detection hosts.
+// The window's listing holds only the detections that changed: these
+// hosts' whole sets are asked for, so that QIDs no longer detected are
+// found.
+func (r *run) sendChangedHosts(ctx context.Context, pending map[int64]*qualys.DetectionHost, orphanApps map[int64]*qualys.Asset) error {
+	if len(pending) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(pending))
+	for id := range pending {
+		ids = append(ids, strconv.FormatInt(id, 10))
+	}
+	sort.Strings(ids)
+	assets, err := r.assetsWhere(ctx, "qwebHostId", ids)
+	if err != nil {
 		return err
 	}
+	whole, err := r.wholeDetections(ctx, assets)
+	if err != nil {
+		return err
+	}
+	var apps map[int64]*qualys.Asset
+	for _, a := range assets {
+		if ga := orphanApps[a.ID]; ga != nil {
+			if apps == nil {
+				apps = map[int64]*qualys.Asset{}
+			}
+			apps[a.ID] = ga
+		}
+	}
+	return r.send(ctx, &batch{assets: assets, dets: whole, apps: apps, stale: true, kinds: []string{}, wholeDets: true})
+}
 
-	// 3. Assets whose applications changed although the asset did not.
+// changedApplications is step 3: assets whose applications changed
+// although the asset did not (the r.orphans not sent yet), sent with
+// their applications only, a page at a time.
+func (r *run) changedApplications(ctx context.Context) error {
 	orphans := r.orphans
 	r.orphans = nil
 	for start := 0; start < len(orphans); start += r.cfg.PageSize {
@@ -363,12 +390,7 @@ func (r *run) incremental(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.cfg.RefreshVulnerabilities {
-		if err := r.refreshVulnerabilities(ctx); err != nil {
-			return err
-		}
-	}
-	return r.removeGone(ctx, false)
+	return nil
 }
 
 // refreshVulnerabilities re-sends, with their current KnowledgeBase fields,
