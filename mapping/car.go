@@ -44,20 +44,32 @@ func CAR(in Host, source string) car.Graph {
 	}
 	b.vertex(&car.Asset{ExternalID: assetID, Name: name, AssetType: a.Type,
 		Description: joinNonEmpty(a.OS, strings.ToLower(a.Type), a.Name), Source: source})
+	ips := b.addresses(a, assetID)
+	b.identities(a, assetID)
+	apps := b.applications(in.Applications, assetID)
+	d := in.Detections
+	if d == nil || a.QWebHostID == 0 || d.ID != a.QWebHostID {
+		return g
+	}
+	b.vulnerabilities(d, in.KB, assetID, ips, apps)
+	return g
+}
 
-	// Addresses and MACs, one vertex each however many interfaces repeat them.
-	var ips []string
+// addresses adds the asset's IP addresses and MACs, one vertex each however
+// many interfaces repeat them (the asset's own address when no interface
+// has one), and returns the addresses.
+func (b *builder) addresses(a *qualys.HostAsset, assetID string) (ips []string) {
 	for _, n := range a.NetworkInterfaces {
 		ip, mac := normIP(n.Address), normMAC(n.MACAddress)
 		if ip != "" {
 			if !slices.Contains(ips, ip) {
 				ips = append(ips, ip)
 			}
-			b.vertex(&car.IPAddress{Key: ip, Source: source})
+			b.vertex(&car.IPAddress{Key: ip, Source: b.source})
 			b.edge("asset_ipaddress", assetID, ip, nil)
 		}
 		if mac != "" {
-			b.vertex(&car.MACAddress{Key: mac, Interface: n.InterfaceName, Source: source})
+			b.vertex(&car.MACAddress{Key: mac, Interface: n.InterfaceName, Source: b.source})
 			b.edge("asset_macaddress", assetID, mac, nil)
 		}
 		if ip != "" && mac != "" {
@@ -67,54 +79,65 @@ func CAR(in Host, source string) car.Graph {
 	if len(ips) == 0 {
 		if ip := normIP(a.Address); ip != "" {
 			ips = append(ips, ip)
-			b.vertex(&car.IPAddress{Key: ip, Source: source})
+			b.vertex(&car.IPAddress{Key: ip, Source: b.source})
 			b.edge("asset_ipaddress", assetID, ip, nil)
 		}
 	}
+	return ips
+}
 
+// identities adds the asset's hostname, its accounts with their users, and
+// the places its cloud sources name.
+func (b *builder) identities(a *qualys.HostAsset, assetID string) {
 	if key := hostnameKey(firstNonEmpty(a.DNSHostName, a.Name)); key != "" {
-		b.vertex(&car.Hostname{Key: key, HostName: firstNonEmpty(normName(a.Name), key), Source: source})
+		b.vertex(&car.Hostname{Key: key, HostName: firstNonEmpty(normName(a.Name), key), Source: b.source})
 		b.edge("asset_hostname", assetID, key, nil)
 	}
-
 	for _, ac := range a.Accounts {
 		u := strings.TrimSpace(ac.Username)
 		if u == "" {
 			continue
 		}
-		b.vertex(&car.Account{ExternalID: u, Name: u, Source: source})
-		b.vertex(&car.User{ExternalID: u, Username: u, Source: source})
+		b.vertex(&car.Account{ExternalID: u, Name: u, Source: b.source})
+		b.vertex(&car.User{ExternalID: u, Username: u, Source: b.source})
 		b.edge("asset_account", assetID, u, nil)
 		b.edge("user_account", u, u, nil)
 	}
-
 	for _, s := range a.SourceInfo {
 		if place := s.Place(); place != "" {
-			b.vertex(&car.Geolocation{ExternalID: place, Region: place, Source: source})
+			b.vertex(&car.Geolocation{ExternalID: place, Region: place, Source: b.source})
 			b.edge("asset_geolocation", assetID, place, nil)
 		}
 	}
+}
 
-	type app struct{ id, product string }
+// app is an application added to the graph, with its product name in
+// lower case for matching detection results.
+type app struct{ id, product string }
+
+// applications adds the installed applications that have a name.
+func (b *builder) applications(sw []qualys.InstalledSoftware, assetID string) []app {
 	var apps []app
-	for _, sw := range in.Applications {
-		name := strings.TrimSpace(firstNonEmpty(sw.FullName, sw.ProductName))
+	for _, s := range sw {
+		name := strings.TrimSpace(firstNonEmpty(s.FullName, s.ProductName))
 		if name == "" {
 			continue
 		}
-		id := strconv.FormatInt(sw.ID, 10)
-		b.vertex(&car.Application{ExternalID: id, Name: name, Source: source})
+		id := strconv.FormatInt(s.ID, 10)
+		b.vertex(&car.Application{ExternalID: id, Name: name, Source: b.source})
 		b.edge("asset_application", assetID, id, nil)
-		apps = append(apps, app{id, strings.ToLower(strings.TrimSpace(sw.ProductName))})
+		apps = append(apps, app{id, strings.ToLower(strings.TrimSpace(s.ProductName))})
 	}
+	return apps
+}
 
-	d := in.Detections
-	if d == nil || (a.QWebHostID != 0 && d.ID != a.QWebHostID) || a.QWebHostID == 0 {
-		return g
-	}
-	// One vulnerability and one asset_vulnerability edge per QID, however
-	// many ports report it; the edge stays active while any detection of
-	// the QID is not Fixed.
+// vulnerabilities adds one vulnerability and one asset_vulnerability edge
+// per QID, however many ports report it; the edges stay active while any
+// detection of the QID is not Fixed. Each address gets an
+// ipaddress_vulnerability edge, and an application whose product name (3
+// characters or more) appears in a detection's results an
+// application_vulnerability edge.
+func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.Vulnerability, assetID string, ips []string, apps []app) {
 	type vuln struct {
 		det     *qualys.Detection
 		active  bool
@@ -142,14 +165,14 @@ func CAR(in Host, source string) car.Graph {
 		v := byQID[qid]
 		id := strconv.FormatInt(qid, 10)
 		score := severityScore(v.sev)
-		cv := &car.Vulnerability{ExternalID: id, Name: DefaultVulnerabilityName, Description: v.det.Results, Source: source}
+		cv := &car.Vulnerability{ExternalID: id, Name: DefaultVulnerabilityName, Description: v.det.Results, Source: b.source}
 		if score > 0 {
 			s := score
 			cv.BaseScore = &s
 		}
-		EnrichVulnerability(cv, in.KB[qid])
+		EnrichVulnerability(cv, kb[qid])
 		b.vertex(cv)
-		b.edgeState("asset_vulnerability", assetID, id, map[string]any{"risk_score": severityScore(v.sev)}, !v.active)
+		b.edgeState("asset_vulnerability", assetID, id, map[string]any{"risk_score": score}, !v.active)
 		for _, ip := range ips {
 			b.edgeState("ipaddress_vulnerability", ip, id, nil, !v.active)
 		}
@@ -165,7 +188,6 @@ func CAR(in Host, source string) car.Graph {
 			}
 		}
 	}
-	return g
 }
 
 // EnrichVulnerability fills a vulnerability vertex with its KnowledgeBase
