@@ -114,274 +114,34 @@ var knownDetectionParams = map[string]bool{
 }
 
 func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form url.Values) {
-	if form.Get("action") != "list" {
-		bad(w, "1903", "Missing required parameter(s): action=list")
+	f, ref := parseDetectionForm(form)
+	if ref != nil {
+		bad(w, ref.code, ref.msg)
 		return
 	}
-	for k := range form {
-		if !knownDetectionParams[k] {
-			bad(w, "1901", "Unrecognized parameter(s): "+k)
-			return
-		}
-	}
-	var (
-		ids, qids  idSet
-		err        error
-		idMin      int64
-		idMax      int64
-		limit      = 1000
-		sevs       = map[int]bool{}
-		statuses   = map[string]bool{"New": true, "Active": true, "Re-Opened": true}
-		updSince   time.Time
-		procAfter  time.Time
-		listQIDs   map[int64]bool
-		exclQIDs   map[int64]bool
-		groupHosts map[int64]bool
-	)
-	if v := form.Get("ids"); v != "" {
-		if ids, err = parseIDSet("ids", v); err != nil {
-			bad(w, "1905", err.Error())
-			return
-		}
-	}
-	if v := form.Get("qids"); v != "" {
-		if qids, err = parseIDSet("qids", v); err != nil {
-			bad(w, "1905", err.Error())
-			return
-		}
-	}
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"id_min", &idMin}, {"id_max", &idMax}} {
-		if v := form.Get(p.name); v != "" {
-			if *p.dst, err = strconv.ParseInt(v, 10, 64); err != nil || *p.dst <= 0 {
-				bad(w, "1905", "parameter "+p.name+" has invalid value: "+v)
-				return
-			}
-		}
-	}
-	if v := form.Get("truncation_limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 0 {
-			bad(w, "1905", "parameter truncation_limit has invalid value: "+v)
-			return
-		}
-	}
-	if v := form.Get("severities"); v != "" {
-		set, err := parseIDSet("severities", v)
-		if err != nil {
-			bad(w, "1905", err.Error())
-			return
-		}
-		for i := 1; i <= 5; i++ {
-			if set.has(int64(i)) {
-				sevs[i] = true
-			}
-		}
-	}
-	if v := form.Get("status"); v != "" {
-		statuses = map[string]bool{}
-		for _, st := range strings.Split(v, ",") {
-			st = strings.TrimSpace(st)
-			if st != "New" && st != "Active" && st != "Fixed" && st != "Re-Opened" {
-				bad(w, "1905", "parameter status has invalid value: "+v)
-				return
-			}
-			statuses[st] = true
-		}
-	}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"detection_updated_since", &updSince}, {"vm_processed_after", &procAfter}} {
-		if v := form.Get(p.name); v != "" {
-			if *p.dst, err = parseFormTime(p.name, v); err != nil {
-				bad(w, "1905", err.Error())
-				return
-			}
-		}
-	}
-	ips := splitList(form.Get("ips"))
-	for _, f := range ips {
-		if !validIPv4Filter(f) {
-			bad(w, "1905", "parameter ips has invalid value: "+f)
-			return
-		}
-	}
-	var ipv6s []net.IP
-	for _, f := range splitList(form.Get("ipv6")) {
-		ip := net.ParseIP(f)
-		if ip == nil || ip.To4() != nil {
-			bad(w, "1905", "parameter ipv6 has invalid value: "+f)
-			return
-		}
-		ipv6s = append(ipv6s, ip)
-	}
-	showResults := flagParam(form, "show_results", true)
-	showTags := flagParam(form, "show_tags", false)
-	showQDS := flagParam(form, "show_qds", false)
-	showCloudTags := flagParam(form, "show_cloud_tags", false)
-	showSources := flagParam(form, "vuln_detection_source", false)
-	metadata := form.Get("host_metadata")
-	switch metadata {
-	case "", "all", "ec2", "azure", "google", "alicloud":
-	default:
-		bad(w, "1905", "parameter host_metadata has invalid value: "+metadata)
-		return
-	}
-
 	s.mu.Lock()
-	resolve := func(idsParam, titlesParam string) (map[int64]bool, string) {
-		if form.Get(idsParam) == "" && form.Get(titlesParam) == "" {
-			return nil, ""
-		}
-		out := map[int64]bool{}
-		for _, v := range splitList(form.Get(idsParam)) {
-			id, _ := strconv.ParseInt(v, 10, 64)
-			l := s.lists[id]
-			if l == nil {
-				return nil, "parameter " + idsParam + " has invalid value: " + v
-			}
-			for _, q := range l.qids {
-				out[q] = true
-			}
-		}
-		for _, t := range splitList(form.Get(titlesParam)) {
-			found := false
-			for _, l := range s.lists {
-				if l.title == t {
-					found = true
-					for _, q := range l.qids {
-						out[q] = true
-					}
-				}
-			}
-			if !found {
-				return nil, "parameter " + titlesParam + " has invalid value: " + t
-			}
-		}
-		return out, ""
-	}
-	var msg string
-	if listQIDs, msg = resolve("include_search_list_ids", "include_search_list_titles"); msg != "" {
+	if msg := s.resolveDetectionLists(f, form); msg != "" {
 		s.mu.Unlock()
 		bad(w, "1905", msg)
 		return
-	}
-	if exclQIDs, msg = resolve("exclude_search_list_ids", "exclude_search_list_titles"); msg != "" {
-		s.mu.Unlock()
-		bad(w, "1905", msg)
-		return
-	}
-	// Filters combine with AND, as Qualys documents: given both ag_ids
-	// and ag_titles, a host must be in one of the groups named by id and
-	// in one of the groups named by title.
-	var byID, byTitle map[int64]bool
-	if agIDs := splitList(form.Get("ag_ids")); len(agIDs) > 0 {
-		byID = s.groupMembers(func(g AssetGroup) bool { return slices.Contains(agIDs, strconv.FormatInt(g.ID, 10)) })
-	}
-	if agTitles := splitList(form.Get("ag_titles")); len(agTitles) > 0 {
-		byTitle = s.groupMembers(func(g AssetGroup) bool { return slices.Contains(agTitles, g.Title) })
-	}
-	switch {
-	case byID != nil && byTitle != nil:
-		groupHosts = map[int64]bool{}
-		for h := range byID {
-			if byTitle[h] {
-				groupHosts[h] = true
-			}
-		}
-	case byID != nil:
-		groupHosts = byID
-	case byTitle != nil:
-		groupHosts = byTitle
-	}
-	kbCVEs := func(qid int64) []string {
-		v := s.kb[qid]
-		if v == nil || len(v.CVEs) == 0 {
-			return nil
-		}
-		out := make([]string, len(v.CVEs))
-		for i, c := range v.CVEs {
-			out[i] = c.ID
-		}
-		return out
 	}
 	var hostIDs []int64
 	for id := range s.detections {
 		hostIDs = append(hostIDs, id)
 	}
-	sort.Slice(hostIDs, func(i, j int) bool { return hostIDs[i] < hostIDs[j] })
+	slices.Sort(hostIDs)
 	var page []*qualys.DetectionHost
 	var next int64
 	for _, id := range hostIDs {
-		h := s.detections[id]
-		if (ids != nil && !ids.has(id)) || (idMin > 0 && id < idMin) || (idMax > 0 && id > idMax) {
-			continue
-		}
-		if groupHosts != nil && !groupHosts[id] {
-			continue
-		}
-		if len(ips) > 0 && !ipMatches(ips, h.IP) {
-			continue
-		}
-		if len(ipv6s) > 0 && !slices.ContainsFunc(ipv6s, func(ip net.IP) bool { return ip.Equal(net.ParseIP(h.IPv6)) }) {
-			continue
-		}
-		if !procAfter.IsZero() && !h.LastVMScanned.After(procAfter) && !h.LastScan.After(procAfter) {
-			continue
-		}
-		cp := *h
-		cp.Detections = nil
-		cp.ReplacedChars = 0
-		if !showTags {
-			cp.Tags = nil
-		}
-		cp.Metadata = filterMetadata(h.Metadata, metadata)
-		if !showCloudTags {
-			cp.CloudTags = nil
-		}
-		for _, d := range h.Detections {
-			if qids != nil && !qids.has(d.QID) {
-				continue
-			}
-			if len(sevs) > 0 && !sevs[d.Severity] {
-				continue
-			}
-			if !statuses[string(d.Status)] {
-				continue
-			}
-			if !updSince.IsZero() && !d.LastUpdate.After(updSince) {
-				continue
-			}
-			if listQIDs != nil && !listQIDs[d.QID] {
-				continue
-			}
-			if exclQIDs != nil && exclQIDs[d.QID] {
-				continue
-			}
-			if !showResults {
-				d.Results = ""
-			}
-			if !showQDS {
-				d.QDS, d.QDSSeverity, d.QDSFactors = 0, "", nil
-			}
-			if !showSources {
-				d.DetectionSources, d.LatestDetectionSource = "", ""
-			}
-			if d.CVEs == nil {
-				d.CVEs = kbCVEs(d.QID)
-			}
-			cp.Detections = append(cp.Detections, d)
-		}
-		if len(cp.Detections) == 0 {
+		cp := s.filterHost(f, s.detections[id])
+		if cp == nil {
 			continue // hosts without a matching detection are left out
 		}
-		if limit > 0 && len(page) == limit {
+		if f.limit > 0 && len(page) == f.limit {
 			next = id
 			break
 		}
-		page = append(page, &cp)
+		page = append(page, cp)
 	}
 	s.mu.Unlock()
 	s.nextPage(APIDetections)
@@ -397,17 +157,271 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 		if r.TLS != nil {
 			scheme = "https"
 		}
-		warn = &qualys.Warning{Code: "1980", Text: fmt.Sprintf("%d record limit exceeded. Use URL to get next batch of results.", limit),
+		warn = &qualys.Warning{Code: "1980", Text: fmt.Sprintf("%d record limit exceeded. Use URL to get next batch of results.", f.limit),
 			URL: scheme + "://" + r.Host + r.URL.Path + "?" + q.Encode()}
 	}
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	dw := NewDetectionWriter(w, false)
 	for _, h := range page {
-		if err := dw.WriteHost(h, showTags); err != nil {
+		if err := dw.WriteHost(h, f.showTags); err != nil {
 			return
 		}
 	}
 	dw.Close(warn)
+}
+
+// detectionFilter is a parsed Host List Detection request.
+type detectionFilter struct {
+	ids, qids                      idSet
+	idMin, idMax                   int64
+	limit                          int
+	sevs                           map[int]bool
+	statuses                       map[string]bool
+	updSince, procAfter            time.Time
+	ips                            []string
+	ipv6s                          []net.IP
+	showResults, showTags, showQDS bool
+	showCloudTags, showSources     bool
+	metadata                       string
+	listQIDs, exclQIDs, groupHosts map[int64]bool
+}
+
+// refusal is a request Qualys refuses: the error code and message to send.
+type refusal struct{ code, msg string }
+
+// parseDetectionForm checks and parses the request's parameters as Qualys
+// does: 1903 for a missing one, 1901 for an unrecognised one, 1905 for an
+// invalid value.
+func parseDetectionForm(form url.Values) (*detectionFilter, *refusal) {
+	if form.Get("action") != "list" {
+		return nil, &refusal{"1903", "Missing required parameter(s): action=list"}
+	}
+	for k := range form {
+		if !knownDetectionParams[k] {
+			return nil, &refusal{"1901", "Unrecognized parameter(s): " + k}
+		}
+	}
+	f := &detectionFilter{limit: 1000, sevs: map[int]bool{}, statuses: map[string]bool{"New": true, "Active": true, "Re-Opened": true}}
+	var err error
+	if v := form.Get("ids"); v != "" {
+		if f.ids, err = parseIDSet("ids", v); err != nil {
+			return nil, &refusal{"1905", err.Error()}
+		}
+	}
+	if v := form.Get("qids"); v != "" {
+		if f.qids, err = parseIDSet("qids", v); err != nil {
+			return nil, &refusal{"1905", err.Error()}
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"id_min", &f.idMin}, {"id_max", &f.idMax}} {
+		if v := form.Get(p.name); v != "" {
+			if *p.dst, err = strconv.ParseInt(v, 10, 64); err != nil || *p.dst <= 0 {
+				return nil, &refusal{"1905", "parameter " + p.name + " has invalid value: " + v}
+			}
+		}
+	}
+	if v := form.Get("truncation_limit"); v != "" {
+		if f.limit, err = strconv.Atoi(v); err != nil || f.limit < 0 {
+			return nil, &refusal{"1905", "parameter truncation_limit has invalid value: " + v}
+		}
+	}
+	if v := form.Get("severities"); v != "" {
+		set, err := parseIDSet("severities", v)
+		if err != nil {
+			return nil, &refusal{"1905", err.Error()}
+		}
+		for i := 1; i <= 5; i++ {
+			if set.has(int64(i)) {
+				f.sevs[i] = true
+			}
+		}
+	}
+	if v := form.Get("status"); v != "" {
+		f.statuses = map[string]bool{}
+		for _, st := range strings.Split(v, ",") {
+			st = strings.TrimSpace(st)
+			if st != "New" && st != "Active" && st != "Fixed" && st != "Re-Opened" {
+				return nil, &refusal{"1905", "parameter status has invalid value: " + v}
+			}
+			f.statuses[st] = true
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"detection_updated_since", &f.updSince}, {"vm_processed_after", &f.procAfter}} {
+		if v := form.Get(p.name); v != "" {
+			if *p.dst, err = parseFormTime(p.name, v); err != nil {
+				return nil, &refusal{"1905", err.Error()}
+			}
+		}
+	}
+	if msg := f.parseAddresses(form); msg != "" {
+		return nil, &refusal{"1905", msg}
+	}
+	f.showResults = flagParam(form, "show_results", true)
+	f.showTags = flagParam(form, "show_tags", false)
+	f.showQDS = flagParam(form, "show_qds", false)
+	f.showCloudTags = flagParam(form, "show_cloud_tags", false)
+	f.showSources = flagParam(form, "vuln_detection_source", false)
+	f.metadata = form.Get("host_metadata")
+	switch f.metadata {
+	case "", "all", "ec2", "azure", "google", "alicloud":
+	default:
+		return nil, &refusal{"1905", "parameter host_metadata has invalid value: " + f.metadata}
+	}
+	return f, nil
+}
+
+// parseAddresses reads the ips and ipv6 filters.
+func (f *detectionFilter) parseAddresses(form url.Values) string {
+	f.ips = splitList(form.Get("ips"))
+	for _, ip := range f.ips {
+		if !validIPv4Filter(ip) {
+			return "parameter ips has invalid value: " + ip
+		}
+	}
+	for _, v := range splitList(form.Get("ipv6")) {
+		ip := net.ParseIP(v)
+		if ip == nil || ip.To4() != nil {
+			return "parameter ipv6 has invalid value: " + v
+		}
+		f.ipv6s = append(f.ipv6s, ip)
+	}
+	return ""
+}
+
+// resolveDetectionLists resolves the search-list and asset-group filters
+// against the tenant (s.mu held). Filters combine with AND, as Qualys
+// documents: given both ag_ids and ag_titles, a host must be in one of
+// the groups named by id and in one of the groups named by title.
+func (s *Server) resolveDetectionLists(f *detectionFilter, form url.Values) string {
+	var msg string
+	if f.listQIDs, msg = s.searchListQIDs(form, "include_search_list_ids", "include_search_list_titles"); msg != "" {
+		return msg
+	}
+	if f.exclQIDs, msg = s.searchListQIDs(form, "exclude_search_list_ids", "exclude_search_list_titles"); msg != "" {
+		return msg
+	}
+	var byID, byTitle map[int64]bool
+	if agIDs := splitList(form.Get("ag_ids")); len(agIDs) > 0 {
+		byID = s.groupMembers(func(g AssetGroup) bool { return slices.Contains(agIDs, strconv.FormatInt(g.ID, 10)) })
+	}
+	if agTitles := splitList(form.Get("ag_titles")); len(agTitles) > 0 {
+		byTitle = s.groupMembers(func(g AssetGroup) bool { return slices.Contains(agTitles, g.Title) })
+	}
+	switch {
+	case byID != nil && byTitle != nil:
+		f.groupHosts = map[int64]bool{}
+		for h := range byID {
+			if byTitle[h] {
+				f.groupHosts[h] = true
+			}
+		}
+	case byID != nil:
+		f.groupHosts = byID
+	case byTitle != nil:
+		f.groupHosts = byTitle
+	}
+	return ""
+}
+
+// searchListQIDs returns the QIDs of the search lists named by id and by
+// title (nil when neither parameter is given); an unknown list is a
+// refusal.
+func (s *Server) searchListQIDs(form url.Values, idsParam, titlesParam string) (map[int64]bool, string) {
+	if form.Get(idsParam) == "" && form.Get(titlesParam) == "" {
+		return nil, ""
+	}
+	out := map[int64]bool{}
+	for _, v := range splitList(form.Get(idsParam)) {
+		id, _ := strconv.ParseInt(v, 10, 64)
+		l := s.lists[id]
+		if l == nil {
+			return nil, "parameter " + idsParam + " has invalid value: " + v
+		}
+		for _, q := range l.qids {
+			out[q] = true
+		}
+	}
+	for _, t := range splitList(form.Get(titlesParam)) {
+		found := false
+		for _, l := range s.lists {
+			if l.title == t {
+				found = true
+				for _, q := range l.qids {
+					out[q] = true
+				}
+			}
+		}
+		if !found {
+			return nil, "parameter " + titlesParam + " has invalid value: " + t
+		}
+	}
+	return out, ""
+}
+
+// filterHost returns a copy of h with the detections the filter keeps and
+// the optional sections it asks for, or nil when the host is filtered out
+// or keeps no detection (s.mu held).
+func (s *Server) filterHost(f *detectionFilter, h *qualys.DetectionHost) *qualys.DetectionHost {
+	id := h.ID
+	if (f.ids != nil && !f.ids.has(id)) || (f.idMin > 0 && id < f.idMin) || (f.idMax > 0 && id > f.idMax) ||
+		(f.groupHosts != nil && !f.groupHosts[id]) || (len(f.ips) > 0 && !ipMatches(f.ips, h.IP)) ||
+		(len(f.ipv6s) > 0 && !slices.ContainsFunc(f.ipv6s, func(ip net.IP) bool { return ip.Equal(net.ParseIP(h.IPv6)) })) ||
+		(!f.procAfter.IsZero() && !h.LastVMScanned.After(f.procAfter) && !h.LastScan.After(f.procAfter)) {
+		return nil
+	}
+	cp := *h
+	cp.Detections = nil
+	cp.ReplacedChars = 0
+	if !f.showTags {
+		cp.Tags = nil
+	}
+	cp.Metadata = filterMetadata(h.Metadata, f.metadata)
+	if !f.showCloudTags {
+		cp.CloudTags = nil
+	}
+	for _, d := range h.Detections {
+		if (f.qids != nil && !f.qids.has(d.QID)) || (len(f.sevs) > 0 && !f.sevs[d.Severity]) || !f.statuses[string(d.Status)] ||
+			(!f.updSince.IsZero() && !d.LastUpdate.After(f.updSince)) ||
+			(f.listQIDs != nil && !f.listQIDs[d.QID]) || (f.exclQIDs != nil && f.exclQIDs[d.QID]) {
+			continue
+		}
+		if !f.showResults {
+			d.Results = ""
+		}
+		if !f.showQDS {
+			d.QDS, d.QDSSeverity, d.QDSFactors = 0, "", nil
+		}
+		if !f.showSources {
+			d.DetectionSources, d.LatestDetectionSource = "", ""
+		}
+		if d.CVEs == nil {
+			d.CVEs = s.kbCVEs(d.QID)
+		}
+		cp.Detections = append(cp.Detections, d)
+	}
+	if len(cp.Detections) == 0 {
+		return nil
+	}
+	return &cp
+}
+
+// kbCVEs is the CVE ids of a QID's KnowledgeBase entry (s.mu held).
+func (s *Server) kbCVEs(qid int64) []string {
+	v := s.kb[qid]
+	if v == nil || len(v.CVEs) == 0 {
+		return nil
+	}
+	out := make([]string, len(v.CVEs))
+	for i, c := range v.CVEs {
+		out[i] = c.ID
+	}
+	return out
 }
 
 func splitList(v string) []string {
