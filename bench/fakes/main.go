@@ -4,6 +4,13 @@
 // its standard input closes.
 //
 //	go run ./bench/fakes -hosts 20000 -detections 30
+//
+// With -latency the fake answers like a busy subscription (issue 20's
+// model): Host List Detection 2 s to first byte at 4 MB/s per call, QPS
+// and the gateway 0.5 s, the KnowledgeBase 1 s, and -concurrency calls at
+// once on every FO API.
+//
+//	go run ./bench/fakes -hosts 20000 -latency -concurrency 3
 package main
 
 import (
@@ -11,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/qualysbridge/qualysbridge/car/cartest"
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
@@ -19,8 +27,21 @@ import (
 func main() {
 	hosts := flag.Int("hosts", 2000, "hosts in the tenant")
 	dets := flag.Int("detections", 30, "average detections per host")
+	slow := flag.Bool("latency", false, "answer with a real subscription's latency (see the command's doc)")
+	conc := flag.Int("concurrency", 3, "with -latency, the concurrency limit of every FO API")
 	flag.Parse()
-	q := qualystest.NewServer(qualystest.WithTLS(), qualystest.WithTenant(qualystest.Generate(1, *hosts, qualystest.WithDetectionsPerHost(*dets))))
+	opts := []qualystest.Option{qualystest.WithTLS(), qualystest.WithTenant(qualystest.Generate(1, *hosts, qualystest.WithDetectionsPerHost(*dets)))}
+	if *slow {
+		opts = append(opts,
+			qualystest.WithLatency(qualystest.APIDetections, 2*time.Second, 4<<20),
+			qualystest.WithLatency(qualystest.APIHostAssets, 500*time.Millisecond, 0),
+			qualystest.WithLatency(qualystest.APIGatewayAssets, 500*time.Millisecond, 0),
+			qualystest.WithLatency(qualystest.APIKnowledgeBase, time.Second, 0))
+		for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase, qualystest.APISearchLists, qualystest.APIAssetGroups} {
+			opts = append(opts, qualystest.WithLimit(api, qualystest.Limit{Concurrency: *conc}))
+		}
+	}
+	q := qualystest.NewServer(opts...)
 	defer q.Close()
 	c := cartest.NewServer(cartest.WithTLS(), cartest.WithJobPolls(0))
 	defer c.Close()

@@ -5,10 +5,12 @@
 // concurrency limits, error shapes, truncation and pagination.
 //
 // Code that passes against it should work against the real service: it
-// rejects what Qualys rejects (a
-// missing X-Requested-With header, bad credentials, an over-long GET URL,
-// an out-of-range page size) instead of accepting anything, and it can
-// inject the faults real tenants see.
+// rejects what Qualys rejects (a missing X-Requested-With header, bad
+// credentials, an over-long GET URL, an out-of-range page size) instead of
+// accepting anything, and it can inject the faults real tenants see. WithLatency and WithLimit together
+// make it as slow as a busy subscription: a wait before each answer's
+// first byte, a paced body per call, and a concurrency limit that a slow
+// call holds for its whole answer.
 //
 // Behaviour that the public documentation leaves open is chosen and listed
 // here, each time the less forgiving reading:
@@ -204,6 +206,7 @@ type Server struct {
 	tokens      map[string]time.Time
 	tokenSeq    int
 	limits      map[string]*limitState
+	latency     map[string]latency
 	faults      []*Fault
 	requests    []Request
 	calls       map[string]int
@@ -259,7 +262,7 @@ func NewServer(opts ...Option) *Server {
 		hostAssets: map[int64]*qualys.HostAsset{}, detections: map[int64]*qualys.DetectionHost{},
 		kb: map[int64]*qualys.Vulnerability{}, assets: map[int64]*qualys.Asset{},
 		lists: map[int64]*searchList{}, nextListID: 1700000, tokens: map[string]time.Time{},
-		limits: map[string]*limitState{}, calls: map[string]int{}, inFlight: map[string]int{},
+		limits: map[string]*limitState{}, latency: map[string]latency{}, calls: map[string]int{}, inFlight: map[string]int{},
 		peak: map[string]int{}, pageCounter: map[string]int{}, fired: map[string]int{}, refusals: map[string]int{},
 		versions: defaultVersionPolicies(),
 	}
@@ -538,8 +541,16 @@ func (s *Server) wrap(h handler) http.HandlerFunc {
 			}
 		}
 		out := w
+		if lat, ok := s.latency[api]; ok {
+			if !sleepCtx(r.Context(), lat.ttfb) {
+				return
+			}
+			if lat.bytesPerSec > 0 {
+				out = &pacedWriter{ResponseWriter: w, ctx: r.Context(), rate: lat.bytesPerSec}
+			}
+		}
 		if fault != nil && (fault.DropAfter > 0 || fault.SlowBody > 0) {
-			out = &cutWriter{ResponseWriter: w, limit: fault.DropAfter, pause: fault.SlowBody}
+			out = &cutWriter{ResponseWriter: out, limit: fault.DropAfter, pause: fault.SlowBody}
 		}
 		h(out, r, api, form)
 	}

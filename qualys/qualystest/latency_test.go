@@ -1,0 +1,52 @@
+package qualystest
+
+import (
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// WithLatency delays the first byte and paces the body per call: two calls
+// in parallel each take about as long as one, and each holds its
+// concurrency slot for the whole answer.
+func TestWithLatency(t *testing.T) {
+	t.Parallel()
+	const ttfb = 60 * time.Millisecond
+	const rate = 1 << 20 // bytes per second
+	srv := NewServer(WithTenant(Generate(2, 40)), WithLatency(APIDetections, ttfb, rate), WithLimit(APIDetections, Limit{Concurrency: 2}))
+	defer srv.Close()
+	list := url.Values{"action": {"list"}}
+
+	start := time.Now()
+	resp, body := post(t, srv, APIDetections, list, nil)
+	one := time.Since(start)
+	if resp.StatusCode != 200 || len(body) < 20<<10 {
+		t.Fatalf("status %d, %d bytes; want a 200 with a body of 20 KiB or more for the pacing to show", resp.StatusCode, len(body))
+	}
+	floor := ttfb + time.Duration(float64(len(body))/rate*float64(time.Second))
+	if one < floor*9/10 {
+		t.Errorf("one call took %v, want at least %v (%d bytes at %d B/s after %v)", one, floor, len(body), rate, ttfb)
+	}
+
+	var wg sync.WaitGroup
+	start = time.Now()
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, _ := post(t, srv, APIDetections, list, nil); resp.StatusCode != 200 {
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	two := time.Since(start)
+	if two < floor*9/10 || two > 2*floor+one {
+		t.Errorf("two parallel calls took %v, want about one call's %v (each call is paced on its own)", two, one)
+	}
+	if p := srv.PeakConcurrency(APIDetections); p != 2 {
+		t.Errorf("peak concurrency %d, want 2: each call holds its slot while it is slow", p)
+	}
+
+}
