@@ -111,7 +111,7 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 				return nil, err
 			}
 			d := c.cfg.Backoff(attempt)
-			c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("api", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
+			c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("endpoint", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
 			if err := retry.Sleep(ctx, d); err != nil {
 				return nil, err
 			}
@@ -156,7 +156,7 @@ func (c *Client) acquire(ctx context.Context, r *apiRequest, key string, st *api
 			Text: "the subscription's call budget for this API is used up (counted by the client from the server's rate-limit headers); no call was sent", RetryAfter: wait, kind: kindPaced}
 	}
 	if wait > 0 {
-		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "qualys: pacing", slog.String("api", key), slog.Duration("wait", wait))
+		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "qualys: pacing", slog.String("endpoint", key), slog.Duration("wait", wait))
 		if err := retry.Sleep(ctx, wait); err != nil {
 			cancelRes()
 			return "", err
@@ -193,7 +193,7 @@ func (c *Client) exchange(ctx context.Context, r *apiRequest, key string, st *ap
 	if rt, ok := st.observe(r.path, resp.Header, c.cfg.concurrency, now); ok {
 		c.last.Store(&rt)
 	}
-	c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "qualys: response", slog.String("method", r.method), slog.String("api", key), slog.String("action", r.action), slog.Int("status", resp.StatusCode), slog.Int("attempt", attempt), slog.Duration("elapsed", now.Sub(start)))
+	c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "qualys: response", slog.String("method", r.method), slog.String("endpoint", key), slog.String("action", r.action), slog.Int("status", resp.StatusCode), slog.Int("attempt", attempt), slog.Duration("elapsed", now.Sub(start)))
 	return resp, false, nil
 }
 
@@ -217,7 +217,7 @@ func (c *Client) decide(ctx context.Context, r *apiRequest, key string, st *apiS
 	if fromServer {
 		st.block(time.Now().Add(d))
 	}
-	c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying", slog.String("api", key), slog.String("action", r.action), slog.Int("status", apiErr.StatusCode), slog.String("code", apiErr.Code), slog.Int("attempt", attempt), slog.Duration("wait", d))
+	c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying", slog.String("endpoint", key), slog.String("action", r.action), slog.Int("status", apiErr.StatusCode), slog.String("code", apiErr.Code), slog.Int("attempt", attempt), slog.Duration("wait", d))
 	return d, nil
 }
 
