@@ -67,7 +67,7 @@ func (s *AssetGroupService) List(ctx context.Context, q *AssetGroupQuery) iter.S
 					case err != nil:
 						failed = err
 					case g.ID <= last:
-						failed = &Error{Endpoint: path, Action: "list", Text: fmt.Sprintf("asset group %d after %d: not in ascending id order; stopping", g.ID, last)}
+						failed = &Error{Endpoint: path, Action: "list", Message: fmt.Sprintf("asset group %d after %d: not in ascending id order; stopping", g.ID, last)}
 					default:
 						last, pg.maxID = g.ID, g.ID
 						pg.stopped = !yield(g, nil)
@@ -81,13 +81,13 @@ func (s *AssetGroupService) List(ctx context.Context, q *AssetGroupQuery) iter.S
 				w := d.warning
 				if w == nil || w.URL == "" {
 					if w != nil && w.Code == "1980" {
-						return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response (code 1980) without the URL of the next page"}
+						return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Message: "truncated response (code 1980) without the URL of the next page"}
 					}
 					return pg, nil
 				}
 				_, idMin, err := nextPageForm(form, w.URL)
 				if err != nil {
-					return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncation URL that cannot be used: " + err.Error()}
+					return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Message: "truncation URL that cannot be used: " + err.Error()}
 				}
 				pg.next, pg.more = idMin-1, true
 				return pg, nil

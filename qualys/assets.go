@@ -169,7 +169,7 @@ func decodeGatewayPage(body io.Reader, path string, onAsset func(*Asset) bool) (
 	}
 	meta.maxID = p.maxID
 	if code != "" && code != "SUCCESS" {
-		return meta, &Error{Endpoint: path, Action: "search", Code: code, Text: cmp.Or(strings.TrimSpace(message), "gateway request failed")}
+		return meta, &Error{Endpoint: path, Action: "search", Code: code, Message: cmp.Or(strings.TrimSpace(message), "gateway request failed")}
 	}
 	return meta, nil
 }

@@ -91,11 +91,11 @@ func (c *Client) gatewayLogin(ctx context.Context) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return "", &Error{Endpoint: resp.Request.URL.Path, Action: "auth", Text: "reading token: " + c.scrubErr(err), Err: err, kind: kindTransport}
+		return "", &Error{Endpoint: resp.Request.URL.Path, Action: "auth", Message: "reading token: " + c.scrubErr(err), Err: err, kind: kindTransport}
 	}
 	tok := string(bytes.TrimSpace(b))
 	if resp.StatusCode != 201 && resp.StatusCode != 200 || tok == "" || strings.ContainsAny(tok, " \t\r\n<{") {
-		return "", &Error{StatusCode: resp.StatusCode, Endpoint: resp.Request.URL.Path, Action: "auth", Text: "gateway /auth did not return a token (want HTTP 201 with the JWT as the body)", kind: kindBadBody}
+		return "", &Error{StatusCode: resp.StatusCode, Endpoint: resp.Request.URL.Path, Action: "auth", Message: "gateway /auth did not return a token (want HTTP 201 with the JWT as the body)", kind: kindBadBody}
 	}
 	return tok, nil
 }

@@ -121,7 +121,7 @@ func TestErrorDocumentAfterHosts(t *testing.T) {
 	t.Parallel()
 	got, err := decodeAll(t, fixture(t, "detections_error_after_hosts.xml"))
 	var qe *Error
-	if len(got) != 1 || !errors.As(err, &qe) || qe.Code != "999" || !strings.Contains(qe.Text, "after host id 4100001") {
+	if len(got) != 1 || !errors.As(err, &qe) || qe.Code != "999" || !strings.Contains(qe.Message, "after host id 4100001") {
 		t.Fatalf("got %d hosts, err %v; want 1 host then *Error code 999 naming the last host", len(got), err)
 	}
 }

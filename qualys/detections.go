@@ -292,7 +292,7 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 			}
 			w := d.warning
 			if w != nil && w.Code == "1980" && w.URL == "" {
-				return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response (code 1980) without the URL of the next page; stopping rather than returning part of the hosts as if it were all"}
+				return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Message: "truncated response (code 1980) without the URL of the next page; stopping rather than returning part of the hosts as if it were all"}
 			}
 			if w == nil || w.URL == "" {
 				switch {
@@ -305,7 +305,7 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 			}
 			_, idMin, err := nextPageForm(form, w.URL)
 			if err != nil {
-				return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Text: "truncated response with an unusable URL: " + err.Error()}
+				return pg, &Error{Endpoint: path, Action: "list", Code: w.Code, Message: "truncated response with an unusable URL: " + err.Error()}
 			}
 			// id_min is inclusive; the pager's cursor is the id the next
 			// page starts after. id_min=1 gives 0, which the pager reads
@@ -334,7 +334,7 @@ func streamHosts(d *detectionDecoder, prev int64, yield func(*DetectionHost, err
 		}
 		if h.ID <= max(prev, lastHost) {
 			return lastHost, false, &Error{Endpoint: d.endpoint, Action: "list",
-				Text: fmt.Sprintf("host %d after host %d: hosts are not in ascending id order (a repeated or reordered page); stopping before yielding a host twice", h.ID, max(prev, lastHost))}
+				Message: fmt.Sprintf("host %d after host %d: hosts are not in ascending id order (a repeated or reordered page); stopping before yielding a host twice", h.ID, max(prev, lastHost))}
 		}
 		lastHost = h.ID
 		if !yield(h, nil) {

@@ -18,7 +18,7 @@ func fillError(e *Error, contentType string, body []byte) {
 	trimmed := bytes.TrimSpace(body)
 	switch {
 	case len(trimmed) == 0:
-		e.Text = http.StatusText(e.StatusCode) + " (empty body)"
+		e.Message = http.StatusText(e.StatusCode) + " (empty body)"
 		return
 	case trimmed[0] == '{':
 		var j struct {
@@ -32,14 +32,14 @@ func fillError(e *Error, contentType string, body []byte) {
 			switch {
 			case j.ServiceResponse != nil:
 				e.Code = j.ServiceResponse.ResponseCode
-				e.Text = j.ServiceResponse.text()
+				e.Message = j.ServiceResponse.text()
 			default:
 				if j.ResponseCode != "" && !strings.EqualFold(j.ResponseCode, "SUCCESS") {
 					e.Code = j.ResponseCode
 				}
-				e.Text = firstNonEmpty(j.Message, j.ResponseMessage, j.Error)
+				e.Message = firstNonEmpty(j.Message, j.ResponseMessage, j.Error)
 			}
-			if e.Text != "" || e.Code != "" {
+			if e.Message != "" || e.Code != "" {
 				return
 			}
 		}
@@ -48,24 +48,24 @@ func fillError(e *Error, contentType string, body []byte) {
 		switch {
 		case root == "SIMPLE_RETURN":
 			if sr, err := parseSimpleReturn(trimmed); err == nil {
-				e.Code, e.Text = sr.Code, sr.Text
+				e.Code, e.Message = sr.Code, sr.Text
 				e.RetryAfter = sr.secondsToWait()
 				return
 			}
 		case root == "ServiceResponse":
 			var x qpsErrorFields
 			if xml.Unmarshal(trimmed, &x) == nil && x.ResponseCode != "" {
-				e.Code, e.Text = x.ResponseCode, x.text()
+				e.Code, e.Message = x.ResponseCode, x.text()
 				return
 			}
 		case kind == bodyHTML:
-			e.Text = "got an HTML page instead of an API response (a proxy or maintenance page?)"
+			e.Message = "got an HTML page instead of an API response (a proxy or maintenance page?)"
 			e.Snippet = redact.Snippet(trimmed, 120)
 			e.kind = kindBadBody
 			return
 		}
 	}
-	e.Text = "unexpected " + describeBody(contentType, bodyOther) + " body"
+	e.Message = "unexpected " + describeBody(contentType, bodyOther) + " body"
 	e.Snippet = redact.Snippet(trimmed, 120)
 	e.kind = kindBadBody
 }

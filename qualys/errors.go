@@ -36,10 +36,13 @@ type Error struct {
 	// "1965", or a QPS/gateway responseCode such as "INVALID_REQUEST".
 	// It is empty when the API gave none.
 	Code string
-	// Text is the API's message (SIMPLE_RETURN TEXT, QPS errorMessage
+	// Message is the API's message (SIMPLE_RETURN TEXT, QPS errorMessage
 	// with its resolution, gateway message), or a description of the
 	// unexpected body.
-	Text string
+	Message string
+	// Method is the HTTP method of the call, when the error comes from
+	// one (empty for a saved document decoded with a Decode function).
+	Method string
 	// Endpoint is the path of the API called, without query or host.
 	Endpoint string
 	// Action is the FO API action ("list", "create", ...) or the QPS
@@ -74,9 +77,9 @@ func (e *Error) Error() string {
 		b.WriteString(" code ")
 		b.WriteString(e.Code)
 	}
-	if e.Text != "" {
+	if e.Message != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Text)
+		b.WriteString(e.Message)
 	}
 	switch {
 	case e.RetryAfter > 0 && e.kind == kindPaced:

@@ -181,7 +181,7 @@ func (d *xdec) decodeErrorDoc(root string) error {
 			if err != nil {
 				return d.fail("TEXT", err)
 			}
-			e.Text = strings.TrimSpace(string(t))
+			e.Message = strings.TrimSpace(string(t))
 		case "RESPONSE", "ITEM_LIST", "ITEM":
 		default:
 			if err := d.s.Skip(); err != nil {
@@ -189,11 +189,11 @@ func (d *xdec) decodeErrorDoc(root string) error {
 			}
 		}
 	}
-	if e.Text == "" {
-		e.Text = root + " error document"
+	if e.Message == "" {
+		e.Message = root + " error document"
 	}
 	if d.lastID != 0 {
-		e.Text += fmt.Sprintf(" (after host id %d)", d.lastID)
+		e.Message += fmt.Sprintf(" (after host id %d)", d.lastID)
 	}
 	return e
 }

@@ -362,7 +362,7 @@ func (s *HostAssetService) Get(ctx context.Context, id int64) (*HostAsset, error
 		return nil, s.c.sanitize(err)
 	}
 	if got == nil {
-		return nil, &Error{Endpoint: path, Action: "get", Code: "NOT_FOUND", Text: fmt.Sprintf("host asset %d not found", id)}
+		return nil, &Error{Endpoint: path, Action: "get", Code: "NOT_FOUND", Message: fmt.Sprintf("host asset %d not found", id)}
 	}
 	return got, nil
 }

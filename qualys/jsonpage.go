@@ -56,7 +56,7 @@ func notJSONError(br *bufio.Reader, path, action, what string) error {
 	e := &Error{Endpoint: path, Action: action}
 	fillError(e, "", all)
 	if e.Code == "" {
-		e.Text = "expected a JSON " + what + ": " + e.Text
+		e.Message = "expected a JSON " + what + ": " + e.Message
 	}
 	return e
 }

@@ -72,13 +72,13 @@ func (p *idPager) run(ctx context.Context, after int64) error {
 		if pg.more {
 			if pg.maxID == 0 {
 				if empty++; empty > maxEmptyPages {
-					return &Error{Endpoint: p.endpoint, Action: p.action, Text: fmt.Sprintf("%d pages in a row without a record although more are announced; stopping rather than paging without end", empty)}
+					return &Error{Endpoint: p.endpoint, Action: p.action, Message: fmt.Sprintf("%d pages in a row without a record although more are announced; stopping rather than paging without end", empty)}
 				}
 			} else {
 				empty = 0
 			}
 			if next <= after || next < pg.maxID {
-				return &Error{Endpoint: p.endpoint, Action: p.action, Text: fmt.Sprintf("pagination cursor does not advance (%s %d after %d, last record %d); stopping rather than looping", p.cursorName, next, after, pg.maxID)}
+				return &Error{Endpoint: p.endpoint, Action: p.action, Message: fmt.Sprintf("pagination cursor does not advance (%s %d after %d, last record %d); stopping rather than looping", p.cursorName, next, after, pg.maxID)}
 			}
 		}
 		if p.onPage != nil && !p.onPage(max(next, after), pg.more) {

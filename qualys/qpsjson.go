@@ -25,7 +25,7 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 	p, br, empty, err := openJSONPage(body, path, action, "ServiceResponse")
 	switch {
 	case empty:
-		return meta, &Error{Endpoint: path, Action: action, Text: "empty body where a JSON ServiceResponse was expected"}
+		return meta, &Error{Endpoint: path, Action: action, Message: "empty body where a JSON ServiceResponse was expected"}
 	case err != nil:
 		return meta, err
 	case p == nil:
@@ -85,11 +85,11 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 	}
 	meta.maxID = p.maxID
 	if code == "" {
-		return meta, &Error{Endpoint: path, Action: action, Text: "ServiceResponse without a responseCode"}
+		return meta, &Error{Endpoint: path, Action: action, Message: "ServiceResponse without a responseCode"}
 	}
 	if code != "SUCCESS" {
 		details.ResponseCode = code
-		return meta, &Error{Endpoint: path, Action: action, Code: code, Text: redact.Snippet([]byte(details.text()), 500)}
+		return meta, &Error{Endpoint: path, Action: action, Code: code, Message: redact.Snippet([]byte(details.text()), 500)}
 	}
 	return meta, nil
 }

@@ -105,11 +105,11 @@ func decodeQPSXML(r io.Reader, path, action string, onData func(json.RawMessage)
 		return meta, err
 	}
 	if code == "" {
-		return meta, &Error{Endpoint: path, Action: action, Text: "ServiceResponse without a responseCode"}
+		return meta, &Error{Endpoint: path, Action: action, Message: "ServiceResponse without a responseCode"}
 	}
 	if code != "SUCCESS" {
 		details.ResponseCode = code
-		return meta, &Error{Endpoint: path, Action: action, Code: code, Text: redact.Snippet([]byte(details.text()), 500)}
+		return meta, &Error{Endpoint: path, Action: action, Code: code, Message: redact.Snippet([]byte(details.text()), 500)}
 	}
 	return meta, nil
 }

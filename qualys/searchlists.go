@@ -87,12 +87,12 @@ func (s *SearchListService) CreateDynamic(ctx context.Context, l *DynamicSearchL
 	}
 	resp.Body.Close()
 	if resp.simple == nil {
-		return 0, &Error{StatusCode: resp.StatusCode, Endpoint: path, Action: "create", Text: "expected a SIMPLE_RETURN with the new list's ID"}
+		return 0, &Error{StatusCode: resp.StatusCode, Endpoint: path, Action: "create", Message: "expected a SIMPLE_RETURN with the new list's ID"}
 	}
 	idText, ok := resp.simple.item("ID")
 	id, perr := strconv.ParseInt(idText, 10, 64)
 	if !ok || perr != nil || id <= 0 {
-		return 0, &Error{StatusCode: resp.StatusCode, Endpoint: path, Action: "create", Text: "search list created but no valid ID returned: " + resp.simple.Text}
+		return 0, &Error{StatusCode: resp.StatusCode, Endpoint: path, Action: "create", Message: "search list created but no valid ID returned: " + resp.simple.Text}
 	}
 	return id, nil
 }

@@ -111,7 +111,7 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 				return nil, err
 			}
 			d := c.cfg.Backoff(attempt)
-			c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("endpoint", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Text))
+			c.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "qualys: retrying after transport error", slog.String("endpoint", key), slog.Int("attempt", attempt), slog.Duration("wait", d), slog.String("error", e.Message))
 			if err := retry.Sleep(ctx, d); err != nil {
 				return nil, err
 			}
@@ -152,8 +152,8 @@ func (c *Client) acquire(ctx context.Context, r *apiRequest, key string, st *api
 	wait, cancelRes := st.reserve(time.Now())
 	if wait > c.cfg.MaxWait {
 		cancelRes()
-		return "", &Error{Endpoint: r.endpoint(), Action: r.action,
-			Text: "the subscription's call budget for this API is used up (counted by the client from the server's rate-limit headers); no call was sent", RetryAfter: wait, kind: kindPaced}
+		return "", &Error{Method: r.method, Endpoint: r.endpoint(), Action: r.action,
+			Message: "the subscription's call budget for this API is used up (counted by the client from the server's rate-limit headers); no call was sent", RetryAfter: wait, kind: kindPaced}
 	}
 	if wait > 0 {
 		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "qualys: pacing", slog.String("endpoint", key), slog.Duration("wait", wait))
@@ -187,7 +187,7 @@ func (c *Client) exchange(ctx context.Context, r *apiRequest, key string, st *ap
 		if ctx.Err() != nil {
 			return nil, true, ctx.Err()
 		}
-		return nil, safehttp.Final(err), &Error{Endpoint: r.endpoint(), Action: r.action, Text: "transport error: " + c.scrubErr(err), Err: safehttp.URLError(err), kind: kindTransport}
+		return nil, safehttp.Final(err), &Error{Method: r.method, Endpoint: r.endpoint(), Action: r.action, Message: "transport error: " + c.scrubErr(err), Err: safehttp.URLError(err), kind: kindTransport}
 	}
 	now := time.Now()
 	if rt, ok := st.observe(r.path, resp.Header, c.cfg.concurrency, now); ok {
@@ -302,16 +302,16 @@ func (b cancelOnClose) Close() error {
 
 // classify turns a response into either a usable response or an *Error.
 func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Error, *response) {
-	base := &Error{StatusCode: resp.StatusCode, Endpoint: r.endpoint(), Action: r.action}
+	base := &Error{StatusCode: resp.StatusCode, Method: r.method, Endpoint: r.endpoint(), Action: r.action}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		drain(resp.Body)
 		st.gate.release()
 		fillError(base, resp.Header.Get("Content-Type"), body)
 		if safehttp.IsRedirect(resp.StatusCode) {
-			base.Text, base.Snippet, base.kind = safehttp.RedirectMessage(resp.StatusCode, resp.Header, resp.Request.URL), "", kindAPI
+			base.Message, base.Snippet, base.kind = safehttp.RedirectMessage(resp.StatusCode, resp.Header, resp.Request.URL), "", kindAPI
 		}
-		base.Text = c.scrub(base.Text)
+		base.Message = c.scrub(base.Message)
 		base.Snippet = c.scrub(base.Snippet)
 		setRetryAfter(base, resp.Header)
 		return base, nil
@@ -326,7 +326,7 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 		head, _ := br.Peek(512)
 		if _, kind := rootElement(head); kind == bodyHTML {
 			rc.Close()
-			base.Text = "expected a JSON response, got " + describeBody(resp.Header.Get("Content-Type"), kind)
+			base.Message = "expected a JSON response, got " + describeBody(resp.Header.Get("Content-Type"), kind)
 			base.Snippet = c.scrub(redact.Snippet(head, 120))
 			base.kind = kindBadBody
 			return base, nil
@@ -345,12 +345,12 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 	switch {
 	case kind == bodyEmpty:
 		rc.Close()
-		base.Text = "empty body where an XML response was expected"
+		base.Message = "empty body where an XML response was expected"
 		base.kind = kindBadBody
 		return base, nil
 	case kind == bodyHTML, kind == bodyOther:
 		rc.Close()
-		base.Text = "expected an XML response, got " + describeBody(resp.Header.Get("Content-Type"), kind)
+		base.Message = "expected an XML response, got " + describeBody(resp.Header.Get("Content-Type"), kind)
 		base.Snippet = c.scrub(redact.Snippet(head, 120))
 		base.kind = kindBadBody
 		return base, nil
@@ -359,14 +359,14 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 		rc.Close()
 		sr, perr := parseSimpleReturn(body)
 		if err != nil || perr != nil {
-			base.Text = "unreadable SIMPLE_RETURN body"
+			base.Message = "unreadable SIMPLE_RETURN body"
 			base.Snippet = c.scrub(redact.Snippet(body, 120))
 			base.kind = kindBadBody
 			return base, nil
 		}
 		if sr.Code != "" {
 			base.Code = sr.Code
-			base.Text = c.scrub(sr.Text)
+			base.Message = c.scrub(sr.Text)
 			base.RetryAfter = sr.secondsToWait()
 			setRetryAfter(base, resp.Header)
 			return base, nil
@@ -450,7 +450,7 @@ func (c *Client) sanitize(err error) error {
 		case nil:
 			return
 		case *Error:
-			x.Text, x.Snippet = c.scrub(x.Text), c.scrub(x.Snippet)
+			x.Message, x.Snippet = c.scrub(x.Message), c.scrub(x.Snippet)
 		case interface{ Unwrap() []error }:
 			for _, inner := range x.Unwrap() {
 				walk(inner)

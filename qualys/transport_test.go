@@ -430,8 +430,8 @@ func TestErrorTyping(t *testing.T) {
 			if !errors.Is(err, tc.is) || !errors.As(err, &qe) {
 				t.Fatalf("err = %v, want %v", err, tc.is)
 			}
-			if qe.Code != tc.code || qe.Text != tc.text && tc.text != "" {
-				t.Errorf("code %q text %q, want %q %q", qe.Code, qe.Text, tc.code, tc.text)
+			if qe.Code != tc.code || qe.Message != tc.text && tc.text != "" {
+				t.Errorf("code %q text %q, want %q %q", qe.Code, qe.Message, tc.code, tc.text)
 			}
 			if qe.Endpoint != "/api/2.0/fo/test/" || qe.Action != "list" {
 				t.Errorf("endpoint %q action %q", qe.Endpoint, qe.Action)
@@ -653,5 +653,26 @@ func TestEndpointVersionOption(t *testing.T) {
 	// The other endpoints keep their defaults.
 	if got := c.EndpointPath(EndpointKnowledgeBase); got != "/api/4.0/fo/knowledge_base/vuln/" {
 		t.Errorf("KnowledgeBase path = %q", got)
+	}
+}
+
+// An API error carries the fields the three clients name alike:
+// StatusCode, Code, Message, Method and Endpoint.
+func TestErrorFieldsNamedAlike(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(400)
+		io.WriteString(w, simpleErr("1905", "parameter ids has invalid value: x"))
+	})
+	_, err := call(t, c, foRequest(c, true))
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err %v, want an *Error", err)
+	}
+	got := Error{StatusCode: e.StatusCode, Code: e.Code, Message: e.Message, Method: e.Method, Endpoint: e.Endpoint, Action: e.Action}
+	want := Error{StatusCode: 400, Code: "1905", Message: "parameter ids has invalid value: x", Method: "POST", Endpoint: c.base.Path + "/api/2.0/fo/test/", Action: "list"}
+	if d := cmp.Diff(want, got, cmp.AllowUnexported(Error{})); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
 	}
 }

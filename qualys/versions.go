@@ -166,7 +166,7 @@ func versionRefused(e *Error) bool {
 	if e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusGone {
 		return true
 	}
-	t := strings.ToLower(e.Text)
+	t := strings.ToLower(e.Message)
 	if strings.Contains(t, "unrecognized api path") || strings.Contains(t, "api version") && (strings.Contains(t, "not supported") ||
 		strings.Contains(t, "no longer") || strings.Contains(t, "end of life") || strings.Contains(t, "end-of-life") ||
 		strings.Contains(t, "retired") || strings.Contains(t, "decommission")) {
