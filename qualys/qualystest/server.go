@@ -454,7 +454,8 @@ func (s *Server) apiOf(path string) string {
 
 type handler func(w http.ResponseWriter, r *http.Request, api string, form url.Values)
 
-// wrap records the request, applies faults and limits, and calls h.
+// wrap records the request, applies faults, the FO checks, limits and
+// latency, and calls h.
 func (s *Server) wrap(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		api := s.apiOf(r.URL.Path)
@@ -462,20 +463,7 @@ func (s *Server) wrap(h handler) http.HandlerFunc {
 			http.Error(w, "Request-URI Too Long", http.StatusRequestURITooLong)
 			return
 		}
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-		form := url.Values{}
-		for k, v := range r.URL.Query() {
-			form[k] = v
-		}
-		ct := r.Header.Get("Content-Type")
-		if strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			pf, _ := url.ParseQuery(string(body))
-			for k, v := range pf {
-				form[k] = append(form[k], v...)
-			}
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-
+		form := readForm(r)
 		s.mu.Lock()
 		s.calls[api]++
 		n := s.calls[api]
@@ -492,53 +480,11 @@ func (s *Server) wrap(h handler) http.HandlerFunc {
 			s.mu.Unlock()
 		}()
 
-		if fault != nil {
-			if fault.Delay > 0 {
-				select {
-				case <-time.After(fault.Delay):
-				case <-r.Context().Done():
-					return
-				}
-			}
-			if fault.HTML {
-				status := fault.Status
-				if status == 0 {
-					status = http.StatusServiceUnavailable
-				}
-				w.Header().Set("Content-Type", "text/html")
-				w.WriteHeader(status)
-				io.WriteString(w, "<!DOCTYPE html><html><head><title>Qualys Scheduled Maintenance</title></head><body><h1>The service is under maintenance.</h1></body></html>")
-				return
-			}
-			if fault.Status != 0 {
-				for k, v := range fault.Header {
-					w.Header()[k] = v
-				}
-				w.WriteHeader(fault.Status)
-				io.WriteString(w, fault.Body)
-				return
-			}
+		if fault != nil && answerFault(w, r, fault) {
+			return
 		}
-		if strings.HasPrefix(api, "/api/") {
-			if served, eos, p := s.versionState(r.URL.Path); !served {
-				if _, _, known := foEndpoint(r.URL.Path); known {
-					s.answerRetired(w, r.URL.Path)
-					return
-				}
-			} else if eos {
-				setEndOfService(w, p)
-			}
-			if r.Header.Get("X-Requested-With") == "" {
-				writeXML(w, http.StatusBadRequest, simpleReturn("1999", "X-Requested-With header is required."))
-				return
-			}
-			if !s.basicOK(r) {
-				writeXML(w, http.StatusUnauthorized, simpleReturn("2000", "Bad Login/Password"))
-				return
-			}
-			if !s.admit(w, api) {
-				return
-			}
+		if strings.HasPrefix(api, "/api/") && !s.foGate(w, r, api) {
+			return
 		}
 		out := w
 		if lat, ok := s.latency[api]; ok {
@@ -554,6 +500,75 @@ func (s *Server) wrap(h handler) http.HandlerFunc {
 		}
 		h(out, r, api, form)
 	}
+}
+
+// readForm reads the query and a form body into one set of parameters,
+// leaving the body readable again for the handler.
+func readForm(r *http.Request) url.Values {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	form := url.Values{}
+	for k, v := range r.URL.Query() {
+		form[k] = v
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		pf, _ := url.ParseQuery(string(body))
+		for k, v := range pf {
+			form[k] = append(form[k], v...)
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return form
+}
+
+// answerFault applies a fault's delay and, for a fault that replaces the
+// answer (an HTML page, a status), writes it and reports true.
+func answerFault(w http.ResponseWriter, r *http.Request, fault *Fault) bool {
+	if fault.Delay > 0 && !sleepCtx(r.Context(), fault.Delay) {
+		return true
+	}
+	if fault.HTML {
+		status := fault.Status
+		if status == 0 {
+			status = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		io.WriteString(w, "<!DOCTYPE html><html><head><title>Qualys Scheduled Maintenance</title></head><body><h1>The service is under maintenance.</h1></body></html>")
+		return true
+	}
+	if fault.Status != 0 {
+		for k, v := range fault.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(fault.Status)
+		io.WriteString(w, fault.Body)
+		return true
+	}
+	return false
+}
+
+// foGate applies what every FO call goes through: the version policy
+// (retired versions refused, end-of-service headers), the
+// X-Requested-With header, Basic authentication and the API's limits. It
+// reports whether the call may proceed; otherwise it has answered.
+func (s *Server) foGate(w http.ResponseWriter, r *http.Request, api string) bool {
+	if served, eos, p := s.versionState(r.URL.Path); !served {
+		if _, _, known := foEndpoint(r.URL.Path); known {
+			s.answerRetired(w, r.URL.Path)
+			return false
+		}
+	} else if eos {
+		setEndOfService(w, p)
+	}
+	if r.Header.Get("X-Requested-With") == "" {
+		writeXML(w, http.StatusBadRequest, simpleReturn("1999", "X-Requested-With header is required."))
+		return false
+	}
+	if !s.basicOK(r) {
+		writeXML(w, http.StatusUnauthorized, simpleReturn("2000", "Bad Login/Password"))
+		return false
+	}
+	return s.admit(w, api)
 }
 
 func (s *Server) matchFault(api string, n int) *Fault {
