@@ -383,110 +383,120 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, api string
 	w.Header().Set("Content-Type", "application/json")
 	switch api {
 	case APIGatewayAuth:
-		if r.Method != http.MethodPost || form.Get("token") != "true" {
-			w.WriteHeader(http.StatusBadRequest)
-			writeJSON(w, map[string]any{"status": 400, "error": "Bad Request", "message": "POST username, password and token=true as a form"})
-			return
-		}
-		if form.Get("username") != s.user || form.Get("password") != s.pass {
-			w.WriteHeader(http.StatusUnauthorized)
-			writeJSON(w, map[string]any{"status": 401, "error": "Unauthorized", "message": "Bad credentials"})
-			return
-		}
-		s.mu.Lock()
-		s.tokenSeq++
-		expires := time.Now().Add(s.jwtLife)
-		// A JWT as the gateway sends one: header, claims (with exp),
-		// signature, each base64url without padding.
-		enc := base64.RawURLEncoding.EncodeToString
-		tok := enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." +
-			enc([]byte(fmt.Sprintf(`{"sub":%q,"exp":%d,"jti":"%d-%d"}`, s.user, time.Now().Add(4*time.Hour).Unix(), s.tokenSeq, time.Now().UnixNano()))) + "." +
-			enc([]byte(fmt.Sprintf("qualystest-signature-%d", s.tokenSeq)))
-		s.tokens[tok] = expires
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "text/plain")
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprint(w, tok)
+		s.serveGatewayAuth(w, r, form)
 	case APIGatewayAssets:
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		s.mu.Lock()
-		exp, known := s.tokens[tok]
-		s.mu.Unlock()
-		if !ok || !known || time.Now().After(exp) {
-			msg := "Not authenticated"
-			if known {
-				msg = "JWT expired"
-			}
-			w.WriteHeader(http.StatusUnauthorized)
-			writeJSON(w, map[string]any{"timestamp": fmtTime(time.Now()), "path": r.URL.Path, "status": 401,
-				"error": "Unauthorized", "message": msg, "responseCode": "Failure", "responseErrorDetails": "Unauthorized"})
-			return
-		}
-		if r.Method != http.MethodPost && r.Method != http.MethodGet {
-			w.WriteHeader(http.StatusMethodNotAllowed)
-			return
-		}
-		size := 100
-		if v := form.Get("pageSize"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 300 {
-				w.WriteHeader(http.StatusBadRequest)
-				writeJSON(w, map[string]any{"responseCode": "FAILED", "responseMessage": "pageSize must be between 1 and 300"})
-				return
-			}
-			size = n
-		}
-		var after int64
-		if v := form.Get("lastSeenAssetId"); v != "" {
-			after, _ = strconv.ParseInt(v, 10, 64)
-		}
-		var since time.Time
-		if v := form.Get("assetLastUpdated"); v != "" {
-			t, err := parseFormTime("assetLastUpdated", v)
-			if err != nil {
-				w.WriteHeader(http.StatusBadRequest)
-				writeJSON(w, map[string]any{"responseCode": "FAILED", "responseMessage": "Invalid assetLastUpdated"})
-				return
-			}
-			since = t
-		}
-		swType := form.Get("softwareType")
-		s.nextPage(APIGatewayAssets)
-		s.mu.Lock()
-		var sel []*qualys.Asset
-		for _, a := range s.assets {
-			if a.AssetID > after && (since.IsZero() || a.LastModified.After(since)) {
-				cp := *a
-				if swType != "" {
-					cp.Software = nil
-					for _, sw := range a.Software {
-						if firstOr(sw.SoftwareType, "Application") == swType {
-							cp.Software = append(cp.Software, sw)
-						}
-					}
-				}
-				sel = append(sel, &cp)
-			}
-		}
-		s.mu.Unlock()
-		sort.Slice(sel, func(i, j int) bool { return sel[i].AssetID < sel[j].AssetID })
-		more := 0
-		if len(sel) > size {
-			sel = sel[:size]
-			more = 1
-		}
-		list := make([]map[string]any, 0, len(sel))
-		var last int64
-		for _, a := range sel {
-			list = append(list, assetJSON(a))
-			last = a.AssetID
-		}
-		writeJSON(w, map[string]any{"responseMessage": "Valid API Access", "count": len(sel), "responseCode": "SUCCESS",
-			"lastSeenAssetId": last, "hasMore": more, "assetListData": map[string]any{"asset": list}})
+		s.serveGatewayAssets(w, r, form)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		writeJSON(w, map[string]any{"status": 404, "error": "Not Found", "message": "No such gateway API"})
 	}
+}
+
+// serveGatewayAuth is /auth: a JWT for the subscription's credentials.
+func (s *Server) serveGatewayAuth(w http.ResponseWriter, r *http.Request, form url.Values) {
+	if r.Method != http.MethodPost || form.Get("token") != "true" {
+		w.WriteHeader(http.StatusBadRequest)
+		writeJSON(w, map[string]any{"status": 400, "error": "Bad Request", "message": "POST username, password and token=true as a form"})
+		return
+	}
+	if form.Get("username") != s.user || form.Get("password") != s.pass {
+		w.WriteHeader(http.StatusUnauthorized)
+		writeJSON(w, map[string]any{"status": 401, "error": "Unauthorized", "message": "Bad credentials"})
+		return
+	}
+	s.mu.Lock()
+	s.tokenSeq++
+	expires := time.Now().Add(s.jwtLife)
+	// A JWT as the gateway sends one: header, claims (with exp),
+	// signature, each base64url without padding.
+	enc := base64.RawURLEncoding.EncodeToString
+	tok := enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." +
+		enc([]byte(fmt.Sprintf(`{"sub":%q,"exp":%d,"jti":"%d-%d"}`, s.user, time.Now().Add(4*time.Hour).Unix(), s.tokenSeq, time.Now().UnixNano()))) + "." +
+		enc([]byte(fmt.Sprintf("qualystest-signature-%d", s.tokenSeq)))
+	s.tokens[tok] = expires
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusCreated)
+	fmt.Fprint(w, tok)
+}
+
+// serveGatewayAssets is the CSAM asset search, paged by lastSeenAssetId.
+func (s *Server) serveGatewayAssets(w http.ResponseWriter, r *http.Request, form url.Values) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	exp, known := s.tokens[tok]
+	s.mu.Unlock()
+	if !ok || !known || time.Now().After(exp) {
+		msg := "Not authenticated"
+		if known {
+			msg = "JWT expired"
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+		writeJSON(w, map[string]any{"timestamp": fmtTime(time.Now()), "path": r.URL.Path, "status": 401,
+			"error": "Unauthorized", "message": msg, "responseCode": "Failure", "responseErrorDetails": "Unauthorized"})
+		return
+	}
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	size := 100
+	if v := form.Get("pageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 300 {
+			w.WriteHeader(http.StatusBadRequest)
+			writeJSON(w, map[string]any{"responseCode": "FAILED", "responseMessage": "pageSize must be between 1 and 300"})
+			return
+		}
+		size = n
+	}
+	var after int64
+	if v := form.Get("lastSeenAssetId"); v != "" {
+		after, _ = strconv.ParseInt(v, 10, 64)
+	}
+	var since time.Time
+	if v := form.Get("assetLastUpdated"); v != "" {
+		t, err := parseFormTime("assetLastUpdated", v)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			writeJSON(w, map[string]any{"responseCode": "FAILED", "responseMessage": "Invalid assetLastUpdated"})
+			return
+		}
+		since = t
+	}
+	swType := form.Get("softwareType")
+	s.nextPage(APIGatewayAssets)
+	s.mu.Lock()
+	var sel []*qualys.Asset
+	for _, a := range s.assets {
+		if a.AssetID > after && (since.IsZero() || a.LastModified.After(since)) {
+			cp := *a
+			if swType != "" {
+				cp.Software = nil
+				for _, sw := range a.Software {
+					if firstOr(sw.SoftwareType, "Application") == swType {
+						cp.Software = append(cp.Software, sw)
+					}
+				}
+			}
+			sel = append(sel, &cp)
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(sel, func(i, j int) bool { return sel[i].AssetID < sel[j].AssetID })
+	more := 0
+	if len(sel) > size {
+		sel = sel[:size]
+		more = 1
+	}
+	list := make([]map[string]any, 0, len(sel))
+	var last int64
+	for _, a := range sel {
+		list = append(list, assetJSON(a))
+		last = a.AssetID
+	}
+	writeJSON(w, map[string]any{"responseMessage": "Valid API Access", "count": len(sel), "responseCode": "SUCCESS",
+		"lastSeenAssetId": last, "hasMore": more, "assetListData": map[string]any{"asset": list}})
 }
 
 // qfault is an error in the QPS API's words: "message|resolution".
