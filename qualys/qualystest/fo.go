@@ -481,42 +481,7 @@ func ipInRange(ip, lo, hi string) bool {
 func (s *Server) serveSearchLists(w http.ResponseWriter, r *http.Request, form url.Values) {
 	switch form.Get("action") {
 	case "create":
-		if r.Method != http.MethodPost {
-			bad(w, "1908", "Request method (GET or POST) is incompatible with specified parameter(s): action=create")
-			return
-		}
-		title := form.Get("title")
-		if title == "" {
-			bad(w, "1903", "Missing required parameter(s): title")
-			return
-		}
-		if len(title) > 256 {
-			bad(w, "1905", "parameter title has invalid value: longer than 256 characters")
-			return
-		}
-		cves := splitList(form.Get("cve_ids"))
-		s.mu.Lock()
-		for _, l := range s.lists {
-			if l.title == title {
-				s.mu.Unlock()
-				bad(w, "1905", "parameter title has invalid value: a search list with this title already exists")
-				return
-			}
-		}
-		s.nextListID++
-		l := &searchList{id: s.nextListID, title: title, global: form.Get("global") == "1", cves: cves}
-		for qid, v := range s.kb {
-			for _, c := range v.CVEs {
-				if slices.ContainsFunc(cves, func(want string) bool { return s.cveMatch.matches(c.ID, want) }) {
-					l.qids = append(l.qids, qid)
-					break
-				}
-			}
-		}
-		sort.Slice(l.qids, func(i, j int) bool { return l.qids[i] < l.qids[j] })
-		s.lists[l.id] = l
-		s.mu.Unlock()
-		writeXML(w, http.StatusOK, simpleReturn("", "New search list created successfully", [2]string{"ID", strconv.FormatInt(l.id, 10)}))
+		s.createSearchList(w, r, form)
 	case "delete":
 		if r.Method != http.MethodPost {
 			bad(w, "1908", "Request method (GET or POST) is incompatible with specified parameter(s): action=delete")
@@ -533,50 +498,96 @@ func (s *Server) serveSearchLists(w http.ResponseWriter, r *http.Request, form u
 		}
 		writeXML(w, http.StatusOK, simpleReturn("", "Search list deleted successfully", [2]string{"ID", strconv.FormatInt(id, 10)}))
 	case "list":
-		var ids idSet
-		if v := form.Get("ids"); v != "" {
-			var err error
-			if ids, err = parseIDSet("ids", v); err != nil {
-				bad(w, "1905", err.Error())
-				return
-			}
-		}
-		showQIDs := flagParam(form, "show_qids", true)
-		var b strings.Builder
-		b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<DYNAMIC_SEARCH_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>" + fmtTime(time.Now()) + "</DATETIME>\n")
-		s.mu.Lock()
-		var lists []*searchList
-		for _, l := range s.lists {
-			if ids == nil || ids.has(l.id) {
-				lists = append(lists, l)
-			}
-		}
-		sort.Slice(lists, func(i, j int) bool { return lists[i].id < lists[j].id })
-		if len(lists) > 0 {
-			b.WriteString("    <DYNAMIC_LISTS>\n")
-			for _, l := range lists {
-				global := "No"
-				if l.global {
-					global = "Yes"
-				}
-				fmt.Fprintf(&b, "      <DYNAMIC_LIST>\n        <ID>%d</ID>\n        <TITLE><![CDATA[%s]]></TITLE>\n        <GLOBAL>%s</GLOBAL>\n        <OWNER>%s</OWNER>\n", l.id, l.title, global, escapeText(s.user))
-				if showQIDs && len(l.qids) > 0 {
-					b.WriteString("        <QIDS>\n")
-					for _, q := range l.qids {
-						fmt.Fprintf(&b, "          <QID>%d</QID>\n", q)
-					}
-					b.WriteString("        </QIDS>\n")
-				}
-				fmt.Fprintf(&b, "        <CRITERIA>\n          <CVE_ID><![CDATA[%s]]></CVE_ID>\n        </CRITERIA>\n      </DYNAMIC_LIST>\n", strings.Join(l.cves, ","))
-			}
-			b.WriteString("    </DYNAMIC_LISTS>\n")
-		}
-		s.mu.Unlock()
-		b.WriteString("  </RESPONSE>\n</DYNAMIC_SEARCH_LIST_OUTPUT>\n")
-		writeXML(w, http.StatusOK, b.String())
+		s.listSearchLists(w, form)
 	default:
 		bad(w, "1903", "Missing required parameter(s): action")
 	}
+}
+
+// createSearchList creates a dynamic search list whose QIDs are those of
+// the KnowledgeBase entries matching its CVEs (see WithCVEMatch).
+func (s *Server) createSearchList(w http.ResponseWriter, r *http.Request, form url.Values) {
+	if r.Method != http.MethodPost {
+		bad(w, "1908", "Request method (GET or POST) is incompatible with specified parameter(s): action=create")
+		return
+	}
+	title := form.Get("title")
+	if title == "" {
+		bad(w, "1903", "Missing required parameter(s): title")
+		return
+	}
+	if len(title) > 256 {
+		bad(w, "1905", "parameter title has invalid value: longer than 256 characters")
+		return
+	}
+	cves := splitList(form.Get("cve_ids"))
+	s.mu.Lock()
+	for _, l := range s.lists {
+		if l.title == title {
+			s.mu.Unlock()
+			bad(w, "1905", "parameter title has invalid value: a search list with this title already exists")
+			return
+		}
+	}
+	s.nextListID++
+	l := &searchList{id: s.nextListID, title: title, global: form.Get("global") == "1", cves: cves}
+	for qid, v := range s.kb {
+		for _, c := range v.CVEs {
+			if slices.ContainsFunc(cves, func(want string) bool { return s.cveMatch.matches(c.ID, want) }) {
+				l.qids = append(l.qids, qid)
+				break
+			}
+		}
+	}
+	sort.Slice(l.qids, func(i, j int) bool { return l.qids[i] < l.qids[j] })
+	s.lists[l.id] = l
+	s.mu.Unlock()
+	writeXML(w, http.StatusOK, simpleReturn("", "New search list created successfully", [2]string{"ID", strconv.FormatInt(l.id, 10)}))
+}
+
+// listSearchLists answers action=list with DYNAMIC_SEARCH_LIST_OUTPUT.
+func (s *Server) listSearchLists(w http.ResponseWriter, form url.Values) {
+	var ids idSet
+	if v := form.Get("ids"); v != "" {
+		var err error
+		if ids, err = parseIDSet("ids", v); err != nil {
+			bad(w, "1905", err.Error())
+			return
+		}
+	}
+	showQIDs := flagParam(form, "show_qids", true)
+	var b strings.Builder
+	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<DYNAMIC_SEARCH_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>" + fmtTime(time.Now()) + "</DATETIME>\n")
+	s.mu.Lock()
+	var lists []*searchList
+	for _, l := range s.lists {
+		if ids == nil || ids.has(l.id) {
+			lists = append(lists, l)
+		}
+	}
+	sort.Slice(lists, func(i, j int) bool { return lists[i].id < lists[j].id })
+	if len(lists) > 0 {
+		b.WriteString("    <DYNAMIC_LISTS>\n")
+		for _, l := range lists {
+			global := "No"
+			if l.global {
+				global = "Yes"
+			}
+			fmt.Fprintf(&b, "      <DYNAMIC_LIST>\n        <ID>%d</ID>\n        <TITLE><![CDATA[%s]]></TITLE>\n        <GLOBAL>%s</GLOBAL>\n        <OWNER>%s</OWNER>\n", l.id, l.title, global, escapeText(s.user))
+			if showQIDs && len(l.qids) > 0 {
+				b.WriteString("        <QIDS>\n")
+				for _, q := range l.qids {
+					fmt.Fprintf(&b, "          <QID>%d</QID>\n", q)
+				}
+				b.WriteString("        </QIDS>\n")
+			}
+			fmt.Fprintf(&b, "        <CRITERIA>\n          <CVE_ID><![CDATA[%s]]></CVE_ID>\n        </CRITERIA>\n      </DYNAMIC_LIST>\n", strings.Join(l.cves, ","))
+		}
+		b.WriteString("    </DYNAMIC_LISTS>\n")
+	}
+	s.mu.Unlock()
+	b.WriteString("  </RESPONSE>\n</DYNAMIC_SEARCH_LIST_OUTPUT>\n")
+	writeXML(w, http.StatusOK, b.String())
 }
 
 func (s *Server) serveKB(w http.ResponseWriter, form url.Values) {
