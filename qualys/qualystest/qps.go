@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -175,97 +176,102 @@ func xmlValue(b *strings.Builder, name string, v any) {
 
 // match applies one QPS criteria to an asset.
 func match(a *qualys.HostAsset, c qpsCriteria) (bool, error) {
-	num := func(v int64) (bool, error) {
-		var vals []int64
-		for _, p := range strings.Split(c.Value, ",") {
-			n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
-			if err != nil {
-				return false, qfault(fmt.Sprintf("Criteria: Invalid value format for criteria '%s' (%s).|Specify criteria value(s) as Long.", c.Field, c.Value))
-			}
-			vals = append(vals, n)
-		}
-		switch c.Operator {
-		case "EQUALS":
-			return v == vals[0], nil
-		case "NOT EQUALS":
-			return v != vals[0], nil
-		case "GREATER":
-			return v > vals[0], nil
-		case "LESSER":
-			return v < vals[0], nil
-		case "IN":
-			for _, n := range vals {
-				if v == n {
-					return true, nil
-				}
-			}
-			return false, nil
-		}
-		return false, qfault(fmt.Sprintf("Criteria: Unsupported operator '%s' for criteria '%s'.|Use a supported operator.", c.Operator, c.Field))
-	}
-	date := func(v time.Time) (bool, error) {
-		t, err := parseFormTime(c.Field, c.Value)
-		if err != nil {
-			return false, qfault(fmt.Sprintf("Criteria: Invalid value format for criteria '%s' (%s).|Specify criteria value(s) as Date (YYYY-MM-DDTHH:MM:SSZ).", c.Field, c.Value))
-		}
-		switch c.Operator {
-		case "GREATER":
-			return v.After(t), nil
-		case "LESSER":
-			return v.Before(t), nil
-		case "EQUALS":
-			return v.Equal(t), nil
-		}
-		return false, qfault(fmt.Sprintf("Criteria: Unsupported operator '%s' for criteria '%s'.|Use a supported operator.", c.Operator, c.Field))
-	}
-	str := func(v string) (bool, error) {
-		switch c.Operator {
-		case "EQUALS":
-			return v == c.Value, nil
-		case "NOT EQUALS":
-			return v != c.Value, nil
-		case "CONTAINS":
-			return strings.Contains(strings.ToLower(v), strings.ToLower(c.Value)), nil
-		case "IN":
-			for _, p := range strings.Split(c.Value, ",") {
-				if strings.TrimSpace(p) == v {
-					return true, nil
-				}
-			}
-			return false, nil
-		}
-		return false, qfault(fmt.Sprintf("Criteria: Unsupported operator '%s' for criteria '%s'.|Use a supported operator.", c.Operator, c.Field))
-	}
 	switch c.Field {
 	case "id":
-		return num(a.ID)
+		return matchNum(c, a.ID)
 	case "qwebHostId":
-		return num(a.QWebHostID)
+		return matchNum(c, a.QWebHostID)
 	case "updated":
-		return date(a.Modified)
+		return matchDate(c, a.Modified)
 	case "created":
-		return date(a.Created)
+		return matchDate(c, a.Created)
 	case "lastVulnScan":
-		return date(a.LastVulnScan)
+		return matchDate(c, a.LastVulnScan)
 	case "name":
-		return str(a.Name)
+		return matchStr(c, a.Name)
 	case "os":
-		return str(a.OS)
+		return matchStr(c, a.OS)
 	case "address":
-		return str(a.Address)
+		return matchStr(c, a.Address)
 	case "dnsHostName":
-		return str(a.DNSHostName)
+		return matchStr(c, a.DNSHostName)
 	case "trackingMethod":
-		return str(a.TrackingMethod)
+		return matchStr(c, a.TrackingMethod)
 	case "tagName":
 		for _, t := range a.Tags {
-			if ok, err := str(t.Name); ok || err != nil {
+			if ok, err := matchStr(c, t.Name); ok || err != nil {
 				return ok, err
 			}
 		}
 		return false, nil
 	}
 	return false, qfault(fmt.Sprintf("Criteria: Unknown field '%s'.|Use a supported field.", c.Field))
+}
+
+func unsupportedOperator(c qpsCriteria) error {
+	return qfault(fmt.Sprintf("Criteria: Unsupported operator '%s' for criteria '%s'.|Use a supported operator.", c.Operator, c.Field))
+}
+
+// matchNum applies a criteria on a Long field.
+func matchNum(c qpsCriteria, v int64) (bool, error) {
+	var vals []int64
+	for _, p := range strings.Split(c.Value, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
+		if err != nil {
+			return false, qfault(fmt.Sprintf("Criteria: Invalid value format for criteria '%s' (%s).|Specify criteria value(s) as Long.", c.Field, c.Value))
+		}
+		vals = append(vals, n)
+	}
+	switch c.Operator {
+	case "EQUALS":
+		return v == vals[0], nil
+	case "NOT EQUALS":
+		return v != vals[0], nil
+	case "GREATER":
+		return v > vals[0], nil
+	case "LESSER":
+		return v < vals[0], nil
+	case "IN":
+		return slices.Contains(vals, v), nil
+	}
+	return false, unsupportedOperator(c)
+}
+
+// matchDate applies a criteria on a Date field.
+func matchDate(c qpsCriteria, v time.Time) (bool, error) {
+	t, err := parseFormTime(c.Field, c.Value)
+	if err != nil {
+		return false, qfault(fmt.Sprintf("Criteria: Invalid value format for criteria '%s' (%s).|Specify criteria value(s) as Date (YYYY-MM-DDTHH:MM:SSZ).", c.Field, c.Value))
+	}
+	switch c.Operator {
+	case "GREATER":
+		return v.After(t), nil
+	case "LESSER":
+		return v.Before(t), nil
+	case "EQUALS":
+		return v.Equal(t), nil
+	}
+	return false, unsupportedOperator(c)
+}
+
+// matchStr applies a criteria on a String field.
+func matchStr(c qpsCriteria, v string) (bool, error) {
+	switch c.Operator {
+	case "EQUALS":
+		return v == c.Value, nil
+	case "NOT EQUALS":
+		return v != c.Value, nil
+	case "CONTAINS":
+		return strings.Contains(strings.ToLower(v), strings.ToLower(c.Value)), nil
+	case "IN":
+		for _, p := range strings.Split(c.Value, ",") {
+			if strings.TrimSpace(p) == v {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	return false, unsupportedOperator(c)
 }
 
 func (s *Server) selectAssets(crit []qpsCriteria) ([]*qualys.HostAsset, error) {
