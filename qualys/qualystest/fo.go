@@ -240,13 +240,8 @@ func parseDetectionForm(form url.Values) (*detectionFilter, *refusal) {
 		}
 	}
 	if v := form.Get("status"); v != "" {
-		f.statuses = map[string]bool{}
-		for _, st := range strings.Split(v, ",") {
-			st = strings.TrimSpace(st)
-			if st != "New" && st != "Active" && st != "Fixed" && st != "Re-Opened" {
-				return nil, &refusal{"1905", "parameter status has invalid value: " + v}
-			}
-			f.statuses[st] = true
+		if f.statuses = parseStatuses(v); f.statuses == nil {
+			return nil, &refusal{"1905", "parameter status has invalid value: " + v}
 		}
 	}
 	for _, p := range []struct {
@@ -274,6 +269,20 @@ func parseDetectionForm(form url.Values) (*detectionFilter, *refusal) {
 		return nil, &refusal{"1905", "parameter host_metadata has invalid value: " + f.metadata}
 	}
 	return f, nil
+}
+
+// parseStatuses reads a status list (New, Active, Fixed, Re-Opened); nil
+// when a value is none of them.
+func parseStatuses(v string) map[string]bool {
+	out := map[string]bool{}
+	for _, st := range strings.Split(v, ",") {
+		st = strings.TrimSpace(st)
+		if st != "New" && st != "Active" && st != "Fixed" && st != "Re-Opened" {
+			return nil
+		}
+		out[st] = true
+	}
+	return out
 }
 
 // parseAddresses reads the ips and ipv6 filters.

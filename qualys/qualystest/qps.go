@@ -338,30 +338,7 @@ func (s *Server) serveQPS(w http.ResponseWriter, r *http.Request, api string, fo
 			writeServiceResponse(w, r, map[string]any{"responseCode": "SUCCESS", "count": len(sel)})
 			return
 		}
-		if req.StartFromID > 0 {
-			i := sort.Search(len(sel), func(i int) bool { return sel[i].ID >= req.StartFromID })
-			sel = sel[i:]
-		}
-		if req.StartFromOffset > 1 {
-			sel = sel[min(len(sel), req.StartFromOffset-1):]
-		}
-		more := len(sel) > req.LimitResults
-		if more {
-			sel = sel[:req.LimitResults]
-		}
-		resp := map[string]any{"responseCode": "SUCCESS", "count": len(sel)}
-		if len(sel) > 0 {
-			data := make([]map[string]any, 0, len(sel))
-			for _, a := range sel {
-				data = append(data, map[string]any{"HostAsset": hostAssetJSON(a)})
-			}
-			resp["data"] = data
-			resp["hasMoreRecords"] = strconv.FormatBool(more)
-			if more {
-				resp["lastId"] = sel[len(sel)-1].ID
-			}
-		}
-		writeServiceResponse(w, r, resp)
+		writeServiceResponse(w, r, hostAssetPage(sel, req))
 	case APIHostGet:
 		id, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, APIHostGet), 10, 64)
 		s.mu.Lock()
@@ -376,6 +353,36 @@ func (s *Server) serveQPS(w http.ResponseWriter, r *http.Request, api string, fo
 	default:
 		qpsError(w, r, "INVALID_REQUEST", "Unsupported QPS object.", "Use the hostasset API.")
 	}
+}
+
+// hostAssetPage is the ServiceResponse of one search page: the selected
+// assets from the request's start (id or offset), at most LimitResults,
+// with hasMoreRecords and lastId when more follow.
+func hostAssetPage(sel []*qualys.HostAsset, req qpsRequest) map[string]any {
+	if req.StartFromID > 0 {
+		i := sort.Search(len(sel), func(i int) bool { return sel[i].ID >= req.StartFromID })
+		sel = sel[i:]
+	}
+	if req.StartFromOffset > 1 {
+		sel = sel[min(len(sel), req.StartFromOffset-1):]
+	}
+	more := len(sel) > req.LimitResults
+	if more {
+		sel = sel[:req.LimitResults]
+	}
+	resp := map[string]any{"responseCode": "SUCCESS", "count": len(sel)}
+	if len(sel) > 0 {
+		data := make([]map[string]any, 0, len(sel))
+		for _, a := range sel {
+			data = append(data, map[string]any{"HostAsset": hostAssetJSON(a)})
+		}
+		resp["data"] = data
+		resp["hasMoreRecords"] = strconv.FormatBool(more)
+		if more {
+			resp["lastId"] = sel[len(sel)-1].ID
+		}
+	}
+	return resp
 }
 
 func readBody(r *http.Request) []byte {
