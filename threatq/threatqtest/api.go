@@ -331,16 +331,6 @@ func (s *Server) serveSub(w http.ResponseWriter, r *http.Request, coll, idStr, s
 		writeJSON(w, 404, map[string]any{"errors": []string{"Object does not exist."}})
 		return
 	}
-	list := func(v []byte) []map[string]any {
-		var many []map[string]any
-		if json.Unmarshal(v, &many) != nil {
-			var one map[string]any
-			if json.Unmarshal(v, &one) == nil {
-				many = []map[string]any{one}
-			}
-		}
-		return many
-	}
 	switch {
 	case sub == "attributes" && r.Method == "GET":
 		data := []map[string]any{}
@@ -349,21 +339,7 @@ func (s *Server) serveSub(w http.ResponseWriter, r *http.Request, coll, idStr, s
 		}
 		writeJSON(w, 200, map[string]any{"total": len(data), "data": data})
 	case sub == "attributes" && r.Method == "POST":
-		var data []map[string]any
-		for _, a := range list(body) {
-			name, value := stringify(a["name"]), stringify(a["value"])
-			if name == "" || value == "" {
-				validationError(w, "name", "The name and value fields are required.")
-				return
-			}
-			// The real API adds a row even when the same pair exists;
-			// the fake records that so that duplicates show in tests.
-			s.seq++
-			o.attrs = append(o.attrs, attrRow{id: s.seq, name: name, value: value})
-			s.history = append(s.history, AttributeChange{ObjectID: o.id, Object: o.value, Name: name, Value: value, Action: "added"})
-			data = append(data, map[string]any{"id": s.seq, "attribute_id": 1, "name": name, "value": value})
-		}
-		writeJSON(w, 201, map[string]any{"data": data})
+		s.addAttributes(w, o, body)
 	case sub == "tags" && r.Method == "GET":
 		data := []map[string]any{}
 		for i, t := range o.tags {
@@ -372,57 +348,99 @@ func (s *Server) serveSub(w http.ResponseWriter, r *http.Request, coll, idStr, s
 		writeJSON(w, 200, map[string]any{"total": len(data), "data": data})
 	case sub == "tags" && r.Method == "POST":
 		var data []map[string]any
-		for _, t := range list(body) {
+		for _, t := range bodyList(body) {
 			name := stringify(t["name"])
 			o.tags = append(o.tags, name) // duplicates are the caller's to avoid
 			data = append(data, map[string]any{"name": name})
 		}
 		writeJSON(w, 201, map[string]any{"data": data})
 	case sub == "sources" && r.Method == "POST":
-		for _, src := range list(body) {
+		for _, src := range bodyList(body) {
 			o.sources = addUnique(o.sources, stringify(src["name"]))
 		}
 		writeJSON(w, 201, map[string]any{"data": []map[string]any{}})
+	case ((sub == "indicators" && coll == s.assetColl) || (sub == s.assetColl && coll == "indicators")) && r.Method == "GET":
+		s.listRelated(w, coll, id)
+	case ((sub == "indicators" && coll == s.assetColl) || (sub == s.assetColl && coll == "indicators")) && r.Method == "POST":
+		s.postRelations(w, coll, id, body)
 	case (sub == "indicators" && coll == s.assetColl) || (sub == s.assetColl && coll == "indicators"):
-		assetID := id
-		switch r.Method {
-		case "GET":
-			data := []map[string]any{}
-			for k, pivots := range s.relations {
-				for _, pivot := range pivots {
-					if coll == s.assetColl && k[0] == id {
-						j := s.indicatorJSON(s.indicators[k[1]])
-						j["pivot"] = map[string]any{"id": pivot}
-						data = append(data, j)
-					}
-					if coll == "indicators" && k[1] == id {
-						j := s.assetJSON(s.assets[k[0]])
-						j["pivot"] = map[string]any{"id": pivot}
-						data = append(data, j)
-					}
-				}
-			}
-			writeJSON(w, 200, map[string]any{"total": len(data), "data": data})
-		case "POST":
-			var data []map[string]any
-			for _, rel := range list(body) {
-				target, _ := rel["id"].(float64)
-				a, ind := assetID, int64(target)
-				if coll == "indicators" {
-					a, ind = int64(target), id
-				}
-				if s.assets[a] == nil || s.indicators[ind] == nil {
-					validationError(w, "id", "The related object does not exist.")
-					return
-				}
-				p := s.addPivot([2]int64{a, ind})
-				data = append(data, map[string]any{"id": int64(target), "pivot": map[string]any{"id": p}})
-			}
-			writeJSON(w, 201, map[string]any{"data": data})
-		}
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"errors": []string{"The " + r.Method + " method is not supported for this route."}})
 	default:
 		writeJSON(w, 404, map[string]any{"errors": []string{"Not found"}})
 	}
+}
+
+// bodyList reads a body that holds one object or a list of them.
+func bodyList(v []byte) []map[string]any {
+	var many []map[string]any
+	if json.Unmarshal(v, &many) != nil {
+		var one map[string]any
+		if json.Unmarshal(v, &one) == nil {
+			many = []map[string]any{one}
+		}
+	}
+	return many
+}
+
+// addAttributes adds the posted attributes to o (s.mu held).
+func (s *Server) addAttributes(w http.ResponseWriter, o *object, body []byte) {
+	var data []map[string]any
+	for _, a := range bodyList(body) {
+		name, value := stringify(a["name"]), stringify(a["value"])
+		if name == "" || value == "" {
+			validationError(w, "name", "The name and value fields are required.")
+			return
+		}
+		// The real API adds a row even when the same pair exists;
+		// the fake records that so that duplicates show in tests.
+		s.seq++
+		o.attrs = append(o.attrs, attrRow{id: s.seq, name: name, value: value})
+		s.history = append(s.history, AttributeChange{ObjectID: o.id, Object: o.value, Name: name, Value: value, Action: "added"})
+		data = append(data, map[string]any{"id": s.seq, "attribute_id": 1, "name": name, "value": value})
+	}
+	writeJSON(w, 201, map[string]any{"data": data})
+}
+
+// listRelated lists the objects related to an asset (its indicators) or
+// to an indicator (its assets), each with its pivot (s.mu held).
+func (s *Server) listRelated(w http.ResponseWriter, coll string, id int64) {
+	data := []map[string]any{}
+	for k, pivots := range s.relations {
+		for _, pivot := range pivots {
+			if coll == s.assetColl && k[0] == id {
+				j := s.indicatorJSON(s.indicators[k[1]])
+				j["pivot"] = map[string]any{"id": pivot}
+				data = append(data, j)
+			}
+			if coll == "indicators" && k[1] == id {
+				j := s.assetJSON(s.assets[k[0]])
+				j["pivot"] = map[string]any{"id": pivot}
+				data = append(data, j)
+			}
+		}
+	}
+	writeJSON(w, 200, map[string]any{"total": len(data), "data": data})
+}
+
+// postRelations relates the posted objects to an asset or an indicator
+// (s.mu held); a related object that does not exist is a validation error.
+func (s *Server) postRelations(w http.ResponseWriter, coll string, id int64, body []byte) {
+	assetID := id
+	var data []map[string]any
+	for _, rel := range bodyList(body) {
+		target, _ := rel["id"].(float64)
+		a, ind := assetID, int64(target)
+		if coll == "indicators" {
+			a, ind = int64(target), id
+		}
+		if s.assets[a] == nil || s.indicators[ind] == nil {
+			validationError(w, "id", "The related object does not exist.")
+			return
+		}
+		p := s.addPivot([2]int64{a, ind})
+		data = append(data, map[string]any{"id": int64(target), "pivot": map[string]any{"id": p}})
+	}
+	writeJSON(w, 201, map[string]any{"data": data})
 }
 
 // serveAttribute serves PUT and DELETE /{collection}/{id}/attributes/{row}:
