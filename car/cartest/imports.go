@@ -220,43 +220,48 @@ func (s *Server) importData(w http.ResponseWriter, body []byte, f *Fault) {
 			j.pollsLeft = f.StallJob
 		}
 	}
-	j.apply = func() {
-		if s.sources[source] == nil {
-			s.sources[source] = map[string]any{}
-		}
-		for k, v := range src {
-			s.sources[source][k] = v
-		}
-		if b := s.brackets[source]; b != nil {
-			b[reportKey] = true
-		}
-		for coll, objs := range colls {
-			end1, end2, isEdge := strings.Cut(coll, "_")
-			isEdge = isEdge && !vertexColls[coll]
-			for _, o := range objs {
-				if !isEdge {
-					id, _ := str(o, "external_id")
-					if keyed(coll) {
-						id, _ = str(o, "_key")
-					}
-					s.vertices[vkey{source, coll, id}] = &VertexRecord{Collection: coll, ID: id, Fields: o, Active: true, Report: reportKey}
-					continue
-				}
-				from := endID(o, end1, "_from", "_from_external_id")
-				to := endID(o, end2, "_to", "_to_external_id")
-				active := true
-				if a, ok := o["active"].(bool); ok {
-					active = a
-				}
-				s.edges[ekey{source, coll, from, to}] = &EdgeRecord{Collection: coll, From: from, To: to, Fields: o, Active: active, Report: reportKey}
-			}
-		}
-	}
+	j.apply = func() { s.store(source, reportKey, src, colls) }
 	id := s.newJob(j)
 	s.running++
 	s.peak = max(s.peak, s.running)
 	writeJSON(w, 200, map[string]any{"id": id, "status": "INPROGRESS",
 		"message": "Check the status of the import by calling the endpoint GET /importstatus/" + id + " or GET /importstatus?ids=" + id})
+}
+
+// store applies a finished import job: the source's fields, the report in
+// the open full-import bracket, and every vertex and edge, keyed as CAR
+// keys them (s.mu held).
+func (s *Server) store(source, reportKey string, src map[string]any, colls map[string][]map[string]any) {
+	if s.sources[source] == nil {
+		s.sources[source] = map[string]any{}
+	}
+	for k, v := range src {
+		s.sources[source][k] = v
+	}
+	if b := s.brackets[source]; b != nil {
+		b[reportKey] = true
+	}
+	for coll, objs := range colls {
+		end1, end2, isEdge := strings.Cut(coll, "_")
+		isEdge = isEdge && !vertexColls[coll]
+		for _, o := range objs {
+			if !isEdge {
+				id, _ := str(o, "external_id")
+				if keyed(coll) {
+					id, _ = str(o, "_key")
+				}
+				s.vertices[vkey{source, coll, id}] = &VertexRecord{Collection: coll, ID: id, Fields: o, Active: true, Report: reportKey}
+				continue
+			}
+			from := endID(o, end1, "_from", "_from_external_id")
+			to := endID(o, end2, "_to", "_to_external_id")
+			active := true
+			if a, ok := o["active"].(bool); ok {
+				active = a
+			}
+			s.edges[ekey{source, coll, from, to}] = &EdgeRecord{Collection: coll, From: from, To: to, Fields: o, Active: active, Report: reportKey}
+		}
+	}
 }
 
 var (
@@ -284,88 +289,100 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request, route string, b
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m := qEdgeRe.FindStringSubmatch(q.Query); m != nil {
-		end1, end2, whereEnd, fields := m[1], m[2], m[3], fieldList(m[6])
-		coll := end1 + "_" + end2
-		if whereEnd != end1 && whereEnd != end2 {
-			writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "unknown field " + whereEnd + "_id on " + coll}}})
-			return
-		}
-		var wanted []string
-		if m[4] == "_eq" {
-			wanted = []string{strings.Trim(m[5], `"`)}
-		} else if err := json.Unmarshal([]byte(m[5]), &wanted); err != nil {
-			writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "invalid _in list"}}})
-			return
-		}
-		// CAR ids are "<source>/<key>", with a region for ipaddress:
-		// "<source>/0/<ip>".
-		idOf := func(end, source, key string) string {
-			if end == "ipaddress" {
-				return source + "/0/" + key
-			}
-			return source + "/" + key
-		}
-		asked := map[string]bool{} // "source|key"
-		for _, a := range wanted {
-			src, key, _ := strings.Cut(a, "/")
-			if whereEnd == "ipaddress" {
-				if i := strings.IndexByte(key, '/'); i >= 0 {
-					key = key[i+1:]
-				}
-			}
-			asked[src+"|"+key] = true
-		}
-		rows := []map[string]any{}
-		for k, e := range s.edges {
-			if k.coll != coll || !e.Active {
-				continue
-			}
-			at := k.from
-			if whereEnd == end2 && whereEnd != end1 {
-				at = k.to
-			}
-			if !asked[k.source+"|"+at] {
-				continue
-			}
-			row := map[string]any{}
-			for _, f := range fields {
-				switch f {
-				case "source":
-					row[f] = k.source
-				case end1 + "_id":
-					row[f] = idOf(end1, k.source, k.from)
-				case end2 + "_id":
-					row[f] = idOf(end2, k.source, k.to)
-				}
-			}
-			rows = append(rows, row)
-		}
-		sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i]) < fmt.Sprint(rows[j]) })
-		writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
+		s.queryEdges(w, m)
 		return
 	}
 	if m := qCollRe.FindStringSubmatch(q.Query); m != nil {
-		coll, source, fields := m[1], m[2], fieldList(m[3])
-		rows := []map[string]any{}
-		for k, v := range s.vertices {
-			if k.source != source || k.coll != coll || !v.Active {
-				continue
-			}
-			row := map[string]any{}
-			for _, f := range fields {
-				if f == "id" {
-					row[f] = source + "/" + k.id
-					continue
-				}
-				if val, ok := v.Fields[f]; ok {
-					row[f] = val
-				}
-			}
-			rows = append(rows, row)
-		}
-		sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i]) < fmt.Sprint(rows[j]) })
-		writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
+		s.queryCollection(w, m)
 		return
 	}
 	writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "cartest supports only <a>_<b>(where: {<a or b>_id: {_eq or _in: ...}}) { <a>_id, <b>_id } and <collection>(where: {source: {_eq: ...}}) { fields } queries (see the package doc)"}}})
+}
+
+// queryEdges answers <a>_<b>(where: {<a or b>_id: {_eq or _in: ...}})
+// with the active edges at the ids asked (s.mu held).
+func (s *Server) queryEdges(w http.ResponseWriter, m []string) {
+	end1, end2, whereEnd, fields := m[1], m[2], m[3], fieldList(m[6])
+	coll := end1 + "_" + end2
+	if whereEnd != end1 && whereEnd != end2 {
+		writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "unknown field " + whereEnd + "_id on " + coll}}})
+		return
+	}
+	var wanted []string
+	if m[4] == "_eq" {
+		wanted = []string{strings.Trim(m[5], `"`)}
+	} else if err := json.Unmarshal([]byte(m[5]), &wanted); err != nil {
+		writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "invalid _in list"}}})
+		return
+	}
+	// CAR ids are "<source>/<key>", with a region for ipaddress:
+	// "<source>/0/<ip>".
+	idOf := func(end, source, key string) string {
+		if end == "ipaddress" {
+			return source + "/0/" + key
+		}
+		return source + "/" + key
+	}
+	asked := map[string]bool{} // "source|key"
+	for _, a := range wanted {
+		src, key, _ := strings.Cut(a, "/")
+		if whereEnd == "ipaddress" {
+			if i := strings.IndexByte(key, '/'); i >= 0 {
+				key = key[i+1:]
+			}
+		}
+		asked[src+"|"+key] = true
+	}
+	rows := []map[string]any{}
+	for k, e := range s.edges {
+		if k.coll != coll || !e.Active {
+			continue
+		}
+		at := k.from
+		if whereEnd == end2 && whereEnd != end1 {
+			at = k.to
+		}
+		if !asked[k.source+"|"+at] {
+			continue
+		}
+		row := map[string]any{}
+		for _, f := range fields {
+			switch f {
+			case "source":
+				row[f] = k.source
+			case end1 + "_id":
+				row[f] = idOf(end1, k.source, k.from)
+			case end2 + "_id":
+				row[f] = idOf(end2, k.source, k.to)
+			}
+		}
+		rows = append(rows, row)
+	}
+	sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i]) < fmt.Sprint(rows[j]) })
+	writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
+}
+
+// queryCollection answers <collection>(where: {source: {_eq: ...}}) with
+// the source's active vertices (s.mu held).
+func (s *Server) queryCollection(w http.ResponseWriter, m []string) {
+	coll, source, fields := m[1], m[2], fieldList(m[3])
+	rows := []map[string]any{}
+	for k, v := range s.vertices {
+		if k.source != source || k.coll != coll || !v.Active {
+			continue
+		}
+		row := map[string]any{}
+		for _, f := range fields {
+			if f == "id" {
+				row[f] = source + "/" + k.id
+				continue
+			}
+			if val, ok := v.Fields[f]; ok {
+				row[f] = val
+			}
+		}
+		rows = append(rows, row)
+	}
+	sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i]) < fmt.Sprint(rows[j]) })
+	writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
 }
