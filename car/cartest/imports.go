@@ -48,18 +48,7 @@ func validateObject(coll string, i int, o map[string]any) []ajvError {
 		}
 	}
 	if vertexColls[coll] {
-		if _, hasKey := o["_key"]; hasKey {
-			if _, hasExt := o["external_id"]; hasExt {
-				bad("_key", "_key and external_id cannot be both put in the same import object")
-			}
-		}
-		for _, f := range []string{"external_id", "_key", "name"} {
-			if v, ok := o[f]; ok {
-				if _, isStr := v.(string); !isStr {
-					bad(f, "must be string")
-				}
-			}
-		}
+		vertexIDs(o, bad)
 	}
 	switch coll {
 	case "asset":
@@ -112,36 +101,63 @@ func validateObject(coll string, i int, o map[string]any) []ajvError {
 		}
 		needStr("external_id")
 	default:
-		end1, end2, ok := strings.Cut(coll, "_")
-		if !ok || !vertexColls[end1] || !vertexColls[end2] {
-			errs = append(errs, ajvError{"/" + coll, "unknown collection"})
-			return errs
+		errs = append(errs, validateEdge(coll, at, o)...)
+	}
+	return errs
+}
+
+// vertexIDs checks a vertex's identifiers: _key or external_id, not both,
+// and strings.
+func vertexIDs(o map[string]any, bad func(field, msg string)) {
+	if _, hasKey := o["_key"]; hasKey {
+		if _, hasExt := o["external_id"]; hasExt {
+			bad("_key", "_key and external_id cannot be both put in the same import object")
 		}
-		for _, end := range []struct{ coll, keyed, ext string }{{end1, "_from", "_from_external_id"}, {end2, "_to", "_to_external_id"}} {
-			field := end.ext
-			if keyed(end.coll) {
-				field = end.keyed
-			}
-			v, ok := o[field]
-			if !ok {
-				// The server tolerates the other form for keyed ends
-				// (peers send bare values in _to); an edge without
-				// any end is rejected.
-				if _, other := o[end.keyed]; !other {
-					if _, other2 := o[end.ext]; !other2 {
-						errs = append(errs, ajvError{at, "must have required property '" + field + "'"})
-					}
-				}
-				continue
-			}
+	}
+	for _, f := range []string{"external_id", "_key", "name"} {
+		if v, ok := o[f]; ok {
 			if _, isStr := v.(string); !isStr {
-				bad(field, "must be string")
+				bad(f, "must be string")
 			}
 		}
-		if v, ok := o["timestamp"]; ok {
-			if _, isNum := v.(float64); !isNum {
-				bad("timestamp", "must be number")
+	}
+}
+
+// validateEdge checks one object of an edge collection: both ends named
+// (by _from/_to for keyed vertex collections, by external id otherwise),
+// as strings, and a numeric timestamp.
+func validateEdge(coll, at string, o map[string]any) []ajvError {
+	var errs []ajvError
+	bad := func(field, msg string) { errs = append(errs, ajvError{at + "/" + field, msg}) }
+	end1, end2, ok := strings.Cut(coll, "_")
+	if !ok || !vertexColls[end1] || !vertexColls[end2] {
+		errs = append(errs, ajvError{"/" + coll, "unknown collection"})
+		return errs
+	}
+	for _, end := range []struct{ coll, keyed, ext string }{{end1, "_from", "_from_external_id"}, {end2, "_to", "_to_external_id"}} {
+		field := end.ext
+		if keyed(end.coll) {
+			field = end.keyed
+		}
+		v, ok := o[field]
+		if !ok {
+			// The server tolerates the other form for keyed ends
+			// (peers send bare values in _to); an edge without
+			// any end is rejected.
+			if _, other := o[end.keyed]; !other {
+				if _, other2 := o[end.ext]; !other2 {
+					errs = append(errs, ajvError{at, "must have required property '" + field + "'"})
+				}
 			}
+			continue
+		}
+		if _, isStr := v.(string); !isStr {
+			bad(field, "must be string")
+		}
+	}
+	if v, ok := o["timestamp"]; ok {
+		if _, isNum := v.(float64); !isNum {
+			bad("timestamp", "must be number")
 		}
 	}
 	return errs
