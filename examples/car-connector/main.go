@@ -284,169 +284,16 @@ func jsonKind(t reflect.Type) string {
 }
 
 func configure(o *options, getenv func(string) string, logger *slog.Logger) (carsync.Config, error) {
-	var fc fileConfig
-	path := o.configFile
-	if path == "" {
-		path = filepath.Join(o.workingDir, "qualys_config.json")
+	if err := applyConfigFile(o, logger); err != nil {
+		return carsync.Config{}, err
 	}
-	if b, err := os.ReadFile(path); err == nil {
-		if err := readConfigFile(path, b, &fc, logger); err != nil {
-			return carsync.Config{}, err
-		}
-		logger.Debug("read configuration file", "path", path)
-	} else if o.configFile != "" {
-		return carsync.Config{}, &usageError{fmt.Sprintf("reading %s: %v", path, err)}
+	sec := secretsFrom(o, getenv, logger)
+	if err := checkSettings(o, sec); err != nil {
+		return carsync.Config{}, err
 	}
-	pick := func(flagV, fileV string) string {
-		if flagV != "" {
-			return flagV
-		}
-		return fileV
-	}
-	// Where the Qualys credentials go is decided as a unit: when the
-	// command line names the Qualys server (-qualys_url, -platform or
-	// -qualys_gateway), the file's server settings are ignored, so that a
-	// file cannot send the credentials to a gateway the command line did
-	// not name.
-	if o.explicit["qualys_url"] || o.explicit["platform"] || o.explicit["qualys_gateway"] {
-		if fc.QualysURL != "" || fc.QualysGateway != "" || fc.Platform != "" {
-			logger.Info("the command line names the Qualys server; the configuration file's qualys_url, qualys_gateway and platform are ignored", "path", path)
-		}
-	} else {
-		o.qualysURL, o.gateway, o.platform = fc.QualysURL, fc.QualysGateway, fc.Platform
-	}
-	o.username, o.carURL, o.source = pick(o.username, fc.Username), pick(o.carURL, fc.CARURL), pick(pick(o.source, fc.Source), "Qualys")
-	if o.pageSize == 0 {
-		o.pageSize = fc.Parameter.Pagination.PageSize
-	}
-
-	// Secrets: flags (with a warning) or the environment.
-	onCommandLine := []string{}
-	qualysPass, carPass := "", o.carPassword
-	switch len(o.passwords) {
-	case 0:
-	case 1:
-		qualysPass = o.passwords[0]
-	default:
-		qualysPass = o.passwords[0]
-		if carPass == "" {
-			carPass = o.passwords[1]
-		}
-	}
-	env := func(names ...string) string {
-		for _, n := range names {
-			if v := getenv(n); v != "" {
-				return v
-			}
-		}
-		return ""
-	}
-	if qualysPass != "" {
-		onCommandLine = append(onCommandLine, "-password")
-	} else {
-		qualysPass = env("QUALYS_PASSWORD", "CONFIGURATION_AUTH_PASSWORD")
-	}
-	if carPass != "" {
-		onCommandLine = append(onCommandLine, "CAR password")
-	} else {
-		carPass = env("CAR_PASSWORD", "CAR_SERVICE_PASSWORD")
-	}
-	apiKey, token := o.apiKey, o.carToken
-	if apiKey == "" {
-		apiKey = env("CAR_API_KEY", "CAR_SERVICE_KEY")
-	} else {
-		onCommandLine = append(onCommandLine, "-api_key")
-	}
-	if token == "" {
-		token = env("CAR_TOKEN", "CAR_SERVICE_AUTHTOKEN")
-	} else {
-		onCommandLine = append(onCommandLine, "-car_token")
-	}
-	if token != "" && o.carTokenURL != "" {
-		// The framework sends the token to its own URL (it wins over a
-		// key, as there).
-		o.carURL = strings.TrimSuffix(strings.TrimRight(o.carTokenURL, "/"), "/v3")
-		if !strings.HasSuffix(o.carURL, "/v2") {
-			o.carURL += "/v2"
-		}
-	}
-	if len(onCommandLine) > 0 {
-		logger.Warn("secrets given on the command line are visible to other users (ps, shell history); use QUALYS_PASSWORD, CAR_API_KEY, CAR_PASSWORD or CAR_TOKEN instead", "flags", strings.Join(onCommandLine, ", "))
-	}
-
-	if o.platform != "" {
-		api, gw, err := qualys.Platform(o.platform)
-		if err != nil {
-			return carsync.Config{}, &usageError{err.Error()}
-		}
-		o.qualysURL = pick(o.qualysURL, api)
-		o.gateway = pick(o.gateway, gw)
-	}
-	var missing []string
-	for _, m := range []struct{ v, name string }{{o.qualysURL, "-qualys_url (or -platform)"}, {o.username, "-username"}, {qualysPass, "QUALYS_PASSWORD (or -password)"}, {o.carURL, "-url or -car-service-url (the CAR API URL; CAR_SERVICE_URL)"}} {
-		if m.v == "" {
-			missing = append(missing, m.name)
-		}
-	}
-	if token == "" && (apiKey == "" || carPass == "") {
-		missing = append(missing, "CAR_API_KEY and CAR_PASSWORD (or CAR_TOKEN; IBM's CAR_SERVICE_KEY, CAR_SERVICE_PASSWORD, CAR_SERVICE_AUTHTOKEN)")
-	}
-	if len(missing) > 0 {
-		return carsync.Config{}, &usageError{"missing " + strings.Join(missing, ", ")}
-	}
-	if o.pageSize < 0 || o.pageSize > qualys.MaxHostAssetPageSize {
-		return carsync.Config{}, &usageError{fmt.Sprintf("-page_size must be 1-%d", qualys.MaxHostAssetPageSize)}
-	}
-	if o.incremental && o.full {
-		return carsync.Config{}, &usageError{"-incremental_update and -full contradict each other"}
-	}
-
-	hc, err := cli.HTTPClient(cli.CAFile(o.caFile, getenv), o.verifySSL, logger)
+	qc, cc, err := newClients(o, sec, getenv, logger)
 	if err != nil {
-		return carsync.Config{}, &usageError{err.Error()}
-	}
-	if o.maxRetries < 0 {
-		return carsync.Config{}, &usageError{"-max_retries must not be negative"}
-	}
-	rec, err := cli.NewRecording(o.recordDir, o.replayDir)
-	if err != nil {
-		return carsync.Config{}, &usageError{err.Error()}
-	}
-	o.rec = rec
-	qhc, err := rec.Client("qualys", hc, []string{o.qualysURL, o.gateway}, qualysPass)
-	if err != nil {
-		return carsync.Config{}, &usageError{err.Error()}
-	}
-	chc, err := rec.Client("car", hc, []string{o.carURL}, carPass, token)
-	if err != nil {
-		return carsync.Config{}, &usageError{err.Error()}
-	}
-	qopts := []qualys.Option{qualys.WithCredentials(o.username, qualysPass), qualys.WithHTTPClient(qhc), qualys.WithLogger(logger),
-		qualys.WithUserAgent("qualysbridge-car-connector/0.1"), qualys.WithRetry(o.maxRetries+1, 5*time.Minute)}
-	vopts, err := cli.VersionOptions(o.qualysVersions)
-	if err != nil {
-		return carsync.Config{}, &usageError{err.Error()}
-	}
-	qopts = append(qopts, vopts...)
-	if o.gateway != "" {
-		qopts = append(qopts, qualys.WithGateway(o.gateway))
-	} else {
-		logger.Warn("no -qualys_gateway: installed applications are not imported")
-	}
-	logger.Info("endpoints", "qualys_api", safeURL(o.qualysURL), "qualys_gateway", safeURL(o.gateway), "car", safeURL(o.carURL))
-	qc, err := qualys.NewClient(o.qualysURL, qopts...)
-	if err != nil {
-		return carsync.Config{}, &usageError{err.Error()}
-	}
-	copts := []car.Option{car.WithHTTPClient(chc), car.WithLogger(logger), car.WithRetry(o.maxRetries+1, 2*time.Minute)}
-	if token != "" {
-		copts = append(copts, car.WithToken(token))
-	} else {
-		copts = append(copts, car.WithAPIKey(apiKey, carPass))
-	}
-	cc, err := car.NewClient(o.carURL, copts...)
-	if err != nil {
-		return carsync.Config{}, &usageError{err.Error()}
+		return carsync.Config{}, err
 	}
 	mode := carsync.Auto
 	switch {
@@ -466,6 +313,200 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 		Source: car.Source{Key: o.source, Name: o.source, Description: "Qualys VMDR assets, vulnerabilities and applications, imported by qualysbridge car-connector", ProductLink: "https://www.qualys.com/"},
 		Mode:   mode, PageSize: o.pageSize, Logger: logger, SkipApplications: o.gateway == "", Program: program,
 		RefreshVulnerabilities: o.updateVulnCVE}, nil
+}
+
+// pick is the flag's value when given, else the file's.
+func pick(flagV, fileV string) string {
+	if flagV != "" {
+		return flagV
+	}
+	return fileV
+}
+
+// applyConfigFile reads the configuration file (the -config file, or
+// qualys_config.json in the working directory when it exists) into the
+// options the command line left unset.
+func applyConfigFile(o *options, logger *slog.Logger) error {
+	var fc fileConfig
+	path := o.configFile
+	if path == "" {
+		path = filepath.Join(o.workingDir, "qualys_config.json")
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := readConfigFile(path, b, &fc, logger); err != nil {
+			return err
+		}
+		logger.Debug("read configuration file", "path", path)
+	} else if o.configFile != "" {
+		return &usageError{fmt.Sprintf("reading %s: %v", path, err)}
+	}
+	// Where the Qualys credentials go is decided as a unit: when the
+	// command line names the Qualys server (-qualys_url, -platform or
+	// -qualys_gateway), the file's server settings are ignored, so that a
+	// file cannot send the credentials to a gateway the command line did
+	// not name.
+	if o.explicit["qualys_url"] || o.explicit["platform"] || o.explicit["qualys_gateway"] {
+		if fc.QualysURL != "" || fc.QualysGateway != "" || fc.Platform != "" {
+			logger.Info("the command line names the Qualys server; the configuration file's qualys_url, qualys_gateway and platform are ignored", "path", path)
+		}
+	} else {
+		o.qualysURL, o.gateway, o.platform = fc.QualysURL, fc.QualysGateway, fc.Platform
+	}
+	o.username, o.carURL, o.source = pick(o.username, fc.Username), pick(o.carURL, fc.CARURL), pick(pick(o.source, fc.Source), "Qualys")
+	if o.pageSize == 0 {
+		o.pageSize = fc.Parameter.Pagination.PageSize
+	}
+	return nil
+}
+
+// secrets are the run's credentials.
+type secrets struct {
+	qualysPass, carPass, apiKey, token string
+}
+
+// secretsFrom takes the secrets from the flags (with a warning) or the
+// environment (ours, then IBM's names). A CAR token sent to its own URL
+// moves the CAR URL there, as the framework does.
+func secretsFrom(o *options, getenv func(string) string, logger *slog.Logger) secrets {
+	var sec secrets
+	onCommandLine := []string{}
+	sec.carPass = o.carPassword
+	switch len(o.passwords) {
+	case 0:
+	case 1:
+		sec.qualysPass = o.passwords[0]
+	default:
+		sec.qualysPass = o.passwords[0]
+		if sec.carPass == "" {
+			sec.carPass = o.passwords[1]
+		}
+	}
+	env := func(names ...string) string {
+		for _, n := range names {
+			if v := getenv(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	if sec.qualysPass != "" {
+		onCommandLine = append(onCommandLine, "-password")
+	} else {
+		sec.qualysPass = env("QUALYS_PASSWORD", "CONFIGURATION_AUTH_PASSWORD")
+	}
+	if sec.carPass != "" {
+		onCommandLine = append(onCommandLine, "CAR password")
+	} else {
+		sec.carPass = env("CAR_PASSWORD", "CAR_SERVICE_PASSWORD")
+	}
+	sec.apiKey, sec.token = o.apiKey, o.carToken
+	if sec.apiKey == "" {
+		sec.apiKey = env("CAR_API_KEY", "CAR_SERVICE_KEY")
+	} else {
+		onCommandLine = append(onCommandLine, "-api_key")
+	}
+	if sec.token == "" {
+		sec.token = env("CAR_TOKEN", "CAR_SERVICE_AUTHTOKEN")
+	} else {
+		onCommandLine = append(onCommandLine, "-car_token")
+	}
+	if sec.token != "" && o.carTokenURL != "" {
+		// The framework sends the token to its own URL (it wins over a
+		// key, as there).
+		o.carURL = strings.TrimSuffix(strings.TrimRight(o.carTokenURL, "/"), "/v3")
+		if !strings.HasSuffix(o.carURL, "/v2") {
+			o.carURL += "/v2"
+		}
+	}
+	if len(onCommandLine) > 0 {
+		logger.Warn("secrets given on the command line are visible to other users (ps, shell history); use QUALYS_PASSWORD, CAR_API_KEY, CAR_PASSWORD or CAR_TOKEN instead", "flags", strings.Join(onCommandLine, ", "))
+	}
+	return sec
+}
+
+// checkSettings resolves -platform and refuses what is missing or
+// contradictory, naming the flags and variables.
+func checkSettings(o *options, sec secrets) error {
+	if o.platform != "" {
+		api, gw, err := qualys.Platform(o.platform)
+		if err != nil {
+			return &usageError{err.Error()}
+		}
+		o.qualysURL = pick(o.qualysURL, api)
+		o.gateway = pick(o.gateway, gw)
+	}
+	var missing []string
+	for _, m := range []struct{ v, name string }{{o.qualysURL, "-qualys_url (or -platform)"}, {o.username, "-username"}, {sec.qualysPass, "QUALYS_PASSWORD (or -password)"}, {o.carURL, "-url or -car-service-url (the CAR API URL; CAR_SERVICE_URL)"}} {
+		if m.v == "" {
+			missing = append(missing, m.name)
+		}
+	}
+	if sec.token == "" && (sec.apiKey == "" || sec.carPass == "") {
+		missing = append(missing, "CAR_API_KEY and CAR_PASSWORD (or CAR_TOKEN; IBM's CAR_SERVICE_KEY, CAR_SERVICE_PASSWORD, CAR_SERVICE_AUTHTOKEN)")
+	}
+	if len(missing) > 0 {
+		return &usageError{"missing " + strings.Join(missing, ", ")}
+	}
+	if o.pageSize < 0 || o.pageSize > qualys.MaxHostAssetPageSize {
+		return &usageError{fmt.Sprintf("-page_size must be 1-%d", qualys.MaxHostAssetPageSize)}
+	}
+	if o.incremental && o.full {
+		return &usageError{"-incremental_update and -full contradict each other"}
+	}
+	return nil
+}
+
+// newClients builds the Qualys and CAR clients: TLS settings, recording
+// or replay, retries, versions, the gateway.
+func newClients(o *options, sec secrets, getenv func(string) string, logger *slog.Logger) (*qualys.Client, *car.Client, error) {
+	hc, err := cli.HTTPClient(cli.CAFile(o.caFile, getenv), o.verifySSL, logger)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	if o.maxRetries < 0 {
+		return nil, nil, &usageError{"-max_retries must not be negative"}
+	}
+	rec, err := cli.NewRecording(o.recordDir, o.replayDir)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	o.rec = rec
+	qhc, err := rec.Client("qualys", hc, []string{o.qualysURL, o.gateway}, sec.qualysPass)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	chc, err := rec.Client("car", hc, []string{o.carURL}, sec.carPass, sec.token)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	qopts := []qualys.Option{qualys.WithCredentials(o.username, sec.qualysPass), qualys.WithHTTPClient(qhc), qualys.WithLogger(logger),
+		qualys.WithUserAgent("qualysbridge-car-connector/0.1"), qualys.WithRetry(o.maxRetries+1, 5*time.Minute)}
+	vopts, err := cli.VersionOptions(o.qualysVersions)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	qopts = append(qopts, vopts...)
+	if o.gateway != "" {
+		qopts = append(qopts, qualys.WithGateway(o.gateway))
+	} else {
+		logger.Warn("no -qualys_gateway: installed applications are not imported")
+	}
+	logger.Info("endpoints", "qualys_api", safeURL(o.qualysURL), "qualys_gateway", safeURL(o.gateway), "car", safeURL(o.carURL))
+	qc, err := qualys.NewClient(o.qualysURL, qopts...)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	copts := []car.Option{car.WithHTTPClient(chc), car.WithLogger(logger), car.WithRetry(o.maxRetries+1, 2*time.Minute)}
+	if sec.token != "" {
+		copts = append(copts, car.WithToken(sec.token))
+	} else {
+		copts = append(copts, car.WithAPIKey(sec.apiKey, sec.carPass))
+	}
+	cc, err := car.NewClient(o.carURL, copts...)
+	if err != nil {
+		return nil, nil, &usageError{err.Error()}
+	}
+	return qc, cc, nil
 }
 
 // report logs the summary and maps an error to its exit code.
