@@ -52,27 +52,51 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+// exportFlags are the program's flags.
+type exportFlags struct {
+	typ       *string
+	apiURL    *string
+	platform  *string
+	gateway   *string
+	username  *string
+	password  *string
+	sinceFlag *string
+	file      *string
+	qidsFlag  *string
+	verify    *bool
+	versions  *string
+	recordDir *string
+	replayDir *string
+	caFile    *string
+	demo      *bool
+	debug     *bool
+	retries   *int
+	version   *bool
+}
+
+// newFlags defines the flags and the help.
+func newFlags(stderr io.Writer) (*flag.FlagSet, *exportFlags) {
 	fs := flag.NewFlagSet("qualys-export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	typ := fs.String("type", "detections", "what to export: hostassets, detections, kb or applications")
-	apiURL := fs.String("qualys_url", "", "Qualys API server URL")
-	platform := fs.String("platform", "", "Qualys platform name (US1..KSA1), instead of -qualys_url and -qualys_gateway")
-	gateway := fs.String("qualys_gateway", "", "Qualys gateway URL (for -type applications)")
-	username := fs.String("username", "", "Qualys user name")
-	password := fs.String("password", "", "Qualys password (prefer QUALYS_PASSWORD)")
-	sinceFlag := fs.String("since", "", "only what changed since this time (RFC 3339 or YYYY-MM-DD, UTC)")
-	file := fs.String("file", "", "decode this saved detection XML file instead of calling the API (-type detections)")
-	qidsFlag := fs.String("qids", "", "QIDs for -type kb, comma-separated (default: the whole KnowledgeBase, filtered by -since)")
-	verify := fs.Bool("verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
-	versions := fs.String("qualys_versions", "", cli.VersionsFlagHelp)
-	recordDir := fs.String("record", "", "record the exchanges with Qualys, secrets removed, into DIR (qualys.yaml)")
-	replayDir := fs.String("replay", "", "replay the exchanges recorded in DIR instead of calling Qualys")
-	caFile := fs.String("ca_file", "", "PEM file of certificate authorities to trust besides the system's; also "+cli.CAFileEnv)
-	demo := fs.Bool("demo", false, "export from an in-process fake Qualys (no credentials needed)")
-	debug := fs.Bool("d", false, "debug logging")
-	retries := fs.Int("max_retries", 4, "retries of a failed Qualys call")
-	version := fs.Bool("version", false, "print the version and exit")
+	f := &exportFlags{}
+	f.typ = fs.String("type", "detections", "what to export: hostassets, detections, kb or applications")
+	f.apiURL = fs.String("qualys_url", "", "Qualys API server URL")
+	f.platform = fs.String("platform", "", "Qualys platform name (US1..KSA1), instead of -qualys_url and -qualys_gateway")
+	f.gateway = fs.String("qualys_gateway", "", "Qualys gateway URL (for -type applications)")
+	f.username = fs.String("username", "", "Qualys user name")
+	f.password = fs.String("password", "", "Qualys password (prefer QUALYS_PASSWORD)")
+	f.sinceFlag = fs.String("since", "", "only what changed since this time (RFC 3339 or YYYY-MM-DD, UTC)")
+	f.file = fs.String("file", "", "decode this saved detection XML file instead of calling the API (-type detections)")
+	f.qidsFlag = fs.String("qids", "", "QIDs for -type kb, comma-separated (default: the whole KnowledgeBase, filtered by -since)")
+	f.verify = fs.Bool("verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
+	f.versions = fs.String("qualys_versions", "", cli.VersionsFlagHelp)
+	f.recordDir = fs.String("record", "", "record the exchanges with Qualys, secrets removed, into DIR (qualys.yaml)")
+	f.replayDir = fs.String("replay", "", "replay the exchanges recorded in DIR instead of calling Qualys")
+	f.caFile = fs.String("ca_file", "", "PEM file of certificate authorities to trust besides the system's; also "+cli.CAFileEnv)
+	f.demo = fs.Bool("demo", false, "export from an in-process fake Qualys (no credentials needed)")
+	f.debug = fs.Bool("d", false, "debug logging")
+	f.retries = fs.Int("max_retries", 4, "retries of a failed Qualys call")
+	f.version = fs.Bool("version", false, "print the version and exit")
 	fs.Usage = cli.Help{
 		Name:    "qualys-export",
 		Summary: "Streams Qualys host assets, detections, KnowledgeBase entries or applications as JSON Lines on stdout\n(one JSON object a line, snake_case fields), from the API or from a saved file.",
@@ -87,22 +111,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		Env:  []string{"QUALYS_PASSWORD        Qualys password", cli.CAFileEnv + "   CA certificates to trust (-ca_file)"},
 		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments", "3  Qualys failure"},
 	}.Usage(fs, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if *version {
-		cli.PrintVersion(stdout, "qualys-export")
-		return exitOK
-	}
-	level := slog.LevelInfo
-	if *debug {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	fail := func(err error) int {
+	return fs, f
+}
+
+// failer reports an error on stderr, with advice for certificate
+// failures, and maps it to its exit code.
+func failer(stderr io.Writer) func(error) int {
+	return func(err error) int {
 		fmt.Fprintln(stderr, "qualys-export:", cli.Explain(err.Error()))
 		if advice := cli.CertificateAdvice(err); advice != "" {
 			fmt.Fprintln(stderr, "qualys-export:", advice)
@@ -119,56 +134,104 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return exitFailure
 	}
-	var since time.Time
-	if *sinceFlag != "" {
-		var err error
-		if since, err = parseSince(*sinceFlag); err != nil {
-			return fail(err)
-		}
-	}
+}
+
+// parseQIDs reads -qids.
+func parseQIDs(list string) ([]int64, error) {
 	var qids []int64
-	for _, p := range strings.Split(*qidsFlag, ",") {
+	for _, p := range strings.Split(list, ",") {
 		if p = strings.TrimSpace(p); p == "" {
 			continue
 		}
 		n, err := strconv.ParseInt(p, 10, 64)
 		if err != nil || n <= 0 {
-			return fail(&usageError{fmt.Sprintf("-qids: %q is not a QID", p)})
+			return nil, &usageError{fmt.Sprintf("-qids: %q is not a QID", p)}
 		}
 		qids = append(qids, n)
 	}
-	switch *typ {
+	return qids, nil
+}
+
+// exportType streams one kind of record to out as JSON Lines.
+func exportType(ctx context.Context, out io.Writer, c *qualys.Client, typ string, since time.Time, qids []int64) (int, error) {
+	switch typ {
+	case "hostassets":
+		return export(out, c.HostAssets.List(ctx, &qualys.HostAssetQuery{UpdatedSince: since}))
+	case "detections":
+		q := &qualys.DetectionQuery{ShowTags: qualys.Bool(true), ShowQDS: qualys.Bool(true)}
+		if !since.IsZero() {
+			q.DetectionUpdatedSince = since
+			q.Status = []qualys.DetectionStatus{qualys.StatusNew, qualys.StatusActive, qualys.StatusReOpened, qualys.StatusFixed}
+		}
+		return export(out, c.Detections.List(ctx, q))
+	case "kb":
+		return export(out, c.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: qids, LastModifiedAfter: since}))
+	case "applications":
+		return export(out, c.Assets.List(ctx, &qualys.AssetQuery{UpdatedSince: since}))
+	}
+	return 0, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs, f := newFlags(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *f.version {
+		cli.PrintVersion(stdout, "qualys-export")
+		return exitOK
+	}
+	level := slog.LevelInfo
+	if *f.debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	fail := failer(stderr)
+	var since time.Time
+	if *f.sinceFlag != "" {
+		var err error
+		if since, err = parseSince(*f.sinceFlag); err != nil {
+			return fail(err)
+		}
+	}
+	qids, err := parseQIDs(*f.qidsFlag)
+	if err != nil {
+		return fail(err)
+	}
+	switch *f.typ {
 	case "hostassets", "detections", "kb", "applications":
 	default:
-		return fail(&usageError{fmt.Sprintf("-type %q: want hostassets, detections, kb or applications", *typ)})
+		return fail(&usageError{fmt.Sprintf("-type %q: want hostassets, detections, kb or applications", *f.typ)})
 	}
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
 	start := time.Now()
 
-	if *file != "" {
-		if *typ != "detections" {
+	if *f.file != "" {
+		if *f.typ != "detections" {
 			return fail(&usageError{"-file decodes saved detection XML; use it with -type detections"})
 		}
-		f, err := os.Open(*file)
+		in, err := os.Open(*f.file)
 		if err != nil {
 			return fail(&usageError{err.Error()})
 		}
-		defer f.Close()
-		n, err := export(out, qualys.DecodeDetections(f))
-		return summary(stderr, n, *typ, start, nil, err, fail)
+		defer in.Close()
+		n, err := export(out, qualys.DecodeDetections(in))
+		return summary(stderr, n, *f.typ, start, nil, err, fail)
 	}
 
 	var c *qualys.Client
-	var err error
-	if *demo {
+	if *f.demo {
 		srv := qualystest.NewServer(qualystest.WithTenant(qualystest.Generate(1, 50)))
 		defer srv.Close()
 		user, pass := srv.Credentials()
 		c, err = qualys.NewClient(srv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(srv.GatewayURL), qualys.WithInsecureLoopback(), qualys.WithLogger(logger))
 	} else {
 		var rec *cli.Recording
-		if rec, err = cli.NewRecording(*recordDir, *replayDir); err != nil {
+		if rec, err = cli.NewRecording(*f.recordDir, *f.replayDir); err != nil {
 			fmt.Fprintln(stderr, "qualys-export:", cli.Explain(err.Error()))
 			return exitUsage
 		}
@@ -177,28 +240,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 				fmt.Fprintln(stderr, "qualys-export: recording:", err)
 			}
 		}()
-		c, err = client(*apiURL, *platform, *gateway, *username, *password, cli.CAFile(*caFile, getenv), *verify, *retries, rec, *versions, getenv, logger)
+		c, err = client(*f.apiURL, *f.platform, *f.gateway, *f.username, *f.password, cli.CAFile(*f.caFile, getenv), *f.verify, *f.retries, rec, *f.versions, getenv, logger)
 	}
 	if err != nil {
 		return fail(err)
 	}
-	var n int
-	switch *typ {
-	case "hostassets":
-		n, err = export(out, c.HostAssets.List(ctx, &qualys.HostAssetQuery{UpdatedSince: since}))
-	case "detections":
-		q := &qualys.DetectionQuery{ShowTags: qualys.Bool(true), ShowQDS: qualys.Bool(true)}
-		if !since.IsZero() {
-			q.DetectionUpdatedSince = since
-			q.Status = []qualys.DetectionStatus{qualys.StatusNew, qualys.StatusActive, qualys.StatusReOpened, qualys.StatusFixed}
-		}
-		n, err = export(out, c.Detections.List(ctx, q))
-	case "kb":
-		n, err = export(out, c.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: qids, LastModifiedAfter: since}))
-	case "applications":
-		n, err = export(out, c.Assets.List(ctx, &qualys.AssetQuery{UpdatedSince: since}))
-	}
-	return summary(stderr, n, *typ, start, c, err, fail)
+	n, err := exportType(ctx, out, c, *f.typ, since, qids)
+	return summary(stderr, n, *f.typ, start, c, err, fail)
 }
 
 func parseSince(s string) (time.Time, error) {
