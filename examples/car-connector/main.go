@@ -108,58 +108,7 @@ func (e *usageError) Error() string { return e.msg }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	var o options
-	fs := flag.NewFlagSet("car-connector", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.qualysURL, "qualys_url", "", "Qualys API server URL, e.g. https://qualysapi.qg3.apps.qualys.com")
-	fs.StringVar(&o.platform, "platform", "", "Qualys platform name (US1-US4, EU1-EU3, IN1, CA1, AE1, UK1, AU1, KSA1), instead of -qualys_url and -qualys_gateway")
-	fs.StringVar(&o.gateway, "qualys_gateway", "", "Qualys gateway URL, for installed applications (e.g. https://gateway.qg3.apps.qualys.com)")
-	fs.StringVar(&o.username, "username", "", "Qualys user name")
-	fs.Var(&o.passwords, "password", "Qualys password (prefer QUALYS_PASSWORD); given twice, as in the old README, the second is the CAR password")
-	fs.StringVar(&o.carURL, "url", "", "CAR API base URL, ending in /api/car/v2")
-	fs.StringVar(&o.apiKey, "api_key", "", "CAR API key (prefer CAR_API_KEY)")
-	fs.StringVar(&o.carPassword, "car_password", "", "CAR API password (prefer CAR_PASSWORD)")
-	fs.StringVar(&o.carToken, "car_token", "", "CAR token, instead of an API key and password (prefer CAR_TOKEN)")
-	fs.StringVar(&o.source, "source", "", "CAR source id (default Qualys, or the config file's source)")
-	fs.BoolVar(&o.incremental, "incremental_update", false, "require an incremental import (fails if CAR has no model state); by default the mode follows the model state")
-	fs.BoolVar(&o.full, "full", false, "force a full import")
-	fs.BoolVar(&o.debug, "d", false, "debug logging")
-	fs.StringVar(&o.workingDir, "working_dir", ".", "directory for the run lock and qualys_config.json")
-	fs.StringVar(&o.configFile, "config", "", "configuration file (default <working_dir>/qualys_config.json, read if present)")
-	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (turning this off is insecure; for a private CA use -ca_file)")
-	fs.StringVar(&o.qualysVersions, "qualys_versions", "", cli.VersionsFlagHelp)
-	fs.StringVar(&o.recordDir, "record", "", "record the run's exchanges with Qualys and CAR, secrets removed, into DIR (qualys.yaml, car.yaml) for a developer to replay")
-	fs.StringVar(&o.replayDir, "replay", "", "replay the exchanges recorded in DIR instead of calling Qualys and CAR")
-	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private CA); also "+cli.CAFileEnv)
-	fs.IntVar(&o.pageSize, "page_size", 0, "host assets per page (default 1000, the API maximum)")
-	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes with a generated tenant (no credentials needed)")
-	fs.IntVar(&o.demoHosts, "demo_hosts", 500, "hosts in the -demo tenant")
-	fs.IntVar(&o.demoDetections, "demo_detections", 8, "average detections per host in the -demo tenant")
-	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout")
-	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or CAR call (rate-limit waits included)")
-	fs.DurationVar(&o.maxRunTime, "max_run_time", 12*time.Hour, "stop a run that takes longer than this, releasing the lock (a blocked CAR or Qualys)")
-	ibmFlags(fs, &o)
-	fs.Usage = cli.Help{
-		Name: "car-connector",
-		Summary: "Imports Qualys host assets, their vulnerabilities and installed applications into IBM Connected Assets and Risk.\n" +
-			"The first run is a full import; later runs import what changed since the state saved on the CAR source.",
-		Groups: []cli.Group{
-			{Title: "Qualys", Flags: []string{"qualys_url", "platform", "qualys_gateway", "username", "password", "qualys_versions"}},
-			{Title: "CAR", Flags: []string{"url", "api_key", "car_password", "car_token", "source"}},
-			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "max_retries", "max_run_time", "working_dir", "config", "json", "d", "version"}},
-			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
-			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
-			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo", "demo_hosts", "demo_detections"}},
-			{Title: "IBM car-connector-framework 3.0 names (accepted as IBM's connector takes them)", Flags: []string{"car-service-url", "car-service-key", "car-service-password",
-				"car-service-url-for-token", "car-service-token", "name", "connection-test", "export-data-dir", "keep-export-data-dir", "export-data-page-size", "update_existing_vulnerability_cve"}},
-		},
-		Env: []string{"QUALYS_PASSWORD        Qualys password (also IBM's CONFIGURATION_AUTH_PASSWORD)",
-			"CAR_API_KEY, CAR_PASSWORD  CAR API key and password (also CAR_SERVICE_KEY, CAR_SERVICE_PASSWORD)",
-			"CAR_TOKEN              CAR token instead of a key (also CAR_SERVICE_AUTHTOKEN)",
-			cli.CAFileEnv + "   CA certificates to trust (-ca_file)",
-			"IBM framework: CAR_SERVICE_URL, CAR_SERVICE_URL_FOR_AUTHTOKEN, CONNECTION_NAME, CONNECTOR_NAME, CONNECTOR_VERSION, DEBUG,",
-			"  DATASOURCE_CONNECTION_TEST, CONNECTION_HOST, CONFIGURATION_AUTH_QUALYS_GATEWAY, CONFIGURATION_AUTH_USERNAME, UPDATE_EXISTING_VULNERABILITY_CVE"},
-		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments or configuration", "3  Qualys failure", "4  CAR failure", "5  another run holds the lock"},
-	}.Usage(fs, stderr)
+	fs := newFlags(&o, stderr)
 	if cli.WantsVersion(args) {
 		cli.PrintVersion(stdout, "car-connector")
 		return exitOK
@@ -220,6 +169,63 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = fmt.Errorf("the run took longer than -max_run_time %s and was stopped (CAR or Qualys not answering?); nothing after the last saved state was recorded: %w", o.maxRunTime, err)
 	}
 	return report(sum, err, o.json, stdout, stderr, logger)
+}
+
+// newFlags defines the flags into o, IBM's names included, and the help.
+func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("car-connector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.qualysURL, "qualys_url", "", "Qualys API server URL, e.g. https://qualysapi.qg3.apps.qualys.com")
+	fs.StringVar(&o.platform, "platform", "", "Qualys platform name (US1-US4, EU1-EU3, IN1, CA1, AE1, UK1, AU1, KSA1), instead of -qualys_url and -qualys_gateway")
+	fs.StringVar(&o.gateway, "qualys_gateway", "", "Qualys gateway URL, for installed applications (e.g. https://gateway.qg3.apps.qualys.com)")
+	fs.StringVar(&o.username, "username", "", "Qualys user name")
+	fs.Var(&o.passwords, "password", "Qualys password (prefer QUALYS_PASSWORD); given twice, as in the old README, the second is the CAR password")
+	fs.StringVar(&o.carURL, "url", "", "CAR API base URL, ending in /api/car/v2")
+	fs.StringVar(&o.apiKey, "api_key", "", "CAR API key (prefer CAR_API_KEY)")
+	fs.StringVar(&o.carPassword, "car_password", "", "CAR API password (prefer CAR_PASSWORD)")
+	fs.StringVar(&o.carToken, "car_token", "", "CAR token, instead of an API key and password (prefer CAR_TOKEN)")
+	fs.StringVar(&o.source, "source", "", "CAR source id (default Qualys, or the config file's source)")
+	fs.BoolVar(&o.incremental, "incremental_update", false, "require an incremental import (fails if CAR has no model state); by default the mode follows the model state")
+	fs.BoolVar(&o.full, "full", false, "force a full import")
+	fs.BoolVar(&o.debug, "d", false, "debug logging")
+	fs.StringVar(&o.workingDir, "working_dir", ".", "directory for the run lock and qualys_config.json")
+	fs.StringVar(&o.configFile, "config", "", "configuration file (default <working_dir>/qualys_config.json, read if present)")
+	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (turning this off is insecure; for a private CA use -ca_file)")
+	fs.StringVar(&o.qualysVersions, "qualys_versions", "", cli.VersionsFlagHelp)
+	fs.StringVar(&o.recordDir, "record", "", "record the run's exchanges with Qualys and CAR, secrets removed, into DIR (qualys.yaml, car.yaml) for a developer to replay")
+	fs.StringVar(&o.replayDir, "replay", "", "replay the exchanges recorded in DIR instead of calling Qualys and CAR")
+	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private CA); also "+cli.CAFileEnv)
+	fs.IntVar(&o.pageSize, "page_size", 0, "host assets per page (default 1000, the API maximum)")
+	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes with a generated tenant (no credentials needed)")
+	fs.IntVar(&o.demoHosts, "demo_hosts", 500, "hosts in the -demo tenant")
+	fs.IntVar(&o.demoDetections, "demo_detections", 8, "average detections per host in the -demo tenant")
+	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout")
+	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or CAR call (rate-limit waits included)")
+	fs.DurationVar(&o.maxRunTime, "max_run_time", 12*time.Hour, "stop a run that takes longer than this, releasing the lock (a blocked CAR or Qualys)")
+	ibmFlags(fs, o)
+	fs.Usage = cli.Help{
+		Name: "car-connector",
+		Summary: "Imports Qualys host assets, their vulnerabilities and installed applications into IBM Connected Assets and Risk.\n" +
+			"The first run is a full import; later runs import what changed since the state saved on the CAR source.",
+		Groups: []cli.Group{
+			{Title: "Qualys", Flags: []string{"qualys_url", "platform", "qualys_gateway", "username", "password", "qualys_versions"}},
+			{Title: "CAR", Flags: []string{"url", "api_key", "car_password", "car_token", "source"}},
+			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "max_retries", "max_run_time", "working_dir", "config", "json", "d", "version"}},
+			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
+			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
+			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo", "demo_hosts", "demo_detections"}},
+			{Title: "IBM car-connector-framework 3.0 names (accepted as IBM's connector takes them)", Flags: []string{"car-service-url", "car-service-key", "car-service-password",
+				"car-service-url-for-token", "car-service-token", "name", "connection-test", "export-data-dir", "keep-export-data-dir", "export-data-page-size", "update_existing_vulnerability_cve"}},
+		},
+		Env: []string{"QUALYS_PASSWORD        Qualys password (also IBM's CONFIGURATION_AUTH_PASSWORD)",
+			"CAR_API_KEY, CAR_PASSWORD  CAR API key and password (also CAR_SERVICE_KEY, CAR_SERVICE_PASSWORD)",
+			"CAR_TOKEN              CAR token instead of a key (also CAR_SERVICE_AUTHTOKEN)",
+			cli.CAFileEnv + "   CA certificates to trust (-ca_file)",
+			"IBM framework: CAR_SERVICE_URL, CAR_SERVICE_URL_FOR_AUTHTOKEN, CONNECTION_NAME, CONNECTOR_NAME, CONNECTOR_VERSION, DEBUG,",
+			"  DATASOURCE_CONNECTION_TEST, CONNECTION_HOST, CONFIGURATION_AUTH_QUALYS_GATEWAY, CONFIGURATION_AUTH_USERNAME, UPDATE_EXISTING_VULNERABILITY_CVE"},
+		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments or configuration", "3  Qualys failure", "4  CAR failure", "5  another run holds the lock"},
+	}.Usage(fs, stderr)
+	return fs
 }
 
 // fileConfig is qualys_config.json: the replaced connector's file, plus the
