@@ -116,54 +116,7 @@ type query struct {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	var o options
-	fs := flag.NewFlagSet("threatq-operation", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.cves, "cve", "", "CVE id(s) to search for, comma-separated (e.g. CVE-2019-17053)")
-	fs.StringVar(&o.qualysHost, "qualys_host", "", "Qualys API hostname or URL (e.g. qualysapi.qg3.apps.qualys.com)")
-	fs.IntVar(&o.qualysPort, "qualys_port", 443, "Qualys API port")
-	fs.StringVar(&o.platform, "platform", "", "Qualys platform name (US1..KSA1), instead of -qualys_host")
-	fs.StringVar(&o.username, "username", "", "Qualys user name")
-	fs.StringVar(&o.qualysPassword, "password", "", "Qualys password (prefer QUALYS_PASSWORD)")
-	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
-	fs.StringVar(&o.qualysVersions, "qualys_versions", "", cli.VersionsFlagHelp)
-	fs.StringVar(&o.recordDir, "record", "", "record the exchanges with Qualys and ThreatQ, secrets removed, into DIR (qualys.yaml, threatq.yaml)")
-	fs.StringVar(&o.replayDir, "replay", "", "replay the exchanges recorded in DIR instead of calling Qualys and ThreatQ")
-	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private ThreatQ or Qualys CA); also "+cli.CAFileEnv)
-	fs.BoolVar(&o.addAssets, "add_assets", false, `"Add Assets to ThreatQ": store hosts with a confirmed detection as Assets related to the CVE`)
-	fs.BoolVar(&o.addDiscovered, "add_discovered_assets", false, `"Add Discovered Assets to ThreatQ": also store hosts with only potential detections`)
-	fs.BoolVar(&o.addTags, "add_tags_to_cves", false, `"Add Asset Tags to CVEs": tag the CVE indicator with its hosts' tags`)
-	fs.StringVar(&o.ips, "ips", "", "only hosts with these addresses, comma-separated: IPv4 addresses, ranges a-b, CIDR blocks, IPv6 addresses")
-	fs.StringVar(&o.foundAfter, "found_after", "", `only vulnerabilities found after this time, "YYYY-MM-DD HH:MM" (UTC)`)
-	fs.IntVar(&o.minSeverity, "min_severity", 0, "only vulnerabilities of this severity or higher (1-5)")
-	fs.StringVar(&o.assetGroups, "asset_groups", "", "only hosts in any of these asset groups, comma-separated: ids, titles, or title:NAME for a title made of digits")
-	fs.StringVar(&o.tqURL, "threatq_url", "", "ThreatQ URL (e.g. https://threatq.example.com)")
-	fs.StringVar(&o.tqClientID, "threatq_client_id", "", "ThreatQ OAuth client id")
-	fs.StringVar(&o.tqEmail, "threatq_email", "", "ThreatQ user email (password grant; password from THREATQ_PASSWORD)")
-	fs.StringVar(&o.tqPassword, "threatq_password", "", "ThreatQ password (prefer THREATQ_PASSWORD)")
-	fs.StringVar(&o.tqSecret, "threatq_client_secret", "", "ThreatQ private client secret (prefer THREATQ_CLIENT_SECRET), instead of email and password")
-	fs.BoolVar(&o.jsonOut, "json", false, "print the hosts as JSON instead of a table")
-	fs.BoolVar(&o.debug, "d", false, "debug logging")
-	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes (no credentials needed)")
-	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or ThreatQ call (rate-limit waits included)")
-	version := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = cli.Help{
-		Name: "threatq-operation",
-		Summary: "The ThreatQ operation \"Search for Vulnerable Hosts\": for each CVE, lists the Qualys hosts vulnerable to it (through a\n" +
-			"dynamic search list that is always deleted) and, as the toggles say, stores them in ThreatQ as Assets related to the CVE.",
-		Groups: []cli.Group{
-			{Title: "Search", Flags: []string{"cve", "ips", "found_after", "min_severity", "asset_groups"}},
-			{Title: "Qualys", Flags: []string{"qualys_host", "qualys_port", "platform", "username", "password", "qualys_versions"}},
-			{Title: "ThreatQ toggles", Flags: []string{"add_assets", "add_discovered_assets", "add_tags_to_cves"}},
-			{Title: "ThreatQ", Flags: []string{"threatq_url", "threatq_client_id", "threatq_email", "threatq_password", "threatq_client_secret"}},
-			{Title: "Run", Flags: []string{"json", "d", "max_retries", "version"}},
-			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
-			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
-			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo"}},
-		},
-		Env: []string{"QUALYS_PASSWORD        Qualys password", "THREATQ_PASSWORD       ThreatQ user password (password grant)",
-			"THREATQ_CLIENT_SECRET  ThreatQ private client secret (client-credentials grant)", cli.CAFileEnv + "   CA certificates to trust (-ca_file)"},
-		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments", "3  Qualys failure", "4  ThreatQ failure"},
-	}.Usage(fs, stderr)
+	fs, version := newFlags(&o, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -204,6 +157,59 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 	}
 	return code
+}
+
+// newFlags defines the flags into o and the help; version is -version.
+func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
+	fs = flag.NewFlagSet("threatq-operation", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.cves, "cve", "", "CVE id(s) to search for, comma-separated (e.g. CVE-2019-17053)")
+	fs.StringVar(&o.qualysHost, "qualys_host", "", "Qualys API hostname or URL (e.g. qualysapi.qg3.apps.qualys.com)")
+	fs.IntVar(&o.qualysPort, "qualys_port", 443, "Qualys API port")
+	fs.StringVar(&o.platform, "platform", "", "Qualys platform name (US1..KSA1), instead of -qualys_host")
+	fs.StringVar(&o.username, "username", "", "Qualys user name")
+	fs.StringVar(&o.qualysPassword, "password", "", "Qualys password (prefer QUALYS_PASSWORD)")
+	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
+	fs.StringVar(&o.qualysVersions, "qualys_versions", "", cli.VersionsFlagHelp)
+	fs.StringVar(&o.recordDir, "record", "", "record the exchanges with Qualys and ThreatQ, secrets removed, into DIR (qualys.yaml, threatq.yaml)")
+	fs.StringVar(&o.replayDir, "replay", "", "replay the exchanges recorded in DIR instead of calling Qualys and ThreatQ")
+	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private ThreatQ or Qualys CA); also "+cli.CAFileEnv)
+	fs.BoolVar(&o.addAssets, "add_assets", false, `"Add Assets to ThreatQ": store hosts with a confirmed detection as Assets related to the CVE`)
+	fs.BoolVar(&o.addDiscovered, "add_discovered_assets", false, `"Add Discovered Assets to ThreatQ": also store hosts with only potential detections`)
+	fs.BoolVar(&o.addTags, "add_tags_to_cves", false, `"Add Asset Tags to CVEs": tag the CVE indicator with its hosts' tags`)
+	fs.StringVar(&o.ips, "ips", "", "only hosts with these addresses, comma-separated: IPv4 addresses, ranges a-b, CIDR blocks, IPv6 addresses")
+	fs.StringVar(&o.foundAfter, "found_after", "", `only vulnerabilities found after this time, "YYYY-MM-DD HH:MM" (UTC)`)
+	fs.IntVar(&o.minSeverity, "min_severity", 0, "only vulnerabilities of this severity or higher (1-5)")
+	fs.StringVar(&o.assetGroups, "asset_groups", "", "only hosts in any of these asset groups, comma-separated: ids, titles, or title:NAME for a title made of digits")
+	fs.StringVar(&o.tqURL, "threatq_url", "", "ThreatQ URL (e.g. https://threatq.example.com)")
+	fs.StringVar(&o.tqClientID, "threatq_client_id", "", "ThreatQ OAuth client id")
+	fs.StringVar(&o.tqEmail, "threatq_email", "", "ThreatQ user email (password grant; password from THREATQ_PASSWORD)")
+	fs.StringVar(&o.tqPassword, "threatq_password", "", "ThreatQ password (prefer THREATQ_PASSWORD)")
+	fs.StringVar(&o.tqSecret, "threatq_client_secret", "", "ThreatQ private client secret (prefer THREATQ_CLIENT_SECRET), instead of email and password")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the hosts as JSON instead of a table")
+	fs.BoolVar(&o.debug, "d", false, "debug logging")
+	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes (no credentials needed)")
+	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or ThreatQ call (rate-limit waits included)")
+	version = fs.Bool("version", false, "print the version and exit")
+	fs.Usage = cli.Help{
+		Name: "threatq-operation",
+		Summary: "The ThreatQ operation \"Search for Vulnerable Hosts\": for each CVE, lists the Qualys hosts vulnerable to it (through a\n" +
+			"dynamic search list that is always deleted) and, as the toggles say, stores them in ThreatQ as Assets related to the CVE.",
+		Groups: []cli.Group{
+			{Title: "Search", Flags: []string{"cve", "ips", "found_after", "min_severity", "asset_groups"}},
+			{Title: "Qualys", Flags: []string{"qualys_host", "qualys_port", "platform", "username", "password", "qualys_versions"}},
+			{Title: "ThreatQ toggles", Flags: []string{"add_assets", "add_discovered_assets", "add_tags_to_cves"}},
+			{Title: "ThreatQ", Flags: []string{"threatq_url", "threatq_client_id", "threatq_email", "threatq_password", "threatq_client_secret"}},
+			{Title: "Run", Flags: []string{"json", "d", "max_retries", "version"}},
+			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
+			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
+			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo"}},
+		},
+		Env: []string{"QUALYS_PASSWORD        Qualys password", "THREATQ_PASSWORD       ThreatQ user password (password grant)",
+			"THREATQ_CLIENT_SECRET  ThreatQ private client secret (client-credentials grant)", cli.CAFileEnv + "   CA certificates to trust (-ca_file)"},
+		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments", "3  Qualys failure", "4  ThreatQ failure"},
+	}.Usage(fs, stderr)
+	return fs, version
 }
 
 func parseQuery(o options) (query, error) {
@@ -260,47 +266,10 @@ func splitList(s string) []string {
 }
 
 func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qualys.Client, *threatq.Client, error) {
-	var onCLI []string
-	qpass := o.qualysPassword
-	if qpass != "" {
-		onCLI = append(onCLI, "-password")
-	} else {
-		qpass = getenv("QUALYS_PASSWORD")
-	}
-	tqpass, tqsecret := o.tqPassword, o.tqSecret
-	if tqpass != "" {
-		onCLI = append(onCLI, "-threatq_password")
-	} else {
-		tqpass = getenv("THREATQ_PASSWORD")
-	}
-	if tqsecret != "" {
-		onCLI = append(onCLI, "-threatq_client_secret")
-	} else {
-		tqsecret = getenv("THREATQ_CLIENT_SECRET")
-	}
-	if len(onCLI) > 0 {
-		logger.Warn("secrets given on the command line are visible to other users; use QUALYS_PASSWORD, THREATQ_PASSWORD or THREATQ_CLIENT_SECRET instead", "flags", strings.Join(onCLI, ", "))
-	}
-	apiURL := ""
-	switch {
-	case o.platform != "":
-		u, _, err := qualys.Platform(o.platform)
-		if err != nil {
-			return nil, nil, &usageError{err.Error()}
-		}
-		apiURL = u
-	case o.qualysHost != "":
-		host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(o.qualysHost, "https://"), "http://"), "/")
-		if strings.ContainsAny(host, "/:@ ") {
-			return nil, nil, &usageError{fmt.Sprintf("-qualys_host %q: want a hostname such as qualysapi.qualys.com (the port goes in -qualys_port)", o.qualysHost)}
-		}
-		if o.qualysPort <= 0 || o.qualysPort > 65535 {
-			return nil, nil, &usageError{"-qualys_port must be 1-65535"}
-		}
-		apiURL = "https://" + host
-		if o.qualysPort != 443 {
-			apiURL += ":" + strconv.Itoa(o.qualysPort)
-		}
+	qpass, tqpass, tqsecret := secretsFrom(o, getenv, logger)
+	apiURL, err := qualysURL(o)
+	if err != nil {
+		return nil, nil, err
 	}
 	var missing []string
 	for _, m := range []struct{ v, name string }{{apiURL, "-qualys_host (or -platform)"}, {o.username, "-username"}, {qpass, "QUALYS_PASSWORD"}} {
@@ -366,6 +335,59 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 		return nil, nil, &usageError{err.Error()}
 	}
 	return qc, tc, nil
+}
+
+// secretsFrom takes the Qualys password and the ThreatQ password or client
+// secret from the flags (with a warning) or the environment.
+func secretsFrom(o *options, getenv func(string) string, logger *slog.Logger) (qpass, tqpass, tqsecret string) {
+	var onCLI []string
+	qpass = o.qualysPassword
+	if qpass != "" {
+		onCLI = append(onCLI, "-password")
+	} else {
+		qpass = getenv("QUALYS_PASSWORD")
+	}
+	tqpass, tqsecret = o.tqPassword, o.tqSecret
+	if tqpass != "" {
+		onCLI = append(onCLI, "-threatq_password")
+	} else {
+		tqpass = getenv("THREATQ_PASSWORD")
+	}
+	if tqsecret != "" {
+		onCLI = append(onCLI, "-threatq_client_secret")
+	} else {
+		tqsecret = getenv("THREATQ_CLIENT_SECRET")
+	}
+	if len(onCLI) > 0 {
+		logger.Warn("secrets given on the command line are visible to other users; use QUALYS_PASSWORD, THREATQ_PASSWORD or THREATQ_CLIENT_SECRET instead", "flags", strings.Join(onCLI, ", "))
+	}
+	return qpass, tqpass, tqsecret
+}
+
+// qualysURL is the Qualys API URL from -platform or -qualys_host and
+// -qualys_port ("" when neither is given).
+func qualysURL(o *options) (string, error) {
+	switch {
+	case o.platform != "":
+		u, _, err := qualys.Platform(o.platform)
+		if err != nil {
+			return "", &usageError{err.Error()}
+		}
+		return u, nil
+	case o.qualysHost != "":
+		host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(o.qualysHost, "https://"), "http://"), "/")
+		if strings.ContainsAny(host, "/:@ ") {
+			return "", &usageError{fmt.Sprintf("-qualys_host %q: want a hostname such as qualysapi.qualys.com (the port goes in -qualys_port)", o.qualysHost)}
+		}
+		if o.qualysPort <= 0 || o.qualysPort > 65535 {
+			return "", &usageError{"-qualys_port must be 1-65535"}
+		}
+		if o.qualysPort != 443 {
+			return "https://" + host + ":" + strconv.Itoa(o.qualysPort), nil
+		}
+		return "https://" + host, nil
+	}
+	return "", nil
 }
 
 // row is one vulnerable host in the output.
