@@ -66,32 +66,7 @@ func decodeQPSXML(r io.Reader, path, action string, onData func(json.RawMessage)
 			if code != "" && code != "SUCCESS" {
 				return d.s.Skip()
 			}
-			err = d.fields("data", func(n []byte) error {
-				kind := string(n)
-				d.beginRecord()
-				obj, err := d.qpsObject(kind)
-				d.endRecord()
-				if err != nil {
-					return err
-				}
-				raw, err := json.Marshal(map[string]any{kind: obj})
-				if err != nil {
-					return err
-				}
-				if onData == nil {
-					return nil
-				}
-				id, cont, err := onData(raw)
-				if err != nil {
-					return err
-				}
-				meta.maxID = max(meta.maxID, id)
-				d.lastID = meta.maxID
-				if !cont {
-					return errQPSStop
-				}
-				return nil
-			})
+			err = d.qpsXMLData(&meta, onData)
 		default:
 			err = d.s.Skip()
 		}
@@ -112,6 +87,38 @@ func decodeQPSXML(r io.Reader, path, action string, onData func(json.RawMessage)
 		return meta, &Error{Endpoint: path, Action: action, Code: code, Message: redact.Snippet([]byte(details.text()), 500)}
 	}
 	return meta, nil
+}
+
+// qpsXMLData decodes the data element: each record is read into the JSON
+// shape the JSON decoder sees and handed to onData; the caller's stop ends
+// decoding with errQPSStop.
+func (d *xdec) qpsXMLData(meta *qpsMeta, onData func(json.RawMessage) (int64, bool, error)) error {
+	return d.fields("data", func(n []byte) error {
+		kind := string(n)
+		d.beginRecord()
+		obj, err := d.qpsObject(kind)
+		d.endRecord()
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(map[string]any{kind: obj})
+		if err != nil {
+			return err
+		}
+		if onData == nil {
+			return nil
+		}
+		id, cont, err := onData(raw)
+		if err != nil {
+			return err
+		}
+		meta.maxID = max(meta.maxID, id)
+		d.lastID = meta.maxID
+		if !cont {
+			return errQPSStop
+		}
+		return nil
+	})
 }
 
 // qpsObject reads an element's fields into the JSON shape: text for
