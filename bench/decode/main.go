@@ -84,32 +84,7 @@ func main() {
 			}
 		}
 	case "encoding/xml":
-		d := xml.NewDecoder(bufio.NewReaderSize(f, 64<<10))
-		for {
-			tok, err := d.Token()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				os.Exit(1)
-			}
-			se, ok := tok.(xml.StartElement)
-			if !ok || se.Name.Local != "HOST" {
-				continue
-			}
-			var h refHost
-			if err := d.DecodeElement(&h, &se); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				os.Exit(1)
-			}
-			dh := h.convert()
-			r.Hosts++
-			r.Detections += len(dh.Detections)
-			if r.Hosts%5000 == 0 {
-				sample()
-			}
-		}
+		decodeReference(f, &r, sample)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown -impl", *impl)
 		os.Exit(2)
@@ -124,6 +99,37 @@ func main() {
 	r.PeakRSSMB = peakRSS()
 	r.PeakHeapInUseMB = float64(peakHeap) / (1 << 20)
 	json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// decodeReference decodes with encoding/xml into the reference types, the
+// way a straightforward Go client would, counting into r.
+func decodeReference(f io.Reader, r *result, sample func()) {
+	d := xml.NewDecoder(bufio.NewReaderSize(f, 64<<10))
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "HOST" {
+			continue
+		}
+		var h refHost
+		if err := d.DecodeElement(&h, &se); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		dh := h.convert()
+		r.Hosts++
+		r.Detections += len(dh.Detections)
+		if r.Hosts%5000 == 0 {
+			sample()
+		}
+	}
 }
 
 // counter counts the bytes read (for a piped stream).
