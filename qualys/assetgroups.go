@@ -169,12 +169,9 @@ func (d *assetGroupDecoder) group() (*AssetGroup, error) {
 	d.beginRecord()
 	err := d.fields("ASSET_GROUP", func(n []byte) error {
 		var e error
-		var b []byte
 		switch string(n) {
 		case "ID":
-			if b, e = d.trimmed(); e == nil {
-				g.ID, e = parseInt(b)
-			}
+			g.ID, e = d.int64()
 		case "TITLE":
 			g.Title, e = d.text()
 		default:

@@ -115,16 +115,11 @@ func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 	h := &DetectionHost{}
 	err := d.fields("HOST", func(name []byte) error {
 		var err error
-		var b []byte
 		switch string(name) {
 		case "ID":
-			if b, err = d.trimmed(); err == nil {
-				h.ID, err = parseInt(b)
-			}
+			h.ID, err = d.int64()
 		case "ASSET_ID":
-			if b, err = d.trimmed(); err == nil {
-				h.AssetID, err = parseInt(b)
-			}
+			h.AssetID, err = d.int64()
 		case "IP":
 			h.IP, err = d.trimmedString()
 		case "IPV6":
@@ -179,9 +174,7 @@ func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 		case "LAST_PC_SCANNED_DATE":
 			h.LastPCScanned, err = d.time()
 		case "ASSET_GROUP_IDS":
-			if b, err = d.trimmed(); err == nil {
-				h.AssetGroupIDs, err = parseIntList(b)
-			}
+			h.AssetGroupIDs, err = d.int64List()
 		case "METADATA":
 			err = d.decodeMetadata(&h.Metadata)
 		case "CLOUD_PROVIDER_TAGS":
@@ -202,10 +195,7 @@ func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 			err = listOf(&d.xdec, "TAGS", "TAG", &h.Tags, func(t *Tag, n []byte) (e error) {
 				switch string(n) {
 				case "TAG_ID":
-					var b []byte
-					if b, e = d.trimmed(); e == nil {
-						t.ID, e = parseInt(b)
-					}
+					t.ID, e = d.int64()
 				case "NAME":
 					t.Name, e = d.text()
 				case "COLOR":
@@ -245,16 +235,11 @@ func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 func (d *detectionDecoder) decodeDetection(det *Detection) error {
 	err := d.fields("DETECTION", func(name []byte) error {
 		var err error
-		var b []byte
 		switch string(name) {
 		case "UNIQUE_VULN_ID":
-			if b, err = d.trimmed(); err == nil {
-				det.UniqueVulnID, err = parseInt(b)
-			}
+			det.UniqueVulnID, err = d.int64()
 		case "QID":
-			if b, err = d.trimmed(); err == nil {
-				det.QID, err = parseInt(b)
-			}
+			det.QID, err = d.int64()
 		case "TYPE":
 			var v string
 			v, err = d.trimmedString()

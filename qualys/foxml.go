@@ -270,6 +270,25 @@ func (d *xdec) trimmed() ([]byte, error) {
 	return trimSpace(t), err
 }
 
+// int64 reads the element's text as an integer.
+func (d *xdec) int64() (int64, error) {
+	b, err := d.trimmed()
+	if err != nil {
+		return 0, err
+	}
+	return parseInt(b)
+}
+
+// int64List reads the element's text as a comma-separated id list with
+// ranges.
+func (d *xdec) int64List() ([]int64, error) {
+	b, err := d.trimmed()
+	if err != nil {
+		return nil, err
+	}
+	return parseIntList(b)
+}
+
 func (d *xdec) trimmedString() (string, error) {
 	b, err := d.trimmed()
 	return string(b), err

@@ -343,12 +343,9 @@ func (d *xdec) decodeVuln() (*Vulnerability, error) {
 	v := &Vulnerability{}
 	err := d.fields("VULN", func(n []byte) error {
 		var e error
-		var b []byte
 		switch string(n) {
 		case "QID":
-			if b, e = d.trimmed(); e == nil {
-				v.QID, e = parseInt(b)
-			}
+			v.QID, e = d.int64()
 		case "VULN_TYPE":
 			v.VulnType, e = d.trimmedString()
 		case "SEVERITY_LEVEL":

@@ -47,10 +47,7 @@ func decodeQPSXML(r io.Reader, path, action string, onData func(json.RawMessage)
 		case "hasMoreRecords":
 			meta.hasMore, err = d.flag()
 		case "lastId":
-			var b []byte
-			if b, err = d.trimmed(); err == nil {
-				meta.lastID, err = parseInt(b)
-			}
+			meta.lastID, err = d.int64()
 		case "responseErrorDetails":
 			err = d.fields("responseErrorDetails", func(n []byte) error {
 				t, err := d.trimmedString()

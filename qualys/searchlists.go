@@ -210,12 +210,9 @@ func (d *xdec) nextSearchList() (*SearchList, error) {
 	defer d.endRecord()
 	err = d.fields("DYNAMIC_LIST", func(n []byte) error {
 		var e error
-		var b []byte
 		switch string(n) {
 		case "ID":
-			if b, e = d.trimmed(); e == nil {
-				l.ID, e = parseInt(b)
-			}
+			l.ID, e = d.int64()
 		case "TITLE":
 			l.Title, e = d.text()
 		case "GLOBAL":
