@@ -576,31 +576,8 @@ func (s *Scanner) Text() ([]byte, error) {
 			return nil, s.eofError("in text")
 		}
 		if s.buf[s.r] != '<' {
-			i := bytes.IndexByte(s.buf[s.r:s.w], '<')
-			chunk := s.buf[s.r:s.w]
-			if i >= 0 {
-				chunk = s.buf[s.r : s.r+i]
-			} else {
-				// The buffer ends inside the text: keep an entity, a
-				// UTF-8 sequence or a CR cut by the buffer end for the
-				// next round.
-				chunk = holdBack(chunk)
-				if len(chunk) == 0 {
-					if !s.need(s.w - s.r + 1) {
-						return nil, s.eofError("in text")
-					}
-					continue
-				}
-			}
-			start := len(s.text)
-			var err error
-			if s.text, err = s.appendText(s.text, chunk); err != nil {
+			if err := s.charData(); err != nil {
 				return nil, err
-			}
-			s.addSeg(start, false)
-			s.r += len(chunk)
-			if len(s.text) > s.maxText {
-				return nil, s.errorf("text of <%s> longer than %d bytes", s.top(), s.maxText)
 			}
 			continue
 		}
@@ -620,16 +597,8 @@ func (s *Scanner) Text() ([]byte, error) {
 			}
 		case '!':
 			if s.need(9) && string(s.buf[s.r:s.r+9]) == "<![CDATA[" {
-				i := s.find([]byte("]]>"), 9)
-				if i < 0 {
-					return nil, s.eofError("in CDATA section")
-				}
-				start := len(s.text)
-				s.text = s.appendChecked(s.text, s.buf[s.r+9:s.r+i])
-				s.addSeg(start, true)
-				s.r += i + 3
-				if len(s.text) > s.maxText {
-					return nil, s.errorf("text of <%s> longer than %d bytes", s.top(), s.maxText)
+				if err := s.cdataSection(); err != nil {
+					return nil, err
 				}
 				continue
 			}
@@ -652,6 +621,51 @@ func (s *Scanner) Text() ([]byte, error) {
 			}
 		}
 	}
+}
+
+// charData appends the character data at the read position, up to the next
+// '<' or what the buffer holds of it, to the text. When the buffer ends
+// inside the text, an entity, a UTF-8 sequence or a CR cut by the buffer
+// end is kept for the next round (after the buffer has grown).
+func (s *Scanner) charData() error {
+	i := bytes.IndexByte(s.buf[s.r:s.w], '<')
+	chunk := s.buf[s.r:s.w]
+	if i >= 0 {
+		chunk = s.buf[s.r : s.r+i]
+	} else if chunk = holdBack(chunk); len(chunk) == 0 {
+		if !s.need(s.w - s.r + 1) {
+			return s.eofError("in text")
+		}
+		return nil
+	}
+	start := len(s.text)
+	var err error
+	if s.text, err = s.appendText(s.text, chunk); err != nil {
+		return err
+	}
+	s.addSeg(start, false)
+	s.r += len(chunk)
+	if len(s.text) > s.maxText {
+		return s.errorf("text of <%s> longer than %d bytes", s.top(), s.maxText)
+	}
+	return nil
+}
+
+// cdataSection appends the CDATA section at the read position, verbatim
+// (checked for characters XML forbids), to the text.
+func (s *Scanner) cdataSection() error {
+	i := s.find([]byte("]]>"), 9)
+	if i < 0 {
+		return s.eofError("in CDATA section")
+	}
+	start := len(s.text)
+	s.text = s.appendChecked(s.text, s.buf[s.r+9:s.r+i])
+	s.addSeg(start, true)
+	s.r += i + 3
+	if len(s.text) > s.maxText {
+		return s.errorf("text of <%s> longer than %d bytes", s.top(), s.maxText)
+	}
+	return nil
 }
 
 func (s *Scanner) addSeg(start int, cdata bool) {
