@@ -388,3 +388,34 @@ func TestAssetGroupsPagedAndResolved(t *testing.T) {
 		}
 	}
 }
+
+// An asset group answer cut anywhere is asked for again after the last
+// complete group (the shared pager's resume): every group once, in order.
+func TestAssetGroupsResumeAfterCut(t *testing.T) {
+	t.Parallel()
+	resumed := 0
+	for cut := 120; cut < 1400; cut += 97 {
+		srv, c := newFake(t, 10)
+		srv.InjectFault(qualystest.Fault{API: qualystest.APIAssetGroups, Call: 1, DropAfter: cut})
+		var titles []string
+		for g, err := range c.AssetGroups.List(context.Background(), nil) {
+			if err != nil {
+				t.Fatalf("cut at %d: %v", cut, err)
+			}
+			titles = append(titles, g.Title)
+		}
+		if want := []string{"Data Center", "Cloud Estate", "Branch Offices"}; strings.Join(titles, "|") != strings.Join(want, "|") {
+			t.Errorf("cut at %d: groups %q, want %q", cut, titles, want)
+		}
+		n := srv.Calls(qualystest.APIAssetGroups)
+		if n > 2 {
+			t.Errorf("cut at %d: %d calls, want at most 2", cut, n)
+		}
+		if n == 2 {
+			resumed++
+		}
+	}
+	if resumed == 0 {
+		t.Error("no cut fell inside the answer: the test did not exercise a resume")
+	}
+}
