@@ -97,6 +97,14 @@ type Config struct {
 	// hosts report: one CAR query and one KnowledgeBase call per 1,000
 	// QIDs. (IBM's -update_existing_vulnerability_cve.)
 	RefreshVulnerabilities bool
+	// Overlap makes a full import fetch the next page from Qualys (host
+	// assets, detections, applications) while the current page is mapped
+	// and written to CAR. It saves time where Qualys is slow and holds
+	// two pages in memory instead of one; the calls made are the same.
+	// Measured with bench/fakes -latency (issue 20's model) at 2,000
+	// hosts x 30 detections: 25.7 s without, 20.8 s with; peak RSS on the
+	// unthrottled fakes 96 MB without, 155 MB with. Off by default.
+	Overlap bool
 }
 
 // Summary is the result of a run.

@@ -86,6 +86,7 @@ type options struct {
 	json                                   bool
 	maxRetries                             int
 	maxRunTime                             time.Duration
+	overlap                                bool
 	caFile                                 string
 	recordDir, replayDir                   string
 	rec                                    *cli.Recording
@@ -201,6 +202,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.demoDetections, "demo_detections", 8, "average detections per host in the -demo tenant")
 	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout")
 	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or CAR call (rate-limit waits included)")
+	fs.BoolVar(&o.overlap, "overlap", false, "fetch the next page from Qualys while the current one is written to CAR (faster where Qualys is slow; holds two pages in memory)")
 	fs.DurationVar(&o.maxRunTime, "max_run_time", 12*time.Hour, "stop a run that takes longer than this, releasing the lock (a blocked CAR or Qualys)")
 	ibmFlags(fs, o)
 	fs.Usage = cli.Help{
@@ -210,7 +212,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 		Groups: []cli.Group{
 			{Title: "Qualys", Flags: []string{"qualys_url", "platform", "qualys_gateway", "username", "password", "qualys_versions"}},
 			{Title: "CAR", Flags: []string{"url", "api_key", "car_password", "car_token", "source"}},
-			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "max_retries", "max_run_time", "working_dir", "config", "json", "d", "version"}},
+			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "overlap", "max_retries", "max_run_time", "working_dir", "config", "json", "d", "version"}},
 			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
 			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
 			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo", "demo_hosts", "demo_detections"}},
@@ -318,7 +320,7 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	return carsync.Config{Qualys: qc, CAR: cc,
 		Source: car.Source{Key: o.source, Name: o.source, Description: "Qualys VMDR assets, vulnerabilities and applications, imported by qualysbridge car-connector", ProductLink: "https://www.qualys.com/"},
 		Mode:   mode, PageSize: o.pageSize, Logger: logger, SkipApplications: o.gateway == "", Program: program,
-		RefreshVulnerabilities: o.updateVulnCVE}, nil
+		RefreshVulnerabilities: o.updateVulnCVE, Overlap: o.overlap}, nil
 }
 
 // pick is the flag's value when given, else the file's.
