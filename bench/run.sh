@@ -74,7 +74,7 @@ import json, sys
 hosts, rss, ut, st, start, end, path = sys.argv[1:]
 s = json.load(open(path))
 wall = float(end) - float(start)
-calls = s.get("QualysCalls") or {}
+calls = s.get("qualys_calls") or s.get("QualysCalls") or {}
 print(json.dumps({"impl": f"connector, {hosts} hosts", "hosts": int(hosts), "seconds": wall, "cpu_seconds": float(ut) + float(st),
                   "peak_rss_mb": int(rss) / 1024, "hosts_per_s": int(hosts) / wall, "qualys_calls": calls}))
 PY
