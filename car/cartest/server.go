@@ -41,6 +41,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/fakefault"
 )
 
 // Default credentials.
@@ -87,7 +89,7 @@ type Fault struct {
 	// StallJob keeps matching import jobs incomplete for this many polls.
 	StallJob int
 
-	seen, fired int
+	count fakefault.Counter
 }
 
 // Request is a request the server received.
@@ -356,14 +358,9 @@ func (s *Server) matchFault(method, route string) *Fault {
 		if (f.Method != "" && f.Method != method) || !strings.HasPrefix(route, f.Route) {
 			continue
 		}
-		f.seen++
-		if f.Call != 0 && f.Call != f.seen {
+		if !f.count.Fire(f.Call, f.Times) {
 			continue
 		}
-		if f.Call == 0 && f.Times > 0 && f.fired >= f.Times {
-			continue
-		}
-		f.fired++
 		name := f.Name
 		if name == "" {
 			name = "fault"

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/qualysbridge/qualysbridge/internal/fakefault"
 )
 
 // Default credentials.
@@ -59,7 +61,7 @@ type Fault struct {
 	// a token runs out in the middle of a batch.
 	ExpireToken bool
 
-	seen, fired int
+	count fakefault.Counter
 }
 
 // Request is a request the server received.
@@ -302,14 +304,9 @@ func (s *Server) matchFault(method, route string) *Fault {
 		if (f.Method != "" && f.Method != method) || !strings.HasPrefix(route, f.Route) {
 			continue
 		}
-		f.seen++
-		if f.Call != 0 && f.Call != f.seen {
+		if !f.count.Fire(f.Call, f.Times) {
 			continue
 		}
-		if f.Call == 0 && f.Times > 0 && f.fired >= f.Times {
-			continue
-		}
-		f.fired++
 		return f
 	}
 	return nil
