@@ -128,34 +128,30 @@ type Summary struct {
 	Duration    time.Duration
 }
 
+// summaryJSON is Summary as the programs print it with -json.
+type summaryJSON struct {
+	Mode            string             `json:"mode"`
+	Since           time.Time          `json:"since,omitzero"`
+	Until           time.Time          `json:"until,omitzero"`
+	Hosts           int                `json:"hosts"`
+	Detections      int                `json:"detections"`
+	Applications    int                `json:"applications"`
+	Vertices        int                `json:"vertices"`
+	Edges           int                `json:"edges"`
+	DisabledEdges   int                `json:"disabled_edges"`
+	DeletedAssets   int                `json:"deleted_assets"`
+	QualysCalls     map[string]int64   `json:"qualys_calls"`
+	Import          *car.ImportSummary `json:"import,omitempty"`
+	DurationSeconds float64            `json:"duration_seconds"`
+}
+
 // MarshalJSON writes the summary with snake_case names, the mode as a
 // word, durations in seconds and absent times left out, as the programs
 // print it with -json.
 func (s Summary) MarshalJSON() ([]byte, error) {
-	type out struct {
-		Mode            string             `json:"mode"`
-		Since           *time.Time         `json:"since,omitempty"`
-		Until           *time.Time         `json:"until,omitempty"`
-		Hosts           int                `json:"hosts"`
-		Detections      int                `json:"detections"`
-		Applications    int                `json:"applications"`
-		Vertices        int                `json:"vertices"`
-		Edges           int                `json:"edges"`
-		DisabledEdges   int                `json:"disabled_edges"`
-		DeletedAssets   int                `json:"deleted_assets"`
-		QualysCalls     map[string]int64   `json:"qualys_calls"`
-		Import          *car.ImportSummary `json:"import,omitempty"`
-		DurationSeconds float64            `json:"duration_seconds"`
-	}
-	o := out{Mode: s.Mode.String(), Hosts: s.Hosts, Detections: s.Detections, Applications: s.Applications, Vertices: s.Vertices,
-		Edges: s.Edges, DisabledEdges: s.DisabledEdges, DeletedAssets: s.DeletedAssets, QualysCalls: s.QualysCalls, Import: s.Import,
-		DurationSeconds: s.Duration.Seconds()}
-	if !s.Since.IsZero() {
-		o.Since = &s.Since
-	}
-	if !s.Until.IsZero() {
-		o.Until = &s.Until
-	}
+	o := summaryJSON{Mode: s.Mode.String(), Since: s.Since, Until: s.Until, Hosts: s.Hosts, Detections: s.Detections,
+		Applications: s.Applications, Vertices: s.Vertices, Edges: s.Edges, DisabledEdges: s.DisabledEdges,
+		DeletedAssets: s.DeletedAssets, QualysCalls: s.QualysCalls, Import: s.Import, DurationSeconds: s.Duration.Seconds()}
 	if o.QualysCalls == nil {
 		o.QualysCalls = map[string]int64{}
 	}
@@ -164,21 +160,7 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (s *Summary) UnmarshalJSON(b []byte) error {
-	var in struct {
-		Mode            string             `json:"mode"`
-		Since           time.Time          `json:"since"`
-		Until           time.Time          `json:"until"`
-		Hosts           int                `json:"hosts"`
-		Detections      int                `json:"detections"`
-		Applications    int                `json:"applications"`
-		Vertices        int                `json:"vertices"`
-		Edges           int                `json:"edges"`
-		DisabledEdges   int                `json:"disabled_edges"`
-		DeletedAssets   int                `json:"deleted_assets"`
-		QualysCalls     map[string]int64   `json:"qualys_calls"`
-		Import          *car.ImportSummary `json:"import"`
-		DurationSeconds float64            `json:"duration_seconds"`
-	}
+	var in summaryJSON
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
