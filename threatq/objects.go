@@ -467,31 +467,7 @@ func (c *Client) findByValue(ctx context.Context, coll, value string) (int64, er
 // AddAttributes adds the attributes an object does not already carry (same
 // name and value), so that adding the same attributes twice adds nothing.
 func (c *Client) AddAttributes(ctx context.Context, collection string, id int64, attrs []Attribute) error {
-	attrs = dedupeAttrs(attrs)
-	if len(attrs) == 0 {
-		return nil
-	}
-	path := collection + "/" + strconv.FormatInt(id, 10) + "/attributes"
-	var have struct {
-		Data []Attribute `json:"data"`
-	}
-	if err := c.call(ctx, &request{method: "GET", path: path, idempotent: true}, &have); err != nil {
-		return err
-	}
-	existing := map[[2]string]bool{}
-	for _, a := range have.Data {
-		existing[[2]string{a.Name, a.Value}] = true
-	}
-	var add []Attribute
-	for _, a := range attrs {
-		if !existing[[2]string{a.Name, a.Value}] {
-			add = append(add, a)
-		}
-	}
-	if len(add) == 0 {
-		return nil
-	}
-	return c.call(ctx, &request{method: "POST", path: path, body: add}, nil)
+	return c.SyncAttributes(ctx, collection, id, attrs, nil)
 }
 
 // splitCurrent separates an asset's accumulating attributes from those
@@ -515,8 +491,8 @@ func splitCurrent(a Asset) (accumulating, current []Attribute) {
 // added when missing, as AddAttributes does.
 func (c *Client) SyncAttributes(ctx context.Context, collection string, id int64, attrs []Attribute, current []string) error {
 	attrs = dedupeAttrs(attrs)
-	if len(current) == 0 {
-		return c.AddAttributes(ctx, collection, id, attrs)
+	if len(attrs) == 0 && len(current) == 0 {
+		return nil
 	}
 	path := collection + "/" + strconv.FormatInt(id, 10) + "/attributes"
 	var have struct {
