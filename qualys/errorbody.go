@@ -98,6 +98,19 @@ type qpsErrorFields struct {
 	} `xml:"responseErrorDetails" json:"responseErrorDetails"`
 }
 
+// outcome is the error a ServiceResponse with responseCode code stands
+// for (nil for SUCCESS): a missing code is an error too.
+func (q *qpsErrorFields) outcome(path, action, code string) error {
+	switch code {
+	case "SUCCESS":
+		return nil
+	case "":
+		return &Error{Endpoint: path, Action: action, Message: "ServiceResponse without a responseCode"}
+	}
+	q.ResponseCode = code
+	return &Error{Endpoint: path, Action: action, Code: code, Message: redact.Snippet([]byte(q.text()), 500)}
+}
+
 func (q *qpsErrorFields) text() string {
 	t := strings.TrimSpace(q.ResponseErrorDetail.ErrorMessage)
 	if r := strings.TrimSpace(q.ResponseErrorDetail.ErrorResolution); r != "" {

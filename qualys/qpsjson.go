@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-
-	"github.com/qualysbridge/qualysbridge/internal/redact"
 )
 
 type qpsMeta struct {
@@ -84,14 +82,7 @@ func decodeQPS(body io.Reader, path, action string, onData func(json.RawMessage)
 		}
 	}
 	meta.maxID = p.maxID
-	if code == "" {
-		return meta, &Error{Endpoint: path, Action: action, Message: "ServiceResponse without a responseCode"}
-	}
-	if code != "SUCCESS" {
-		details.ResponseCode = code
-		return meta, &Error{Endpoint: path, Action: action, Code: code, Message: redact.Snippet([]byte(details.text()), 500)}
-	}
-	return meta, nil
+	return meta, details.outcome(path, action, code)
 }
 
 // qpsData decodes the data array (or null) of a ServiceResponse, calling

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-
-	"github.com/qualysbridge/qualysbridge/internal/redact"
 )
 
 // The QPS API answers XML when it ignores (or is not sent) Accept:
@@ -76,14 +74,7 @@ func decodeQPSXML(r io.Reader, path, action string, onData func(json.RawMessage)
 	if err != nil {
 		return meta, err
 	}
-	if code == "" {
-		return meta, &Error{Endpoint: path, Action: action, Message: "ServiceResponse without a responseCode"}
-	}
-	if code != "SUCCESS" {
-		details.ResponseCode = code
-		return meta, &Error{Endpoint: path, Action: action, Code: code, Message: redact.Snippet([]byte(details.text()), 500)}
-	}
-	return meta, nil
+	return meta, details.outcome(path, action, code)
 }
 
 // qpsXMLData decodes the data element: each record is read into the JSON
