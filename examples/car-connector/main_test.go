@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"flag"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -546,5 +549,33 @@ func TestHelpAndVersion(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), []string{"-version"}, &out, &errb, func(string) string { return "" }); code != 0 || !strings.HasPrefix(out.String(), "car-connector ") {
 		t.Errorf("-version: exit %d, %q", code, out.String())
+	}
+}
+
+// -overlap reaches carsync.Config.Overlap, and an overlapped run imports
+// every host.
+func TestOverlapFlag(t *testing.T) {
+	w := newWorld(t, 30)
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{{w.args(), false}, {w.args("-overlap"), true}} {
+		var o options
+		fs := newFlags(&o, io.Discard)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		o.explicit = map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
+		cfg, err := configure(&o, func(k string) string { return w.env[k] }, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Overlap != tc.want {
+			t.Errorf("%v: Overlap %v, want %v", tc.args[len(tc.args)-1], cfg.Overlap, tc.want)
+		}
+	}
+	if code, sum, stderr := w.run(t, w.args("-overlap")...); code != 0 || sum.Hosts != 30 {
+		t.Fatalf("-overlap run: exit %d, %d hosts\n%s", code, sum.Hosts, lastLines(stderr, 5))
 	}
 }

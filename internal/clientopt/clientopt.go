@@ -162,14 +162,18 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// RedactURL drops any user information from a URL-like string before it
-// is quoted in an error.
+// RedactURL drops any user information, query and fragment from a
+// URL-like string before it is quoted in an error: tokens travel in both.
 func RedactURL(raw string) string {
 	if i := strings.LastIndex(raw, "@"); i >= 0 {
 		if j := strings.Index(raw, "://"); j >= 0 && j < i {
-			return raw[:j+3] + "[REDACTED]@" + raw[i+1:]
+			raw = raw[:j+3] + "[REDACTED]@" + raw[i+1:]
+		} else {
+			raw = "[REDACTED]@" + raw[i+1:]
 		}
-		return "[REDACTED]@" + raw[i+1:]
+	}
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i] + "[REDACTED]"
 	}
 	return raw
 }

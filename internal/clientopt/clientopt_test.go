@@ -60,6 +60,9 @@ func TestRedactURL(t *testing.T) {
 		"https://u:p@ss@host/x": "https://[REDACTED]@host/x",
 		"u:pw@host":             "[REDACTED]@host",
 		"https://host/x":        "https://host/x",
+		"ftp://host/?token=t0k": "ftp://host/[REDACTED]",
+		"host#access_token=t0k": "host[REDACTED]",
+		"https://u:p?ss@host/x": "https://[REDACTED]@host/x",
 	} {
 		if got := RedactURL(raw); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", raw, got, want)
