@@ -48,7 +48,7 @@ func (s *AssetGroupService) List(ctx context.Context, q *AssetGroupQuery) iter.S
 		form.Set("show_attributes", "ID,TITLE")
 		path := s.c.EndpointPath(EndpointAssetGroups)
 		var last int64 // the last group yielded, across pages and resumes
-		p := &idPager{c: s.c, endpoint: path, action: "list", what: "asset group page", cursorName: "truncation URL id_min - 1",
+		p := &idPager{c: s.c, endpoint: path, action: "list", what: "asset group page", cursorName: "truncation URL id_min", inclusive: true,
 			fetch: func(ctx context.Context, after int64) (idPage, error) {
 				f := form
 				if after > 0 {

@@ -272,7 +272,7 @@ func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq
 func (c *Client) listDetections(ctx context.Context, form url.Values, yield func(*DetectionHost, error) bool) {
 	path := c.EndpointPath(EndpointDetections)
 	var prevHost int64 // the last host yielded, across pages and resumes
-	p := &idPager{c: c, endpoint: path, action: "list", what: "detection page", cursorName: "truncation URL id_min - 1",
+	p := &idPager{c: c, endpoint: path, action: "list", what: "detection page", cursorName: "truncation URL id_min", inclusive: true,
 		fetch: func(ctx context.Context, after int64) (idPage, error) {
 			f := form
 			if after > 0 {

@@ -34,8 +34,11 @@ type idPager struct {
 	endpoint, action string
 	// what names a page in logs and errors ("host asset page").
 	what string
-	// cursorName is the service's name for the cursor ("lastId").
+	// cursorName is the service's name for the cursor ("lastId"), and
+	// inclusive says that the service's cursor is the first id of the
+	// next page (id_min) rather than the last id of this one.
 	cursorName string
+	inclusive  bool
 	// fetch asks for the records with an id above after (0: from the
 	// start) and streams them to the consumer.
 	fetch func(ctx context.Context, after int64) (idPage, error)
@@ -78,7 +81,13 @@ func (p *idPager) run(ctx context.Context, after int64) error {
 				empty = 0
 			}
 			if next <= after || next < pg.maxID {
-				return &Error{Endpoint: p.endpoint, Action: p.action, Message: fmt.Sprintf("pagination cursor does not advance (%s %d after %d, last record %d); stopping rather than looping", p.cursorName, next, after, pg.maxID)}
+				shown := func(c int64) int64 {
+					if p.inclusive {
+						return c + 1
+					}
+					return c
+				}
+				return &Error{Endpoint: p.endpoint, Action: p.action, Message: fmt.Sprintf("pagination cursor does not advance (%s %d after %d, last record %d); stopping rather than looping", p.cursorName, shown(next), shown(after), pg.maxID)}
 			}
 		}
 		if p.onPage != nil && !p.onPage(max(next, after), pg.more) {

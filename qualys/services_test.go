@@ -116,6 +116,9 @@ func TestTruncationThatDoesNotAdvanceIsAnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "does not advance") {
 		t.Fatalf("err = %v", err)
 	}
+	if !strings.Contains(err.Error(), "id_min 5") {
+		t.Errorf("the error does not quote the id_min the server sent: %v", err)
+	}
 }
 
 func TestDetectionQueryEncoding(t *testing.T) {
