@@ -376,47 +376,23 @@ type secrets struct {
 // environment (ours, then IBM's names). A CAR token sent to its own URL
 // moves the CAR URL there, as the framework does.
 func secretsFrom(o *options, getenv func(string) string, logger *slog.Logger) secrets {
-	var sec secrets
-	onCommandLine := []string{}
-	sec.carPass = o.carPassword
+	qualysFlag, carFlag := "", o.carPassword
 	switch len(o.passwords) {
 	case 0:
 	case 1:
-		sec.qualysPass = o.passwords[0]
+		qualysFlag = o.passwords[0]
 	default:
-		sec.qualysPass = o.passwords[0]
-		if sec.carPass == "" {
-			sec.carPass = o.passwords[1]
+		qualysFlag = o.passwords[0]
+		if carFlag == "" {
+			carFlag = o.passwords[1]
 		}
 	}
-	env := func(names ...string) string {
-		for _, n := range names {
-			if v := getenv(n); v != "" {
-				return v
-			}
-		}
-		return ""
-	}
-	if sec.qualysPass != "" {
-		onCommandLine = append(onCommandLine, "-password")
-	} else {
-		sec.qualysPass = env("QUALYS_PASSWORD", "CONFIGURATION_AUTH_PASSWORD")
-	}
-	if sec.carPass != "" {
-		onCommandLine = append(onCommandLine, "CAR password")
-	} else {
-		sec.carPass = env("CAR_PASSWORD", "CAR_SERVICE_PASSWORD")
-	}
-	sec.apiKey, sec.token = o.apiKey, o.carToken
-	if sec.apiKey == "" {
-		sec.apiKey = env("CAR_API_KEY", "CAR_SERVICE_KEY")
-	} else {
-		onCommandLine = append(onCommandLine, "-api_key")
-	}
-	if sec.token == "" {
-		sec.token = env("CAR_TOKEN", "CAR_SERVICE_AUTHTOKEN")
-	} else {
-		onCommandLine = append(onCommandLine, "-car_token")
+	get := &cli.Secrets{Getenv: getenv}
+	sec := secrets{
+		qualysPass: get.Get(qualysFlag, "-password", "QUALYS_PASSWORD", "CONFIGURATION_AUTH_PASSWORD"),
+		apiKey:     get.Get(o.apiKey, "-api_key", "CAR_API_KEY", "CAR_SERVICE_KEY"),
+		carPass:    get.Get(carFlag, "CAR password", "CAR_PASSWORD", "CAR_SERVICE_PASSWORD"),
+		token:      get.Get(o.carToken, "-car_token", "CAR_TOKEN", "CAR_SERVICE_AUTHTOKEN"),
 	}
 	if sec.token != "" && o.carTokenURL != "" {
 		// The framework sends the token to its own URL (it wins over a
@@ -426,9 +402,7 @@ func secretsFrom(o *options, getenv func(string) string, logger *slog.Logger) se
 			o.carURL += "/v2"
 		}
 	}
-	if len(onCommandLine) > 0 {
-		logger.Warn("secrets given on the command line are visible to other users (ps, shell history); use QUALYS_PASSWORD, CAR_API_KEY, CAR_PASSWORD or CAR_TOKEN instead", "flags", strings.Join(onCommandLine, ", "))
-	}
+	get.Warn(logger)
 	return sec
 }
 

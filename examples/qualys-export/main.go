@@ -262,11 +262,9 @@ func client(apiURL, platform, gateway, user, pass, caFile string, verify bool, r
 	if retries < 0 {
 		return nil, &usageError{"-max_retries must not be negative"}
 	}
-	if pass != "" {
-		logger.Warn("a password on the command line is visible to other users; use QUALYS_PASSWORD instead")
-	} else {
-		pass = getenv("QUALYS_PASSWORD")
-	}
+	sec := &cli.Secrets{Getenv: getenv}
+	pass = sec.Get(pass, "-password", "QUALYS_PASSWORD")
+	sec.Warn(logger)
 	if platform != "" {
 		a, g, err := qualys.Platform(platform)
 		if err != nil {

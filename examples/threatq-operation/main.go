@@ -340,27 +340,11 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 // secretsFrom takes the Qualys password and the ThreatQ password or client
 // secret from the flags (with a warning) or the environment.
 func secretsFrom(o *options, getenv func(string) string, logger *slog.Logger) (qpass, tqpass, tqsecret string) {
-	var onCLI []string
-	qpass = o.qualysPassword
-	if qpass != "" {
-		onCLI = append(onCLI, "-password")
-	} else {
-		qpass = getenv("QUALYS_PASSWORD")
-	}
-	tqpass, tqsecret = o.tqPassword, o.tqSecret
-	if tqpass != "" {
-		onCLI = append(onCLI, "-threatq_password")
-	} else {
-		tqpass = getenv("THREATQ_PASSWORD")
-	}
-	if tqsecret != "" {
-		onCLI = append(onCLI, "-threatq_client_secret")
-	} else {
-		tqsecret = getenv("THREATQ_CLIENT_SECRET")
-	}
-	if len(onCLI) > 0 {
-		logger.Warn("secrets given on the command line are visible to other users; use QUALYS_PASSWORD, THREATQ_PASSWORD or THREATQ_CLIENT_SECRET instead", "flags", strings.Join(onCLI, ", "))
-	}
+	sec := &cli.Secrets{Getenv: getenv}
+	qpass = sec.Get(o.qualysPassword, "-password", "QUALYS_PASSWORD")
+	tqpass = sec.Get(o.tqPassword, "-threatq_password", "THREATQ_PASSWORD")
+	tqsecret = sec.Get(o.tqSecret, "-threatq_client_secret", "THREATQ_CLIENT_SECRET")
+	sec.Warn(logger)
 	return qpass, tqpass, tqsecret
 }
 

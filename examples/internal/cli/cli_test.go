@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -27,5 +28,30 @@ func TestVersionOptions(t *testing.T) {
 		if _, err := VersionOptions(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	env := map[string]string{"B_ENV": "b-env", "C_OLD": "c-old"}
+	s := &Secrets{Getenv: func(k string) string { return env[k] }}
+	a := s.Get("a-flag", "-a", "A_ENV")
+	b := s.Get("", "-b", "B_ENV")
+	c := s.Get("", "-c", "C_ENV", "C_OLD")
+	if a != "a-flag" || b != "b-env" || c != "c-old" {
+		t.Fatalf("got %q %q %q", a, b, c)
+	}
+	var logs strings.Builder
+	s.Warn(slog.New(slog.NewTextHandler(&logs, nil)))
+	for _, want := range []string{"visible to other users", "use A_ENV, B_ENV or C_ENV instead", "flags=-a"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("warning %q lacks %q", logs.String(), want)
+		}
+	}
+	quiet := &Secrets{Getenv: func(string) string { return "" }}
+	quiet.Get("", "-a", "A_ENV")
+	logs.Reset()
+	quiet.Warn(slog.New(slog.NewTextHandler(&logs, nil)))
+	if logs.Len() != 0 {
+		t.Errorf("warned with no secret on the command line: %s", logs.String())
 	}
 }
