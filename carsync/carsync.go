@@ -97,14 +97,27 @@ type Config struct {
 	// hosts report: one CAR query and one KnowledgeBase call per 1,000
 	// QIDs. (IBM's -update_existing_vulnerability_cve.)
 	RefreshVulnerabilities bool
-	// Overlap makes a full import fetch the next page from Qualys (host
-	// assets, detections, applications) while the current page is mapped
-	// and written to CAR. It saves time where Qualys is slow and holds
-	// two pages in memory instead of one; the calls made are the same.
-	// Measured with bench/fakes -latency (issue 20's model) at 2,000
-	// hosts x 30 detections: 25.7 s without, 20.8 s with; peak RSS on the
-	// unthrottled fakes 96 MB without, 155 MB with. Off by default.
+	// Overlap makes a full import run its Qualys calls concurrently: host
+	// asset pages and gateway applications are listed ahead, detection
+	// calls keep the Host List Detection API's concurrency limit in use
+	// (learned from X-Concurrency-Limit-Limit, shared with every other
+	// call of the client, never exceeded), the KnowledgeBase is read while
+	// detections stream, and CAR is written meanwhile. The calls made are
+	// the same as without, except for the split (DetectionSplit). Without
+	// it, one detection call runs at a time and the next page is listed
+	// once the current one is written. Either way hosts are mapped as their
+	// detections arrive: memory holds the pages in flight (their host
+	// assets and applications), not their detections. See bench/README.md
+	// for the measured effect.
 	Overlap bool
+	// DetectionSplit is how many detection calls a host asset page's
+	// hosts are cut into, by host id range. 0 chooses: with Overlap, when
+	// the run has fewer pages than the detection API's concurrency limit,
+	// enough calls per page to use the limit; otherwise one. 1 turns the
+	// split off, for subscriptions whose daily call budget is small. A full
+	// import makes at most ceil(hosts / PageSize) x split detection calls
+	// (plus the truncation pages a server may force).
+	DetectionSplit int
 }
 
 // Summary is the result of a run.
@@ -232,6 +245,8 @@ type run struct {
 	// callsBefore is the client's call count when the run started, so
 	// that a shared client reports this run's calls.
 	callsBefore map[string]int64
+	// expected is the number of host assets the preflight counted.
+	expected int
 }
 
 // Run performs one import.
@@ -273,6 +288,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("carsync: counting Qualys host assets: %w", err)
 	}
+	r.expected = expected
 	log.Info("carsync: starting", "mode", mode.String(), "source", cfg.Source.Key, "since", fmtTime(r.since), "until", fmtTime(r.sum.Until), "host_assets_in_window", expected)
 	program := cfg.Program
 	if program == "" {

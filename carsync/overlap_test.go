@@ -3,10 +3,12 @@ package carsync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/qualysbridge/qualysbridge/car"
 	"github.com/qualysbridge/qualysbridge/car/cartest"
 	"github.com/qualysbridge/qualysbridge/carsync"
@@ -14,9 +16,9 @@ import (
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
 
-// With Overlap, a full import writes the same graph with the same calls as
-// without, and a failure on either side ends the run with that failure and
-// no saved state.
+// With Overlap, a full import writes the same graph with the same
+// detection, host asset and gateway calls as without; KnowledgeBase calls
+// depend on when QIDs are first seen and stay within their budget.
 func TestOverlapSameGraphSameCalls(t *testing.T) {
 	t.Parallel()
 	seq := newEnv(t, 180)
@@ -27,11 +29,95 @@ func TestOverlapSameGraphSameCalls(t *testing.T) {
 	if d := cmp.Diff(activeGraph(seq.c), activeGraph(ovl.c)); d != "" {
 		t.Errorf("graph with Overlap differs (-sequential +overlapped):\n%s", d)
 	}
-	if d := cmp.Diff(sumSeq.QualysCalls, sumOvl.QualysCalls); d != "" {
+	kbPath := "/api/4.0/fo/knowledge_base/vuln/"
+	noKB := cmpopts.IgnoreMapEntries(func(k string, _ int64) bool { return k == kbPath })
+	if d := cmp.Diff(sumSeq.QualysCalls, sumOvl.QualysCalls, noKB); d != "" {
 		t.Errorf("Qualys calls with Overlap differ (-sequential +overlapped):\n%s", d)
+	}
+	pages := (180 + 49) / 50
+	qids := len(seq.tenant.KB)
+	for _, s := range []*carsync.Summary{sumSeq, sumOvl} {
+		if n, limit := s.QualysCalls[kbPath], int64(pages+(qids+999)/1000+1); n == 0 || n > limit {
+			t.Errorf("KnowledgeBase calls = %d, want 1 to pages + ceil(QIDs/1000) + 1 = %d", n, limit)
+		}
 	}
 	if sumSeq.Hosts != sumOvl.Hosts || sumSeq.Detections != sumOvl.Detections || sumSeq.Applications != sumOvl.Applications {
 		t.Errorf("summaries differ: %+v vs %+v", sumSeq, sumOvl)
+	}
+}
+
+// An overlapped run keeps as many detection calls in flight as the server's
+// X-Concurrency-Limit-Limit allows, and never more, while the gateway, QPS
+// and KnowledgeBase calls run beside them.
+func TestOverlapUsesTheConcurrencyLimit(t *testing.T) {
+	t.Parallel()
+	for _, limit := range []int{2, 3, 5} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, 600,
+				qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: limit}),
+				qualystest.WithLatency(qualystest.APIDetections, 400*time.Millisecond, 0),
+				qualystest.WithLimit(qualystest.APIKnowledgeBase, qualystest.Limit{Concurrency: limit}))
+			e.cfg.Overlap = true
+			sum := mustRun(t, e.cfg)
+			if got := e.q.PeakConcurrency(qualystest.APIDetections); got != limit {
+				t.Errorf("peak detection calls in flight = %d, want the limit %d", got, limit)
+			}
+			if sum.Hosts != 600 {
+				t.Errorf("hosts = %d, want 600", sum.Hosts)
+			}
+			// 12 pages of 50: no split, one call per page.
+			if n := e.q.Calls(qualystest.APIDetections); n != 12 {
+				t.Errorf("detection calls = %d, want 12", n)
+			}
+		})
+	}
+}
+
+// With fewer pages than the concurrency limit, a page's hosts are split by
+// host id range so that the limit is in use; the split stays within
+// pages x split calls, writes the same graph, and DetectionSplit 1 turns
+// it off.
+func TestDetectionSplit(t *testing.T) {
+	t.Parallel()
+	opts := []qualystest.Option{
+		qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: 3}),
+		qualystest.WithLatency(qualystest.APIDetections, 150*time.Millisecond, 0),
+	}
+	ref := newEnv(t, 100)
+	mustRun(t, ref.cfg)
+	for _, tc := range []struct {
+		name        string
+		split       int
+		calls, peak int
+	}{
+		// 2 pages of 50 hosts: the learned limit (3) needs 2 calls a page.
+		{"auto", 0, 4, 3},
+		{"off", 1, 2, 2},
+		{"four", 4, 8, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, 100, opts...)
+			e.cfg.Overlap, e.cfg.DetectionSplit = true, tc.split
+			// Learn the limit first, as a long-lived client has.
+			for range e.cfg.Qualys.Detections.List(context.Background(), &qualys.DetectionQuery{IDs: []int64{1}}) {
+			}
+			before := e.q.Calls(qualystest.APIDetections)
+			sum := mustRun(t, e.cfg)
+			if n := e.q.Calls(qualystest.APIDetections) - before; n != tc.calls {
+				t.Errorf("detection calls = %d, want %d", n, tc.calls)
+			}
+			if got := e.q.PeakConcurrency(qualystest.APIDetections); got != tc.peak {
+				t.Errorf("peak detection calls in flight = %d, want %d", got, tc.peak)
+			}
+			if d := cmp.Diff(activeGraph(ref.c), activeGraph(e.c)); d != "" {
+				t.Errorf("graph with split differs:\n%s", d)
+			}
+			if sum.Detections == 0 {
+				t.Error("no detections")
+			}
+		})
 	}
 }
 

@@ -42,78 +42,10 @@ type batch struct {
 }
 
 func (r *run) full(ctx context.Context) error {
-	var err error
-	if r.cfg.Overlap {
-		err = r.overlapped(ctx)
-	} else {
-		err = r.producePages(ctx, func(b *batch) error { return r.send(ctx, b) })
-	}
-	if err != nil {
+	if err := r.streamFull(ctx); err != nil {
 		return err
 	}
 	return r.removeGone(ctx, true)
-}
-
-// overlapped runs the full import's pages with the Qualys side of the next
-// page (its host assets, detections and applications) fetched while the
-// current page is mapped and written to CAR: one page ahead, no more. The
-// producer alone touches the gateway join and r.orphans; the consumer
-// alone touches the KnowledgeBase cache, the import and the summary.
-func (r *run) overlapped(ctx context.Context) error {
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan *batch)
-	var produced error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(batches)
-		produced = r.producePages(pctx, func(b *batch) error {
-			select {
-			case batches <- b:
-				return nil
-			case <-pctx.Done():
-				return pctx.Err()
-			}
-		})
-	}()
-	var sendErr error
-	for b := range batches {
-		if sendErr == nil {
-			if sendErr = r.send(ctx, b); sendErr != nil {
-				cancel() // stop fetching; drain what is in flight
-			}
-		}
-	}
-	<-done
-	switch {
-	case sendErr != nil:
-		return sendErr
-	case produced != nil && ctx.Err() != nil:
-		return ctx.Err()
-	}
-	return produced
-}
-
-// producePages lists the host assets page by page and hands each page's
-// batch (detections and applications joined) to emit, until the end or the
-// first error.
-func (r *run) producePages(ctx context.Context, emit func(*batch) error) error {
-	gw := r.gateway(ctx, &qualys.AssetQuery{})
-	defer gw.stop()
-	for page, err := range r.cfg.Qualys.HostAssets.Pages(ctx, &qualys.HostAssetQuery{PageSize: r.cfg.PageSize}) {
-		if err != nil {
-			return fmt.Errorf("carsync: listing host assets: %w", err)
-		}
-		b, err := r.pageBatch(ctx, page.Assets, gw, nil)
-		if err != nil {
-			return err
-		}
-		if err := emit(b); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // gateway starts the merge-join over gateway assets, or an empty one when

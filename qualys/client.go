@@ -136,6 +136,16 @@ func (c *Client) RateFor(api string) (Rate, bool) {
 	return st.rate()
 }
 
+// Concurrency returns how many requests the client lets run at once on
+// one API path (such as EndpointPath(EndpointDetections)) now: the
+// server's X-Concurrency-Limit-Limit once a response has carried it (2
+// until then), capped by WithConcurrency. Every call of the client to that
+// path shares these slots, so a caller that keeps this many requests
+// outstanding uses what the subscription allows and never more.
+func (c *Client) Concurrency(api string) int {
+	return c.api(api).gate.current()
+}
+
 // Calls returns how many HTTP requests the client has sent, per API path,
 // retries included: the number the subscription's call budget is charged.
 func (c *Client) Calls() map[string]int64 {

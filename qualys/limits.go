@@ -167,6 +167,12 @@ func (g *gate) release() {
 	g.mu.Unlock()
 }
 
+func (g *gate) current() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.limit
+}
+
 func (g *gate) setLimit(n int) {
 	g.mu.Lock()
 	if n != g.limit {

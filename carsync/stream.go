@@ -1,0 +1,566 @@
+package carsync
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/mapping"
+	"github.com/qualysbridge/qualysbridge/qualys"
+)
+
+// The full import is a pipeline of stages joined by channels, so that each
+// Qualys API's latency hides behind the others' and memory holds hosts in
+// flight, never a page of detections:
+//
+//   - the page stage lists host assets page by page (one page ahead with
+//     Overlap), joins each page with its gateway applications (the gateway
+//     listing runs ahead in its own goroutine) and cuts the page's VM host
+//     ids into host id ranges, one detection call each (see split);
+//   - detection calls run concurrently, as many as the client's slots for
+//     the Host List Detection API (Client.Concurrency: what the server's
+//     X-Concurrency-Limit-Limit allows; one without Overlap); each host is
+//     handed on as it is decoded;
+//   - the join stage (the caller's goroutine, the only one that touches the
+//     import, the summary and the KnowledgeBase state) maps each host with
+//     its asset and applications as its detections arrive and adds it to
+//     the CAR import, which keeps at most car.MaxOutstandingJobs jobs;
+//   - a KnowledgeBase stage reads the entries of QIDs seen for the first
+//     time. Until a QID's entry is back, its vulnerability vertex and the
+//     edges to it are held (a few strings per edge); then the vertex goes
+//     first and its edges after it, so no edge precedes its vertex.
+//
+// The first error cancels every stage; the import is then aborted and no
+// state is saved (Run).
+
+// streamPage is one host asset page in flight.
+type streamPage struct {
+	assets []*qualys.HostAsset
+	// byHost holds the index in assets of the page's VM hosts until their
+	// detections arrive (join stage only, after the page event); a host
+	// sent is removed from both, so that memory is given back as the
+	// page streams.
+	byHost map[int64]int
+	apps   map[int64]*qualys.Asset // by asset id; nil when not fetched
+	calls  int                     // detection calls not finished (join stage)
+}
+
+// streamEvent is what the stages send the join stage: a new page, one
+// host's detections, the end of a detection call, a KnowledgeBase answer,
+// the end of the pages, or an error.
+type streamEvent struct {
+	page     *streamPage
+	newPage  bool
+	host     *qualys.DetectionHost
+	callDone bool
+	pagesEnd bool
+	err      error
+}
+
+type kbAnswer struct {
+	qids    []string
+	entries map[string]*qualys.Vulnerability
+	err     error
+}
+
+// heldVuln is a vulnerability vertex waiting for its KnowledgeBase entry,
+// with the edges to it mapped meanwhile.
+type heldVuln struct {
+	vertex *car.Vulnerability
+	edges  []car.Edge
+}
+
+// slots counts work in flight against a limit that may change (the
+// server's concurrency limit is learned from the first answers).
+type slots struct {
+	mu   sync.Mutex
+	n    int
+	wake chan struct{}
+}
+
+func newSlots() *slots { return &slots{wake: make(chan struct{})} }
+
+// waitBelow returns when fewer than limit() are in flight.
+func (s *slots) waitBelow(ctx context.Context, limit func() int) error {
+	for {
+		s.mu.Lock()
+		if s.n < max(limit(), 1) {
+			s.mu.Unlock()
+			return nil
+		}
+		wake := s.wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *slots) add(d int) {
+	s.mu.Lock()
+	s.n += d
+	if d < 0 {
+		close(s.wake)
+		s.wake = make(chan struct{})
+	}
+	s.mu.Unlock()
+}
+
+// pipeline is one full import's stages.
+type pipeline struct {
+	r      *run
+	events chan streamEvent
+	kbReq  chan []string
+	kbAns  chan *kbAnswer
+	calls  *slots // detection calls in flight
+	open   *slots // pages announced and not finished
+	split  int
+	wg     sync.WaitGroup
+}
+
+// streamFull runs the full import's pipeline until every host is added to
+// the import or the first error.
+func (r *run) streamFull(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &pipeline{r: r, events: make(chan streamEvent, 16), kbReq: make(chan []string, 1), kbAns: make(chan *kbAnswer, 1), calls: newSlots(), open: newSlots(), split: r.split()}
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); p.emit(ctx, streamEvent{pagesEnd: true, err: p.pages(ctx)}) }()
+	go func() { defer p.wg.Done(); p.knowledgeBase(ctx) }()
+	err := p.join(ctx)
+	cancel()
+	p.wg.Wait()
+	return err
+}
+
+// detectionLimit is how many detection calls run at once.
+func (r *run) detectionLimit() int {
+	if !r.cfg.Overlap {
+		return 1
+	}
+	return r.cfg.Qualys.Concurrency(r.cfg.Qualys.EndpointPath(qualys.EndpointDetections))
+}
+
+// split is the number of detection calls a page's hosts are cut into:
+// DetectionSplit when set; else, with Overlap, enough for a run of fewer
+// pages than the detection API's concurrency limit to use the limit
+// (pages themselves fill it otherwise); else 1.
+func (r *run) split() int {
+	switch {
+	case r.cfg.DetectionSplit > 0:
+		return r.cfg.DetectionSplit
+	case !r.cfg.Overlap:
+		return 1
+	}
+	pages := max(1, (r.expected+r.cfg.PageSize-1)/r.cfg.PageSize)
+	limit := r.detectionLimit()
+	if pages >= limit {
+		return 1
+	}
+	return (limit + pages - 1) / pages
+}
+
+// emit sends an event to the join stage unless the run is over.
+func (p *pipeline) emit(ctx context.Context, ev streamEvent) bool {
+	select {
+	case p.events <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// pages is the page stage: it announces each host asset page to the join
+// stage and starts its detection calls, keeping the calls in flight within
+// the detection API's limit and, without Overlap, one page open at a time.
+func (p *pipeline) pages(ctx context.Context) error {
+	r := p.r
+	ahead := 0
+	maxOpen := func() int { return 1 }
+	if r.cfg.Overlap {
+		ahead = 1
+		maxOpen = r.detectionLimit
+	}
+	gw := r.gatewayAhead(ctx, ahead)
+	defer gw.stop()
+	pages := prefetch(ctx, ahead, func(ctx context.Context) iter.Seq2[*qualys.HostAssetPage, error] {
+		return r.cfg.Qualys.HostAssets.Pages(ctx, &qualys.HostAssetQuery{PageSize: r.cfg.PageSize})
+	})
+	for page, err := range pages {
+		if err != nil {
+			return fmt.Errorf("carsync: listing host assets: %w", err)
+		}
+		sp := &streamPage{assets: page.Assets, byHost: make(map[int64]int, len(page.Assets))}
+		want := make(map[int64]bool, len(page.Assets))
+		var maxID int64
+		var ids []int64
+		for i, a := range page.Assets {
+			want[a.ID] = true
+			maxID = max(maxID, a.ID)
+			if _, dup := sp.byHost[a.QWebHostID]; a.QWebHostID > 0 && !dup {
+				sp.byHost[a.QWebHostID] = i
+				ids = append(ids, a.QWebHostID)
+			}
+		}
+		if !r.cfg.SkipApplications {
+			matched, _, err := gw.upTo(maxID, want)
+			if err != nil {
+				return fmt.Errorf("carsync: listing gateway applications: %w", err)
+			}
+			sp.apps = matched
+		}
+		slices.Sort(ids)
+		ranges := splitIDs(ids, p.split)
+		sp.calls = len(ranges)
+		p.open.add(1)
+		if !p.emit(ctx, streamEvent{page: sp, newPage: true}) {
+			return ctx.Err()
+		}
+		for _, ids := range ranges {
+			if err := p.calls.waitBelow(ctx, r.detectionLimit); err != nil {
+				return err
+			}
+			p.calls.add(1)
+			p.wg.Add(1)
+			go func() { defer p.wg.Done(); p.detections(ctx, sp, ids) }()
+		}
+		if err := p.open.waitBelow(ctx, maxOpen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitIDs cuts sorted ids into n contiguous ranges of nearly equal size
+// (fewer when there are fewer ids).
+func splitIDs(ids []int64, n int) [][]int64 {
+	if len(ids) == 0 {
+		return nil
+	}
+	n = max(1, min(n, len(ids)))
+	out := make([][]int64, 0, n)
+	for i := range n {
+		out = append(out, ids[i*len(ids)/n:(i+1)*len(ids)/n])
+	}
+	return out
+}
+
+// detections is one detection call: each host goes to the join stage as it
+// is decoded.
+func (p *pipeline) detections(ctx context.Context, sp *streamPage, ids []int64) {
+	defer p.calls.add(-1)
+	q := qualys.DetectionQuery{IDs: ids, TruncationLimit: len(ids)}
+	for h, err := range p.r.cfg.Qualys.Detections.List(ctx, &q) {
+		if err != nil {
+			p.emit(ctx, streamEvent{err: fmt.Errorf("carsync: listing detections: %w", err)})
+			return
+		}
+		if !p.emit(ctx, streamEvent{page: sp, host: h}) {
+			return
+		}
+	}
+	p.emit(ctx, streamEvent{page: sp, callDone: true})
+}
+
+// knowledgeBase is the KnowledgeBase stage: one call per request, answered
+// to the join stage.
+func (p *pipeline) knowledgeBase(ctx context.Context) {
+	for {
+		var qids []string
+		select {
+		case qids = <-p.kbReq:
+		case <-ctx.Done():
+			return
+		}
+		ans := &kbAnswer{qids: qids, entries: make(map[string]*qualys.Vulnerability, len(qids))}
+		nums := make([]int64, 0, len(qids))
+		for _, q := range qids {
+			if n, err := strconv.ParseInt(q, 10, 64); err == nil && n > 0 {
+				nums = append(nums, n)
+			}
+		}
+		for v, err := range p.r.cfg.Qualys.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: nums, ChunkSize: kbChunk}) {
+			if err != nil {
+				ans.err = fmt.Errorf("carsync: reading the KnowledgeBase: %w", err)
+				break
+			}
+			ans.entries[strconv.FormatInt(v.QID, 10)] = v
+		}
+		select {
+		case p.kbAns <- ans:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// joiner is the join stage's state.
+type joiner struct {
+	r       *run
+	p       *pipeline
+	sent    map[string]bool      // vulnerability vertices added to the import
+	held    map[string]*heldVuln // waiting for their KnowledgeBase entry
+	pending []string             // held QIDs not asked for yet
+	kbBusy  bool
+	// eager asks for entries as soon as the KnowledgeBase stage is idle
+	// and takes the answers as they come (Overlap); otherwise it asks at
+	// the end of a page (or for a full chunk) and waits for the answer,
+	// so that a run sends the same requests in the same order every time.
+	eager     bool
+	pageEnded bool
+	kbCalls   int
+	seen      int // distinct QIDs seen
+	pages     int // pages announced
+	open      int // pages whose detections are not all in
+	pagesEnd  bool
+}
+
+// join is the join stage: it runs until every page is finished and every
+// held vulnerability is sent, or the first error.
+func (p *pipeline) join(ctx context.Context) error {
+	j := &joiner{r: p.r, p: p, eager: p.r.cfg.Overlap, sent: map[string]bool{}, held: map[string]*heldVuln{}}
+	for !j.pagesEnd || j.open > 0 || j.kbBusy || len(j.held) > 0 {
+		var err error
+		select {
+		case ev := <-p.events:
+			err = j.handle(ctx, ev)
+		case ans := <-p.kbAns:
+			err = j.kbAnswered(ctx, ans)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err != nil {
+			return err
+		}
+		if err := j.askKB(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (j *joiner) handle(ctx context.Context, ev streamEvent) error {
+	switch {
+	case ev.err != nil:
+		return ev.err
+	case ev.pagesEnd:
+		j.pagesEnd = true
+	case ev.newPage:
+		j.pages++
+		j.open++
+		for i, a := range ev.page.assets {
+			if a.QWebHostID <= 0 {
+				if err := j.host(ctx, ev.page, i, nil); err != nil {
+					return err
+				}
+			}
+		}
+		if ev.page.calls == 0 {
+			return j.pageDone(ctx, ev.page)
+		}
+	case ev.host != nil:
+		i, ok := ev.page.byHost[ev.host.ID]
+		if !ok {
+			return nil // not asked for, or already sent
+		}
+		delete(ev.page.byHost, ev.host.ID)
+		return j.host(ctx, ev.page, i, ev.host)
+	case ev.callDone:
+		if ev.page.calls--; ev.page.calls == 0 {
+			return j.pageDone(ctx, ev.page)
+		}
+	}
+	return nil
+}
+
+// pageDone sends the page's VM hosts that Qualys returned no detections
+// for, and lets the page stage open another page.
+func (j *joiner) pageDone(ctx context.Context, sp *streamPage) error {
+	for i, a := range sp.assets {
+		if a != nil {
+			if err := j.host(ctx, sp, i, nil); err != nil {
+				return err
+			}
+		}
+	}
+	sp.assets, sp.byHost, sp.apps = nil, nil, nil
+	j.pageEnded = true
+	j.open--
+	j.p.open.add(-1)
+	return nil
+}
+
+// host maps one host and adds it to the import, holding the vulnerability
+// vertices whose KnowledgeBase entry is not in yet, and the edges to them.
+func (j *joiner) host(ctx context.Context, sp *streamPage, i int, det *qualys.DetectionHost) error {
+	r := j.r
+	a := sp.assets[i]
+	sp.assets[i] = nil
+	ga := sp.apps[a.ID]
+	delete(sp.apps, a.ID)
+	if r.done[a.ID] {
+		return nil
+	}
+	r.done[a.ID] = true
+	h := mapping.Host{Asset: a}
+	if det != nil {
+		h.Detections = det
+		r.sum.Detections += len(det.Detections)
+	}
+	if ga != nil {
+		h.Applications = ga.Software
+		r.sum.Applications += len(ga.Software)
+	}
+	g := mapping.CAR(h, r.cfg.Source.Key)
+	r.sum.Hosts++
+	r.sum.Vertices += len(g.Vertices)
+	r.sum.Edges += len(g.Edges)
+	out := car.Graph{Vertices: g.Vertices[:0]}
+	for _, v := range g.Vertices {
+		cv, ok := v.(*car.Vulnerability)
+		if !ok {
+			out.Vertices = append(out.Vertices, v)
+			continue
+		}
+		if j.sent[cv.ExternalID] || j.held[cv.ExternalID] != nil {
+			continue // sent, or held from an earlier host
+		}
+		j.held[cv.ExternalID] = &heldVuln{vertex: cv}
+		j.pending = append(j.pending, cv.ExternalID)
+		j.seen++
+	}
+	for _, e := range g.Edges {
+		if hv := j.held[e.To]; hv != nil && strings.HasSuffix(e.Collection, "_"+car.CollVulnerability) {
+			hv.edges = append(hv.edges, e)
+			continue
+		}
+		out.Edges = append(out.Edges, e)
+	}
+	if err := r.im.Add(ctx, out); err != nil {
+		return fmt.Errorf("carsync: host asset %d: %w", a.ID, err)
+	}
+	r.progress(false)
+	return nil
+}
+
+// askKB asks the KnowledgeBase stage for the pending QIDs when it is idle
+// and the call budget allows: a full chunk, or (eager) no more calls than
+// pages announced plus one per 1,000 QIDs seen, or (not eager) at the end
+// of a page, or the last call once every detection is in. A run thus
+// makes at most pages + ceil(QIDs / 1,000) + 1 KnowledgeBase calls, and
+// while QIDs are being discovered (the first hosts) it asks often, so that
+// little is held.
+func (j *joiner) askKB(ctx context.Context) error {
+	ended := j.pageEnded
+	j.pageEnded = false
+	if j.kbBusy || len(j.pending) == 0 {
+		return nil
+	}
+	last := j.pagesEnd && j.open == 0
+	due := len(j.pending) >= kbChunk || last || (j.eager && j.kbCalls < j.pages+(j.seen+kbChunk-1)/kbChunk) || (!j.eager && ended)
+	if !due {
+		return nil
+	}
+	n := min(len(j.pending), kbChunk)
+	qids := slices.Clone(j.pending[:n])
+	j.pending = j.pending[n:]
+	j.kbBusy = true
+	j.kbCalls++
+	select {
+	case j.p.kbReq <- qids:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if j.eager {
+		return nil
+	}
+	select {
+	case ans := <-j.p.kbAns:
+		if err := j.kbAnswered(ctx, ans); err != nil {
+			return err
+		}
+		return j.askKB(ctx) // the rest of a large pending set
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// kbAnswered sends the asked vulnerabilities, enriched, then the edges to
+// them held meanwhile.
+func (j *joiner) kbAnswered(ctx context.Context, ans *kbAnswer) error {
+	j.kbBusy = false
+	if ans.err != nil {
+		return ans.err
+	}
+	var g car.Graph
+	for _, q := range ans.qids {
+		hv := j.held[q]
+		if hv == nil {
+			continue
+		}
+		mapping.EnrichVulnerability(hv.vertex, ans.entries[q])
+		g.Vertices = append(g.Vertices, hv.vertex)
+		g.Edges = append(g.Edges, hv.edges...)
+		delete(j.held, q)
+		j.sent[q] = true
+	}
+	if err := j.r.im.Add(ctx, g); err != nil {
+		return fmt.Errorf("carsync: vulnerabilities: %w", err)
+	}
+	return nil
+}
+
+// prefetch runs a listing in its own goroutine, up to n items ahead of the
+// consumer (n = 0: in the consumer's goroutine, as it is). Stopping the
+// iteration cancels the listing.
+func prefetch[T any](ctx context.Context, n int, list func(context.Context) iter.Seq2[T, error]) iter.Seq2[T, error] {
+	if n <= 0 {
+		return list(ctx)
+	}
+	type item struct {
+		v   T
+		err error
+	}
+	return func(yield func(T, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		ch := make(chan item, n)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer close(ch)
+			for v, err := range list(ctx) {
+				select {
+				case ch <- item{v, err}:
+				case <-ctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		defer func() { cancel(); <-done }()
+		for it := range ch {
+			if !yield(it.v, it.err) || it.err != nil {
+				return
+			}
+		}
+	}
+}
+
+// gatewayAhead starts the merge-join over gateway assets, listed up to
+// ahead pages' worth in their own goroutine (300 assets a page).
+func (r *run) gatewayAhead(ctx context.Context, ahead int) *pull {
+	if r.cfg.SkipApplications {
+		return newPull(func(func(*qualys.Asset, error) bool) {})
+	}
+	return newPull(prefetch(ctx, ahead*300, func(ctx context.Context) iter.Seq2[*qualys.Asset, error] {
+		return r.cfg.Qualys.Assets.List(ctx, &qualys.AssetQuery{})
+	}))
+}
