@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -578,5 +579,58 @@ func TestCheckpointOnlyOnProvenSuccess(t *testing.T) {
 				t.Error("the model state moved on an unproven import")
 			}
 		})
+	}
+}
+
+// Edge.MarshalJSON, written by hand for speed, writes what encoding/json
+// writes for the edge as a map (the form it replaced), for every kind of
+// property value, names that collide with the fixed fields, and strings
+// that encoding/json escapes.
+func TestEdgeJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	oracle := func(e car.Edge) ([]byte, error) {
+		from, to, _ := e.Ends()
+		m := map[string]any{}
+		for k, v := range e.Properties {
+			m[k] = v
+		}
+		fromKey, toKey, fromVal, toVal := "_from_external_id", "_to_external_id", e.From, e.To
+		if car.Keyed(from) {
+			fromKey, fromVal = "_from", from+"/"+e.From
+		}
+		if car.Keyed(to) {
+			toKey, toVal = "_to", to+"/"+e.To
+		}
+		m[fromKey], m[toKey], m["active"] = fromVal, toVal, !e.Disabled
+		if e.Source != "" {
+			m["source"] = e.Source
+		}
+		return json.Marshal(m)
+	}
+	values := []any{nil, "plain", `quote " and \ back`, "<script>&amp;</script>", "a<b", "a>b", "a&b", "tab\tnew\nline\x01", "héllo ☃", "\u2028", "bad \xff utf8",
+		true, false, 0, -3, int64(1) << 60, 0.0, 3.5, -2.25, 1e-7, 1e21, 123456789.125, 1796123052990.931, []string{"a", "b"}, map[string]any{"z": 1, "a": "x"}}
+	colls := []string{"asset_vulnerability", "ipaddress_vulnerability", "asset_ipaddress", "ipaddress_macaddress", "user_account", "asset_hostname"}
+	for i, v := range values {
+		for j, coll := range colls {
+			e := car.Edge{Collection: coll, From: fmt.Sprint("from-", i), To: fmt.Sprint("to<", j, ">"), Disabled: (i+j)%2 == 0,
+				Properties: map[string]any{"prop": v, "risk_score": float64(i), "zeta": v}}
+			switch j % 3 {
+			case 0:
+				e.Source = "Qualys"
+				e.Properties["source"] = "overridden"
+			case 1:
+				e.Properties["source"] = v // kept: the edge has no Source
+				e.Properties["active"] = "overridden"
+			}
+			got, gerr := e.MarshalJSON()
+			want, werr := oracle(e)
+			if (gerr != nil) != (werr != nil) || string(got) != string(want) {
+				t.Errorf("value %#v, %s:\n got %s (%v)\nwant %s (%v)", v, coll, got, gerr, want, werr)
+			}
+		}
+	}
+	// A value encoding/json refuses is refused.
+	if _, err := (car.Edge{Collection: "asset_vulnerability", From: "1", To: "2", Properties: map[string]any{"x": math.NaN()}}).MarshalJSON(); err == nil {
+		t.Error("NaN property: no error")
 	}
 }

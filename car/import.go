@@ -1,6 +1,7 @@
 package car
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -71,9 +72,13 @@ const (
 	MaxReportBytes = 7 << 20
 	// MaxOutstandingJobs is the most import jobs left running at once.
 	MaxOutstandingJobs = 20
+	// MaxBufferedBytes is how many bytes of encoded objects an import
+	// holds, across collections, before it sends the largest batch early
+	// (see WithBufferBytes): memory stays flat whatever the graph's mix.
+	MaxBufferedBytes = 4 << 20
 	// dedupeGeneration bounds the identities remembered per collection
 	// (see isNew), so memory stays flat however large the graph.
-	dedupeGeneration = 32768
+	dedupeGeneration = 8192
 )
 
 // ImportOption tunes an Import.
@@ -84,6 +89,7 @@ type importConfig struct {
 	batch       int
 	maxJobs     int
 	maxBytes    int
+	maxBuffered int
 	jobDeadline time.Duration
 	reportDesc  string
 }
@@ -118,6 +124,18 @@ func WithBatchSize(n int) ImportOption {
 	return func(c *importConfig) {
 		if n >= 1 && n <= MaxBatch {
 			c.batch = n
+		}
+	}
+}
+
+// WithBufferBytes sets how many bytes of encoded objects an import holds
+// across its collections' batches before it sends the largest one early
+// (default MaxBufferedBytes; at least 64 KiB). Less memory, smaller
+// requests.
+func WithBufferBytes(n int) ImportOption {
+	return func(c *importConfig) {
+		if n >= 64<<10 {
+			c.maxBuffered = n
 		}
 	}
 }
@@ -187,9 +205,12 @@ type Import struct {
 	ebuf    map[string]*batch
 	seen    map[string]*dedupe
 	pending []pendingJob
-	sum     ImportSummary
-	err     error
-	done    bool
+	// buffered is the bytes held in vbuf and ebuf.
+	buffered int
+	scratch  []byte
+	sum      ImportSummary
+	err      error
+	done     bool
 }
 
 // NewImport starts an import for a source. A full import enters CAR's
@@ -202,7 +223,7 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 	if mode != Full && mode != Incremental {
 		return nil, &ConfigError{Option: "mode", Reason: "want car.Full or car.Incremental"}
 	}
-	cfg := importConfig{batch: MaxBatch, maxJobs: MaxOutstandingJobs, maxBytes: MaxReportBytes, jobDeadline: DefaultJobDeadline}
+	cfg := importConfig{batch: MaxBatch, maxJobs: MaxOutstandingJobs, maxBytes: MaxReportBytes, maxBuffered: MaxBufferedBytes, jobDeadline: DefaultJobDeadline}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -338,7 +359,12 @@ func (im *Import) Add(ctx context.Context, g Graph) error {
 		}
 		e.Properties["report"] = im.report.Key
 		e.Properties["timestamp"] = im.report.Timestamp
-		b, err := json.Marshal(e)
+		// Encoded directly (json.Marshal would check and compact it
+		// again) into a scratch buffer, then copied at its exact size: the
+		// batch holds many of these.
+		var err error
+		im.scratch, err = e.appendJSON(im.scratch[:0])
+		b := bytes.Clone(im.scratch)
 		if err != nil {
 			return err
 		}
@@ -369,11 +395,37 @@ func (im *Import) queue(ctx context.Context, bufs map[string]*batch, coll string
 	}
 	b.objs = append(b.objs, obj)
 	b.bytes += len(obj) + 1
+	im.buffered += len(obj) + 1
 	im.sum.Objects[coll]++
 	if len(b.objs) >= im.cfg.batch {
 		return im.flush(ctx, bufs, coll, vertex)
 	}
+	if im.buffered > im.cfg.maxBuffered {
+		return im.flushLargest(ctx)
+	}
 	return nil
+}
+
+// flushLargest sends the batch holding the most bytes.
+func (im *Import) flushLargest(ctx context.Context) error {
+	coll, vertex, size := "", false, 0
+	for c, b := range im.vbuf {
+		if b.bytes > size {
+			coll, vertex, size = c, true, b.bytes
+		}
+	}
+	for c, b := range im.ebuf {
+		if b.bytes > size {
+			coll, vertex, size = c, false, b.bytes
+		}
+	}
+	if size == 0 {
+		return nil
+	}
+	if vertex {
+		return im.flush(ctx, im.vbuf, coll, true)
+	}
+	return im.flush(ctx, im.ebuf, coll, false)
 }
 
 // flush posts one collection's batch. Edges go only after every vertex
@@ -393,6 +445,7 @@ func (im *Import) flush(ctx context.Context, bufs map[string]*batch, coll string
 		}
 	}
 	objs := b.objs
+	im.buffered -= b.bytes
 	b.objs, b.bytes, b.ids = nil, 0, nil
 	return im.post(ctx, coll, objs, vertex)
 }

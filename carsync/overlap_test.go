@@ -48,27 +48,31 @@ func TestOverlapSameGraphSameCalls(t *testing.T) {
 
 // An overlapped run keeps as many detection calls in flight as the server's
 // X-Concurrency-Limit-Limit allows, and never more, while the gateway, QPS
-// and KnowledgeBase calls run beside them.
+// and KnowledgeBase calls run beside them. Beyond maxOpenPages (4) pages
+// in flight, pages are split to use the limit.
 func TestOverlapUsesTheConcurrencyLimit(t *testing.T) {
 	t.Parallel()
-	for _, limit := range []int{2, 3, 5} {
-		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+	for _, tc := range []struct{ limit, calls int }{{2, 4}, {3, 4}, {5, 8}} {
+		t.Run(fmt.Sprint(tc.limit), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, 600,
-				qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: limit}),
+			e := newEnv(t, 800,
+				qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: tc.limit}),
 				qualystest.WithLatency(qualystest.APIDetections, 400*time.Millisecond, 0),
-				qualystest.WithLimit(qualystest.APIKnowledgeBase, qualystest.Limit{Concurrency: limit}))
-			e.cfg.Overlap = true
+				qualystest.WithLimit(qualystest.APIKnowledgeBase, qualystest.Limit{Concurrency: tc.limit}))
+			e.cfg.Overlap, e.cfg.PageSize = true, 200
+			// Learn the limit first, as a long-lived client has.
+			for range e.cfg.Qualys.Detections.List(context.Background(), &qualys.DetectionQuery{IDs: []int64{1}}) {
+			}
+			before := e.q.Calls(qualystest.APIDetections)
 			sum := mustRun(t, e.cfg)
-			if got := e.q.PeakConcurrency(qualystest.APIDetections); got != limit {
-				t.Errorf("peak detection calls in flight = %d, want the limit %d", got, limit)
+			if got := e.q.PeakConcurrency(qualystest.APIDetections); got != tc.limit {
+				t.Errorf("peak detection calls in flight = %d, want the limit %d", got, tc.limit)
 			}
-			if sum.Hosts != 600 {
-				t.Errorf("hosts = %d, want 600", sum.Hosts)
+			if sum.Hosts != 800 {
+				t.Errorf("hosts = %d, want 800", sum.Hosts)
 			}
-			// 12 pages of 50: no split, one call per page.
-			if n := e.q.Calls(qualystest.APIDetections); n != 12 {
-				t.Errorf("detection calls = %d, want 12", n)
+			if n := e.q.Calls(qualystest.APIDetections) - before; n != tc.calls {
+				t.Errorf("detection calls = %d, want %d", n, tc.calls)
 			}
 		})
 	}
@@ -84,22 +88,23 @@ func TestDetectionSplit(t *testing.T) {
 		qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: 3}),
 		qualystest.WithLatency(qualystest.APIDetections, 150*time.Millisecond, 0),
 	}
-	ref := newEnv(t, 100)
+	ref := newEnv(t, 400)
+	ref.cfg.PageSize = 200
 	mustRun(t, ref.cfg)
 	for _, tc := range []struct {
 		name        string
 		split       int
 		calls, peak int
 	}{
-		// 2 pages of 50 hosts: the learned limit (3) needs 2 calls a page.
+		// 2 pages of 200 hosts: the learned limit (3) needs 2 calls a page.
 		{"auto", 0, 4, 3},
 		{"off", 1, 2, 2},
 		{"four", 4, 8, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, 100, opts...)
-			e.cfg.Overlap, e.cfg.DetectionSplit = true, tc.split
+			e := newEnv(t, 400, opts...)
+			e.cfg.Overlap, e.cfg.DetectionSplit, e.cfg.PageSize = true, tc.split, 200
 			// Learn the limit first, as a long-lived client has.
 			for range e.cfg.Qualys.Detections.List(context.Background(), &qualys.DetectionQuery{IDs: []int64{1}}) {
 			}

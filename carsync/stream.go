@@ -46,8 +46,12 @@ type streamPage struct {
 	// sent is removed from both, so that memory is given back as the
 	// page streams.
 	byHost map[int64]int
-	apps   map[int64]*qualys.Asset // by asset id; nil when not fetched
-	calls  int                     // detection calls not finished (join stage)
+	// apps are the page's gateway assets by asset id (nil when not
+	// fetched), set by the applications stage before appsReady is closed.
+	apps      map[int64]*qualys.Asset
+	appsErr   error
+	appsReady chan struct{}
+	calls     int // detection calls not finished (join stage)
 }
 
 // streamEvent is what the stages send the join stage: a new page, one
@@ -121,7 +125,6 @@ type pipeline struct {
 	kbAns  chan *kbAnswer
 	calls  *slots // detection calls in flight
 	open   *slots // pages announced and not finished
-	split  int
 	wg     sync.WaitGroup
 }
 
@@ -129,29 +132,59 @@ type pipeline struct {
 // the import or the first error.
 func (r *run) streamFull(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &pipeline{r: r, events: make(chan streamEvent, 16), kbReq: make(chan []string, 1), kbAns: make(chan *kbAnswer, 1), calls: newSlots(), open: newSlots(), split: r.split()}
-	p.wg.Add(2)
+	p := &pipeline{r: r, events: make(chan streamEvent, 16), kbReq: make(chan []string, kbWorkers), kbAns: make(chan *kbAnswer, kbWorkers), calls: newSlots(), open: newSlots()}
+	p.wg.Add(1 + kbWorkers)
 	go func() { defer p.wg.Done(); p.emit(ctx, streamEvent{pagesEnd: true, err: p.pages(ctx)}) }()
-	go func() { defer p.wg.Done(); p.knowledgeBase(ctx) }()
+	for range kbWorkers {
+		go func() { defer p.wg.Done(); p.knowledgeBase(ctx) }()
+	}
 	err := p.join(ctx)
 	cancel()
 	p.wg.Wait()
 	return err
 }
 
-// detectionLimit is how many detection calls run at once.
+// Bounds of the pipeline.
+const (
+	// maxDetectionCalls is the most detection calls a run keeps in flight
+	// (Qualys subscriptions allow 2 to 10), whatever the server allows.
+	maxDetectionCalls = 10
+	// maxOpenPages is the most host asset pages in flight (announced and
+	// not finished): memory holds their host assets and applications.
+	maxOpenPages = 4
+	// minSplitHosts is the fewest hosts an automatic split puts in one
+	// detection call.
+	minSplitHosts = 100
+	// kbWorkers is the most KnowledgeBase calls in flight (fewer when the
+	// client's slots for the API are fewer).
+	kbWorkers = 3
+	// maxHeldEdges bounds the edges held for vulnerabilities whose
+	// KnowledgeBase entry is not in yet (about 200 bytes each): beyond it,
+	// the join stage asks for the pending entries (at most one such call
+	// per page) and waits for an answer before it reads more detections.
+	maxHeldEdges = 10000
+)
+
+// detectionLimit is how many detection calls run at once: the client's
+// slots for the Host List Detection API (learned from the server), up to
+// maxDetectionCalls; one without Overlap.
 func (r *run) detectionLimit() int {
 	if !r.cfg.Overlap {
 		return 1
 	}
-	return r.cfg.Qualys.Concurrency(r.cfg.Qualys.EndpointPath(qualys.EndpointDetections))
+	return min(r.cfg.Qualys.Concurrency(r.cfg.Qualys.EndpointPath(qualys.EndpointDetections)), maxDetectionCalls)
 }
 
-// split is the number of detection calls a page's hosts are cut into:
-// DetectionSplit when set; else, with Overlap, enough for a run of fewer
-// pages than the detection API's concurrency limit to use the limit
-// (pages themselves fill it otherwise); else 1.
-func (r *run) split() int {
+// openLimit is how many pages may be in flight.
+func (r *run) openLimit() int { return min(r.detectionLimit(), maxOpenPages) }
+
+// split is the number of detection calls a page of hosts is cut into:
+// DetectionSplit when set; else, with Overlap, enough for the pages in
+// flight to use the detection limit (when the run has fewer pages than
+// the limit, or the limit exceeds maxOpenPages), with at least
+// minSplitHosts hosts a call; else 1. It is decided page by page, as the
+// limit is learned from the first answers.
+func (r *run) split(hosts int) int {
 	switch {
 	case r.cfg.DetectionSplit > 0:
 		return r.cfg.DetectionSplit
@@ -159,11 +192,9 @@ func (r *run) split() int {
 		return 1
 	}
 	pages := max(1, (r.expected+r.cfg.PageSize-1)/r.cfg.PageSize)
-	limit := r.detectionLimit()
-	if pages >= limit {
-		return 1
-	}
-	return (limit + pages - 1) / pages
+	inFlight := min(pages, r.openLimit())
+	s := (r.detectionLimit() + inFlight - 1) / inFlight
+	return max(1, min(s, (hosts+minSplitHosts-1)/minSplitHosts))
 }
 
 // emit sends an event to the join stage unless the run is over.
@@ -182,13 +213,13 @@ func (p *pipeline) emit(ctx context.Context, ev streamEvent) bool {
 func (p *pipeline) pages(ctx context.Context) error {
 	r := p.r
 	ahead := 0
-	maxOpen := func() int { return 1 }
 	if r.cfg.Overlap {
 		ahead = 1
-		maxOpen = r.detectionLimit
 	}
-	gw := r.gatewayAhead(ctx, ahead)
-	defer gw.stop()
+	apps := make(chan *appsJob, maxOpenPages+1)
+	defer close(apps)
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); p.applications(ctx, ahead, apps) }()
 	pages := prefetch(ctx, ahead, func(ctx context.Context) iter.Seq2[*qualys.HostAssetPage, error] {
 		return r.cfg.Qualys.HostAssets.Pages(ctx, &qualys.HostAssetQuery{PageSize: r.cfg.PageSize})
 	})
@@ -196,7 +227,7 @@ func (p *pipeline) pages(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("carsync: listing host assets: %w", err)
 		}
-		sp := &streamPage{assets: page.Assets, byHost: make(map[int64]int, len(page.Assets))}
+		sp := &streamPage{assets: page.Assets, byHost: make(map[int64]int, len(page.Assets)), appsReady: make(chan struct{})}
 		want := make(map[int64]bool, len(page.Assets))
 		var maxID int64
 		var ids []int64
@@ -208,15 +239,13 @@ func (p *pipeline) pages(ctx context.Context) error {
 				ids = append(ids, a.QWebHostID)
 			}
 		}
-		if !r.cfg.SkipApplications {
-			matched, _, err := gw.upTo(maxID, want)
-			if err != nil {
-				return fmt.Errorf("carsync: listing gateway applications: %w", err)
-			}
-			sp.apps = matched
+		select {
+		case apps <- &appsJob{sp: sp, maxID: maxID, want: want}:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 		slices.Sort(ids)
-		ranges := splitIDs(ids, p.split)
+		ranges := splitIDs(ids, r.split(len(ids)))
 		sp.calls = len(ranges)
 		p.open.add(1)
 		if !p.emit(ctx, streamEvent{page: sp, newPage: true}) {
@@ -230,11 +259,36 @@ func (p *pipeline) pages(ctx context.Context) error {
 			p.wg.Add(1)
 			go func() { defer p.wg.Done(); p.detections(ctx, sp, ids) }()
 		}
-		if err := p.open.waitBelow(ctx, maxOpen); err != nil {
+		if err := p.open.waitBelow(ctx, r.openLimit); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appsJob asks the applications stage for a page's gateway assets.
+type appsJob struct {
+	sp    *streamPage
+	maxID int64
+	want  map[int64]bool
+}
+
+// applications is the applications stage: it merge-joins the gateway
+// listing (in asset id order, like the pages) with each page in turn, off
+// the detection calls' path, and marks the page's applications ready.
+func (p *pipeline) applications(ctx context.Context, ahead int, jobs <-chan *appsJob) {
+	gw := p.r.gatewayAhead(ctx, ahead)
+	defer gw.stop()
+	for job := range jobs {
+		if !p.r.cfg.SkipApplications {
+			matched, _, err := gw.upTo(job.maxID, job.want)
+			if err != nil {
+				job.sp.appsErr = fmt.Errorf("carsync: listing gateway applications: %w", err)
+			}
+			job.sp.apps = matched
+		}
+		close(job.sp.appsReady)
+	}
 }
 
 // splitIDs cuts sorted ids into n contiguous ranges of nearly equal size
@@ -307,7 +361,10 @@ type joiner struct {
 	sent    map[string]bool      // vulnerability vertices added to the import
 	held    map[string]*heldVuln // waiting for their KnowledgeBase entry
 	pending []string             // held QIDs not asked for yet
-	kbBusy  bool
+	// kbInFlight counts KnowledgeBase requests not answered; heldEdges
+	// the edges held in held.
+	kbInFlight int
+	heldEdges  int
 	// eager asks for entries as soon as the KnowledgeBase stage is idle
 	// and takes the answers as they come (Overlap); otherwise it asks at
 	// the end of a page (or for a full chunk) and waits for the answer,
@@ -325,15 +382,25 @@ type joiner struct {
 // held vulnerability is sent, or the first error.
 func (p *pipeline) join(ctx context.Context) error {
 	j := &joiner{r: p.r, p: p, eager: p.r.cfg.Overlap, sent: map[string]bool{}, held: map[string]*heldVuln{}}
-	for !j.pagesEnd || j.open > 0 || j.kbBusy || len(j.held) > 0 {
+	for !j.pagesEnd || j.open > 0 || j.kbInFlight > 0 || len(j.held) > 0 {
 		var err error
-		select {
-		case ev := <-p.events:
-			err = j.handle(ctx, ev)
-		case ans := <-p.kbAns:
-			err = j.kbAnswered(ctx, ans)
-		case <-ctx.Done():
-			return ctx.Err()
+		if j.heldEdges >= maxHeldEdges && j.kbInFlight > 0 {
+			// Enough held: take an answer before reading on.
+			select {
+			case ans := <-p.kbAns:
+				err = j.kbAnswered(ctx, ans)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		} else {
+			select {
+			case ev := <-p.events:
+				err = j.handle(ctx, ev)
+			case ans := <-p.kbAns:
+				err = j.kbAnswered(ctx, ans)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		if err != nil {
 			return err
@@ -354,13 +421,6 @@ func (j *joiner) handle(ctx context.Context, ev streamEvent) error {
 	case ev.newPage:
 		j.pages++
 		j.open++
-		for i, a := range ev.page.assets {
-			if a.QWebHostID <= 0 {
-				if err := j.host(ctx, ev.page, i, nil); err != nil {
-					return err
-				}
-			}
-		}
 		if ev.page.calls == 0 {
 			return j.pageDone(ctx, ev.page)
 		}
@@ -379,8 +439,8 @@ func (j *joiner) handle(ctx context.Context, ev streamEvent) error {
 	return nil
 }
 
-// pageDone sends the page's VM hosts that Qualys returned no detections
-// for, and lets the page stage open another page.
+// pageDone sends the page's hosts that have no VM host id or that Qualys
+// returned no detections for, and lets the page stage open another page.
 func (j *joiner) pageDone(ctx context.Context, sp *streamPage) error {
 	for i, a := range sp.assets {
 		if a != nil {
@@ -400,6 +460,14 @@ func (j *joiner) pageDone(ctx context.Context, sp *streamPage) error {
 // vertices whose KnowledgeBase entry is not in yet, and the edges to them.
 func (j *joiner) host(ctx context.Context, sp *streamPage, i int, det *qualys.DetectionHost) error {
 	r := j.r
+	select {
+	case <-sp.appsReady:
+		if sp.appsErr != nil {
+			return sp.appsErr
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	a := sp.assets[i]
 	sp.assets[i] = nil
 	ga := sp.apps[a.ID]
@@ -438,6 +506,7 @@ func (j *joiner) host(ctx context.Context, sp *streamPage, i int, det *qualys.De
 	for _, e := range g.Edges {
 		if hv := j.held[e.To]; hv != nil && strings.HasSuffix(e.Collection, "_"+car.CollVulnerability) {
 			hv.edges = append(hv.edges, e)
+			j.heldEdges++
 			continue
 		}
 		out.Edges = append(out.Edges, e)
@@ -449,28 +518,46 @@ func (j *joiner) host(ctx context.Context, sp *streamPage, i int, det *qualys.De
 	return nil
 }
 
-// askKB asks the KnowledgeBase stage for the pending QIDs when it is idle
-// and the call budget allows: a full chunk, or (eager) no more calls than
-// pages announced plus one per 1,000 QIDs seen, or (not eager) at the end
-// of a page, or the last call once every detection is in. A run thus
-// makes at most pages + ceil(QIDs / 1,000) + 1 KnowledgeBase calls, and
-// while QIDs are being discovered (the first hosts) it asks often, so that
-// little is held.
+// askKB asks the KnowledgeBase stage for the pending QIDs when it has a
+// free slot and the call budget allows: a full chunk, or (eager) no more
+// calls than pages announced plus one per 1,000 QIDs seen, or more than
+// maxHeldEdges held (one more call per page at most), or (not eager) at
+// the end of a page, or the last call once every detection is in. A run
+// thus makes at most 2 x pages + ceil(QIDs / 1,000) + 1 KnowledgeBase
+// calls (pages + ceil(QIDs / 1,000) + 1 without Overlap), and while QIDs
+// are being discovered (the first hosts) it asks often, with up to
+// kbWorkers calls in flight, so that little is held.
 func (j *joiner) askKB(ctx context.Context) error {
 	ended := j.pageEnded
 	j.pageEnded = false
-	if j.kbBusy || len(j.pending) == 0 {
-		return nil
+	for {
+		slots := 1
+		if j.eager {
+			slots = min(kbWorkers, j.r.cfg.Qualys.Concurrency(j.r.cfg.Qualys.EndpointPath(qualys.EndpointKnowledgeBase)))
+		}
+		if j.kbInFlight >= slots || len(j.pending) == 0 {
+			return nil
+		}
+		last := j.pagesEnd && j.open == 0
+		allowance := j.pages + (j.seen+kbChunk-1)/kbChunk
+		due := len(j.pending) >= kbChunk || last || (!j.eager && ended) ||
+			(j.eager && (j.kbCalls < allowance || (j.heldEdges >= maxHeldEdges && j.kbCalls < allowance+j.pages)))
+		if !due {
+			return nil
+		}
+		if err := j.ask(ctx); err != nil {
+			return err
+		}
 	}
-	last := j.pagesEnd && j.open == 0
-	due := len(j.pending) >= kbChunk || last || (j.eager && j.kbCalls < j.pages+(j.seen+kbChunk-1)/kbChunk) || (!j.eager && ended)
-	if !due {
-		return nil
-	}
+}
+
+// ask sends one request of up to kbChunk pending QIDs; when not eager, it
+// waits for the answer.
+func (j *joiner) ask(ctx context.Context) error {
 	n := min(len(j.pending), kbChunk)
 	qids := slices.Clone(j.pending[:n])
 	j.pending = j.pending[n:]
-	j.kbBusy = true
+	j.kbInFlight++
 	j.kbCalls++
 	select {
 	case j.p.kbReq <- qids:
@@ -482,10 +569,7 @@ func (j *joiner) askKB(ctx context.Context) error {
 	}
 	select {
 	case ans := <-j.p.kbAns:
-		if err := j.kbAnswered(ctx, ans); err != nil {
-			return err
-		}
-		return j.askKB(ctx) // the rest of a large pending set
+		return j.kbAnswered(ctx, ans)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -494,7 +578,7 @@ func (j *joiner) askKB(ctx context.Context) error {
 // kbAnswered sends the asked vulnerabilities, enriched, then the edges to
 // them held meanwhile.
 func (j *joiner) kbAnswered(ctx context.Context, ans *kbAnswer) error {
-	j.kbBusy = false
+	j.kbInFlight--
 	if ans.err != nil {
 		return ans.err
 	}
@@ -507,6 +591,7 @@ func (j *joiner) kbAnswered(ctx context.Context, ans *kbAnswer) error {
 		mapping.EnrichVulnerability(hv.vertex, ans.entries[q])
 		g.Vertices = append(g.Vertices, hv.vertex)
 		g.Edges = append(g.Edges, hv.edges...)
+		j.heldEdges -= len(hv.edges)
 		delete(j.held, q)
 		j.sent[q] = true
 	}

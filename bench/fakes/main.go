@@ -5,10 +5,11 @@
 //
 //	go run ./bench/fakes -hosts 20000 -detections 30
 //
-// With -latency the fake answers like a busy subscription (issue 20's
-// model): Host List Detection 2 s to first byte at 4 MB/s per call, QPS
-// and the gateway 0.5 s, the KnowledgeBase 1 s, and -concurrency calls at
-// once on every FO API.
+// Every FO API allows -concurrency calls at once (default 3; the fake
+// Qualys enforces it and says so in X-Concurrency-Limit-Limit). With
+// -latency the fake answers like a busy subscription (issue 20's model):
+// Host List Detection 2 s to first byte at 4 MB/s per call, QPS and the
+// gateway 0.5 s, the KnowledgeBase 1 s.
 //
 //	go run ./bench/fakes -hosts 20000 -latency -concurrency 3
 package main
@@ -28,7 +29,7 @@ func main() {
 	hosts := flag.Int("hosts", 2000, "hosts in the tenant")
 	dets := flag.Int("detections", 30, "average detections per host")
 	slow := flag.Bool("latency", false, "answer with a real subscription's latency (see the command's doc)")
-	conc := flag.Int("concurrency", 3, "with -latency, the concurrency limit of every FO API")
+	conc := flag.Int("concurrency", 3, "the concurrency limit of every FO API")
 	flag.Parse()
 	opts := []qualystest.Option{qualystest.WithTLS(), qualystest.WithTenant(qualystest.Generate(1, *hosts, qualystest.WithDetectionsPerHost(*dets)))}
 	if *slow {
@@ -37,9 +38,9 @@ func main() {
 			qualystest.WithLatency(qualystest.APIHostAssets, 500*time.Millisecond, 0),
 			qualystest.WithLatency(qualystest.APIGatewayAssets, 500*time.Millisecond, 0),
 			qualystest.WithLatency(qualystest.APIKnowledgeBase, time.Second, 0))
-		for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase, qualystest.APISearchLists, qualystest.APIAssetGroups} {
-			opts = append(opts, qualystest.WithLimit(api, qualystest.Limit{Concurrency: *conc}))
-		}
+	}
+	for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase, qualystest.APISearchLists, qualystest.APIAssetGroups} {
+		opts = append(opts, qualystest.WithLimit(api, qualystest.Limit{Concurrency: *conc}))
 	}
 	q := qualystest.NewServer(opts...)
 	defer q.Close()
