@@ -634,3 +634,56 @@ func TestEdgeJSONMatchesEncodingJSON(t *testing.T) {
 		t.Error("NaN property: no error")
 	}
 }
+
+// An import holds at most WithBufferBytes of encoded objects across its
+// collections: the largest batch goes early, nothing is lost, and vertices
+// still precede the edges that refer to them.
+func TestImportBufferBytes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		opts   []car.ImportOption
+		bigger bool // more, smaller requests than the default
+	}{{"default", nil, false}, {"64 KiB", []car.ImportOption{car.WithBufferBytes(64 << 10)}, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, c, _ := setup(t)
+			im, err := c.NewImport(context.Background(), src, car.Incremental, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const hosts = 1500
+			for i := range hosts {
+				id := fmt.Sprint(i)
+				ip := fmt.Sprintf("10.0.%d.%d", i>>8, i&255)
+				g := car.Graph{Vertices: []car.Vertex{&car.Asset{ExternalID: id, Name: "h" + id, Description: strings.Repeat("d", 300)}, &car.IPAddress{Key: ip}},
+					Edges: []car.Edge{{Collection: "asset_ipaddress", From: id, To: ip}}}
+				if err := im.Add(context.Background(), g); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := im.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			g := s.Graph("Qualys")
+			if len(g.Vertices["asset"]) != hosts || len(g.Vertices["ipaddress"]) != hosts || len(g.Edges["asset_ipaddress"]) != hosts {
+				t.Fatalf("CAR holds %d assets, %d addresses, %d edges; want %d each", len(g.Vertices["asset"]), len(g.Vertices["ipaddress"]), len(g.Edges["asset_ipaddress"]), hosts)
+			}
+			largest, requests := 0, 0
+			for _, r := range s.Imports() {
+				largest = max(largest, r.Bytes)
+				requests++
+			}
+			if tc.bigger {
+				if largest > 80<<10 {
+					t.Errorf("largest request %d bytes with a 64 KiB buffer", largest)
+				}
+				if requests < 10 {
+					t.Errorf("%d requests: the buffer bound did not send early", requests)
+				}
+			} else if requests > 6 {
+				t.Errorf("%d requests for %d objects with the default buffer", requests, 3*hosts)
+			}
+		})
+	}
+}

@@ -257,6 +257,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := cfg.Source.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.DetectionSplit < 0 || cfg.DetectionSplit > qualys.MaxHostAssetPageSize {
+		return nil, fmt.Errorf("carsync: DetectionSplit %d: want 0 (automatic) to %d", cfg.DetectionSplit, qualys.MaxHostAssetPageSize)
+	}
 	if cfg.PageSize <= 0 || cfg.PageSize > qualys.MaxHostAssetPageSize {
 		cfg.PageSize = qualys.MaxHostAssetPageSize
 	}

@@ -552,14 +552,16 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 }
 
-// -overlap reaches carsync.Config.Overlap, and an overlapped run imports
-// every host.
+// -overlap (on by default) and -detection_split reach carsync.Config, an
+// overlapped run and a sequential one import every host, and a negative
+// split is refused.
 func TestOverlapFlag(t *testing.T) {
 	w := newWorld(t, 30)
 	for _, tc := range []struct {
-		args []string
-		want bool
-	}{{w.args(), false}, {w.args("-overlap"), true}} {
+		args  []string
+		want  bool
+		split int
+	}{{w.args(), true, 0}, {w.args("-overlap=false"), false, 0}, {w.args("-detection_split", "1"), true, 1}} {
 		var o options
 		fs := newFlags(&o, io.Discard)
 		if err := fs.Parse(tc.args); err != nil {
@@ -571,11 +573,17 @@ func TestOverlapFlag(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.Overlap != tc.want {
-			t.Errorf("%v: Overlap %v, want %v", tc.args[len(tc.args)-1], cfg.Overlap, tc.want)
+		if cfg.Overlap != tc.want || cfg.DetectionSplit != tc.split {
+			t.Errorf("%v: Overlap %v, DetectionSplit %d; want %v, %d", tc.args[len(tc.args)-1], cfg.Overlap, cfg.DetectionSplit, tc.want, tc.split)
 		}
 	}
-	if code, sum, stderr := w.run(t, w.args("-overlap")...); code != 0 || sum.Hosts != 30 {
-		t.Fatalf("-overlap run: exit %d, %d hosts\n%s", code, sum.Hosts, lastLines(stderr, 5))
+	if code, _, stderr := w.run(t, w.args("-detection_split", "-2")...); code != exitUsage || !strings.Contains(stderr, "-detection_split must be") {
+		t.Errorf("-detection_split -2: exit %d\n%s", code, lastLines(stderr, 3))
+	}
+	if code, sum, stderr := w.run(t, w.args("-overlap=false")...); code != 0 || sum.Hosts != 30 {
+		t.Fatalf("-overlap=false run: exit %d, %d hosts\n%s", code, sum.Hosts, lastLines(stderr, 5))
+	}
+	if code, sum, stderr := w.run(t, w.args("-full")...); code != 0 || sum.Hosts != 30 {
+		t.Fatalf("overlapped full run: exit %d, %d hosts\n%s", code, sum.Hosts, lastLines(stderr, 5))
 	}
 }
