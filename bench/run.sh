@@ -2,10 +2,12 @@
 # Measures qualysbridge's performance targets side by side and prints one
 # table: detection decoding (ours, encoding/xml per host, lxml iterparse,
 # xmltodict) on the same generated file, memory on a 1 GB stream, and the
-# CAR connector at 2,000 and 20,000 hosts against fakes in another process.
+# CAR connector at 2,000 and 20,000 hosts against fakes in another process,
+# also one call at a time and under issue 20's latency model.
 #
-#   bash bench/run.sh            # full run (about 3 minutes on 2 cores)
+#   bash bench/run.sh            # full run (about 5 minutes on 2 cores)
 #   BENCH_MB=50 bash bench/run.sh  # smaller decode file, quicker
+#   BENCH_100K=1 bash bench/run.sh # also 100,000 hosts (the fakes need ~12 GB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
@@ -50,10 +52,15 @@ echo "== decoding a ${STREAM_MB} MB stream from a pipe (memory)" >&2
 "$out/gen" -hosts "$(hosts_for_mb "$STREAM_MB")" -detections $DETS -o - 2>/dev/null | "$out/decode" -impl ours -file - |
   sed 's/"impl":"ours"/"impl":"ours, 1 GB stream"/' >> "$results"
 
-connector() { # hosts -> one JSON line
-  local hosts=$1 fifo="$out/fakes.in" envf="$out/fakes.env"
-  rm -f "$fifo"; mkfifo "$fifo"
-  "$out/fakes" -hosts "$hosts" -detections $DETS < "$fifo" > "$envf" &
+connector() { # hosts label [fakes flags...] [-- connector flags...] -> one JSON line
+  local hosts=$1 label=$2 fifo="$out/fakes.in" envf="$out/fakes.env" stats="$out/fakes.stats.json"
+  shift 2
+  local fflags=() cflags=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do fflags+=("$1"); shift; done
+  [ "${1:-}" = -- ] && shift
+  cflags=("$@")
+  rm -f "$fifo" "$stats"; mkfifo "$fifo"
+  "$out/fakes" -hosts "$hosts" -detections $DETS -stats "$stats" "${fflags[@]}" < "$fifo" > "$envf" &
   local fpid=$!
   exec 9>"$fifo"
   until grep -q READY=1 "$envf" 2>/dev/null; do sleep 0.2; done
@@ -64,24 +71,48 @@ connector() { # hosts -> one JSON line
   start=$(date +%s.%N)
   QUALYS_PASSWORD=$QUALYS_PASSWORD CAR_API_KEY=$CAR_API_KEY CAR_PASSWORD=$CAR_PASSWORD \
     "$TIME" -f '%M %U %S' -o "$out/time.txt" "$out/car-connector" -qualys_url "$QUALYS_URL" -qualys_gateway "$QUALYS_GATEWAY" \
-    -username "$QUALYS_USER" -url "$CAR_URL" -verify_ssl=false -working_dir "$wd" -json > "$out/summary.json" 2> "$out/connector.log"
+    -username "$QUALYS_USER" -url "$CAR_URL" -verify_ssl=false -working_dir "$wd" -json "${cflags[@]}" > "$out/summary.json" 2> "$out/connector.log"
   end=$(date +%s.%N)
   exec 9>&-
   wait $fpid || true
   read -r rss_kb utime stime < "$out/time.txt"
-  "$PY" - "$hosts" "$rss_kb" "$utime" "$stime" "$start" "$end" "$out/summary.json" <<'PY'
-import json, sys
-hosts, rss, ut, st, start, end, path = sys.argv[1:]
+  "$PY" - "$hosts" "$rss_kb" "$utime" "$stime" "$start" "$end" "$out/summary.json" "$label" "$stats" <<'PY'
+import json, math, sys
+hosts, rss, ut, st, start, end, path, label, stats = sys.argv[1:]
 s = json.load(open(path))
 wall = float(end) - float(start)
-calls = s.get("qualys_calls") or s.get("QualysCalls") or {}
-print(json.dumps({"impl": f"connector, {hosts} hosts", "hosts": int(hosts), "seconds": wall, "cpu_seconds": float(ut) + float(st),
-                  "peak_rss_mb": int(rss) / 1024, "hosts_per_s": int(hosts) / wall, "qualys_calls": calls}))
+calls = s.get("qualys_calls") or {}
+row = {"impl": f"connector, {label}", "hosts": int(hosts), "seconds": wall, "cpu_seconds": float(ut) + float(st),
+       "peak_rss_mb": int(rss) / 1024, "hosts_per_s": int(hosts) / wall, "qualys_calls": calls}
+# The floor of a run under the latency model: the time the busiest API needs
+# to deliver its answers with its concurrency limit always in use, each call
+# waiting its time to first byte: (calls x ttfb + bytes / rate) / limit.
+apis = json.load(open(stats))
+floors = {}
+for api, a in apis.items():
+    lat = a["latency"]
+    if not lat["ttfb_seconds"] and not lat["bytes_per_second"]:
+        continue
+    limit = a.get("concurrency_limit") or 1
+    pace = a["bytes"] / lat["bytes_per_second"] if lat["bytes_per_second"] else 0
+    floors[api] = {"floor_s": (a["calls"] * lat["ttfb_seconds"] + pace) / limit, "bytes_only_s": pace / limit,
+                   "calls": a["calls"], "mb": a["bytes"] / 1e6, "limit": limit, "peak_concurrency": a["peak_concurrency"]}
+if floors:
+    busiest = max(floors, key=lambda k: floors[k]["floor_s"])
+    row["floor"] = dict(floors[busiest], api=busiest)
+print(json.dumps(row))
 PY
 }
 echo "== connector at 2,000 and 20,000 hosts (fakes in another process)" >&2
-connector 2000 >> "$results"
-connector 20000 >> "$results"
+connector 2000 "2,000 hosts" >> "$results"
+connector 20000 "20,000 hosts" >> "$results"
+connector 20000 "20,000 hosts, -overlap=false" -- -overlap=false >> "$results"
+echo "== connector at 20,000 hosts under issue 20's latency model (about a minute)" >&2
+connector 20000 "20,000 hosts, latency" -latency >> "$results"
+if [ "${BENCH_100K:-0}" = 1 ]; then
+  echo "== connector at 100,000 hosts (the fakes need about 12 GB; about 4 minutes)" >&2
+  connector 100000 "100,000 hosts" >> "$results"
+fi
 
 "$PY" - "$results" <<'PY'
 import json, sys
@@ -99,13 +130,18 @@ for r in rows:
           f"| {r['impl']} | {r['mb']:.0f} | {r['mb_per_s']:.0f} | {ratio:.1f}x | - |", f" {r['peak_rss_mb']:.0f} |")
 con = [r for r in rows if r["impl"].startswith("connector")]
 if con:
-    print("\n| connector run | hosts/s | wall s | CPU s | peak RSS MB | Qualys calls per API |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("\n| connector run (full import) | hosts/s | wall s | CPU s | CPU ms/host | peak RSS MB | Qualys calls per API |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for r in con:
         calls = ", ".join(f"{'/'.join(k.rstrip('/').split('/')[-3:])}={v}" for k, v in sorted(r["qualys_calls"].items()))
-        print(f"| {r['impl']} | {r['hosts_per_s']:.0f} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['peak_rss_mb']:.0f} | {calls} |")
-    if len(con) == 2:
-        print(f"\nRSS at 20,000 hosts / RSS at 2,000 hosts: {con[1]['peak_rss_mb'] / con[0]['peak_rss_mb']:.2f} (target <= 1.5)")
+        print(f"| {r['impl']} | {r['hosts_per_s']:.0f} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {1000 * r['cpu_seconds'] / r['hosts']:.2f} | {r['peak_rss_mb']:.0f} | {calls} |")
+    for r in con:
+        f = r.get("floor")
+        if f:
+            print(f"\n{r['impl']}: floor = (calls x ttfb + bytes / rate) / limit on {f['api']} = {f['floor_s']:.1f} s "
+                  f"({f['calls']} calls, {f['mb']:.0f} MB, limit {f['limit']}, peak {f['peak_concurrency']} in flight); "
+                  f"wall / floor = {r['seconds'] / f['floor_s']:.2f} (target <= 1.25); bytes alone at the limit: {f['bytes_only_s']:.1f} s")
+    print("\npeak RSS, every run: target <= 64 MB: " + ", ".join(f"{r['peak_rss_mb']:.0f}" for r in con))
 if ours:
     for name, target in (("lxml iterparse", 1.0), ("xmltodict (whole document)", 3.0), ("encoding/xml", 1.0)):
         if name in dec:

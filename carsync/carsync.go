@@ -2,14 +2,25 @@
 // Assets and Risk: the engine of the Qualys CAR connector, built only on the
 // public qualys, car and mapping packages.
 //
-// A full import streams every host asset page by page; for each page it
-// fetches the page's detections in one call (ids=), the page's
-// applications from the gateway (merge-joined by asset id, both streams
-// being in id order) and the KnowledgeBase entries of QIDs not sent yet,
-// maps each host with mapping.CAR and streams the graph into a car.Import.
-// Memory holds one page of hosts with their detections and applications,
-// plus two sets of int64s for the run: the asset ids already mapped and the
-// QIDs already sent (a few bytes per host and per QID, never a host's data).
+// A full import streams every host asset page by page. A page's VM hosts
+// get their detections in one call (ids=; several, by host id range, when
+// split), its applications come from the gateway (merge-joined by asset
+// id, both streams being in id order), and each host is mapped with
+// mapping.CAR as its detections arrive and streamed into a car.Import.
+// The KnowledgeBase entries of QIDs not sent yet are read meanwhile; a
+// vulnerability vertex, and the edges to it, wait for its entry, so that
+// it is sent whole and before its edges. With Config.Overlap the Qualys
+// calls run concurrently (see stream.go): detection calls keep the
+// subscription's concurrency limit in use, the next host asset and gateway
+// pages are listed ahead, and the KnowledgeBase is read in its own stage.
+// Memory holds the pages in flight (at most 4, their host assets and
+// applications, released host by host), the hosts being mapped, the edges
+// waiting for a KnowledgeBase entry (at most 10,000 before the run waits
+// for one), the import's batches (car.MaxBufferedBytes) and two sets of
+// int64s for the run: the asset ids already mapped and the QIDs already
+// sent (a few bytes per host and per QID, never a host's data). Which
+// host's detection RESULTS becomes a vulnerability's description depends,
+// with Overlap, on which host reports the QID first.
 //
 // An incremental import reads the window from the model state saved on the
 // CAR source and sends only what changed since: host assets updated in the

@@ -15,10 +15,12 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/qualysbridge/qualysbridge/car/cartest"
@@ -30,24 +32,61 @@ func main() {
 	dets := flag.Int("detections", 30, "average detections per host")
 	slow := flag.Bool("latency", false, "answer with a real subscription's latency (see the command's doc)")
 	conc := flag.Int("concurrency", 3, "the concurrency limit of every FO API")
+	stats := flag.String("stats", "", "when standard input closes, write each Qualys API's calls, answer bytes, peak concurrency and latency model to this file (JSON)")
 	flag.Parse()
 	opts := []qualystest.Option{qualystest.WithTLS(), qualystest.WithTenant(qualystest.Generate(1, *hosts, qualystest.WithDetectionsPerHost(*dets)))}
+	model := map[string]latency{}
 	if *slow {
-		opts = append(opts,
-			qualystest.WithLatency(qualystest.APIDetections, 2*time.Second, 4<<20),
-			qualystest.WithLatency(qualystest.APIHostAssets, 500*time.Millisecond, 0),
-			qualystest.WithLatency(qualystest.APIGatewayAssets, 500*time.Millisecond, 0),
-			qualystest.WithLatency(qualystest.APIKnowledgeBase, time.Second, 0))
+		model = map[string]latency{
+			qualystest.APIDetections:    {TTFB: 2, BytesPerSecond: 4 << 20},
+			qualystest.APIHostAssets:    {TTFB: 0.5},
+			qualystest.APIGatewayAssets: {TTFB: 0.5},
+			qualystest.APIKnowledgeBase: {TTFB: 1},
+		}
+		for api, l := range model {
+			opts = append(opts, qualystest.WithLatency(api, time.Duration(l.TTFB*float64(time.Second)), l.BytesPerSecond))
+		}
 	}
 	for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase, qualystest.APISearchLists, qualystest.APIAssetGroups} {
 		opts = append(opts, qualystest.WithLimit(api, qualystest.Limit{Concurrency: *conc}))
 	}
 	q := qualystest.NewServer(opts...)
 	defer q.Close()
-	c := cartest.NewServer(cartest.WithTLS(), cartest.WithJobPolls(0))
+	c := cartest.NewServer(cartest.WithTLS(), cartest.WithJobPolls(0), cartest.WithVertexOrder())
 	defer c.Close()
 	user, pass := q.Credentials()
 	fmt.Printf("QUALYS_URL=%s\nQUALYS_GATEWAY=%s\nQUALYS_USER=%s\nQUALYS_PASSWORD=%s\nCAR_URL=%s\nCAR_API_KEY=%s\nCAR_PASSWORD=%s\nREADY=1\n",
 		q.URL, q.GatewayURL, user, pass, c.URL, cartest.DefaultAPIKey, cartest.DefaultPassword)
 	io.Copy(io.Discard, os.Stdin)
+	if *stats != "" {
+		out := map[string]apiStats{}
+		for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase, qualystest.APIHostAssets, qualystest.APIGatewayAssets} {
+			st := apiStats{Calls: q.Calls(api), Bytes: q.BytesServed(api), PeakConcurrency: q.PeakConcurrency(api), Latency: model[api]}
+			if strings.HasPrefix(api, "/api/") {
+				st.Limit = *conc
+			}
+			out[api] = st
+		}
+		b, _ := json.MarshalIndent(out, "", "  ")
+		if err := os.WriteFile(*stats, b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "fakes:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// latency is one API's latency model: seconds to the first byte and the
+// body's pace per call (0: unpaced).
+type latency struct {
+	TTFB           float64 `json:"ttfb_seconds"`
+	BytesPerSecond int     `json:"bytes_per_second"`
+}
+
+// apiStats is what the fakes saw of one API during a run.
+type apiStats struct {
+	Calls           int     `json:"calls"`
+	Bytes           int64   `json:"bytes"`
+	PeakConcurrency int     `json:"peak_concurrency"`
+	Limit           int     `json:"concurrency_limit,omitempty"`
+	Latency         latency `json:"latency"`
 }

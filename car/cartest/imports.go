@@ -236,12 +236,36 @@ func (s *Server) importData(w http.ResponseWriter, body []byte, f *Fault) {
 			j.pollsLeft = f.StallJob
 		}
 	}
+	if s.vertexOrder && j.err == "" {
+		if missing := s.missingEnd(source, colls); missing != "" {
+			j.err, j.statusCode = "edge names a vertex not imported yet: "+missing, 400
+		}
+	}
 	j.apply = func() { s.store(source, reportKey, src, colls) }
 	id := s.newJob(j)
 	s.running++
 	s.peak = max(s.peak, s.running)
 	writeJSON(w, 200, map[string]any{"id": id, "status": "INPROGRESS",
 		"message": "Check the status of the import by calling the endpoint GET /importstatus/" + id + " or GET /importstatus?ids=" + id})
+}
+
+// missingEnd returns the first edge end, "<collection>/<id>", that no
+// finished job of the source imported (s.mu held).
+func (s *Server) missingEnd(source string, colls map[string][]map[string]any) string {
+	for coll, objs := range colls {
+		end1, end2, isEdge := strings.Cut(coll, "_")
+		if !isEdge || vertexColls[coll] {
+			continue
+		}
+		for _, o := range objs {
+			for _, end := range [][2]string{{end1, endID(o, end1, "_from", "_from_external_id")}, {end2, endID(o, end2, "_to", "_to_external_id")}} {
+				if s.vertices[vkey{source, end[0], end[1]}] == nil {
+					return end[0] + "/" + end[1]
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // store applies a finished import job: the source's fields, the report in

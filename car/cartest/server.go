@@ -63,6 +63,13 @@ func WithJobPolls(n int) Option { return func(s *Server) { s.jobPolls = n } }
 // skip verification).
 func WithTLS() Option { return func(s *Server) { s.tls = true } }
 
+// WithVertexOrder makes an import job fail when one of its edges names a
+// vertex of the source that no finished job imported: a client that sends
+// an edge before the job holding its vertex completed is caught. CAR's
+// documentation does not say what it does with such an edge; an import
+// that relies on it is wrong either way.
+func WithVertexOrder() Option { return func(s *Server) { s.vertexOrder = true } }
+
 // WithDatabaseMissing starts with no database, as a new CAR tenant.
 func WithDatabaseMissing() Option { return func(s *Server) { s.dbExists = false } }
 
@@ -141,6 +148,8 @@ type Server struct {
 	hs       *httptest.Server
 	tls      bool
 	jobPolls int
+	// vertexOrder: see WithVertexOrder.
+	vertexOrder bool
 	dbExists bool
 
 	mu        sync.Mutex

@@ -1,6 +1,7 @@
 package cartest
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -72,5 +73,37 @@ func TestAuthAndFaults(t *testing.T) {
 	}
 	if status, _ := do(t, srv, "GET", "/databases", ""); status != 200 {
 		t.Errorf("fault applied twice: %d", status)
+	}
+}
+
+// WithVertexOrder fails the job of an edge whose vertex no finished job
+// imported, and accepts it once the vertex's job finished.
+func TestWithVertexOrder(t *testing.T) {
+	srv := NewServer(WithVertexOrder())
+	defer srv.Close()
+	env := func(coll, objs string) string {
+		return `{"source":{"_key":"S"},"report":{"_key":"1","timestamp":1},"` + coll + `":` + objs + `}`
+	}
+	status := func(body string) string {
+		code, out := do(t, srv, "POST", "/imports", body)
+		if code != 200 {
+			t.Fatalf("import refused: %d %s", code, out)
+		}
+		var job struct{ ID string }
+		json.Unmarshal([]byte(out), &job)
+		_, st := do(t, srv, "GET", "/importstatus?ids="+job.ID, "")
+		return st
+	}
+	edge := env("asset_ipaddress", `[{"_from_external_id":"1","_to":"ipaddress/10.0.0.1"}]`)
+	if st := status(edge); !strings.Contains(st, "error_imports") || !strings.Contains(st, "not imported yet: asset/1") {
+		t.Fatalf("edge before its vertices: %s; want the job failed naming asset/1", st)
+	}
+	status(env("asset", `[{"external_id":"1","name":"a"}]`))
+	if st := status(edge); !strings.Contains(st, "ipaddress/10.0.0.1") {
+		t.Fatalf("edge before its ipaddress: %s; want the job failed naming it", st)
+	}
+	status(env("ipaddress", `[{"_key":"10.0.0.1"}]`))
+	if st := status(edge); !strings.Contains(st, `"complete_imports":[{`) {
+		t.Fatalf("edge after both vertices: %s; want it complete", st)
 	}
 }

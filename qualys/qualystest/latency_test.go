@@ -50,3 +50,22 @@ func TestWithLatency(t *testing.T) {
 	}
 
 }
+
+// BytesServed counts each API's answer bytes, paced or not.
+func TestBytesServed(t *testing.T) {
+	t.Parallel()
+	srv := NewServer(WithTenant(Generate(2, 30)), WithLatency(APIDetections, 0, 4<<20))
+	defer srv.Close()
+	var want int64
+	for range 2 {
+		_, body := post(t, srv, APIDetections, url.Values{"action": {"list"}}, nil)
+		want += int64(len(body))
+	}
+	_, kb := post(t, srv, APIKnowledgeBase, url.Values{"action": {"list"}, "ids": {"10000"}}, nil)
+	if got := srv.BytesServed(APIDetections); got != want || want == 0 {
+		t.Errorf("detections: BytesServed %d, want the %d bytes read", got, want)
+	}
+	if got := srv.BytesServed(APIKnowledgeBase); got != int64(len(kb)) {
+		t.Errorf("KnowledgeBase: BytesServed %d, want %d", got, len(kb))
+	}
+}

@@ -212,6 +212,7 @@ type Server struct {
 	calls       map[string]int
 	inFlight    map[string]int
 	peak        map[string]int
+	served      map[string]int64 // answer body bytes per API
 	pageHook    func(api string, page int)
 	pageCounter map[string]int
 	fired       map[string]int
@@ -263,7 +264,7 @@ func NewServer(opts ...Option) *Server {
 		kb: map[int64]*qualys.Vulnerability{}, assets: map[int64]*qualys.Asset{},
 		lists: map[int64]*searchList{}, nextListID: 1700000, tokens: map[string]time.Time{},
 		limits: map[string]*limitState{}, latency: map[string]latency{}, calls: map[string]int{}, inFlight: map[string]int{},
-		peak: map[string]int{}, pageCounter: map[string]int{}, fired: map[string]int{}, refusals: map[string]int{},
+		peak: map[string]int{}, served: map[string]int64{}, pageCounter: map[string]int{}, fired: map[string]int{}, refusals: map[string]int{},
 		versions: defaultVersionPolicies(),
 	}
 	for _, o := range opts {
@@ -406,6 +407,36 @@ func (s *Server) TotalCalls() int {
 	return n
 }
 
+// BytesServed returns the bytes of answer bodies an API has written (for
+// example to compute the time a latency model needs to deliver them).
+func (s *Server) BytesServed(api string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served[api]
+}
+
+// countWriter counts an API's answer bytes.
+type countWriter struct {
+	http.ResponseWriter
+	s   *Server
+	api string
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.s.mu.Lock()
+	c.s.served[c.api] += int64(n)
+	c.s.mu.Unlock()
+	return n, err
+}
+
+// Flush passes a flush through.
+func (c *countWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // PeakConcurrency returns the most calls an API had in flight at once.
 func (s *Server) PeakConcurrency(api string) int {
 	s.mu.Lock()
@@ -474,6 +505,7 @@ func (s *Server) wrap(h handler) http.HandlerFunc {
 		}
 		fault := s.matchFault(api, n)
 		s.mu.Unlock()
+		w = &countWriter{ResponseWriter: w, s: s, api: api}
 		defer func() {
 			s.mu.Lock()
 			s.inFlight[api]--
