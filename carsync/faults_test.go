@@ -66,7 +66,7 @@ func injectRandomFaults(rng *rand.Rand, q *qualystest.Server, c *cartest.Server)
 }
 
 // TestFaultInjection runs the connector engine against fakes with seeded
-// random faults. For each seed, either the run succeeds and CAR's graph
+// random faults, each seed with and without Overlap. For each seed, either the run succeeds and CAR's graph
 // equals the graph of a fault-free run, or it fails with a typed error and
 // the following fault-free run makes the graph equal.
 func TestFaultInjection(t *testing.T) {
@@ -82,8 +82,11 @@ func TestFaultInjection(t *testing.T) {
 
 	var runs, recovered, repaired, lost, extra, refusals, peak int
 	fired := map[string]int{}
-	for seed := 1; seed <= *faultSeeds; seed++ {
+	for run := 0; run < 2**faultSeeds; run++ {
+		// Each seed twice: one call at a time, then with Overlap.
+		seed, overlap := run/2+1, run%2 == 1
 		e := newEnv(t, hosts, qualystest.WithLimit(qualystest.APIDetections, limit))
+		e.cfg.Overlap = overlap
 		rng := rand.New(rand.NewPCG(uint64(seed), 99))
 		injectRandomFaults(rng, e.q, e.c)
 		runs++
@@ -96,21 +99,21 @@ func TestFaultInjection(t *testing.T) {
 			var ce *car.Error
 			var jf *car.JobFailedError
 			if !errors.As(err, &qe) && !errors.As(err, &qd) && !errors.As(err, &ce) && !errors.As(err, &jf) {
-				t.Errorf("seed %d: untyped failure %T: %v", seed, err, err)
+				t.Errorf("seed %d (overlap %v): untyped failure %T: %v", seed, overlap, err, err)
 			}
 			if len(err.Error()) > 2000 || !strings.HasPrefix(err.Error(), "carsync:") {
-				t.Errorf("seed %d: unclear error %q", seed, err)
+				t.Errorf("seed %d (overlap %v): unclear error %q", seed, overlap, err)
 			}
 			e.q.ClearFaults()
 			e.c.ClearFaults()
 			if _, err := carsync.Run(context.Background(), e.cfg); err != nil {
-				t.Fatalf("seed %d: the fault-free run after a failure failed: %v", seed, err)
+				t.Fatalf("seed %d (overlap %v): the fault-free run after a failure failed: %v", seed, overlap, err)
 			}
 			repaired++
 		}
 		got := activeGraph(e.c)
 		if d := cmp.Diff(want, got); d != "" {
-			t.Errorf("seed %d: CAR graph differs from a fault-free run (-want +got):\n%s", seed, d)
+			t.Errorf("seed %d (overlap %v): CAR graph differs from a fault-free run (-want +got):\n%s", seed, overlap, d)
 		}
 		l, x := diffCounts(want, got)
 		lost += l

@@ -117,6 +117,14 @@ func (s *slots) add(d int) {
 	s.mu.Unlock()
 }
 
+// poke wakes the waiters to look at the limit again.
+func (s *slots) poke() {
+	s.mu.Lock()
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.mu.Unlock()
+}
+
 // pipeline is one full import's stages.
 type pipeline struct {
 	r      *run
@@ -172,7 +180,19 @@ func (r *run) detectionLimit() int {
 	if !r.cfg.Overlap {
 		return 1
 	}
-	return min(r.cfg.Qualys.Concurrency(r.cfg.Qualys.EndpointPath(qualys.EndpointDetections)), maxDetectionCalls)
+	return r.learnedLimit(qualys.EndpointDetections, maxDetectionCalls)
+}
+
+// learnedLimit is the client's slots for an FO endpoint, up to most, and
+// one until an answer of the endpoint has said what the subscription
+// allows (X-Concurrency-Limit-Limit): the limit is never exceeded, not
+// even by the first calls of a run.
+func (r *run) learnedLimit(e qualys.Endpoint, most int) int {
+	path := r.cfg.Qualys.EndpointPath(e)
+	if _, known := r.cfg.Qualys.RateFor(path); !known {
+		return 1
+	}
+	return min(r.cfg.Qualys.Concurrency(path), most)
 }
 
 // openLimit is how many pages may be in flight.
@@ -310,10 +330,16 @@ func splitIDs(ids []int64, n int) [][]int64 {
 func (p *pipeline) detections(ctx context.Context, sp *streamPage, ids []int64) {
 	defer p.calls.add(-1)
 	q := qualys.DetectionQuery{IDs: ids, TruncationLimit: len(ids)}
+	first := true
 	for h, err := range p.r.cfg.Qualys.Detections.List(ctx, &q) {
 		if err != nil {
 			p.emit(ctx, streamEvent{err: fmt.Errorf("carsync: listing detections: %w", err)})
 			return
+		}
+		if first {
+			// The answer's headers are in: the limit may be known now.
+			first = false
+			p.calls.poke()
 		}
 		if !p.emit(ctx, streamEvent{page: sp, host: h}) {
 			return
@@ -533,7 +559,7 @@ func (j *joiner) askKB(ctx context.Context) error {
 	for {
 		slots := 1
 		if j.eager {
-			slots = min(kbWorkers, j.r.cfg.Qualys.Concurrency(j.r.cfg.Qualys.EndpointPath(qualys.EndpointKnowledgeBase)))
+			slots = j.r.learnedLimit(qualys.EndpointKnowledgeBase, kbWorkers)
 		}
 		if j.kbInFlight >= slots || len(j.pending) == 0 {
 			return nil

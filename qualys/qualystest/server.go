@@ -195,24 +195,27 @@ type Server struct {
 	jwtLife       time.Duration
 	pendingTenant *Tenant
 
-	mu          sync.Mutex
-	hostAssets  map[int64]*qualys.HostAsset
-	detections  map[int64]*qualys.DetectionHost
-	kb          map[int64]*qualys.Vulnerability
-	assets      map[int64]*qualys.Asset
-	groups      []AssetGroup
-	lists       map[int64]*searchList
-	nextListID  int64
-	tokens      map[string]time.Time
-	tokenSeq    int
-	limits      map[string]*limitState
-	latency     map[string]latency
-	faults      []*Fault
-	requests    []Request
-	calls       map[string]int
-	inFlight    map[string]int
-	peak        map[string]int
-	served      map[string]int64 // answer body bytes per API
+	mu         sync.Mutex
+	hostAssets map[int64]*qualys.HostAsset
+	detections map[int64]*qualys.DetectionHost
+	kb         map[int64]*qualys.Vulnerability
+	assets     map[int64]*qualys.Asset
+	groups     []AssetGroup
+	lists      map[int64]*searchList
+	nextListID int64
+	tokens     map[string]time.Time
+	tokenSeq   int
+	limits     map[string]*limitState
+	latency    map[string]latency
+	faults     []*Fault
+	requests   []Request
+	calls      map[string]int
+	inFlight   map[string]int
+	peak       map[string]int
+	// served counts answer body bytes per API, under its own lock (the
+	// handlers write while holding mu).
+	servedMu    sync.Mutex
+	served      map[string]int64
 	pageHook    func(api string, page int)
 	pageCounter map[string]int
 	fired       map[string]int
@@ -410,8 +413,8 @@ func (s *Server) TotalCalls() int {
 // BytesServed returns the bytes of answer bodies an API has written (for
 // example to compute the time a latency model needs to deliver them).
 func (s *Server) BytesServed(api string) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.servedMu.Lock()
+	defer s.servedMu.Unlock()
 	return s.served[api]
 }
 
@@ -424,9 +427,9 @@ type countWriter struct {
 
 func (c *countWriter) Write(b []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(b)
-	c.s.mu.Lock()
+	c.s.servedMu.Lock()
 	c.s.served[c.api] += int64(n)
-	c.s.mu.Unlock()
+	c.s.servedMu.Unlock()
 	return n, err
 }
 
