@@ -19,20 +19,24 @@ import (
 // flight, never a page of detections:
 //
 //   - the page stage lists host assets page by page (one page ahead with
-//     Overlap), joins each page with its gateway applications (the gateway
-//     listing runs ahead in its own goroutine) and cuts the page's VM host
-//     ids into host id ranges, one detection call each (see split);
+//     Overlap), hands each page to the applications stage and cuts the
+//     page's VM host ids into host id ranges, one detection call each (see
+//     split); at most openLimit pages are in flight;
+//   - the applications stage merge-joins the gateway listing (which runs
+//     ahead in its own goroutine) with each page in turn, off the
+//     detection calls' path;
 //   - detection calls run concurrently, as many as the client's slots for
 //     the Host List Detection API (Client.Concurrency: what the server's
-//     X-Concurrency-Limit-Limit allows; one without Overlap); each host is
-//     handed on as it is decoded;
+//     X-Concurrency-Limit-Limit allows, one until an answer has said it;
+//     one without Overlap); each host is handed on as it is decoded;
 //   - the join stage (the caller's goroutine, the only one that touches the
 //     import, the summary and the KnowledgeBase state) maps each host with
 //     its asset and applications as its detections arrive and adds it to
 //     the CAR import, which keeps at most car.MaxOutstandingJobs jobs;
-//   - a KnowledgeBase stage reads the entries of QIDs seen for the first
-//     time. Until a QID's entry is back, its vulnerability vertex and the
-//     edges to it are held (a few strings per edge); then the vertex goes
+//   - the KnowledgeBase stage (kbWorkers goroutines) reads the entries of
+//     QIDs seen for the first time. Until a QID's entry is back, its
+//     vulnerability vertex and the edges to it are held (at most
+//     maxHeldEdges before the join stage waits); then the vertex goes
 //     first and its edges after it, so no edge precedes its vertex.
 //
 // The first error cancels every stage; the import is then aborted and no
@@ -54,9 +58,10 @@ type streamPage struct {
 	calls     int // detection calls not finished (join stage)
 }
 
-// streamEvent is what the stages send the join stage: a new page, one
-// host's detections, the end of a detection call, a KnowledgeBase answer,
-// the end of the pages, or an error.
+// streamEvent is what the page stage and the detection calls send the join
+// stage: a new page, one host's detections, the end of a detection call,
+// the end of the pages, or an error. (KnowledgeBase answers come on their
+// own channel, so that the join stage can wait for one alone.)
 type streamEvent struct {
 	page     *streamPage
 	newPage  bool
@@ -66,6 +71,7 @@ type streamEvent struct {
 	err      error
 }
 
+// kbAnswer is the KnowledgeBase stage's answer to one request.
 type kbAnswer struct {
 	qids    []string
 	entries map[string]*qualys.Vulnerability
@@ -196,7 +202,7 @@ func (r *run) learnedLimit(e qualys.Endpoint, most int) int {
 }
 
 // openLimit is how many pages may be in flight.
-func (r *run) openLimit() int { return min(r.detectionLimit(), maxOpenPages) }
+func (r *run) openLimit() int { return min(r.detectionLimit()+1, maxOpenPages) }
 
 // split is the number of detection calls a page of hosts is cut into:
 // DetectionSplit when set; else, with Overlap, enough for the pages in
@@ -340,6 +346,7 @@ func (p *pipeline) detections(ctx context.Context, sp *streamPage, ids []int64) 
 			// The answer's headers are in: the limit may be known now.
 			first = false
 			p.calls.poke()
+			p.open.poke()
 		}
 		if !p.emit(ctx, streamEvent{page: sp, host: h}) {
 			return
