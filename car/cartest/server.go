@@ -150,7 +150,7 @@ type Server struct {
 	jobPolls int
 	// vertexOrder: see WithVertexOrder.
 	vertexOrder bool
-	dbExists bool
+	dbExists    bool
 
 	mu        sync.Mutex
 	vertices  map[vkey]*VertexRecord
