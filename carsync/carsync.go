@@ -25,7 +25,7 @@
 // An incremental import reads the window from the model state saved on the
 // CAR source and sends only what changed since: host assets updated in the
 // window (with their whole current detections and their changed
-// applications), hosts whose detections changed (found with the window's
+// applications, streamed as a full import streams), hosts whose detections changed (found with the window's
 // listing, then sent with their whole current detections), assets whose
 // applications changed (with their detections), and assets removed from
 // Qualys (soft-deleted). For the hosts it sends, it disables the edges that
@@ -108,18 +108,22 @@ type Config struct {
 	// hosts report: one CAR query and one KnowledgeBase call per 1,000
 	// QIDs. (IBM's -update_existing_vulnerability_cve.)
 	RefreshVulnerabilities bool
-	// Overlap makes a full import run its Qualys calls concurrently: host
-	// asset pages and gateway applications are listed ahead, detection
-	// calls keep the Host List Detection API's concurrency limit in use
-	// (learned from X-Concurrency-Limit-Limit, shared with every other
-	// call of the client, never exceeded), the KnowledgeBase is read while
-	// detections stream, and CAR is written meanwhile. The calls made are
-	// the same as without, except for the split (DetectionSplit). Without
-	// it, one detection call runs at a time and the next page is listed
-	// once the current one is written. Either way hosts are mapped as their
-	// detections arrive: memory holds the pages in flight (their host
-	// assets and applications), not their detections. See bench/README.md
-	// for the measured effect.
+	// Overlap makes a full import, and the first step of an incremental
+	// one (the host assets changed in the window), run their Qualys calls
+	// concurrently: host asset pages and gateway applications are listed
+	// ahead, detection calls keep the Host List Detection API's
+	// concurrency limit in use (learned from X-Concurrency-Limit-Limit,
+	// shared with every other call of the client, never exceeded; one call
+	// until an answer has said it), the KnowledgeBase is read while
+	// detections stream, and CAR is written meanwhile. The detection, host
+	// asset and gateway calls are the same as without, except for the
+	// split (DetectionSplit); KnowledgeBase calls are asked earlier, at
+	// most 2 x pages + ceil(QIDs / 1,000) + 1. Without it, one detection
+	// call runs at a time, the next page is listed once the current one is
+	// written, and a run sends the same requests in the same order every
+	// time. Either way hosts are mapped as their detections arrive: memory
+	// holds the pages in flight (their host assets and applications), not
+	// their detections. See bench/README.md for the measured effect.
 	Overlap bool
 	// DetectionSplit is how many detection calls a host asset page's
 	// hosts are cut into, by host id range. 0 chooses: with Overlap, when

@@ -208,7 +208,8 @@ func (m *mutator) round(at time.Time) {
 
 // TestIncrementalEqualsFull: after random tenant changes, an incremental
 // run leaves CAR holding the same active vertices and edges as a full
-// import of the new state does, round after round.
+// import of the new state does, round after round, with and without
+// Overlap.
 func TestIncrementalEqualsFull(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -222,6 +223,8 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			t.Cleanup(full.Close)
 			cfgInc, cfgFull := config(t, q, inc), config(t, q, full)
 			cfgInc.PageSize, cfgFull.PageSize = 7, 7
+			// Odd sequences run both imports with Overlap.
+			cfgInc.Overlap, cfgFull.Overlap = seq%2 == 1, seq%2 == 1
 			now := base.Add(time.Hour)
 			cfgInc.Now, cfgFull.Now = func() time.Time { return now }, func() time.Time { return now }
 			mustRun(t, cfgInc)

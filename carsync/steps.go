@@ -260,33 +260,7 @@ func (r *run) incremental(ctx context.Context) error {
 // purged, gone from a rescan) are found. It returns the qwebHostIds sent;
 // gateway assets that matched no page are left in r.orphans.
 func (r *run) changedAssets(ctx context.Context) (handled map[int64]bool, err error) {
-	handled = map[int64]bool{}
-	gw := r.gateway(ctx, &qualys.AssetQuery{UpdatedSince: r.since})
-	defer gw.stop()
-	for page, err := range r.cfg.Qualys.HostAssets.Pages(ctx, &qualys.HostAssetQuery{PageSize: r.cfg.PageSize, UpdatedSince: r.since}) {
-		if err != nil {
-			return nil, fmt.Errorf("carsync: listing changed host assets: %w", err)
-		}
-		b, err := r.pageBatch(ctx, page.Assets, gw, &qualys.DetectionQuery{})
-		if err != nil {
-			return nil, err
-		}
-		b.stale, b.wholeDets = true, true
-		for _, a := range page.Assets {
-			if a.QWebHostID > 0 {
-				handled[a.QWebHostID] = true
-			}
-		}
-		if err := r.send(ctx, b); err != nil {
-			return nil, err
-		}
-	}
-	rest, err := gw.rest()
-	if err != nil {
-		return nil, fmt.Errorf("carsync: listing changed applications: %w", err)
-	}
-	r.orphans = append(r.orphans, rest...)
-	return handled, nil
+	return r.stream(ctx, true)
 }
 
 // changedDetections is step 2: hosts whose detections changed in the

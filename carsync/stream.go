@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/qualysbridge/qualysbridge/car"
 	"github.com/qualysbridge/qualysbridge/mapping"
@@ -131,31 +132,70 @@ func (s *slots) poke() {
 	s.mu.Unlock()
 }
 
-// pipeline is one full import's stages.
+// pipeline is one run of the stages: a full import's, or an incremental
+// import's first step (the host assets changed since r.since).
 type pipeline struct {
-	r      *run
-	events chan streamEvent
-	kbReq  chan []string
-	kbAns  chan *kbAnswer
-	calls  *slots // detection calls in flight
-	open   *slots // pages announced and not finished
-	wg     sync.WaitGroup
+	r *run
+	// incremental lists what changed since r.since, disables the edges
+	// of changed assets that no longer hold, and keeps the gateway assets
+	// no page matched (orphans) for the next steps.
+	incremental bool
+	orphans     []*qualys.Asset // applications stage; read after appsDone
+	orphansErr  error
+	appsDone    chan struct{}
+	j           *joiner
+	events      chan streamEvent
+	kbReq       chan []string
+	kbAns       chan *kbAnswer
+	calls       *slots // detection calls in flight
+	open        *slots // pages announced and not finished
+	wg          sync.WaitGroup
 }
 
 // streamFull runs the full import's pipeline until every host is added to
 // the import or the first error.
 func (r *run) streamFull(ctx context.Context) error {
+	_, err := r.stream(ctx, false)
+	return err
+}
+
+// stream runs the stages until every host is added to the import or the
+// first error. An incremental run returns the VM host ids of the changed
+// host assets and leaves the gateway assets no page matched in r.orphans.
+func (r *run) stream(ctx context.Context, incremental bool) (handled map[int64]bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &pipeline{r: r, events: make(chan streamEvent, 16), kbReq: make(chan []string, kbWorkers), kbAns: make(chan *kbAnswer, kbWorkers), calls: newSlots(), open: newSlots()}
+	defer cancel()
+	p := &pipeline{r: r, incremental: incremental, appsDone: make(chan struct{}), events: make(chan streamEvent, 16),
+		kbReq: make(chan []string, kbWorkers), kbAns: make(chan *kbAnswer, kbWorkers), calls: newSlots(), open: newSlots()}
 	p.wg.Add(1 + kbWorkers)
 	go func() { defer p.wg.Done(); p.emit(ctx, streamEvent{pagesEnd: true, err: p.pages(ctx)}) }()
 	for range kbWorkers {
 		go func() { defer p.wg.Done(); p.knowledgeBase(ctx) }()
 	}
-	err := p.join(ctx)
+	err = p.join(ctx)
+	if err == nil {
+		// The applications stage drains the gateway listing (orphans).
+		select {
+		case <-p.appsDone:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	cancel()
 	p.wg.Wait()
-	return err
+	for q := range p.j.sent {
+		if n, perr := strconv.ParseInt(q, 10, 64); perr == nil {
+			r.sentQIDs[n] = true
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.orphansErr != nil {
+		return nil, p.orphansErr
+	}
+	r.orphans = append(r.orphans, p.orphans...)
+	return p.j.handled, nil
 }
 
 // Bounds of the pipeline.
@@ -247,7 +287,7 @@ func (p *pipeline) pages(ctx context.Context) error {
 	p.wg.Add(1)
 	go func() { defer p.wg.Done(); p.applications(ctx, ahead, apps) }()
 	pages := prefetch(ctx, ahead, func(ctx context.Context) iter.Seq2[*qualys.HostAssetPage, error] {
-		return r.cfg.Qualys.HostAssets.Pages(ctx, &qualys.HostAssetQuery{PageSize: r.cfg.PageSize})
+		return r.cfg.Qualys.HostAssets.Pages(ctx, &qualys.HostAssetQuery{PageSize: r.cfg.PageSize, UpdatedSince: p.since()})
 	})
 	for page, err := range pages {
 		if err != nil {
@@ -303,18 +343,37 @@ type appsJob struct {
 // listing (in asset id order, like the pages) with each page in turn, off
 // the detection calls' path, and marks the page's applications ready.
 func (p *pipeline) applications(ctx context.Context, ahead int, jobs <-chan *appsJob) {
-	gw := p.r.gatewayAhead(ctx, ahead)
+	defer close(p.appsDone)
+	gw := p.r.gatewayAhead(ctx, ahead, p.since())
 	defer gw.stop()
 	for job := range jobs {
 		if !p.r.cfg.SkipApplications {
-			matched, _, err := gw.upTo(job.maxID, job.want)
+			matched, orphans, err := gw.upTo(job.maxID, job.want)
 			if err != nil {
 				job.sp.appsErr = fmt.Errorf("carsync: listing gateway applications: %w", err)
 			}
 			job.sp.apps = matched
+			if p.incremental {
+				p.orphans = append(p.orphans, orphans...)
+			}
 		}
 		close(job.sp.appsReady)
 	}
+	if p.incremental && ctx.Err() == nil {
+		rest, err := gw.rest()
+		if err != nil {
+			p.orphansErr = fmt.Errorf("carsync: listing changed applications: %w", err)
+		}
+		p.orphans = append(p.orphans, rest...)
+	}
+}
+
+// since is the start of the window listed: zero for a full import.
+func (p *pipeline) since() time.Time {
+	if p.incremental {
+		return p.r.since
+	}
+	return time.Time{}
 }
 
 // splitIDs cuts sorted ids into n contiguous ranges of nearly equal size
@@ -407,14 +466,23 @@ type joiner struct {
 	kbCalls   int
 	seen      int // distinct QIDs seen
 	pages     int // pages announced
-	open      int // pages whose detections are not all in
-	pagesEnd  bool
+	// handled (incremental) holds the VM host ids of the changed host
+	// assets; views the changed assets mapped whose edges that no longer
+	// hold are yet to be disabled.
+	handled  map[int64]bool
+	views    []*assetView
+	open     int // pages whose detections are not all in
+	pagesEnd bool
 }
 
 // join is the join stage: it runs until every page is finished and every
 // held vulnerability is sent, or the first error.
 func (p *pipeline) join(ctx context.Context) error {
 	j := &joiner{r: p.r, p: p, eager: p.r.cfg.Overlap, sent: map[string]bool{}, held: map[string]*heldVuln{}}
+	p.j = j
+	if p.incremental {
+		j.handled = map[int64]bool{}
+	}
 	for !j.pagesEnd || j.open > 0 || j.kbInFlight > 0 || len(j.held) > 0 {
 		var err error
 		if j.heldEdges >= maxHeldEdges && j.kbInFlight > 0 {
@@ -442,7 +510,7 @@ func (p *pipeline) join(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return j.flushViews(ctx)
 }
 
 func (j *joiner) handle(ctx context.Context, ev streamEvent) error {
@@ -454,6 +522,13 @@ func (j *joiner) handle(ctx context.Context, ev streamEvent) error {
 	case ev.newPage:
 		j.pages++
 		j.open++
+		if j.handled != nil {
+			for _, a := range ev.page.assets {
+				if a.QWebHostID > 0 {
+					j.handled[a.QWebHostID] = true
+				}
+			}
+		}
 		if ev.page.calls == 0 {
 			return j.pageDone(ctx, ev.page)
 		}
@@ -481,6 +556,11 @@ func (j *joiner) pageDone(ctx context.Context, sp *streamPage) error {
 				return err
 			}
 		}
+	}
+	select { // the applications stage is done with the page
+	case <-sp.appsReady:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	sp.assets, sp.byHost, sp.apps = nil, nil, nil
 	j.pageEnded = true
@@ -522,6 +602,11 @@ func (j *joiner) host(ctx context.Context, sp *streamPage, i int, det *qualys.De
 	r.sum.Hosts++
 	r.sum.Vertices += len(g.Vertices)
 	r.sum.Edges += len(g.Edges)
+	if j.p.incremental && !a.Created.IsZero() && a.Created.Before(r.since) {
+		// A changed asset that existed before: its edges that no
+		// longer hold are disabled once it is sent (flushViews).
+		j.views = append(j.views, newAssetView(a.ID, g, ga != nil, true))
+	}
 	out := car.Graph{Vertices: g.Vertices[:0]}
 	for _, v := range g.Vertices {
 		cv, ok := v.(*car.Vulnerability)
@@ -548,7 +633,27 @@ func (j *joiner) host(ctx context.Context, sp *streamPage, i int, det *qualys.De
 		return fmt.Errorf("carsync: host asset %d: %w", a.ID, err)
 	}
 	r.progress(false)
+	if len(j.views) >= staleGroup {
+		return j.flushViews(ctx)
+	}
 	return nil
+}
+
+// staleGroup is the changed assets whose stale edges are looked up in CAR
+// together.
+const staleGroup = 100
+
+// flushViews disables the edges of the changed assets in j.views that no
+// longer hold: addresses, MACs, names, accounts, places, applications and
+// QIDs (the detections of a changed asset are fetched whole).
+func (j *joiner) flushViews(ctx context.Context) error {
+	if len(j.views) == 0 {
+		return nil
+	}
+	kinds := append(append([]string(nil), staleKinds...), car.CollApplication, car.CollVulnerability)
+	err := j.r.disableStale(ctx, j.views, kinds)
+	j.views = j.views[:0]
+	return err
 }
 
 // askKB asks the KnowledgeBase stage for the pending QIDs when it has a
@@ -674,11 +779,11 @@ func prefetch[T any](ctx context.Context, n int, list func(context.Context) iter
 
 // gatewayAhead starts the merge-join over gateway assets, listed up to
 // ahead pages' worth in their own goroutine (300 assets a page).
-func (r *run) gatewayAhead(ctx context.Context, ahead int) *pull {
+func (r *run) gatewayAhead(ctx context.Context, ahead int, since time.Time) *pull {
 	if r.cfg.SkipApplications {
 		return newPull(func(func(*qualys.Asset, error) bool) {})
 	}
 	return newPull(prefetch(ctx, ahead*300, func(ctx context.Context) iter.Seq2[*qualys.Asset, error] {
-		return r.cfg.Qualys.Assets.List(ctx, &qualys.AssetQuery{})
+		return r.cfg.Qualys.Assets.List(ctx, &qualys.AssetQuery{UpdatedSince: since})
 	}))
 }
