@@ -48,50 +48,6 @@ func (r *run) full(ctx context.Context) error {
 	return r.removeGone(ctx, true)
 }
 
-// gateway starts the merge-join over gateway assets, or an empty one when
-// applications are not wanted.
-func (r *run) gateway(ctx context.Context, q *qualys.AssetQuery) *pull {
-	if r.cfg.SkipApplications {
-		return newPull(func(func(*qualys.Asset, error) bool) {})
-	}
-	return newPull(r.cfg.Qualys.Assets.List(ctx, q))
-}
-
-// pageBatch gathers a page's detections and applications.
-func (r *run) pageBatch(ctx context.Context, assets []*qualys.HostAsset, gw *pull, detQuery *qualys.DetectionQuery) (*batch, error) {
-	b := &batch{assets: assets, dets: map[int64]*qualys.DetectionHost{}}
-	var hostIDs []int64
-	want := map[int64]bool{}
-	var maxID int64
-	for _, a := range assets {
-		want[a.ID] = true
-		maxID = max(maxID, a.ID)
-		if a.QWebHostID > 0 {
-			hostIDs = append(hostIDs, a.QWebHostID)
-		}
-	}
-	if len(hostIDs) > 0 {
-		q := qualys.DetectionQuery{}
-		if detQuery != nil {
-			q = *detQuery
-		}
-		q.IDs = hostIDs
-		q.TruncationLimit = len(hostIDs)
-		if err := r.collectDetections(ctx, &q, b.dets); err != nil {
-			return nil, err
-		}
-	}
-	if gw != nil {
-		matched, orphans, err := gw.upTo(maxID, want)
-		if err != nil {
-			return nil, fmt.Errorf("carsync: listing gateway applications: %w", err)
-		}
-		b.apps = matched
-		r.orphans = append(r.orphans, orphans...)
-	}
-	return b, nil
-}
-
 func (r *run) collectDetections(ctx context.Context, q *qualys.DetectionQuery, into map[int64]*qualys.DetectionHost) error {
 	for h, err := range r.cfg.Qualys.Detections.List(ctx, q) {
 		if err != nil {
