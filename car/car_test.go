@@ -687,3 +687,66 @@ func TestImportBufferBytes(t *testing.T) {
 		})
 	}
 }
+
+// Edge batches wait for the vertex jobs before them without holding up the
+// import: with jobs that take several polls to complete, CAR gets many jobs
+// at once (up to MaxOutstandingJobs), and still no edge arrives before its
+// vertices (the fake fails such a job).
+func TestEdgesWaitForTheirVerticesWithoutStalling(t *testing.T) {
+	t.Parallel()
+	srv, c, _ := setup(t, cartest.WithJobPolls(3), cartest.WithVertexOrder())
+	im, err := c.NewImport(context.Background(), src, car.Incremental, car.WithBatchSize(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hosts = 2000
+	for i := range hosts {
+		id := fmt.Sprint(i)
+		ip := fmt.Sprintf("10.1.%d.%d", i>>8, i&255)
+		g := car.Graph{Vertices: []car.Vertex{&car.Asset{ExternalID: id, Name: "h" + id}, &car.IPAddress{Key: ip}},
+			Edges: []car.Edge{{Collection: "asset_ipaddress", From: id, To: ip}}}
+		if err := im.Add(context.Background(), g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := im.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g := srv.Graph("Qualys")
+	if len(g.Vertices["asset"]) != hosts || len(g.Edges["asset_ipaddress"]) != hosts {
+		t.Fatalf("CAR holds %d assets and %d edges, want %d each", len(g.Vertices["asset"]), len(g.Edges["asset_ipaddress"]), hosts)
+	}
+	if p := srv.PeakOutstandingJobs(); p < car.MaxOutstandingJobs/2 || p > car.MaxOutstandingJobs {
+		t.Errorf("peak outstanding jobs %d, want %d to %d", p, car.MaxOutstandingJobs/2, car.MaxOutstandingJobs)
+	}
+}
+
+// While CAR has not completed the vertex jobs, Add goes on (up to
+// maxDeferred waiting edge batches) and the edge batches are not posted.
+func TestAddDoesNotWaitForVertexJobs(t *testing.T) {
+	t.Parallel()
+	srv, c, _ := setup(t, cartest.WithJobPolls(1<<20)) // jobs never complete
+	im, err := c.NewImport(context.Background(), src, car.Incremental, car.WithBatchSize(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Abort()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := range 300 { // 6 batches of each collection
+		id := fmt.Sprint(i)
+		ip := fmt.Sprintf("10.2.%d.%d", i>>8, i&255)
+		g := car.Graph{Vertices: []car.Vertex{&car.Asset{ExternalID: id, Name: "h" + id}, &car.IPAddress{Key: ip}},
+			Edges: []car.Edge{{Collection: "asset_ipaddress", From: id, To: ip}}}
+		if err := im.Add(ctx, g); err != nil {
+			t.Fatalf("host %d: Add waited for CAR: %v", i, err)
+		}
+	}
+	colls := map[string]int{}
+	for _, r := range srv.Imports() {
+		colls[r.Collection]++
+	}
+	if colls["asset_ipaddress"] != 0 || colls["asset"] < 5 || colls["ipaddress"] < 5 {
+		t.Errorf("requests per collection %v: want the vertex batches sent and no edge batch before its vertex jobs completed", colls)
+	}
+}

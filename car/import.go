@@ -189,7 +189,21 @@ type pendingJob struct {
 	id, collection string
 	vertex         bool
 	posted         time.Time
+	seq            int // vertex jobs: 1, 2, ... in posting order
 }
+
+// deferredEdges is an edge batch waiting for the vertex jobs posted before
+// it (up to seq after) to complete.
+type deferredEdges struct {
+	coll  string
+	objs  []json.RawMessage
+	bytes int
+	after int
+}
+
+// maxDeferred is the most edge batches an import keeps waiting for their
+// vertex jobs before Add waits too.
+const maxDeferred = 8
 
 // Import streams a graph into CAR. Create it with Client.NewImport, Add
 // graphs (typically one per host), then Close. It is not safe for
@@ -208,9 +222,14 @@ type Import struct {
 	// buffered is the bytes held in vbuf and ebuf.
 	buffered int
 	scratch  []byte
-	sum      ImportSummary
-	err      error
-	done     bool
+	// vseq numbers the vertex jobs posted; deferred are the edge batches
+	// waiting for theirs, holding deferredBytes.
+	vseq          int
+	deferred      []deferredEdges
+	deferredBytes int
+	sum           ImportSummary
+	err           error
+	done          bool
 }
 
 // NewImport starts an import for a source. A full import enters CAR's
@@ -428,26 +447,71 @@ func (im *Import) flushLargest(ctx context.Context) error {
 	return im.flush(ctx, im.ebuf, coll, false)
 }
 
-// flush posts one collection's batch. Edges go only after every vertex
-// queued so far was sent and its job completed, so no edge refers to a
-// vertex CAR does not have yet.
+// flush sends one collection's batch. An edge batch goes only after every
+// vertex queued so far was sent and its job completed, so no edge refers to
+// a vertex CAR does not have yet; it waits for those jobs without holding
+// up the import (see release), so that CAR keeps up to
+// MaxOutstandingJobs jobs running.
 func (im *Import) flush(ctx context.Context, bufs map[string]*batch, coll string, vertex bool) error {
 	b := bufs[coll]
 	if b == nil || len(b.objs) == 0 {
 		return nil
 	}
-	if !vertex {
-		if err := im.flushVertices(ctx); err != nil {
-			return err
-		}
-		if err := im.waitVertices(ctx); err != nil {
-			return err
-		}
-	}
-	objs := b.objs
+	objs, size := b.objs, b.bytes
 	im.buffered -= b.bytes
 	b.objs, b.bytes, b.ids = nil, 0, nil
-	return im.post(ctx, coll, objs, vertex)
+	if vertex {
+		return im.post(ctx, coll, objs, true)
+	}
+	if err := im.flushVertices(ctx); err != nil {
+		return err
+	}
+	im.deferred = append(im.deferred, deferredEdges{coll: coll, objs: objs, bytes: size, after: im.vseq})
+	im.deferredBytes += size
+	return im.release(ctx)
+}
+
+// release posts the deferred edge batches whose vertex jobs completed, in
+// order. It asks CAR once about the vertex jobs when batches wait, and
+// waits for jobs to complete only while more than maxDeferred batches (or
+// half the buffer bound in bytes) wait.
+func (im *Import) release(ctx context.Context) error {
+	asked := false
+	for {
+		for len(im.deferred) > 0 && im.verticesDone(im.deferred[0].after) {
+			d := im.deferred[0]
+			im.deferred = im.deferred[1:]
+			im.deferredBytes -= d.bytes
+			if err := im.post(ctx, d.coll, d.objs, false); err != nil {
+				return err
+			}
+		}
+		switch {
+		case len(im.deferred) == 0:
+			return nil
+		case len(im.deferred) > maxDeferred || im.deferredBytes > im.cfg.maxBuffered/2:
+			if err := im.poll(ctx, true); err != nil {
+				return err
+			}
+		case asked:
+			return nil
+		default:
+			asked = true
+			if _, err := im.pollRound(ctx, true); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// verticesDone reports whether the vertex jobs up to seq after completed.
+func (im *Import) verticesDone(after int) bool {
+	for _, p := range im.pending {
+		if p.vertex && p.seq <= after {
+			return false
+		}
+	}
+	return true
 }
 
 func (im *Import) flushVertices(ctx context.Context) error {
@@ -479,7 +543,12 @@ func (im *Import) post(ctx context.Context, coll string, objs []json.RawMessage,
 		return err
 	}
 	im.sum.Jobs++
-	im.pending = append(im.pending, pendingJob{id: id, collection: coll, vertex: vertex, posted: time.Now()})
+	job := pendingJob{id: id, collection: coll, vertex: vertex, posted: time.Now()}
+	if vertex {
+		im.vseq++
+		job.seq = im.vseq
+	}
+	im.pending = append(im.pending, job)
 	return nil
 }
 
@@ -490,47 +559,52 @@ func (im *Import) post(ctx context.Context, coll string, objs []json.RawMessage,
 func (im *Import) poll(ctx context.Context, onlyVertices bool) error {
 	wait := im.c.pollMin
 	for {
-		var ids []string
-		for _, p := range im.pending {
-			if !onlyVertices || p.vertex {
-				ids = append(ids, p.id)
-			}
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		st, err := im.c.ImportStatus(ctx, ids)
-		if err != nil {
+		progressed, err := im.pollRound(ctx, onlyVertices)
+		if err != nil || progressed {
 			return err
-		}
-		keep := im.pending[:0]
-		var firstErr error
-		for _, p := range im.pending {
-			if !slices.Contains(ids, p.id) {
-				keep = append(keep, p) // not asked about this time
-				continue
-			}
-			done, err := im.jobState(st, p)
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			if !done && err == nil {
-				keep = append(keep, p)
-			}
-		}
-		progressed := len(keep) < len(im.pending)
-		im.pending = keep
-		if firstErr != nil {
-			return firstErr
-		}
-		if progressed {
-			return nil
 		}
 		if err := retry.Sleep(ctx, wait); err != nil {
 			return err
 		}
 		wait = min(wait*2, im.c.pollMax)
 	}
+}
+
+// pollRound asks CAR once about the outstanding jobs and removes the
+// finished ones; progressed is true when one finished or none was asked
+// about.
+func (im *Import) pollRound(ctx context.Context, onlyVertices bool) (progressed bool, err error) {
+	var ids []string
+	for _, p := range im.pending {
+		if !onlyVertices || p.vertex {
+			ids = append(ids, p.id)
+		}
+	}
+	if len(ids) == 0 {
+		return true, nil
+	}
+	st, err := im.c.ImportStatus(ctx, ids)
+	if err != nil {
+		return false, err
+	}
+	keep := im.pending[:0]
+	var firstErr error
+	for _, p := range im.pending {
+		if !slices.Contains(ids, p.id) {
+			keep = append(keep, p) // not asked about this time
+			continue
+		}
+		done, err := im.jobState(st, p)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if !done && err == nil {
+			keep = append(keep, p)
+		}
+	}
+	progressed = len(keep) < len(im.pending)
+	im.pending = keep
+	return progressed, firstErr
 }
 
 // jobState reads one job's state from an importstatus answer. Only a job
@@ -559,24 +633,6 @@ func (im *Import) jobState(st *ImportStatus, p pendingJob) (done bool, err error
 		return false, fail(0, "CAR lists the job under notfound_imports: its outcome is unknown")
 	}
 	return false, fail(0, "CAR's importstatus answer does not mention the job: its outcome is unknown")
-}
-
-func (im *Import) waitVertices(ctx context.Context) error {
-	for hasVertexJob(im.pending) {
-		if err := im.poll(ctx, true); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func hasVertexJob(p []pendingJob) bool {
-	for _, j := range p {
-		if j.vertex {
-			return true
-		}
-	}
-	return false
 }
 
 func (im *Import) waitAll(ctx context.Context) error {
@@ -627,12 +683,18 @@ func (im *Import) finish(ctx context.Context) error {
 	if err := im.waitAll(ctx); err != nil {
 		return err
 	}
+	// Every vertex job completed: the deferred edge batches, then the
+	// last ones, go now.
+	if err := im.release(ctx); err != nil {
+		return err
+	}
 	for coll := range im.ebuf {
 		b := im.ebuf[coll]
 		if len(b.objs) == 0 {
 			continue
 		}
 		objs := b.objs
+		im.buffered -= b.bytes
 		b.objs, b.bytes, b.ids = nil, 0, nil
 		if err := im.post(ctx, coll, objs, false); err != nil {
 			return err
