@@ -228,7 +228,9 @@ func (r *run) changedDetections(ctx context.Context, handled map[int64]bool) err
 	for _, a := range r.orphans {
 		orphanApps[a.AssetID] = a
 	}
-	pending := map[int64]*qualys.DetectionHost{}
+	// Only the ids are kept: the window's listing holds only the
+	// detections that changed, and the hosts' whole sets are asked for.
+	pending := map[int64]bool{}
 	q := qualys.DetectionQuery{Status: allStatuses, DetectionUpdatedSince: r.since, TruncationLimit: r.cfg.PageSize}
 	for h, err := range r.cfg.Qualys.Detections.List(ctx, &q) {
 		if err != nil {
@@ -237,7 +239,7 @@ func (r *run) changedDetections(ctx context.Context, handled map[int64]bool) err
 		if handled[h.ID] {
 			continue
 		}
-		pending[h.ID] = h
+		pending[h.ID] = true
 		if len(pending) >= r.cfg.PageSize {
 			if err := r.sendChangedHosts(ctx, pending, orphanApps); err != nil {
 				return err
@@ -252,7 +254,7 @@ func (r *run) changedDetections(ctx context.Context, handled map[int64]bool) err
 // The window's listing holds only the detections that changed: these
 // hosts' whole sets are asked for, so that QIDs no longer detected are
 // found.
-func (r *run) sendChangedHosts(ctx context.Context, pending map[int64]*qualys.DetectionHost, orphanApps map[int64]*qualys.Asset) error {
+func (r *run) sendChangedHosts(ctx context.Context, pending map[int64]bool, orphanApps map[int64]*qualys.Asset) error {
 	if len(pending) == 0 {
 		return nil
 	}
