@@ -25,7 +25,7 @@
 // An incremental import reads the window from the model state saved on the
 // CAR source and sends only what changed since: host assets updated in the
 // window (with their whole current detections and their changed
-// applications, streamed as a full import streams), hosts whose detections changed (found with the window's
+// applications), hosts whose detections changed (found with the window's
 // listing, then sent with their whole current detections), assets whose
 // applications changed (with their detections), and assets removed from
 // Qualys (soft-deleted). For the hosts it sends, it disables the edges that
@@ -38,6 +38,9 @@
 // applications (the gateway has no lookup by id), so the
 // application_vulnerability edges it would add wait for the host's next
 // asset or application change, or a full run.
+//
+// Every step streams as a full import does: hosts are mapped as their
+// detections arrive, with the same bounds on memory.
 //
 // The new state, the end of the window in epoch milliseconds (as IBM's
 // connector saves it), is saved only when everything succeeded: a run that
@@ -108,9 +111,7 @@ type Config struct {
 	// hosts report: one CAR query and one KnowledgeBase call per 1,000
 	// QIDs. (IBM's -update_existing_vulnerability_cve.)
 	RefreshVulnerabilities bool
-	// Overlap makes a full import, and the first step of an incremental
-	// one (the host assets changed in the window), run their Qualys calls
-	// concurrently: host asset pages and gateway applications are listed
+	// Overlap makes a run's Qualys calls concurrent: host asset pages and gateway applications are listed
 	// ahead, detection calls keep the Host List Detection API's
 	// concurrency limit in use (learned from X-Concurrency-Limit-Limit,
 	// shared with every other call of the client, never exceeded; one call

@@ -23,134 +23,11 @@ var allStatuses = []qualys.DetectionStatus{qualys.StatusNew, qualys.StatusActive
 // rather than reported Fixed, has its edges disabled).
 var staleKinds = []string{car.CollIPAddress, car.CollMACAddress, car.CollHostname, car.CollAccount, car.CollGeolocation}
 
-// batch is a set of hosts mapped and sent together.
-type batch struct {
-	assets []*qualys.HostAsset
-	dets   map[int64]*qualys.DetectionHost // by HOST ID (qwebHostId)
-	apps   map[int64]*qualys.Asset         // by asset id; nil: not fetched
-	// stale is true when edges that no longer hold must be found and
-	// disabled (incremental runs, changed assets that existed before).
-	stale bool
-	// kinds are the asset_<kind> edges checked for staleness (nil: the
-	// default staleKinds); application is added when apps were fetched,
-	// vulnerability when the detections are whole.
-	kinds []string
-	// wholeDets is true when dets holds each host's whole current set of
-	// detections (not only those updated in the window), so that edges of
-	// QIDs no longer detected can be found.
-	wholeDets bool
-}
-
 func (r *run) full(ctx context.Context) error {
 	if err := r.streamFull(ctx); err != nil {
 		return err
 	}
 	return r.removeGone(ctx, true)
-}
-
-func (r *run) collectDetections(ctx context.Context, q *qualys.DetectionQuery, into map[int64]*qualys.DetectionHost) error {
-	for h, err := range r.cfg.Qualys.Detections.List(ctx, q) {
-		if err != nil {
-			return fmt.Errorf("carsync: listing detections: %w", err)
-		}
-		into[h.ID] = h
-	}
-	return nil
-}
-
-// kb fetches the KnowledgeBase entries of the batch's QIDs whose
-// vulnerability was not sent yet (a vulnerability is sent once per run, so
-// its entry is not needed again).
-func (r *run) kb(ctx context.Context, b *batch) (map[int64]*qualys.Vulnerability, error) {
-	var qids []int64
-	seen := map[int64]bool{}
-	for _, h := range b.dets {
-		for _, d := range h.Detections {
-			if d.QID > 0 && !r.sentQIDs[d.QID] && !seen[d.QID] {
-				seen[d.QID] = true
-				qids = append(qids, d.QID)
-			}
-		}
-	}
-	out := map[int64]*qualys.Vulnerability{}
-	if len(qids) == 0 {
-		return out, nil
-	}
-	for v, err := range r.cfg.Qualys.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: qids, ChunkSize: kbChunk}) {
-		if err != nil {
-			return nil, fmt.Errorf("carsync: reading the KnowledgeBase: %w", err)
-		}
-		out[v.QID] = v
-	}
-	for _, q := range qids {
-		r.sentQIDs[q] = true
-	}
-	return out, nil
-}
-
-// kbChunk is QIDs per KnowledgeBase call: the ids travel in a POST body, so
-// a large chunk costs no long URL and saves API calls.
-const kbChunk = 1000
-
-// send maps a batch and adds it to the import; for stale batches it then
-// disables the edges of changed assets that no longer hold.
-func (r *run) send(ctx context.Context, b *batch) error {
-	kb, err := r.kb(ctx, b)
-	if err != nil {
-		return err
-	}
-	var views []*assetView
-	for _, a := range b.assets {
-		if r.done[a.ID] {
-			continue
-		}
-		r.done[a.ID] = true
-		h := mapping.Host{Asset: a, KB: kb}
-		if d := b.dets[a.QWebHostID]; d != nil && a.QWebHostID > 0 {
-			h.Detections = d
-			r.sum.Detections += len(d.Detections)
-		}
-		var ga *qualys.Asset
-		if b.apps != nil {
-			ga = b.apps[a.ID]
-		}
-		if ga != nil {
-			h.Applications = ga.Software
-			r.sum.Applications += len(ga.Software)
-		}
-		g := mapping.CAR(h, r.cfg.Source.Key)
-		if err := r.im.Add(ctx, g); err != nil {
-			return fmt.Errorf("carsync: host asset %d: %w", a.ID, err)
-		}
-		r.sum.Hosts++
-		r.sum.Vertices += len(g.Vertices)
-		r.sum.Edges += len(g.Edges)
-		if b.stale && !a.Created.IsZero() && a.Created.Before(r.since) {
-			views = append(views, newAssetView(a.ID, g, ga != nil, b.wholeDets))
-		}
-		r.progress(false)
-	}
-	if len(views) == 0 {
-		return nil
-	}
-	kinds := b.kinds
-	if kinds == nil {
-		kinds = staleKinds
-	}
-	if b.apps != nil {
-		kinds = append(append([]string(nil), kinds...), car.CollApplication)
-	}
-	if b.wholeDets {
-		kinds = append(append([]string(nil), kinds...), car.CollVulnerability)
-	}
-	// A hundred assets at a time: the edges that no longer hold are
-	// disabled (see stale.go).
-	for start := 0; start < len(views); start += 100 {
-		if err := r.disableStale(ctx, views[start:min(start+100, len(views))], kinds); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // heldEdges returns the (from, to) keys of the active edges of coll
@@ -216,7 +93,8 @@ func (r *run) incremental(ctx context.Context) error {
 // purged, gone from a rescan) are found. It returns the qwebHostIds sent;
 // gateway assets that matched no page are left in r.orphans.
 func (r *run) changedAssets(ctx context.Context) (handled map[int64]bool, err error) {
-	return r.stream(ctx, true)
+	stale := append(append([]string(nil), staleKinds...), car.CollApplication, car.CollVulnerability)
+	return r.stream(ctx, streamSpec{hosts: qualys.HostAssetQuery{UpdatedSince: r.since}, changed: true, stale: stale})
 }
 
 // changedDetections is step 2: hosts whose detections changed in the
@@ -263,24 +141,19 @@ func (r *run) sendChangedHosts(ctx context.Context, pending map[int64]bool, orph
 		ids = append(ids, strconv.FormatInt(id, 10))
 	}
 	sort.Strings(ids)
-	assets, err := r.assetsWhere(ctx, "qwebHostId", ids)
-	if err != nil {
-		return err
+	// The hosts' applications changed too when the gateway listed them
+	// (orphanApps); applications are not fetched otherwise.
+	stale := []string{car.CollVulnerability}
+	if len(orphanApps) > 0 {
+		stale = append(stale, car.CollApplication)
 	}
-	whole, err := r.wholeDetections(ctx, assets)
-	if err != nil {
-		return err
-	}
-	var apps map[int64]*qualys.Asset
-	for _, a := range assets {
-		if ga := orphanApps[a.ID]; ga != nil {
-			if apps == nil {
-				apps = map[int64]*qualys.Asset{}
-			}
-			apps[a.ID] = ga
-		}
-	}
-	return r.send(ctx, &batch{assets: assets, dets: whole, apps: apps, stale: true, kinds: []string{}, wholeDets: true})
+	_, err := r.stream(ctx, streamSpec{hosts: whereIn("qwebHostId", ids), apps: orphanApps, stale: stale})
+	return err
+}
+
+// whereIn is a host asset listing of the assets whose field is IN ids.
+func whereIn(field string, ids []string) qualys.HostAssetQuery {
+	return qualys.HostAssetQuery{Criteria: []qualys.Criteria{{Field: field, Operator: "IN", Value: strings.Join(ids, ",")}}}
 }
 
 // changedApplications is step 3: assets whose applications changed
@@ -303,11 +176,11 @@ func (r *run) changedApplications(ctx context.Context) error {
 		if len(ids) == 0 {
 			continue
 		}
-		assets, err := r.assetsWhere(ctx, "id", ids)
-		if err != nil {
-			return err
-		}
-		if err := r.sendAppsOnly(ctx, assets, apps); err != nil {
+		// Sent with their whole detections, so that the
+		// application_vulnerability edges a full import would create are
+		// created; their application and vulnerability edges are checked
+		// for staleness.
+		if _, err := r.stream(ctx, streamSpec{hosts: whereIn("id", ids), apps: apps, stale: []string{car.CollVulnerability, car.CollApplication}}); err != nil {
 			return err
 		}
 	}
@@ -367,51 +240,6 @@ func (r *run) refreshVulnerabilities(ctx context.Context) error {
 	}
 	r.sum.Vertices += len(g.Vertices)
 	return nil
-}
-
-// sendAppsOnly sends assets whose applications changed, with their whole
-// detections, so that the application_vulnerability edges a full import
-// would create are created; their application and vulnerability edges are
-// checked for staleness.
-func (r *run) sendAppsOnly(ctx context.Context, assets []*qualys.HostAsset, apps map[int64]*qualys.Asset) error {
-	whole, err := r.wholeDetections(ctx, assets)
-	if err != nil {
-		return err
-	}
-	return r.send(ctx, &batch{assets: assets, dets: whole, apps: apps, stale: true, kinds: []string{}, wholeDets: true})
-}
-
-// wholeDetections fetches the current detections of the assets' VM hosts,
-// as a full import does (Fixed ones left out), in one call per page.
-func (r *run) wholeDetections(ctx context.Context, assets []*qualys.HostAsset) (map[int64]*qualys.DetectionHost, error) {
-	out := map[int64]*qualys.DetectionHost{}
-	var hostIDs []int64
-	for _, a := range assets {
-		if a.QWebHostID > 0 {
-			hostIDs = append(hostIDs, a.QWebHostID)
-		}
-	}
-	for start := 0; start < len(hostIDs); start += r.cfg.PageSize {
-		ids := hostIDs[start:min(start+r.cfg.PageSize, len(hostIDs))]
-		if err := r.collectDetections(ctx, &qualys.DetectionQuery{IDs: ids, TruncationLimit: len(ids)}, out); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// assetsWhere fetches host assets whose field is IN ids (QPS calls are not
-// rate-limited; one per page of ids).
-func (r *run) assetsWhere(ctx context.Context, field string, ids []string) ([]*qualys.HostAsset, error) {
-	var out []*qualys.HostAsset
-	for a, err := range r.cfg.Qualys.HostAssets.List(ctx, &qualys.HostAssetQuery{PageSize: r.cfg.PageSize,
-		Criteria: []qualys.Criteria{{Field: field, Operator: "IN", Value: strings.Join(ids, ",")}}}) {
-		if err != nil {
-			return nil, fmt.Errorf("carsync: fetching host assets by %s: %w", field, err)
-		}
-		out = append(out, a)
-	}
-	return out, nil
 }
 
 // removeGone soft-deletes assets CAR holds for the source that Qualys no

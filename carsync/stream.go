@@ -132,40 +132,55 @@ func (s *slots) poke() {
 	s.mu.Unlock()
 }
 
-// pipeline is one run of the stages: a full import's, or an incremental
-// import's first step (the host assets changed since r.since).
+// streamSpec says what a pipeline lists and how it treats what it sends.
+type streamSpec struct {
+	// hosts is the host asset listing (PageSize is set by the pipeline).
+	hosts qualys.HostAssetQuery
+	// apps, when not nil, are the applications to join, by asset id,
+	// instead of the gateway listing.
+	apps map[int64]*qualys.Asset
+	// changed (an incremental run's first step) lists the gateway assets
+	// changed since r.since, keeps those no page matched (orphans) and
+	// returns the VM host ids of the pages (handled).
+	changed bool
+	// stale, when not nil, are the asset_<kind> edges whose members that
+	// no longer hold are disabled for the assets sent that existed before
+	// r.since (the detections are always fetched whole).
+	stale []string
+}
+
+// pipeline is one run of the stages: a full import's, or a step of an
+// incremental one.
 type pipeline struct {
-	r *run
-	// incremental lists what changed since r.since, disables the edges
-	// of changed assets that no longer hold, and keeps the gateway assets
-	// no page matched (orphans) for the next steps.
-	incremental bool
-	orphans     []*qualys.Asset // applications stage; read after appsDone
-	orphansErr  error
-	appsDone    chan struct{}
-	j           *joiner
-	events      chan streamEvent
-	kbReq       chan []string
-	kbAns       chan *kbAnswer
-	calls       *slots // detection calls in flight
-	open        *slots // pages announced and not finished
-	wg          sync.WaitGroup
+	r          *run
+	spec       streamSpec
+	orphans    []*qualys.Asset // applications stage; read after appsDone
+	orphansErr error
+	appsDone   chan struct{}
+	j          *joiner
+	events     chan streamEvent
+	kbReq      chan []string
+	kbAns      chan *kbAnswer
+	calls      *slots // detection calls in flight
+	open       *slots // pages announced and not finished
+	wg         sync.WaitGroup
 }
 
 // streamFull runs the full import's pipeline until every host is added to
 // the import or the first error.
 func (r *run) streamFull(ctx context.Context) error {
-	_, err := r.stream(ctx, false)
+	_, err := r.stream(ctx, streamSpec{})
 	return err
 }
 
 // stream runs the stages until every host is added to the import or the
-// first error. An incremental run returns the VM host ids of the changed
-// host assets and leaves the gateway assets no page matched in r.orphans.
-func (r *run) stream(ctx context.Context, incremental bool) (handled map[int64]bool, err error) {
+// first error. With spec.changed it returns the VM host ids of the host
+// assets listed and leaves the gateway assets no page matched in
+// r.orphans.
+func (r *run) stream(ctx context.Context, spec streamSpec) (handled map[int64]bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := &pipeline{r: r, incremental: incremental, appsDone: make(chan struct{}), events: make(chan streamEvent, 16),
+	p := &pipeline{r: r, spec: spec, appsDone: make(chan struct{}), events: make(chan streamEvent, 16),
 		kbReq: make(chan []string, kbWorkers), kbAns: make(chan *kbAnswer, kbWorkers), calls: newSlots(), open: newSlots()}
 	p.wg.Add(1 + kbWorkers)
 	go func() { defer p.wg.Done(); p.emit(ctx, streamEvent{pagesEnd: true, err: p.pages(ctx)}) }()
@@ -183,11 +198,6 @@ func (r *run) stream(ctx context.Context, incremental bool) (handled map[int64]b
 	}
 	cancel()
 	p.wg.Wait()
-	for q := range p.j.sent {
-		if n, perr := strconv.ParseInt(q, 10, 64); perr == nil {
-			r.sentQIDs[n] = true
-		}
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +207,10 @@ func (r *run) stream(ctx context.Context, incremental bool) (handled map[int64]b
 	r.orphans = append(r.orphans, p.orphans...)
 	return p.j.handled, nil
 }
+
+// kbChunk is QIDs per KnowledgeBase call: the ids travel in a POST body, so
+// a large chunk costs no long URL and saves API calls.
+const kbChunk = 1000
 
 // Bounds of the pipeline.
 const (
@@ -287,7 +301,9 @@ func (p *pipeline) pages(ctx context.Context) error {
 	p.wg.Add(1)
 	go func() { defer p.wg.Done(); p.applications(ctx, ahead, apps) }()
 	pages := prefetch(ctx, ahead, func(ctx context.Context) iter.Seq2[*qualys.HostAssetPage, error] {
-		return r.cfg.Qualys.HostAssets.Pages(ctx, &qualys.HostAssetQuery{PageSize: r.cfg.PageSize, UpdatedSince: p.since()})
+		q := p.spec.hosts
+		q.PageSize = r.cfg.PageSize
+		return r.cfg.Qualys.HostAssets.Pages(ctx, &q)
 	})
 	for page, err := range pages {
 		if err != nil {
@@ -347,19 +363,26 @@ func (p *pipeline) applications(ctx context.Context, ahead int, jobs <-chan *app
 	gw := p.r.gatewayAhead(ctx, ahead, p.since())
 	defer gw.stop()
 	for job := range jobs {
-		if !p.r.cfg.SkipApplications {
+		if p.spec.apps != nil {
+			job.sp.apps = map[int64]*qualys.Asset{}
+			for id := range job.want {
+				if a := p.spec.apps[id]; a != nil {
+					job.sp.apps[id] = a
+				}
+			}
+		} else if !p.r.cfg.SkipApplications {
 			matched, orphans, err := gw.upTo(job.maxID, job.want)
 			if err != nil {
 				job.sp.appsErr = fmt.Errorf("carsync: listing gateway applications: %w", err)
 			}
 			job.sp.apps = matched
-			if p.incremental {
+			if p.spec.changed {
 				p.orphans = append(p.orphans, orphans...)
 			}
 		}
 		close(job.sp.appsReady)
 	}
-	if p.incremental && ctx.Err() == nil {
+	if p.spec.changed && ctx.Err() == nil {
 		rest, err := gw.rest()
 		if err != nil {
 			p.orphansErr = fmt.Errorf("carsync: listing changed applications: %w", err)
@@ -368,9 +391,10 @@ func (p *pipeline) applications(ctx context.Context, ahead int, jobs <-chan *app
 	}
 }
 
-// since is the start of the window listed: zero for a full import.
+// since is the start of the gateway window listed: zero but for an
+// incremental run's first step.
 func (p *pipeline) since() time.Time {
-	if p.incremental {
+	if p.spec.changed {
 		return p.r.since
 	}
 	return time.Time{}
@@ -450,7 +474,6 @@ func (p *pipeline) knowledgeBase(ctx context.Context) {
 type joiner struct {
 	r       *run
 	p       *pipeline
-	sent    map[string]bool      // vulnerability vertices added to the import
 	held    map[string]*heldVuln // waiting for their KnowledgeBase entry
 	pending []string             // held QIDs not asked for yet
 	// kbInFlight counts KnowledgeBase requests not answered; heldEdges
@@ -478,9 +501,9 @@ type joiner struct {
 // join is the join stage: it runs until every page is finished and every
 // held vulnerability is sent, or the first error.
 func (p *pipeline) join(ctx context.Context) error {
-	j := &joiner{r: p.r, p: p, eager: p.r.cfg.Overlap, sent: map[string]bool{}, held: map[string]*heldVuln{}}
+	j := &joiner{r: p.r, p: p, eager: p.r.cfg.Overlap, held: map[string]*heldVuln{}}
 	p.j = j
-	if p.incremental {
+	if p.spec.changed {
 		j.handled = map[int64]bool{}
 	}
 	for !j.pagesEnd || j.open > 0 || j.kbInFlight > 0 || len(j.held) > 0 {
@@ -602,7 +625,7 @@ func (j *joiner) host(ctx context.Context, sp *streamPage, i int, det *qualys.De
 	r.sum.Hosts++
 	r.sum.Vertices += len(g.Vertices)
 	r.sum.Edges += len(g.Edges)
-	if j.p.incremental && !a.Created.IsZero() && a.Created.Before(r.since) {
+	if j.p.spec.stale != nil && !a.Created.IsZero() && a.Created.Before(r.since) {
 		// A changed asset that existed before: its edges that no
 		// longer hold are disabled once it is sent (flushViews).
 		j.views = append(j.views, newAssetView(a.ID, g, ga != nil, true))
@@ -614,8 +637,11 @@ func (j *joiner) host(ctx context.Context, sp *streamPage, i int, det *qualys.De
 			out.Vertices = append(out.Vertices, v)
 			continue
 		}
-		if j.sent[cv.ExternalID] || j.held[cv.ExternalID] != nil {
-			continue // sent, or held from an earlier host
+		if j.held[cv.ExternalID] != nil {
+			continue // held from an earlier host
+		}
+		if qid, err := strconv.ParseInt(cv.ExternalID, 10, 64); err == nil && r.sentQIDs[qid] {
+			continue // sent
 		}
 		j.held[cv.ExternalID] = &heldVuln{vertex: cv}
 		j.pending = append(j.pending, cv.ExternalID)
@@ -644,14 +670,12 @@ func (j *joiner) host(ctx context.Context, sp *streamPage, i int, det *qualys.De
 const staleGroup = 100
 
 // flushViews disables the edges of the changed assets in j.views that no
-// longer hold: addresses, MACs, names, accounts, places, applications and
-// QIDs (the detections of a changed asset are fetched whole).
+// longer hold (of the kinds in spec.stale).
 func (j *joiner) flushViews(ctx context.Context) error {
 	if len(j.views) == 0 {
 		return nil
 	}
-	kinds := append(append([]string(nil), staleKinds...), car.CollApplication, car.CollVulnerability)
-	err := j.r.disableStale(ctx, j.views, kinds)
+	err := j.r.disableStale(ctx, j.views, j.p.spec.stale)
 	j.views = j.views[:0]
 	return err
 }
@@ -731,7 +755,9 @@ func (j *joiner) kbAnswered(ctx context.Context, ans *kbAnswer) error {
 		g.Edges = append(g.Edges, hv.edges...)
 		j.heldEdges -= len(hv.edges)
 		delete(j.held, q)
-		j.sent[q] = true
+		if qid, err := strconv.ParseInt(q, 10, 64); err == nil {
+			j.r.sentQIDs[qid] = true
+		}
 	}
 	if err := j.r.im.Add(ctx, g); err != nil {
 		return fmt.Errorf("carsync: vulnerabilities: %w", err)
