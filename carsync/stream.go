@@ -19,8 +19,8 @@ import (
 // Qualys API's latency hides behind the others' and memory holds hosts in
 // flight, never a page of detections:
 //
-//   - the page stage lists host assets page by page (one page ahead with
-//     Overlap), hands each page to the applications stage and cuts the
+//   - the page stage lists host assets page by page (with Overlap, one
+//     page beyond those whose detection calls run), hands each page to the applications stage and cuts the
 //     page's VM host ids into host id ranges, one detection call each (see
 //     split); at most openLimit pages are in flight;
 //   - the applications stage merge-joins the gateway listing (which runs
@@ -300,12 +300,11 @@ func (p *pipeline) pages(ctx context.Context) error {
 	defer close(apps)
 	p.wg.Add(1)
 	go func() { defer p.wg.Done(); p.applications(ctx, ahead, apps) }()
-	pages := prefetch(ctx, ahead, func(ctx context.Context) iter.Seq2[*qualys.HostAssetPage, error] {
-		q := p.spec.hosts
-		q.PageSize = r.cfg.PageSize
-		return r.cfg.Qualys.HostAssets.Pages(ctx, &q)
-	})
-	for page, err := range pages {
+	// No prefetch here: the page beyond the detection calls that may be
+	// open (openLimit) is the one listed ahead.
+	q := p.spec.hosts
+	q.PageSize = r.cfg.PageSize
+	for page, err := range r.cfg.Qualys.HostAssets.Pages(ctx, &q) {
 		if err != nil {
 			return fmt.Errorf("carsync: listing host assets: %w", err)
 		}
