@@ -37,6 +37,15 @@ func setup(t *testing.T, opts ...cartest.Option) (*cartest.Server, *car.Client, 
 	return srv, c, &logs
 }
 
+// assetWithIP is host i of a streamed graph: an asset (with a description
+// of desc bytes), an address in 10.<net>.0.0/16 and the edge between them.
+func assetWithIP(i, net, desc int) car.Graph {
+	id := fmt.Sprint(i)
+	ip := fmt.Sprintf("10.%d.%d.%d", net, i>>8, i&255)
+	return car.Graph{Vertices: []car.Vertex{&car.Asset{ExternalID: id, Name: "h" + id, Description: strings.Repeat("d", desc)}, &car.IPAddress{Key: ip}},
+		Edges: []car.Edge{{Collection: "asset_ipaddress", From: id, To: ip}}}
+}
+
 func host(id string, ip, mac string) car.Graph {
 	return car.Graph{
 		Vertices: []car.Vertex{
@@ -654,11 +663,7 @@ func TestImportBufferBytes(t *testing.T) {
 			}
 			const hosts = 1500
 			for i := range hosts {
-				id := fmt.Sprint(i)
-				ip := fmt.Sprintf("10.0.%d.%d", i>>8, i&255)
-				g := car.Graph{Vertices: []car.Vertex{&car.Asset{ExternalID: id, Name: "h" + id, Description: strings.Repeat("d", 300)}, &car.IPAddress{Key: ip}},
-					Edges: []car.Edge{{Collection: "asset_ipaddress", From: id, To: ip}}}
-				if err := im.Add(context.Background(), g); err != nil {
+				if err := im.Add(context.Background(), assetWithIP(i, 0, 300)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -694,18 +699,14 @@ func TestImportBufferBytes(t *testing.T) {
 // vertices (the fake fails such a job).
 func TestEdgesWaitForTheirVerticesWithoutStalling(t *testing.T) {
 	t.Parallel()
-	srv, c, _ := setup(t, cartest.WithJobPolls(3), cartest.WithVertexOrder())
+	srv, c, _ := setup(t, cartest.WithJobPolls(3))
 	im, err := c.NewImport(context.Background(), src, car.Incremental, car.WithBatchSize(50))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const hosts = 2000
 	for i := range hosts {
-		id := fmt.Sprint(i)
-		ip := fmt.Sprintf("10.1.%d.%d", i>>8, i&255)
-		g := car.Graph{Vertices: []car.Vertex{&car.Asset{ExternalID: id, Name: "h" + id}, &car.IPAddress{Key: ip}},
-			Edges: []car.Edge{{Collection: "asset_ipaddress", From: id, To: ip}}}
-		if err := im.Add(context.Background(), g); err != nil {
+		if err := im.Add(context.Background(), assetWithIP(i, 1, 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -734,11 +735,7 @@ func TestAddDoesNotWaitForVertexJobs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for i := range 300 { // 6 batches of each collection
-		id := fmt.Sprint(i)
-		ip := fmt.Sprintf("10.2.%d.%d", i>>8, i&255)
-		g := car.Graph{Vertices: []car.Vertex{&car.Asset{ExternalID: id, Name: "h" + id}, &car.IPAddress{Key: ip}},
-			Edges: []car.Edge{{Collection: "asset_ipaddress", From: id, To: ip}}}
-		if err := im.Add(ctx, g); err != nil {
+		if err := im.Add(ctx, assetWithIP(i, 2, 0)); err != nil {
 			t.Fatalf("host %d: Add waited for CAR: %v", i, err)
 		}
 	}

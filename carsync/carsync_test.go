@@ -29,7 +29,7 @@ func newEnv(t *testing.T, hosts int, qopts ...qualystest.Option) *env {
 	tenant := qualystest.Generate(5, hosts, qualystest.WithVulnerableTo("CVE-2019-17053", 0.2))
 	q := qualystest.NewServer(append([]qualystest.Option{qualystest.WithTenant(tenant)}, qopts...)...)
 	t.Cleanup(q.Close)
-	c := cartest.NewServer(cartest.WithVertexOrder())
+	c := cartest.NewServer()
 	t.Cleanup(c.Close)
 	return &env{q: q, c: c, tenant: tenant, cfg: config(t, q, c)}
 }

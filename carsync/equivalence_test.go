@@ -218,7 +218,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			tn := qualystest.Generate(int64(100+seq), 16, qualystest.WithVulnerableTo("CVE-2019-17053", 0.3), qualystest.WithDetectionsPerHost(4))
 			q := qualystest.NewServer(qualystest.WithTenant(tn))
 			t.Cleanup(q.Close)
-			inc, full := cartest.NewServer(cartest.WithJobPolls(0), cartest.WithVertexOrder()), cartest.NewServer(cartest.WithJobPolls(0), cartest.WithVertexOrder())
+			inc, full := cartest.NewServer(cartest.WithJobPolls(0)), cartest.NewServer(cartest.WithJobPolls(0))
 			t.Cleanup(inc.Close)
 			t.Cleanup(full.Close)
 			cfgInc, cfgFull := config(t, q, inc), config(t, q, full)

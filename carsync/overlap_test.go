@@ -61,10 +61,7 @@ func TestOverlapUsesTheConcurrencyLimit(t *testing.T) {
 				qualystest.WithLatency(qualystest.APIDetections, time.Second, 0),
 				qualystest.WithLimit(qualystest.APIKnowledgeBase, qualystest.Limit{Concurrency: tc.limit}))
 			e.cfg.Overlap, e.cfg.PageSize = true, 200
-			// Learn the limit first, as a long-lived client has.
-			for range e.cfg.Qualys.Detections.List(context.Background(), &qualys.DetectionQuery{IDs: []int64{1}}) {
-			}
-			before := e.q.Calls(qualystest.APIDetections)
+			before := learnLimit(t, e)
 			sum := mustRun(t, e.cfg)
 			if got := e.q.PeakConcurrency(qualystest.APIDetections); got != tc.limit {
 				t.Errorf("peak detection calls in flight = %d, want the limit %d", got, tc.limit)
@@ -106,10 +103,7 @@ func TestDetectionSplit(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, 400, opts...)
 			e.cfg.Overlap, e.cfg.DetectionSplit, e.cfg.PageSize = true, tc.split, 200
-			// Learn the limit first, as a long-lived client has.
-			for range e.cfg.Qualys.Detections.List(context.Background(), &qualys.DetectionQuery{IDs: []int64{1}}) {
-			}
-			before := e.q.Calls(qualystest.APIDetections)
+			before := learnLimit(t, e)
 			sum := mustRun(t, e.cfg)
 			if n := e.q.Calls(qualystest.APIDetections) - before; n != tc.calls {
 				t.Errorf("detection calls = %d, want %d", n, tc.calls)
@@ -176,4 +170,17 @@ func TestOverlapFailures(t *testing.T) {
 			t.Errorf("a cancelled run saved state %q", st)
 		}
 	})
+}
+
+// learnLimit makes one detection call, so that the client knows the
+// subscription's concurrency limit as a long-lived client does, and
+// returns the detection calls made so far.
+func learnLimit(t *testing.T, e *env) int {
+	t.Helper()
+	for _, err := range e.cfg.Qualys.Detections.List(context.Background(), &qualys.DetectionQuery{IDs: []int64{1}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e.q.Calls(qualystest.APIDetections)
 }

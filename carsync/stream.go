@@ -691,12 +691,12 @@ func (j *joiner) flushViews(ctx context.Context) error {
 func (j *joiner) askKB(ctx context.Context) error {
 	ended := j.pageEnded
 	j.pageEnded = false
-	for {
+	for len(j.pending) > 0 {
 		slots := 1
 		if j.eager {
 			slots = j.r.learnedLimit(qualys.EndpointKnowledgeBase, kbWorkers)
 		}
-		if j.kbInFlight >= slots || len(j.pending) == 0 {
+		if j.kbInFlight >= slots {
 			return nil
 		}
 		last := j.pagesEnd && j.open == 0
@@ -710,6 +710,7 @@ func (j *joiner) askKB(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
 }
 
 // ask sends one request of up to kbChunk pending QIDs; when not eager, it

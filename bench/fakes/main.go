@@ -52,7 +52,7 @@ func main() {
 	}
 	q := qualystest.NewServer(opts...)
 	defer q.Close()
-	c := cartest.NewServer(cartest.WithTLS(), cartest.WithJobPolls(0), cartest.WithVertexOrder())
+	c := cartest.NewServer(cartest.WithTLS(), cartest.WithJobPolls(0))
 	defer c.Close()
 	user, pass := q.Credentials()
 	fmt.Printf("QUALYS_URL=%s\nQUALYS_GATEWAY=%s\nQUALYS_USER=%s\nQUALYS_PASSWORD=%s\nCAR_URL=%s\nCAR_API_KEY=%s\nCAR_PASSWORD=%s\nREADY=1\n",

@@ -236,7 +236,7 @@ func (s *Server) importData(w http.ResponseWriter, body []byte, f *Fault) {
 			j.pollsLeft = f.StallJob
 		}
 	}
-	if s.vertexOrder && j.err == "" {
+	if !s.danglingEdges && j.err == "" {
 		if missing := s.missingEnd(source, colls); missing != "" {
 			j.err, j.statusCode = "edge names a vertex not imported yet: "+missing, 400
 		}

@@ -11,6 +11,11 @@
 // test does not wait on the client's polling; WithJobPolls keeps them
 // incomplete for some polls, as a busy CAR does.
 //
+// What CAR does with an edge whose vertex it does not hold yet is not
+// documented. The fake takes the strict reading: the job of such an edge
+// fails, naming the missing vertex, unless a finished job of the source
+// imported it (WithDanglingEdges accepts such edges).
+//
 // # GraphQL subset
 //
 // POST /api/car/v3/query answers two query shapes, with rows sorted:
@@ -63,12 +68,9 @@ func WithJobPolls(n int) Option { return func(s *Server) { s.jobPolls = n } }
 // skip verification).
 func WithTLS() Option { return func(s *Server) { s.tls = true } }
 
-// WithVertexOrder makes an import job fail when one of its edges names a
-// vertex of the source that no finished job imported: a client that sends
-// an edge before the job holding its vertex completed is caught. CAR's
-// documentation does not say what it does with such an edge; an import
-// that relies on it is wrong either way.
-func WithVertexOrder() Option { return func(s *Server) { s.vertexOrder = true } }
+// WithDanglingEdges accepts an edge whose vertex no finished job of the
+// source imported (by default its job fails; see the package doc).
+func WithDanglingEdges() Option { return func(s *Server) { s.danglingEdges = true } }
 
 // WithDatabaseMissing starts with no database, as a new CAR tenant.
 func WithDatabaseMissing() Option { return func(s *Server) { s.dbExists = false } }
@@ -148,9 +150,9 @@ type Server struct {
 	hs       *httptest.Server
 	tls      bool
 	jobPolls int
-	// vertexOrder: see WithVertexOrder.
-	vertexOrder bool
-	dbExists    bool
+	// danglingEdges: see WithDanglingEdges.
+	danglingEdges bool
+	dbExists      bool
 
 	mu        sync.Mutex
 	vertices  map[vkey]*VertexRecord

@@ -76,10 +76,11 @@ func TestAuthAndFaults(t *testing.T) {
 	}
 }
 
-// WithVertexOrder fails the job of an edge whose vertex no finished job
-// imported, and accepts it once the vertex's job finished.
-func TestWithVertexOrder(t *testing.T) {
-	srv := NewServer(WithVertexOrder())
+// The job of an edge whose vertex no finished job imported fails; once the
+// vertex's job finished, the edge is accepted; WithDanglingEdges accepts it
+// at once.
+func TestVertexOrder(t *testing.T) {
+	srv := NewServer()
 	defer srv.Close()
 	env := func(coll, objs string) string {
 		return `{"source":{"_key":"S"},"report":{"_key":"1","timestamp":1},"` + coll + `":` + objs + `}`
@@ -105,5 +106,13 @@ func TestWithVertexOrder(t *testing.T) {
 	status(env("ipaddress", `[{"_key":"10.0.0.1"}]`))
 	if st := status(edge); !strings.Contains(st, `"complete_imports":[{`) {
 		t.Fatalf("edge after both vertices: %s; want it complete", st)
+	}
+	loose := NewServer(WithDanglingEdges())
+	defer loose.Close()
+	_, out := do(t, loose, "POST", "/imports", edge)
+	var job struct{ ID string }
+	json.Unmarshal([]byte(out), &job)
+	if _, st := do(t, loose, "GET", "/importstatus?ids="+job.ID, ""); !strings.Contains(st, `"complete_imports":[{`) {
+		t.Fatalf("WithDanglingEdges: %s; want the edge accepted", st)
 	}
 }

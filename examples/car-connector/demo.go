@@ -44,7 +44,7 @@ func runDemo(ctx context.Context, o options, stdout, stderr io.Writer, logger *s
 	tenant := qualystest.Generate(1, o.demoHosts, qualystest.WithDetectionsPerHost(o.demoDetections), qualystest.WithVulnerableTo("CVE-2019-17053", 0.1))
 	qsrv := qualystest.NewServer(qualystest.WithTenant(tenant))
 	defer qsrv.Close()
-	csrv := cartest.NewServer(cartest.WithVertexOrder())
+	csrv := cartest.NewServer()
 	defer csrv.Close()
 	user, pass := qsrv.Credentials()
 	qc, err := qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(qsrv.GatewayURL), qualys.WithInsecureLoopback(), qualys.WithLogger(logger))

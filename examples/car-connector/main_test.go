@@ -36,7 +36,7 @@ func newWorld(t *testing.T, hosts int) *world {
 	t.Helper()
 	q := qualystest.NewServer(qualystest.WithTLS(), qualystest.WithTenant(qualystest.Generate(9, hosts)))
 	t.Cleanup(q.Close)
-	c := cartest.NewServer(cartest.WithTLS(), cartest.WithJobPolls(0), cartest.WithVertexOrder())
+	c := cartest.NewServer(cartest.WithTLS(), cartest.WithJobPolls(0))
 	t.Cleanup(c.Close)
 	_, pass := q.Credentials()
 	return &world{q: q, c: c, dir: t.TempDir(), env: map[string]string{"QUALYS_PASSWORD": pass, "CAR_API_KEY": cartest.DefaultAPIKey, "CAR_PASSWORD": cartest.DefaultPassword}}

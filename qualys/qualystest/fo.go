@@ -38,6 +38,21 @@ func (s *Server) serveFO(w http.ResponseWriter, r *http.Request, api string, for
 // idSet parses the API's id list syntax ("1,3,5-9").
 type idSet [][2]int64
 
+// formIDs reads the ids parameter (nil when absent); an invalid one is
+// answered with code 1905 and false.
+func formIDs(w http.ResponseWriter, form url.Values) (idSet, bool) {
+	v := form.Get("ids")
+	if v == "" {
+		return nil, true
+	}
+	ids, err := parseIDSet("ids", v)
+	if err != nil {
+		bad(w, "1905", err.Error())
+		return nil, false
+	}
+	return ids, true
+}
+
 func parseIDSet(name, v string) (idSet, error) {
 	var set idSet
 	for _, part := range strings.Split(v, ",") {
@@ -556,13 +571,9 @@ func (s *Server) createSearchList(w http.ResponseWriter, r *http.Request, form u
 
 // listSearchLists answers action=list with DYNAMIC_SEARCH_LIST_OUTPUT.
 func (s *Server) listSearchLists(w http.ResponseWriter, form url.Values) {
-	var ids idSet
-	if v := form.Get("ids"); v != "" {
-		var err error
-		if ids, err = parseIDSet("ids", v); err != nil {
-			bad(w, "1905", err.Error())
-			return
-		}
+	ids, ok := formIDs(w, form)
+	if !ok {
+		return
 	}
 	showQIDs := flagParam(form, "show_qids", true)
 	var b strings.Builder
@@ -604,13 +615,9 @@ func (s *Server) serveKB(w http.ResponseWriter, form url.Values) {
 		bad(w, "1903", "Missing required parameter(s): action=list")
 		return
 	}
-	var ids idSet
-	if v := form.Get("ids"); v != "" {
-		var err error
-		if ids, err = parseIDSet("ids", v); err != nil {
-			bad(w, "1905", err.Error())
-			return
-		}
+	ids, ok := formIDs(w, form)
+	if !ok {
+		return
 	}
 	switch d := form.Get("details"); d {
 	case "", "Basic", "All", "None":
@@ -681,13 +688,9 @@ func (s *Server) serveAssetGroups(w http.ResponseWriter, r *http.Request, form u
 			return
 		}
 	}
-	var ids idSet
-	if v := form.Get("ids"); v != "" {
-		var err error
-		if ids, err = parseIDSet("ids", v); err != nil {
-			bad(w, "1905", err.Error())
-			return
-		}
+	ids, ok := formIDs(w, form)
+	if !ok {
+		return
 	}
 	var idMin int64
 	if v := form.Get("id_min"); v != "" {
