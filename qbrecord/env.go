@@ -1,9 +1,20 @@
 package qbrecord
 
-import "os"
+import (
+	"os"
+	"strings"
+)
 
-// RecordEnv is the environment variable that makes ForTest record: run the
-// tests once with QBRECORD=record against the real services.
+// RecordEnv is the environment variable that makes qbrecordtest.ForTest
+// record: run the tests once with QBRECORD=record against the real
+// services.
 const RecordEnv = "QBRECORD"
 
-func envRecord() string { return os.Getenv(RecordEnv) }
+// ModeFromEnv is Record when RecordEnv is "record" (any case), else
+// Replay: tests replay unless asked to record.
+func ModeFromEnv() Mode {
+	if strings.EqualFold(os.Getenv(RecordEnv), "record") {
+		return Record
+	}
+	return Replay
+}

@@ -43,7 +43,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/qualysbridge/qualysbridge/internal/redact"
@@ -137,30 +136,6 @@ func New(name string, mode Mode, opts ...Option) (*Recorder, error) {
 
 // CAR's import job polling is timing-dependent: when replaying, importstatus
 // is answered from the job outcomes the recording proves (carjobs.go).
-
-// ForTest opens the cassette for a test: replay unless the test runs with
-// QBRECORD=record, a request with no recording fails the test, and the
-// cassette is closed (and written, when recording) when the test ends.
-func ForTest(t testing.TB, name string, opts ...Option) *Recorder {
-	t.Helper()
-	mode := Replay
-	if strings.EqualFold(envRecord(), "record") {
-		mode = Record
-	}
-	r, err := New(name, mode, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := r.Stop(); err != nil {
-			t.Error(err)
-		}
-		for _, e := range r.Misses() {
-			t.Error(e)
-		}
-	})
-	return r
-}
 
 // Client returns an HTTP client that goes through the recorder, for the
 // clients' WithHTTPClient. It follows no redirect, as the clients do not.
