@@ -365,13 +365,10 @@ func (s *Server) authOK(r *http.Request) bool {
 }
 
 func (s *Server) matchFault(method, route string) *Fault {
-	for _, f := range s.faults {
-		if (f.Method != "" && f.Method != method) || !strings.HasPrefix(route, f.Route) {
-			continue
-		}
-		if !f.count.Fire(f.Call, f.Times) {
-			continue
-		}
+	f, ok := fakefault.Pick(s.faults, func(f *Fault) (*fakefault.Counter, int, int, bool) {
+		return &f.count, f.Call, f.Times, (f.Method == "" || f.Method == method) && strings.HasPrefix(route, f.Route)
+	})
+	if ok {
 		name := f.Name
 		if name == "" {
 			name = "fault"

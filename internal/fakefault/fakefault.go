@@ -1,5 +1,7 @@
-// Package fakefault is the firing rule the fakes' injected faults share:
-// a fault picks one matching request by its 1-based number (Call), or
+// Package fakefault is the firing rule the injected faults of all three
+// fakes (qualystest, cartest, threatqtest) share, so that a fault's Call
+// means the same thing everywhere: a fault picks one matching request by
+// its 1-based number counted from when the fault was injected (Call), or
 // fires on every matching request up to a bound (Times, 0 for none).
 package fakefault
 
@@ -28,3 +30,21 @@ func (c *Counter) Fire(call, times int) bool {
 
 // Fired is how many times the fault fired.
 func (c *Counter) Fired() int { return c.fired }
+
+// Pick returns the fault a request triggers. Every fault that matches the
+// request counts it, whether or not an earlier one fires, so that a
+// fault's Call numbers the requests it matches whatever other faults do;
+// the first matching fault that fires is returned. match reports whether
+// a fault matches the request and gives its counter and firing rule.
+func Pick[F any](faults []F, match func(F) (c *Counter, call, times int, ok bool)) (picked F, fired bool) {
+	for _, f := range faults {
+		c, call, times, ok := match(f)
+		if !ok {
+			continue
+		}
+		if c.Fire(call, times) && !fired {
+			picked, fired = f, true
+		}
+	}
+	return picked, fired
+}

@@ -32,3 +32,27 @@ func TestFire(t *testing.T) {
 		}
 	}
 }
+
+// Every matching fault counts every matching request, including the ones
+// an earlier fault fires on: three faults on calls 2, 3 and 4 fire on
+// calls 2, 3 and 4.
+func TestPickCountsEveryMatchingFault(t *testing.T) {
+	type fault struct {
+		name string
+		call int
+		c    Counter
+	}
+	faults := []*fault{{name: "a", call: 2}, {name: "b", call: 3}, {name: "c", call: 4}}
+	got := ""
+	for range 5 {
+		f, ok := Pick(faults, func(f *fault) (*Counter, int, int, bool) { return &f.c, f.call, 0, true })
+		if ok {
+			got += f.name
+		} else {
+			got += "-"
+		}
+	}
+	if got != "-abc-" {
+		t.Errorf("fired %s, want -abc-", got)
+	}
+}

@@ -55,6 +55,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qualysbridge/qualysbridge/internal/fakefault"
 	"github.com/qualysbridge/qualysbridge/qualys"
 )
 
@@ -113,14 +114,15 @@ type Limit struct {
 
 // Fault is an injected failure.
 type Fault struct {
-	// Name labels the fault in FaultsFired (default: its kind).
+	// Name labels the fault in FaultsFired (default "fault").
 	Name string
 	// API is one of the API* constants (a path prefix).
 	API string
-	// Call is the 1-based number of the call to that API that fails; 0
-	// fails every call (up to Times).
-	Call int
-	// Times bounds how many calls fail when Call is 0; 0 means no bound.
+	// Call is the 1-based number of the matching request, counted from
+	// when the fault was injected, that fails; 0 fails every matching
+	// request, up to Times (0: no bound). The rule is the same in every
+	// fake (cartest, threatqtest).
+	Call  int
 	Times int
 	// Status and Body, when Status is set, are the response. Header
 	// adds response headers.
@@ -139,7 +141,7 @@ type Fault struct {
 	// between them.
 	SlowBody time.Duration
 
-	fired int
+	count fakefault.Counter
 }
 
 // Request is a request the server received.
@@ -500,13 +502,12 @@ func (s *Server) wrap(h handler) http.HandlerFunc {
 		form := readForm(r)
 		s.mu.Lock()
 		s.calls[api]++
-		n := s.calls[api]
 		s.requests = append(s.requests, Request{Method: r.Method, API: api, Path: r.URL.Path, Form: form, Header: r.Header.Clone(), Time: time.Now()})
 		s.inFlight[api]++
 		if s.inFlight[api] > s.peak[api] {
 			s.peak[api] = s.inFlight[api]
 		}
-		fault := s.matchFault(api, n)
+		fault := s.matchFault(api)
 		s.mu.Unlock()
 		w = &countWriter{ResponseWriter: w, s: s, api: api}
 		defer func() {
@@ -606,18 +607,11 @@ func (s *Server) foGate(w http.ResponseWriter, r *http.Request, api string) bool
 	return s.admit(w, api)
 }
 
-func (s *Server) matchFault(api string, n int) *Fault {
-	for _, f := range s.faults {
-		if !strings.HasPrefix(api, f.API) || f.API == "" {
-			continue
-		}
-		if f.Call != 0 && f.Call != n {
-			continue
-		}
-		if f.Call == 0 && f.Times > 0 && f.fired >= f.Times {
-			continue
-		}
-		f.fired++
+func (s *Server) matchFault(api string) *Fault {
+	f, ok := fakefault.Pick(s.faults, func(f *Fault) (*fakefault.Counter, int, int, bool) {
+		return &f.count, f.Call, f.Times, f.API != "" && strings.HasPrefix(api, f.API)
+	})
+	if ok {
 		name := f.Name
 		if name == "" {
 			name = "fault"

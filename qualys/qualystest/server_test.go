@@ -125,7 +125,7 @@ func TestFaultInjection(t *testing.T) {
 	if resp, _ := post(t, srv, APIDetections, url.Values{"action": {"list"}}, nil); resp.StatusCode != 200 {
 		t.Errorf("second call (no fault): %d", resp.StatusCode)
 	}
-	srv.InjectFault(Fault{API: APIDetections, Call: 3, HTML: true})
+	srv.InjectFault(Fault{API: APIDetections, Call: 1, HTML: true}) // counted from injection
 	if resp, body := post(t, srv, APIDetections, url.Values{"action": {"list"}}, nil); resp.StatusCode != 503 || !strings.Contains(body, "Maintenance") {
 		t.Errorf("HTML fault: %d", resp.StatusCode)
 	}

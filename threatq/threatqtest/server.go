@@ -300,13 +300,10 @@ func validationError(w http.ResponseWriter, field, msg string) {
 }
 
 func (s *Server) matchFault(method, route string) *Fault {
-	for _, f := range s.faults {
-		if (f.Method != "" && f.Method != method) || !strings.HasPrefix(route, f.Route) {
-			continue
-		}
-		if !f.count.Fire(f.Call, f.Times) {
-			continue
-		}
+	f, ok := fakefault.Pick(s.faults, func(f *Fault) (*fakefault.Counter, int, int, bool) {
+		return &f.count, f.Call, f.Times, (f.Method == "" || f.Method == method) && strings.HasPrefix(route, f.Route)
+	})
+	if ok {
 		return f
 	}
 	return nil
