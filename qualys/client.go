@@ -2,6 +2,7 @@ package qualys
 
 import (
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,10 +139,12 @@ func (c *Client) RateFor(api string) (Rate, bool) {
 
 // Concurrency returns how many requests the client lets run at once on
 // one API path (such as EndpointPath(EndpointDetections)) now: the
-// server's X-Concurrency-Limit-Limit once a response has carried it (2
-// until then), capped by WithConcurrency. Every call of the client to that
-// path shares these slots, so a caller that keeps this many requests
-// outstanding uses what the subscription allows and never more.
+// server's X-Concurrency-Limit-Limit once a response of that path has
+// carried it (until then 1 for an FO API, 2 for the QPS and gateway APIs,
+// which never carry it), capped by WithConcurrency. Every call of the
+// client to that path shares these slots, so a caller that keeps this many
+// requests outstanding uses what the subscription allows and never more;
+// HoldSlot lets a caller wait for a slot before it starts work.
 func (c *Client) Concurrency(api string) int {
 	return c.api(api).gate.current()
 }
@@ -164,6 +167,9 @@ func (c *Client) api(key string) *apiState {
 	st := c.apis[key]
 	if st == nil {
 		limit := defaultConcurrency
+		if strings.HasPrefix(key, "/api/") {
+			limit = foConcurrencyUntilKnown
+		}
 		if c.cfg.concurrency > 0 && c.cfg.concurrency < limit {
 			limit = c.cfg.concurrency
 		}

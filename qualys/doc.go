@@ -64,7 +64,8 @@
 // Every call goes through one pipeline: Basic (or gateway Bearer)
 // authentication, the X-Requested-With header, pacing from the
 // X-RateLimit-* headers, a per-API concurrency cap from
-// X-Concurrency-Limit-Limit (2 until the server has said), and bounded
+// X-Concurrency-Limit-Limit (for an FO API, 1 until an answer of that API has
+// said; 2 for the QPS and gateway APIs, which never say), and bounded
 // retries (WithRetry, WithBackoff) that honour the server's wait headers and
 // never repeat a call that is not safe to repeat. Calls and RateFor report
 // what the subscription's budget was charged and what the server last said.

@@ -50,10 +50,15 @@ const (
 )
 
 const (
-	// defaultConcurrency is the concurrency used for an API until its
-	// X-Concurrency-Limit-Limit header is known: the Standard
+	// defaultConcurrency is the concurrency of the QPS and gateway APIs,
+	// which send no X-Concurrency-Limit-Limit header: the Standard
 	// subscription's limit.
 	defaultConcurrency = 2
+	// foConcurrencyUntilKnown is the concurrency of an FO API until an
+	// answer of that API has carried X-Concurrency-Limit-Limit: the
+	// Express subscription's limit, so that not even the first calls of
+	// a client exceed what a subscription allows.
+	foConcurrencyUntilKnown = 1
 )
 
 // WithCredentials sets the Qualys user name and password sent with HTTP
@@ -122,7 +127,8 @@ func WithBackoff(f func(attempt int) time.Duration) Option {
 
 // WithConcurrency caps the number of requests in flight per API. The
 // effective cap is the smaller of n and the server's
-// X-Concurrency-Limit-Limit (2 until the server has said).
+// X-Concurrency-Limit-Limit (for an FO API, 1 until an answer of that API
+// has said; 2 for the QPS and gateway APIs, which do not say).
 func WithConcurrency(n int) Option {
 	return func(c *config) error {
 		if n < 1 {

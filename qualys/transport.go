@@ -100,11 +100,11 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 	st := c.api(key)
 	refreshed := false
 	for attempt := 1; ; {
-		token, err := c.acquire(ctx, r, key, st)
+		token, release, err := c.acquire(ctx, r, key, st)
 		if err != nil {
 			return nil, err
 		}
-		resp, final, err := c.exchange(ctx, r, key, st, token, attempt)
+		resp, final, err := c.exchange(ctx, r, key, st, token, attempt, release)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || !r.idempotent || final || attempt >= c.cfg.MaxAttempts {
@@ -121,12 +121,12 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 		if r.bearer && resp.StatusCode == http.StatusUnauthorized && !refreshed {
 			// The JWT expired or was revoked: log in again once.
 			drain(resp.Body)
-			st.gate.release()
+			release()
 			c.jwt.invalidate(token)
 			refreshed = true
 			continue
 		}
-		apiErr, out := c.classify(r, resp, st)
+		apiErr, out := c.classify(r, resp, release)
 		if apiErr == nil {
 			return out, nil
 		}
@@ -141,49 +141,50 @@ func (c *Client) doRetried(ctx context.Context, r *apiRequest) (*response, error
 	}
 }
 
-// acquire waits for the API's pacing, takes its concurrency slot and, for
-// a gateway call, a bearer token. On success the caller holds the slot; on
-// failure nothing is held. A wait longer than WithRetry's maxWait is a
-// paced *Error: no call is sent.
-func (c *Client) acquire(ctx context.Context, r *apiRequest, key string, st *apiState) (token string, err error) {
+// acquire waits for the API's pacing, takes its concurrency slot (or uses
+// the one the context holds: see HoldSlot) and, for a gateway call, a
+// bearer token. On success the caller holds the slot until it calls
+// release; on failure nothing is held. A wait longer than WithRetry's
+// maxWait is a paced *Error: no call is sent.
+func (c *Client) acquire(ctx context.Context, r *apiRequest, key string, st *apiState) (token string, release func(), err error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	wait, cancelRes := st.reserve(time.Now())
 	if wait > c.cfg.MaxWait {
 		cancelRes()
-		return "", &Error{Method: r.method, Endpoint: r.endpoint(), Action: r.action,
+		return "", nil, &Error{Method: r.method, Endpoint: r.endpoint(), Action: r.action,
 			Message: "the subscription's call budget for this API is used up (counted by the client from the server's rate-limit headers); no call was sent", RetryAfter: wait, kind: kindPaced}
 	}
 	if wait > 0 {
 		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "qualys: pacing", slog.String("endpoint", key), slog.Duration("wait", wait))
 		if err := retry.Sleep(ctx, wait); err != nil {
 			cancelRes()
-			return "", err
+			return "", nil, err
 		}
 	}
-	if err := st.gate.acquire(ctx); err != nil {
-		return "", err
+	if release, err = st.take(ctx); err != nil {
+		return "", nil, err
 	}
 	if r.bearer {
 		if token, err = c.jwt.get(ctx, c); err != nil {
-			st.gate.release()
-			return "", err
+			release()
+			return "", nil, err
 		}
 	}
-	return token, nil
+	return token, release, nil
 }
 
 // exchange sends one attempt, holding the slot: it counts the call,
 // records the server's rate-limit headers and logs the response. A
 // transport failure releases the slot and is a transport *Error (or the
 // context's error); final reports that it must not be repeated.
-func (c *Client) exchange(ctx context.Context, r *apiRequest, key string, st *apiState, token string, attempt int) (resp *http.Response, final bool, err error) {
+func (c *Client) exchange(ctx context.Context, r *apiRequest, key string, st *apiState, token string, attempt int, release func()) (resp *http.Response, final bool, err error) {
 	start := time.Now()
 	c.countCall(key)
 	resp, err = c.send(ctx, r, token)
 	if err != nil {
-		st.gate.release()
+		release()
 		if ctx.Err() != nil {
 			return nil, true, ctx.Err()
 		}
@@ -301,12 +302,12 @@ func (b cancelOnClose) Close() error {
 }
 
 // classify turns a response into either a usable response or an *Error.
-func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Error, *response) {
+func (c *Client) classify(r *apiRequest, resp *http.Response, releaseSlot func()) (*Error, *response) {
 	base := &Error{StatusCode: resp.StatusCode, Method: r.method, Endpoint: r.endpoint(), Action: r.action}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		drain(resp.Body)
-		st.gate.release()
+		releaseSlot()
 		fillError(base, resp.Header.Get("Content-Type"), body)
 		if safehttp.IsRedirect(resp.StatusCode) {
 			base.Message, base.Snippet, base.kind = safehttp.RedirectMessage(resp.StatusCode, resp.Header, resp.Request.URL), "", kindAPI
@@ -317,7 +318,7 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, st *apiState) (*Er
 		return base, nil
 	}
 	var once sync.Once
-	release := func() { once.Do(st.gate.release) }
+	release := func() { once.Do(releaseSlot) }
 	rc := newBody(resp.Body, release, c.cfg.idleTimeout)
 	if !r.fo {
 		// A JSON API answering an HTML page (a proxy or maintenance

@@ -355,45 +355,133 @@ func TestRateHeadersParsedAndPaced(t *testing.T) {
 	}
 }
 
+// heldServer answers the FO test path only when told to: each request
+// reports on entered and waits for a token on proceed, so that a test
+// decides when each answer goes and needs no sleep.
+type heldServer struct {
+	entered chan struct{}
+	proceed chan struct{}
+	inside  atomic.Int32
+	peak    atomic.Int32
+}
+
+func newHeldServer(mux *http.ServeMux, limit string) *heldServer {
+	h := &heldServer{entered: make(chan struct{}, 64), proceed: make(chan struct{})}
+	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
+		cur := h.inside.Add(1)
+		for p := h.peak.Load(); cur > p && !h.peak.CompareAndSwap(p, cur); p = h.peak.Load() {
+		}
+		h.entered <- struct{}{}
+		<-h.proceed
+		h.inside.Add(-1)
+		w.Header().Set("X-Concurrency-Limit-Limit", limit)
+		io.WriteString(w, "<OK/>")
+	})
+	return h
+}
+
+// gateState is how many slots of the test API are taken and allowed.
+func gateState(c *Client) (inFlight, limit int) {
+	g := c.api(c.base.Path + "/api/2.0/fo/test/").gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.inFlight, g.limit
+}
+
+// An FO API gets one call at a time until an answer states its limit, then
+// exactly as many as the header says (never more, capped by
+// WithConcurrency). Proved with answers held by the test: every slot holder
+// is inside the handler when it is counted.
 func TestConcurrencyCapFromHeader(t *testing.T) {
 	t.Parallel()
 	c, mux, _ := setup(t, WithConcurrency(8))
-	var inFlight, peak atomic.Int32
-	limit := "3"
-	mux.HandleFunc("/api/2.0/fo/test/", func(w http.ResponseWriter, r *http.Request) {
-		cur := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			p := peak.Load()
-			if cur <= p || peak.CompareAndSwap(p, cur) {
-				break
+	h := newHeldServer(mux, "3")
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := call(t, c, foRequest(c, true)); err != nil {
+				t.Error(err)
 			}
-		}
-		w.Header().Set("X-Concurrency-Limit-Limit", limit)
-		time.Sleep(60 * time.Millisecond)
-		io.WriteString(w, "<OK/>")
-	})
-	run := func(n int) {
-		var wg sync.WaitGroup
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := call(t, c, foRequest(c, true)); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
+		}()
 	}
-	run(10)
-	if p := peak.Load(); p > 3 || p < 2 {
-		t.Errorf("peak in flight %d; want 2 (default until known) to 3 (header)", p)
+	<-h.entered
+	if in, limit := gateState(c); in != 1 || limit != 1 || h.inside.Load() != 1 {
+		t.Fatalf("before the limit is known: %d slots taken of %d, %d calls inside; want 1 of 1", in, limit, h.inside.Load())
 	}
-	peak.Store(0)
-	run(12)
-	if p := peak.Load(); p != 3 {
-		t.Errorf("peak in flight %d after the server said 3; want exactly 3", p)
+	h.proceed <- struct{}{} // the first answer says 3
+	for range 3 {
+		<-h.entered
+	}
+	if in, limit := gateState(c); in != 3 || limit != 3 || h.inside.Load() != 3 {
+		t.Fatalf("after the server said 3: %d slots taken of %d, %d calls inside; want 3 of 3", in, limit, h.inside.Load())
+	}
+	close(h.proceed)
+	wg.Wait()
+	if p := h.peak.Load(); p != 3 {
+		t.Errorf("peak calls inside = %d, want 3", p)
+	}
+}
+
+// HoldSlot takes one of the API's slots; calls made with its context use
+// it instead of taking another, calls without it wait for a free slot.
+func TestHoldSlot(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	h := newHeldServer(mux, "2")
+	path := c.base.Path + "/api/2.0/fo/test/"
+	go func() { h.proceed <- struct{}{} }()
+	if _, err := call(t, c, foRequest(c, true)); err != nil { // learns the limit: 2
+		t.Fatal(err)
+	}
+	<-h.entered
+	ctx1, release1, err := c.HoldSlot(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, release2, err := c.HoldSlot(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, limit := gateState(c); in != 2 || limit != 2 {
+		t.Fatalf("two slots held: %d taken of %d", in, limit)
+	}
+	// A call with a held slot's context runs although every slot is taken.
+	held := make(chan error, 1)
+	go func() {
+		resp, err := c.do(ctx1, foRequest(c, true))
+		if err == nil {
+			resp.Body.Close()
+		}
+		held <- err
+	}()
+	<-h.entered
+	if in, _ := gateState(c); in != 2 {
+		t.Errorf("a call with a held slot took another: %d slots taken", in)
+	}
+	h.proceed <- struct{}{}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	// A call without one waits for a slot: released, it goes.
+	free := make(chan error, 1)
+	go func() { _, err := call(t, c, foRequest(c, true)); free <- err }()
+	ctx3, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := c.HoldSlot(ctx3, path); !errors.Is(err, context.Canceled) {
+		t.Errorf("HoldSlot with every slot taken and a cancelled context: %v", err)
+	}
+	release2()
+	release2() // idempotent
+	<-h.entered
+	h.proceed <- struct{}{}
+	if err := <-free; err != nil {
+		t.Fatal(err)
+	}
+	release1()
+	if in, _ := gateState(c); in != 0 {
+		t.Errorf("%d slots still taken after every release", in)
 	}
 }
 

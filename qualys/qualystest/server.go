@@ -210,6 +210,7 @@ type Server struct {
 	limits     map[string]*limitState
 	latency    map[string]latency
 	faults     []*Fault
+	barriers   []*Barrier
 	requests   []Request
 	calls      map[string]int
 	inFlight   map[string]int
@@ -520,6 +521,9 @@ func (s *Server) wrap(h handler) http.HandlerFunc {
 			return
 		}
 		if strings.HasPrefix(api, "/api/") && !s.foGate(w, r, api) {
+			return
+		}
+		if !s.hold(r.Context(), api) {
 			return
 		}
 		out := w
