@@ -29,14 +29,64 @@ const DefaultVulnerabilityName = "Host Instance Vulnerability"
 
 // CAR maps one host to CAR vertices and edges (the table in the package
 // documentation). Every vertex and edge carries the source. It does no I/O
-// and never panics; a host without an asset gives an empty graph.
-func CAR(in Host, source string) car.Graph {
-	var g car.Graph
+// and never panics; a host without an asset gives an empty graph. It is
+// CARHost(in, source).Graph().
+func CAR(in Host, source string) car.Graph { return CARHost(in, source).Graph() }
+
+// HostGraph is one host mapped for CAR, in two parts: what belongs to the
+// host alone, and one part per QID its detections report. A caller that
+// streams many hosts sends the host part at once and may hold a
+// vulnerability part until its KnowledgeBase entry is read (the vertex is
+// shared by every host that reports the QID, so it is sent once, whole,
+// and before the edges to it).
+type HostGraph struct {
+	// Host holds the asset and what hangs off it: addresses, MACs, the
+	// hostname, accounts and users, places and applications, with the
+	// edges between them. No edge in it touches a vulnerability.
+	Host car.Graph
+	// Vulnerabilities holds one part per QID, in the order the detections
+	// first report them.
+	Vulnerabilities []VulnerabilityPart
+}
+
+// VulnerabilityPart is one QID of a host: its vulnerability vertex and the
+// host's edges to it (asset_vulnerability, ipaddress_vulnerability,
+// application_vulnerability). Every edge's To is Vertex.ExternalID.
+type VulnerabilityPart struct {
+	QID    int64
+	Vertex *car.Vulnerability
+	Edges  []car.Edge
+}
+
+// Graph returns the whole graph: the host part's vertices, then every
+// vulnerability vertex; the host part's edges, then the edges to each
+// vulnerability.
+func (h HostGraph) Graph() car.Graph {
+	g := car.Graph{
+		Vertices: make([]car.Vertex, 0, len(h.Host.Vertices)+len(h.Vulnerabilities)),
+		Edges:    slices.Clone(h.Host.Edges),
+	}
+	g.Vertices = append(g.Vertices, h.Host.Vertices...)
+	for _, v := range h.Vulnerabilities {
+		g.Vertices = append(g.Vertices, v.Vertex)
+	}
+	for _, v := range h.Vulnerabilities {
+		g.Edges = append(g.Edges, v.Edges...)
+	}
+	return g
+}
+
+// CARHost maps one host as CAR does, with its parts apart. KnowledgeBase
+// enrichment is one step, EnrichVulnerability: CARHost applies it with
+// in.KB when the host's entries are given; a caller that reads the
+// KnowledgeBase later applies it to each part's Vertex.
+func CARHost(in Host, source string) HostGraph {
+	var out HostGraph
 	a := in.Asset
 	if a == nil || a.ID <= 0 {
-		return g
+		return out
 	}
-	b := newBuilder(&g, source)
+	b := newBuilder(&out.Host, source)
 	assetID := strconv.FormatInt(a.ID, 10)
 	name := normName(a.Name)
 	if name == "" {
@@ -49,10 +99,10 @@ func CAR(in Host, source string) car.Graph {
 	apps := b.applications(in.Applications, assetID)
 	d := in.Detections
 	if d == nil || a.QWebHostID == 0 || d.ID != a.QWebHostID {
-		return g
+		return out
 	}
-	b.vulnerabilities(d, in.KB, assetID, ips, apps)
-	return g
+	out.Vulnerabilities = b.vulnerabilities(d, in.KB, assetID, ips, apps)
+	return out
 }
 
 // addresses adds the asset's IP addresses and MACs, one vertex each however
@@ -137,7 +187,7 @@ func (b *builder) applications(sw []qualys.InstalledSoftware, assetID string) []
 // ipaddress_vulnerability edge, and an application whose product name (3
 // characters or more) appears in a detection's results an
 // application_vulnerability edge.
-func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.Vulnerability, assetID string, ips []string, apps []app) {
+func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.Vulnerability, assetID string, ips []string, apps []app) []VulnerabilityPart {
 	type vuln struct {
 		det     *qualys.Detection
 		active  bool
@@ -161,6 +211,7 @@ func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.
 		v.sev = max(v.sev, det.Severity)
 		v.results = append(v.results, strings.ToLower(det.Results))
 	}
+	parts := make([]VulnerabilityPart, 0, len(order))
 	for _, qid := range order {
 		v := byQID[qid]
 		id := strconv.FormatInt(qid, 10)
@@ -171,10 +222,11 @@ func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.
 			cv.BaseScore = &s
 		}
 		EnrichVulnerability(cv, kb[qid])
-		b.vertex(cv)
-		b.edgeState("asset_vulnerability", assetID, id, map[string]any{"risk_score": score}, !v.active)
+		part := VulnerabilityPart{QID: qid, Vertex: cv}
+		pb := &builder{g: &car.Graph{}, source: b.source, seen: b.seen}
+		pb.edgeState("asset_vulnerability", assetID, id, map[string]any{"risk_score": score}, !v.active)
 		for _, ip := range ips {
-			b.edgeState("ipaddress_vulnerability", ip, id, nil, !v.active)
+			pb.edgeState("ipaddress_vulnerability", ip, id, nil, !v.active)
 		}
 		for _, ap := range apps {
 			if len(ap.product) < 3 {
@@ -182,12 +234,15 @@ func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.
 			}
 			for _, r := range v.results {
 				if strings.Contains(r, ap.product) {
-					b.edgeState("application_vulnerability", ap.id, id, nil, !v.active)
+					pb.edgeState("application_vulnerability", ap.id, id, nil, !v.active)
 					break
 				}
 			}
 		}
+		part.Edges = pb.g.Edges
+		parts = append(parts, part)
 	}
+	return parts
 }
 
 // EnrichVulnerability fills a vulnerability vertex with its KnowledgeBase

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -404,5 +406,57 @@ func TestCARGeolocationAndKBText(t *testing.T) {
 	}
 	if vuln == nil || vuln.Diagnosis != "The server is affected.\n\nSee the advisory (https://vendor.example/a)." || vuln.Solution != "Upgrade to 2.0\nThen restart." {
 		t.Errorf("KB text: %+v", vuln)
+	}
+}
+
+// CARHost's parts: the host part touches no vulnerability, each
+// vulnerability part holds its vertex and exactly the edges to it, and
+// Graph() is what CAR returns.
+func TestCARHostParts(t *testing.T) {
+	tn := qualystest.Generate(12, 120, qualystest.WithVulnerableTo("CVE-2019-17053", 0.3))
+	dets := map[int64]*qualys.DetectionHost{}
+	for _, d := range tn.Detections {
+		dets[d.ID] = d
+	}
+	apps := map[int64][]qualys.InstalledSoftware{}
+	for _, a := range tn.Assets {
+		apps[a.AssetID] = a.Software
+	}
+	parts := 0
+	for _, a := range tn.HostAssets {
+		in := mapping.Host{Asset: a, Detections: dets[a.QWebHostID], Applications: apps[a.ID]}
+		h := mapping.CARHost(in, "Qualys")
+		if d := cmp.Diff(mapping.CAR(in, "Qualys"), h.Graph()); d != "" {
+			t.Fatalf("host %d: Graph() differs from CAR:\n%s", a.ID, d)
+		}
+		for _, v := range h.Host.Vertices {
+			if v.Collection() == car.CollVulnerability {
+				t.Errorf("host %d: vulnerability %s in the host part", a.ID, v.ID())
+			}
+		}
+		for _, e := range h.Host.Edges {
+			if strings.HasSuffix(e.Collection, "_"+car.CollVulnerability) {
+				t.Errorf("host %d: edge %s in the host part", a.ID, e.Collection)
+			}
+		}
+		seen := map[int64]bool{}
+		for _, p := range h.Vulnerabilities {
+			parts++
+			if seen[p.QID] || p.Vertex == nil || p.Vertex.ExternalID != strconv.FormatInt(p.QID, 10) {
+				t.Fatalf("host %d: part %d: duplicate or vertex %+v", a.ID, p.QID, p.Vertex)
+			}
+			seen[p.QID] = true
+			if len(p.Edges) == 0 {
+				t.Errorf("host %d: QID %d has no asset edge", a.ID, p.QID)
+			}
+			for _, e := range p.Edges {
+				if e.To != p.Vertex.ExternalID || !strings.HasSuffix(e.Collection, "_"+car.CollVulnerability) {
+					t.Errorf("host %d: QID %d holds edge %s %s -> %s", a.ID, p.QID, e.Collection, e.From, e.To)
+				}
+			}
+		}
+	}
+	if parts == 0 {
+		t.Fatal("no vulnerability parts at all")
 	}
 }
