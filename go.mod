@@ -11,4 +11,7 @@ require (
 	gopkg.in/dnaeon/go-vcr.v4 v4.0.8
 )
 
-require go.yaml.in/yaml/v4 v4.0.0 // indirect
+require (
+	go.yaml.in/yaml/v4 v4.0.0 // indirect
+	golang.org/x/sync v0.19.0 // indirect
+)

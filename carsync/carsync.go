@@ -6,21 +6,22 @@
 // get their detections in one call (ids=; several, by host id range, when
 // split), its applications come from the gateway (merge-joined by asset
 // id, both streams being in id order), and each host is mapped with
-// mapping.CAR as its detections arrive and streamed into a car.Import.
+// mapping.CARHost as its detections arrive and streamed into a car.Import.
 // The KnowledgeBase entries of QIDs not sent yet are read meanwhile; a
 // vulnerability vertex, and the edges to it, wait for its entry, so that
-// it is sent whole and before its edges. With Config.Overlap the Qualys
-// calls run concurrently (see stream.go): detection calls keep the
-// subscription's concurrency limit in use, the next host asset and gateway
-// pages are listed ahead, and the KnowledgeBase is read in its own stage.
-// Memory holds the pages in flight (at most 4, their host assets and
-// applications, released host by host), the hosts being mapped, the edges
+// it is sent whole and before its edges. Unless Config.Sequential is set,
+// the Qualys calls run concurrently (see stream.go): detection calls keep
+// the subscription's concurrency limit in use, the next host asset and
+// gateway pages are listed ahead, and the KnowledgeBase is read in its own
+// stage. Memory holds the pages in flight (at most 4, their host assets
+// and applications, released host by host), the hosts being mapped and
+// queued for CAR (at most 64 waiting), the edges
 // waiting for a KnowledgeBase entry (at most 10,000 before the run waits
 // for one), the import's batches (car.MaxBufferedBytes) and two sets of
 // int64s for the run: the asset ids already mapped and the QIDs already
 // sent (a few bytes per host and per QID, never a host's data). Which
 // host's detection RESULTS becomes a vulnerability's description depends,
-// with Overlap, on which host reports the QID first.
+// when calls overlap, on which host reports the QID first.
 //
 // An incremental import reads the window from the model state saved on the
 // CAR source and sends only what changed since: host assets updated in the
@@ -53,7 +54,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"iter"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -111,28 +111,39 @@ type Config struct {
 	// hosts report: one CAR query and one KnowledgeBase call per 1,000
 	// QIDs. (IBM's -update_existing_vulnerability_cve.)
 	RefreshVulnerabilities bool
-	// Overlap makes a run's Qualys calls concurrent: host asset pages and gateway applications are listed
-	// ahead, detection calls keep the Host List Detection API's
-	// concurrency limit in use (learned from X-Concurrency-Limit-Limit,
-	// shared with every other call of the client, never exceeded; one call
-	// until an answer has said it), the KnowledgeBase is read while
-	// detections stream, and CAR is written meanwhile. The detection, host
-	// asset and gateway calls are the same as without, except for the
-	// split (DetectionSplit); KnowledgeBase calls are asked earlier, at
-	// most 2 x pages + ceil(QIDs / 1,000) + 1. Without it, one detection
-	// call runs at a time, the next page is listed once the current one is
-	// written, and a run sends the same requests in the same order every
-	// time. Either way hosts are mapped as their detections arrive: memory
-	// holds the pages in flight (their host assets and applications), not
-	// their detections. See bench/README.md for the measured effect.
-	Overlap bool
+	// Sequential makes a run's Qualys calls one at a time: one detection
+	// call at a time, the next host asset page listed once the current
+	// one is written, the KnowledgeBase read at the end of each page, so
+	// that a run sends the same requests in the same order every time (a
+	// recording replays it). By default (false) the calls overlap, as the
+	// connector runs: detection calls keep the Host List Detection API's
+	// concurrency limit in use (the client's gate: learned from
+	// X-Concurrency-Limit-Limit, shared with every other call of the
+	// client, never exceeded, one call until an answer has said it), the
+	// next host asset page and the gateway applications are listed ahead,
+	// the KnowledgeBase is read while detections stream, and CAR is
+	// written meanwhile. The detection, host asset and gateway calls are
+	// the same either way, but for the split (DetectionSplit);
+	// KnowledgeBase calls are asked earlier when overlapped, at most
+	// 2 x pages + ceil(QIDs / 1,000) + 1. Either way hosts are mapped as
+	// their detections arrive: memory holds the pages in flight (their
+	// host assets and applications), not their detections. See
+	// bench/README.md for the measured effect.
+	Sequential bool
 	// DetectionSplit is how many detection calls a host asset page's
-	// hosts are cut into, by host id range. 0 chooses: with Overlap, when
-	// the run has fewer pages than the detection API's concurrency limit,
-	// enough calls per page to use the limit; otherwise one. 1 turns the
-	// split off, for subscriptions whose daily call budget is small. A full
-	// import makes at most ceil(hosts / PageSize) x split detection calls
-	// (plus the truncation pages a server may force).
+	// hosts are cut into, by host id range. 0 chooses: 1 with Sequential,
+	// and 1 when the run has as many host asset pages as the detection
+	// API's concurrency limit or more (the pages alone keep the limit in
+	// use); with fewer pages, enough calls per page for them to use the
+	// limit, but never more than 2 calls a page nor fewer than 100 hosts a
+	// call, and none (1) when the server's X-RateLimit-Remaining says the
+	// calls left in the window are fewer than twice what splitting the
+	// pages left would cost. So an automatic split costs at most
+	// ceil(hosts / PageSize) x 2 detection calls, and only on tenants
+	// small enough to need fewer calls than the subscription may run at
+	// once. 1 turns the split off; n > 1 forces n
+	// calls a page (ceil(hosts / PageSize) x n calls; plus, in every case,
+	// the truncation pages a server may force).
 	DetectionSplit int
 }
 
@@ -418,73 +429,4 @@ func (r *run) progress(final bool) {
 		return
 	}
 	r.log.Info("carsync: progress", attrs...)
-}
-
-// pull is a merge-join cursor over the gateway assets, which arrive in
-// asset id order like the host asset pages.
-type pull struct {
-	next func() (*qualys.Asset, error, bool)
-	stop func()
-	head *qualys.Asset
-	err  error
-	end  bool
-}
-
-func newPull(seq iter.Seq2[*qualys.Asset, error]) *pull {
-	next, stop := iter.Pull2(seq)
-	return &pull{next: next, stop: stop}
-}
-
-// upTo returns the gateway assets with ids up to maxID, keyed by id;
-// assets before the first wanted id are returned in orphans.
-func (p *pull) upTo(maxID int64, want map[int64]bool) (matched map[int64]*qualys.Asset, orphans []*qualys.Asset, err error) {
-	matched = map[int64]*qualys.Asset{}
-	for {
-		if p.err != nil {
-			return matched, orphans, p.err
-		}
-		if p.head == nil && !p.end {
-			a, err, ok := p.next()
-			switch {
-			case !ok:
-				p.end = true
-			case err != nil:
-				p.err = err
-				return matched, orphans, err
-			default:
-				p.head = a
-			}
-		}
-		if p.head == nil || p.head.AssetID > maxID {
-			return matched, orphans, nil
-		}
-		if want[p.head.AssetID] {
-			matched[p.head.AssetID] = p.head
-		} else {
-			orphans = append(orphans, p.head)
-		}
-		p.head = nil
-	}
-}
-
-// rest drains the cursor.
-func (p *pull) rest() ([]*qualys.Asset, error) {
-	var out []*qualys.Asset
-	if p.head != nil {
-		out = append(out, p.head)
-		p.head = nil
-	}
-	for !p.end && p.err == nil {
-		a, err, ok := p.next()
-		if !ok {
-			p.end = true
-			break
-		}
-		if err != nil {
-			p.err = err
-			break
-		}
-		out = append(out, a)
-	}
-	return out, p.err
 }

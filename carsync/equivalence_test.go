@@ -223,8 +223,8 @@ func TestIncrementalEqualsFull(t *testing.T) {
 			t.Cleanup(full.Close)
 			cfgInc, cfgFull := config(t, q, inc), config(t, q, full)
 			cfgInc.PageSize, cfgFull.PageSize = 7, 7
-			// Odd sequences run both imports with Overlap.
-			cfgInc.Overlap, cfgFull.Overlap = seq%2 == 1, seq%2 == 1
+			// Even sequences run both imports with Sequential, odd ones overlapped.
+			cfgInc.Sequential, cfgFull.Sequential = seq%2 == 0, seq%2 == 0
 			now := base.Add(time.Hour)
 			cfgInc.Now, cfgFull.Now = func() time.Time { return now }, func() time.Time { return now }
 			mustRun(t, cfgInc)

@@ -86,7 +86,7 @@ func TestFaultInjection(t *testing.T) {
 		// Each seed twice: one call at a time, then with Overlap.
 		seed, overlap := run/2+1, run%2 == 1
 		e := newEnv(t, hosts, qualystest.WithLimit(qualystest.APIDetections, limit))
-		e.cfg.Overlap = overlap
+		e.cfg.Sequential = !overlap
 		rng := rand.New(rand.NewPCG(uint64(seed), 99))
 		injectRandomFaults(rng, e.q, e.c)
 		runs++

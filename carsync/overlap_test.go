@@ -22,9 +22,9 @@ import (
 func TestOverlapSameGraphSameCalls(t *testing.T) {
 	t.Parallel()
 	seq := newEnv(t, 180)
+	seq.cfg.Sequential = true
 	sumSeq := mustRun(t, seq.cfg)
 	ovl := newEnv(t, 180)
-	ovl.cfg.Overlap = true
 	sumOvl := mustRun(t, ovl.cfg)
 	if d := cmp.Diff(activeGraph(seq.c), activeGraph(ovl.c)); d != "" {
 		t.Errorf("graph with Overlap differs (-sequential +overlapped):\n%s", d)
@@ -46,26 +46,32 @@ func TestOverlapSameGraphSameCalls(t *testing.T) {
 	}
 }
 
+// barrierTimeout bounds how long a barrier waits for calls that a correct
+// pipeline starts at once: it is only spent when the claim is false.
+const barrierTimeout = 60 * time.Second
+
 // An overlapped run keeps as many detection calls in flight as the server's
 // X-Concurrency-Limit-Limit allows, and never more, while the gateway, QPS
-// and KnowledgeBase calls run beside them. Beyond maxOpenPages (4) pages
-// in flight, pages are split to use the limit.
+// and KnowledgeBase calls run beside them. The fake holds the first
+// answers until limit calls are in flight (a barrier, not a race), and
+// refuses (409) any call beyond the limit. With fewer pages than the
+// limit, pages are split to use it.
 func TestOverlapUsesTheConcurrencyLimit(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ limit, calls int }{{2, 4}, {3, 4}, {5, 8}} {
-		// One at a time, with a long time to first byte: the run is bound
-		// by Qualys, not by mapping (slow under the race detector).
 		t.Run(fmt.Sprint(tc.limit), func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, 800,
 				qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: tc.limit}),
-				qualystest.WithLatency(qualystest.APIDetections, time.Second, 0),
 				qualystest.WithLimit(qualystest.APIKnowledgeBase, qualystest.Limit{Concurrency: tc.limit}))
-			e.cfg.Overlap, e.cfg.PageSize = true, 200
+			e.cfg.PageSize = 200
 			before := learnLimit(t, e)
+			b := e.q.HoldCalls(qualystest.APIDetections, tc.limit, barrierTimeout)
 			sum := mustRun(t, e.cfg)
-			if got := e.q.PeakConcurrency(qualystest.APIDetections); got != tc.limit {
-				t.Errorf("peak detection calls in flight = %d, want the limit %d", got, tc.limit)
+			if !b.Reached() {
+				t.Errorf("the run never had %d detection calls in flight at once", tc.limit)
 			}
+			checkWithinLimits(t, e, tc.limit)
 			if sum.Hosts != 800 {
 				t.Errorf("hosts = %d, want 800", sum.Hosts)
 			}
@@ -76,41 +82,59 @@ func TestOverlapUsesTheConcurrencyLimit(t *testing.T) {
 	}
 }
 
+// checkWithinLimits fails the test if the run ever had more detection
+// calls in flight than the limit, or if the fake refused a call.
+func checkWithinLimits(t *testing.T, e *env, limit int) {
+	t.Helper()
+	if got := e.q.PeakConcurrency(qualystest.APIDetections); got > limit {
+		t.Errorf("peak detection calls in flight = %d, above the limit %d", got, limit)
+	}
+	for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase} {
+		if n := e.q.Refusals(api); n != 0 {
+			t.Errorf("%s refused %d calls over its limits", api, n)
+		}
+	}
+}
+
 // With fewer pages than the concurrency limit, a page's hosts are split by
 // host id range so that the limit is in use; the split stays within
-// pages x split calls, writes the same graph, and DetectionSplit 1 turns
-// it off.
+// pages x 2 calls, writes the same graph, DetectionSplit 1 turns it off,
+// and a call budget the split cannot afford (X-RateLimit-Remaining) turns
+// it off too.
 func TestDetectionSplit(t *testing.T) {
 	t.Parallel()
-	opts := []qualystest.Option{
-		qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: 3}),
-		qualystest.WithLatency(qualystest.APIDetections, 400*time.Millisecond, 0),
-	}
 	ref := newEnv(t, 400)
 	ref.cfg.PageSize = 200
 	mustRun(t, ref.cfg)
 	for _, tc := range []struct {
 		name        string
 		split       int
+		budget      int // calls an hour (0: not limited)
 		calls, peak int
 	}{
 		// 2 pages of 200 hosts: the learned limit (3) needs 2 calls a page.
-		{"auto", 0, 4, 3},
-		{"off", 1, 2, 2},
-		{"four", 4, 8, 3},
+		{"auto", 0, 0, 4, 3},
+		{"off", 1, 0, 2, 2},
+		{"four", 4, 0, 8, 3},
+		// 3 calls left after the first: splitting 2 pages (4 calls) needs
+		// 8 left, the last page alone (2 calls) 4.
+		{"budget", 0, 4, 2, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, 400, opts...)
-			e.cfg.Overlap, e.cfg.DetectionSplit, e.cfg.PageSize = true, tc.split, 200
+			e := newEnv(t, 400, qualystest.WithLimit(qualystest.APIDetections,
+				qualystest.Limit{Concurrency: 3, Calls: tc.budget, Window: time.Hour}))
+			e.cfg.DetectionSplit, e.cfg.PageSize = tc.split, 200
 			before := learnLimit(t, e)
+			b := e.q.HoldCalls(qualystest.APIDetections, tc.peak, barrierTimeout)
 			sum := mustRun(t, e.cfg)
 			if n := e.q.Calls(qualystest.APIDetections) - before; n != tc.calls {
 				t.Errorf("detection calls = %d, want %d", n, tc.calls)
 			}
-			if got := e.q.PeakConcurrency(qualystest.APIDetections); got != tc.peak {
-				t.Errorf("peak detection calls in flight = %d, want %d", got, tc.peak)
+			if !b.Reached() {
+				t.Errorf("the run never had %d detection calls in flight at once", tc.peak)
 			}
+			checkWithinLimits(t, e, 3)
 			if d := cmp.Diff(activeGraph(ref.c), activeGraph(e.c)); d != "" {
 				t.Errorf("graph with split differs:\n%s", d)
 			}
@@ -121,12 +145,25 @@ func TestDetectionSplit(t *testing.T) {
 	}
 }
 
+// A subscription whose limit exceeds the pages to fetch is not split when
+// the pages alone use the limit: 10 pages and a limit of 10 make 10 calls.
+func TestNoSplitWhenPagesUseTheLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 500, qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: 10}))
+	e.cfg.PageSize = 50
+	before := learnLimit(t, e)
+	mustRun(t, e.cfg)
+	if n := e.q.Calls(qualystest.APIDetections) - before; n != 10 {
+		t.Errorf("detection calls = %d, want one per page (10)", n)
+	}
+	checkWithinLimits(t, e, 10)
+}
+
 func TestOverlapFailures(t *testing.T) {
 	t.Parallel()
 	t.Run("Qualys side", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, 180)
-		e.cfg.Overlap = true
 		e.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 3, Status: 400,
 			Body: "<SIMPLE_RETURN><RESPONSE><CODE>999</CODE><TEXT>Internal error</TEXT></RESPONSE></SIMPLE_RETURN>"})
 		_, err := carsync.Run(context.Background(), e.cfg)
@@ -141,7 +178,6 @@ func TestOverlapFailures(t *testing.T) {
 	t.Run("CAR side", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, 180)
-		e.cfg.Overlap = true
 		e.c.InjectFault(cartest.Fault{Route: "/imports", Call: 3, FailJob: true})
 		_, err := carsync.Run(context.Background(), e.cfg)
 		var jf *car.JobFailedError
@@ -155,7 +191,6 @@ func TestOverlapFailures(t *testing.T) {
 	t.Run("deadline while fetching ahead", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, 180)
-		e.cfg.Overlap = true
 		e.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 2, Delay: time.Minute})
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()

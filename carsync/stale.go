@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/mapping"
 )
 
 // assetView is what a changed asset's new graph says: the targets of its
@@ -23,9 +24,13 @@ type assetView struct {
 	wholeDets bool
 }
 
-func newAssetView(id int64, g car.Graph, withApps, wholeDets bool) *assetView {
+func newAssetView(id int64, hg mapping.HostGraph, withApps, wholeDets bool) *assetView {
 	v := &assetView{id: fmt.Sprint(id), targets: map[string]map[string]bool{}, edges: map[string]map[[2]string]bool{}, withApps: withApps, wholeDets: wholeDets}
-	for _, e := range g.Edges {
+	edges := slices.Clone(hg.Host.Edges)
+	for _, part := range hg.Vulnerabilities {
+		edges = append(edges, part.Edges...)
+	}
+	for _, e := range edges {
 		if e.Disabled {
 			continue
 		}

@@ -88,7 +88,7 @@ func TestRecordThenReplayConnector(t *testing.T) {
 		}
 		cc, _ := car.NewClient(csrv.URL, car.WithAPIKey(cartest.DefaultAPIKey, cartest.DefaultPassword), car.WithInsecureLoopback())
 		now := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-		if _, err := carsync.Run(context.Background(), carsync.Config{Qualys: qc, CAR: cc, Source: car.Source{Key: "Qualys"}, PageSize: 10,
+		if _, err := carsync.Run(context.Background(), carsync.Config{Qualys: qc, CAR: cc, Source: car.Source{Key: "Qualys"}, PageSize: 10, Sequential: true,
 			Now: func() time.Time { return now }}); err != nil {
 			t.Fatalf("%v run: %v (misses %v)", mode, err, qrec.Misses())
 		}

@@ -342,7 +342,7 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	return carsync.Config{Qualys: qc, CAR: cc,
 		Source: car.Source{Key: o.source, Name: o.source, Description: "Qualys VMDR assets, vulnerabilities and applications, imported by qualysbridge car-connector", ProductLink: "https://www.qualys.com/"},
 		Mode:   mode, PageSize: o.pageSize, Logger: logger, SkipApplications: o.gateway == "", Program: program,
-		RefreshVulnerabilities: o.updateVulnCVE, Overlap: o.overlap, DetectionSplit: o.detectionSplit}, nil
+		RefreshVulnerabilities: o.updateVulnCVE, Sequential: !o.overlap, DetectionSplit: o.detectionSplit}, nil
 }
 
 // pick is the flag's value when given, else the file's.

@@ -573,8 +573,8 @@ func TestOverlapFlag(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.Overlap != tc.want || cfg.DetectionSplit != tc.split {
-			t.Errorf("%v: Overlap %v, DetectionSplit %d; want %v, %d", tc.args[len(tc.args)-1], cfg.Overlap, cfg.DetectionSplit, tc.want, tc.split)
+		if cfg.Sequential == tc.want || cfg.DetectionSplit != tc.split {
+			t.Errorf("%v: Sequential %v, DetectionSplit %d; want overlap %v, %d", tc.args[len(tc.args)-1], cfg.Sequential, cfg.DetectionSplit, tc.want, tc.split)
 		}
 	}
 	if code, _, stderr := w.run(t, w.args("-detection_split", "-2")...); code != exitUsage || !strings.Contains(stderr, "-detection_split must be") {

@@ -1,0 +1,114 @@
+package carsync
+
+import (
+	"context"
+
+	"github.com/qualysbridge/qualysbridge/mapping"
+	"github.com/qualysbridge/qualysbridge/qualys"
+)
+
+// joinStage maps each host as its detections arrive, and the hosts of a
+// finished page that Qualys gave no detections (or that have no VM host
+// id), and hands them to the write stage. It is the only stage that
+// touches r.done and the summary's counts.
+func (p *pipeline) joinStage(ctx context.Context, events <-chan hostEvent, out chan<- mappedHost, open <-chan struct{}) error {
+	for ev := range events {
+		var err error
+		if ev.host == nil {
+			err = p.pageDone(ctx, ev.page, out, open)
+		} else if i, ok := ev.page.byHost[ev.host.ID]; ok {
+			delete(ev.page.byHost, ev.host.ID)
+			err = p.mapHost(ctx, ev.page, i, ev.host, out)
+		} // else: not asked for, or already mapped
+		if err != nil {
+			return err
+		}
+	}
+	// The detection stage closed its output: at its end, or because the
+	// run failed (then the context holds the cause).
+	return context.Cause(ctx)
+}
+
+// pageDone maps the page's hosts not mapped yet, gives the page's token
+// back to the page stage and marks the page's end for the write stage.
+func (p *pipeline) pageDone(ctx context.Context, sp *streamPage, out chan<- mappedHost, open <-chan struct{}) error {
+	for i, a := range sp.assets {
+		if a != nil {
+			if err := p.mapHost(ctx, sp, i, nil, out); err != nil {
+				return err
+			}
+		}
+	}
+	if err := p.waitApps(ctx, sp); err != nil {
+		return err
+	}
+	sp.assets, sp.byHost, sp.apps = nil, nil, nil
+	<-open
+	return p.emit(ctx, out, mappedHost{pageEnd: true})
+}
+
+// waitApps waits until the applications stage is done with the page.
+func (p *pipeline) waitApps(ctx context.Context, sp *streamPage) error {
+	select {
+	case <-sp.appsReady:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// emit hands a mapped host to the write stage and shuts the valve when the
+// write stage's queue is half full.
+func (p *pipeline) emit(ctx context.Context, out chan<- mappedHost, m mappedHost) error {
+	if err := send(ctx, out, m); err != nil {
+		return err
+	}
+	if len(out) >= cap(out)/2 {
+		p.valve.set(true)
+	}
+	return nil
+}
+
+// mapHost maps the page's host asset i with its detections (nil when
+// Qualys gave none) and its applications.
+func (p *pipeline) mapHost(ctx context.Context, sp *streamPage, i int, det *qualys.DetectionHost, out chan<- mappedHost) error {
+	r := p.r
+	if err := p.waitApps(ctx, sp); err != nil {
+		return err
+	}
+	a := sp.assets[i]
+	sp.assets[i] = nil
+	ga := sp.apps[a.ID]
+	delete(sp.apps, a.ID)
+	if r.done[a.ID] {
+		return nil
+	}
+	r.done[a.ID] = true
+	h := mapping.Host{Asset: a}
+	if det != nil {
+		h.Detections = det
+		r.sum.Detections += len(det.Detections)
+	}
+	if ga != nil {
+		h.Applications = ga.Software
+		r.sum.Applications += len(ga.Software)
+	}
+	hg := mapping.CARHost(h, r.cfg.Source.Key)
+	r.sum.Hosts++
+	r.sum.Vertices += len(hg.Host.Vertices) + len(hg.Vulnerabilities)
+	r.sum.Edges += len(hg.Host.Edges)
+	for _, v := range hg.Vulnerabilities {
+		r.sum.Edges += len(v.Edges)
+	}
+	m := mappedHost{assetID: a.ID, host: hg.Host, vulns: hg.Vulnerabilities}
+	if p.spec.stale != nil && !a.Created.IsZero() && a.Created.Before(r.since) {
+		// A changed asset that existed before: its edges that no
+		// longer hold are disabled once it is sent.
+		m.view = newAssetView(a.ID, hg, ga != nil, true)
+	}
+	if err := p.emit(ctx, out, m); err != nil {
+		return err
+	}
+	r.progress(false)
+	return nil
+}
