@@ -19,6 +19,8 @@ type Barrier struct {
 	timedOut bool
 	open     chan struct{}
 	timer    *time.Timer
+	// arrival is closed and replaced at each arrival.
+	arrival chan struct{}
 }
 
 // HoldCalls arms a barrier on the next n calls to api (one of the API*
@@ -35,7 +37,7 @@ type Barrier struct {
 // false. Use a generous timeout (tens of seconds): it is only spent when
 // the claim is false.
 func (s *Server) HoldCalls(api string, n int, timeout time.Duration) *Barrier {
-	b := &Barrier{api: api, n: max(n, 1), timeout: timeout, open: make(chan struct{})}
+	b := &Barrier{api: api, n: max(n, 1), timeout: timeout, open: make(chan struct{}), arrival: make(chan struct{})}
 	s.mu.Lock()
 	s.barriers = append(s.barriers, b)
 	s.mu.Unlock()
@@ -59,22 +61,43 @@ func (b *Barrier) Wait(ctx context.Context) bool {
 	return b.Reached()
 }
 
+// WaitArrived blocks until k calls are held at the barrier (or have been),
+// or ctx ends, and reports whether they are. A test uses it to act while
+// calls are in flight: HoldCalls(api, n, long) with n larger than the
+// calls the client can make holds them until the test is done with them.
+func (b *Barrier) WaitArrived(ctx context.Context, k int) bool {
+	for {
+		b.mu.Lock()
+		arrived, next := b.arrived, b.arrival
+		b.mu.Unlock()
+		if arrived >= k {
+			return true
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
 // join takes a call into the barrier if it still holds calls, and returns
 // the channel that opens when the call may be answered (nil: not held).
 func (b *Barrier) join() chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.arrived >= b.n {
-		return nil
+	if b.timedOut || b.arrived >= b.n {
+		return nil // not held: the barrier is spent
 	}
 	b.arrived++
+	close(b.arrival)
+	b.arrival = make(chan struct{})
 	if b.arrived == 1 {
 		b.timer = time.AfterFunc(b.timeout, func() {
 			b.mu.Lock()
 			defer b.mu.Unlock()
 			if !b.reached && !b.timedOut {
-				b.timedOut = true
-				b.arrived = b.n // later calls are not held
+				b.timedOut = true // later calls are not held
 				close(b.open)
 			}
 		})
