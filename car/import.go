@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/qualysbridge/qualysbridge/internal/retry"
@@ -81,8 +82,9 @@ const (
 	dedupeGeneration = 8192
 )
 
-// ImportOption tunes an Import.
-type ImportOption func(*importConfig)
+// ImportOption tunes an Import. Options validate their values: NewImport
+// returns the first option's error (a *ConfigError naming the option).
+type ImportOption func(*importConfig) error
 
 type importConfig struct {
 	stateID     string
@@ -98,33 +100,53 @@ type importConfig struct {
 // the import fails with its id (see WithJobDeadline).
 const DefaultJobDeadline = time.Hour
 
+// minBufferBytes is the smallest WithBufferBytes.
+const minBufferBytes = 64 << 10
+
 // WithReportDescription sets the import report's description (default
 // "<source> import"), for example the program that wrote the report.
 func WithReportDescription(d string) ImportOption {
-	return func(c *importConfig) { c.reportDesc = d }
+	return func(c *importConfig) error {
+		c.reportDesc = d
+		return nil
+	}
 }
 
 // WithJobDeadline sets how long one import job may stay incomplete before
-// the import fails naming it (default DefaultJobDeadline).
+// the import fails naming it (default DefaultJobDeadline; it must be
+// positive).
 func WithJobDeadline(d time.Duration) ImportOption {
-	return func(c *importConfig) {
-		if d > 0 {
-			c.jobDeadline = d
+	return func(c *importConfig) error {
+		if d <= 0 {
+			return &ConfigError{Option: "WithJobDeadline", Reason: fmt.Sprintf("%s: want a positive duration", d)}
 		}
+		c.jobDeadline = d
+		return nil
 	}
 }
 
 // WithModelStateID sets the model state saved on the source when the
 // import succeeds (default: the report key, the import's start time in
 // epoch milliseconds). A connector saves the time its data window ended.
-func WithModelStateID(id string) ImportOption { return func(c *importConfig) { c.stateID = id } }
+// It must not be empty.
+func WithModelStateID(id string) ImportOption {
+	return func(c *importConfig) error {
+		if strings.TrimSpace(id) == "" {
+			return &ConfigError{Option: "WithModelStateID", Reason: "empty model state"}
+		}
+		c.stateID = id
+		return nil
+	}
+}
 
 // WithBatchSize sets the objects per request (1 to MaxBatch).
 func WithBatchSize(n int) ImportOption {
-	return func(c *importConfig) {
-		if n >= 1 && n <= MaxBatch {
-			c.batch = n
+	return func(c *importConfig) error {
+		if n < 1 || n > MaxBatch {
+			return &ConfigError{Option: "WithBatchSize", Reason: fmt.Sprintf("%d: want 1 to %d", n, MaxBatch)}
 		}
+		c.batch = n
+		return nil
 	}
 }
 
@@ -133,19 +155,24 @@ func WithBatchSize(n int) ImportOption {
 // (default MaxBufferedBytes; at least 64 KiB). Less memory, smaller
 // requests.
 func WithBufferBytes(n int) ImportOption {
-	return func(c *importConfig) {
-		if n >= 64<<10 {
-			c.maxBuffered = n
+	return func(c *importConfig) error {
+		if n < minBufferBytes {
+			return &ConfigError{Option: "WithBufferBytes", Reason: fmt.Sprintf("%d: want at least %d", n, minBufferBytes)}
 		}
+		c.maxBuffered = n
+		return nil
 	}
 }
 
-// WithMaxJobs sets the import jobs left outstanding (1 to 20).
+// WithMaxJobs sets the import jobs left outstanding (1 to
+// MaxOutstandingJobs).
 func WithMaxJobs(n int) ImportOption {
-	return func(c *importConfig) {
-		if n >= 1 && n <= MaxOutstandingJobs {
-			c.maxJobs = n
+	return func(c *importConfig) error {
+		if n < 1 || n > MaxOutstandingJobs {
+			return &ConfigError{Option: "WithMaxJobs", Reason: fmt.Sprintf("%d: want 1 to %d", n, MaxOutstandingJobs)}
 		}
+		c.maxJobs = n
+		return nil
 	}
 }
 
@@ -244,7 +271,12 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 	}
 	cfg := importConfig{batch: MaxBatch, maxJobs: MaxOutstandingJobs, maxBytes: MaxReportBytes, maxBuffered: MaxBufferedBytes, jobDeadline: DefaultJobDeadline}
 	for _, o := range opts {
-		o(&cfg)
+		if o == nil {
+			return nil, &ConfigError{Option: "ImportOption", Reason: "nil option"}
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	ts := nowMillis()
 	key := strconv.FormatFloat(ts, 'f', 3, 64)
@@ -282,21 +314,18 @@ func (im *Import) Report() Report { return im.report }
 func (im *Import) isNew(coll, id string) bool {
 	d := im.seen[coll]
 	if d == nil {
-		d = &dedupe{cur: map[uint64]struct{}{}}
+		d = &dedupe{cur: map[string]struct{}{}}
 		im.seen[coll] = d
 	}
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	k := h.Sum64()
-	if _, ok := d.cur[k]; ok {
+	if _, ok := d.cur[id]; ok {
 		im.sum.Duplicates++
 		return false
 	}
-	_, old := d.prev[k]
+	_, old := d.prev[id]
 	if len(d.cur) >= dedupeGeneration {
-		d.prev, d.cur = d.cur, make(map[uint64]struct{}, dedupeGeneration/4)
+		d.prev, d.cur = d.cur, make(map[string]struct{}, dedupeGeneration/4)
 	}
-	d.cur[k] = struct{}{}
+	d.cur[id] = struct{}{}
 	if old {
 		im.sum.Duplicates++
 		return false
@@ -325,22 +354,35 @@ func (im *Import) isNewEdge(coll, id string) bool {
 	return true
 }
 
-// dedupe is a two-generation set of identity hashes.
+// dedupe is a two-generation set of identities (whole, so that two
+// identities can never be taken for one).
 type dedupe struct {
-	cur, prev map[uint64]struct{}
+	cur, prev map[string]struct{}
 }
 
-// setSource fills in the source of a vertex that has none.
-func setSource(v Vertex, src string) {
-	if s, ok := v.(interface{ sourceField() *string }); ok && *s.sourceField() == "" {
-		*s.sourceField() = src
+// encodeVertex encodes a vertex, with the import's source when it has
+// none (added to the encoding: the vertex itself is not changed). Source
+// is every vertex type's last field, so the encoding is the one the
+// vertex would have with its Source set.
+func encodeVertex(v Vertex, src string) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
 	}
+	if s, ok := v.(interface{ sourceField() *string }); ok && *s.sourceField() == "" && len(b) > 2 && b[len(b)-1] == '}' {
+		b = append(b[:len(b)-1], `,"source":`...)
+		b = append(appendJSONString(b, src), '}')
+	}
+	return b, nil
 }
 
 // Add validates a graph and queues its objects, sending full batches as it
 // goes. A graph that fails validation is refused whole, with an error that
-// names the object and field. After a failed request, Add returns that
-// error.
+// names the object and field, and the import goes on. Any other error (an
+// object that cannot be encoded, a failed request or job) ends the import:
+// Add and Close return it from then on. Add does not modify the graph
+// (vertices without a source get the import's, as the caller's vertex
+// does: that is the one change, made before it is encoded).
 func (im *Import) Add(ctx context.Context, g Graph) error {
 	if im.err != nil {
 		return im.err
@@ -356,10 +398,10 @@ func (im *Import) Add(ctx context.Context, g Graph) error {
 		if !im.isNew(coll, v.ID()) {
 			continue
 		}
-		setSource(v, im.source.Key)
-		b, err := json.Marshal(v)
+		b, err := encodeVertex(v, im.source.Key)
 		if err != nil {
-			return err
+			// Part of the graph may be queued: the import cannot go on.
+			return im.fail(fmt.Errorf("car: encoding %s %q: %w", coll, v.ID(), err))
 		}
 		if err := im.queue(ctx, im.vbuf, coll, b, true); err != nil {
 			return im.fail(err)
@@ -371,22 +413,18 @@ func (im *Import) Add(ctx context.Context, g Graph) error {
 			continue
 		}
 		if e.Source == "" {
-			e.Source = im.source.Key
+			e.Source = im.source.Key // e is a copy; the caller's edge is not touched
 		}
-		if e.Properties == nil {
-			e.Properties = map[string]any{}
-		}
-		e.Properties["report"] = im.report.Key
-		e.Properties["timestamp"] = im.report.Timestamp
 		// Encoded directly (json.Marshal would check and compact it
 		// again) into a scratch buffer, then copied at its exact size: the
-		// batch holds many of these.
+		// batch holds many of these. The report and timestamp are added
+		// as fields, not written into the caller's Properties.
 		var err error
-		im.scratch, err = e.appendJSON(im.scratch[:0])
-		b := bytes.Clone(im.scratch)
+		im.scratch, err = e.appendJSON(im.scratch[:0], edgeField{"report", im.report.Key}, edgeField{"timestamp", im.report.Timestamp})
 		if err != nil {
-			return err
+			return im.fail(fmt.Errorf("car: encoding %s edge %s -> %s: %w", e.Collection, e.From, e.To, err))
 		}
+		b := bytes.Clone(im.scratch)
 		if err := im.queue(ctx, im.ebuf, e.Collection, b, false); err != nil {
 			return im.fail(err)
 		}
@@ -520,7 +558,7 @@ func (im *Import) flushVertices(ctx context.Context) error {
 			return err
 		}
 	}
-	for coll := range im.vbuf {
+	for _, coll := range slices.Sorted(maps.Keys(im.vbuf)) {
 		if err := im.flush(ctx, im.vbuf, coll, true); err != nil {
 			return err
 		}
@@ -688,7 +726,7 @@ func (im *Import) finish(ctx context.Context) error {
 	if err := im.release(ctx); err != nil {
 		return err
 	}
-	for coll := range im.ebuf {
+	for _, coll := range slices.Sorted(maps.Keys(im.ebuf)) { // the same order every run
 		b := im.ebuf[coll]
 		if len(b.objs) == 0 {
 			continue

@@ -422,13 +422,16 @@ type edgeField struct {
 	val any
 }
 
-func (e Edge) appendJSON(b []byte) ([]byte, error) {
+func (e Edge) appendJSON(b []byte, extra ...edgeField) ([]byte, error) {
 	from, to, _ := e.Ends()
-	var fixed [4]edgeField
+	var fixed [6]edgeField
 	fields := append(fixed[:0], edgeField{fromField(from), endValue(from, e.From)}, edgeField{toField(to), endValue(to, e.To)}, edgeField{"active", !e.Disabled})
 	if e.Source != "" {
 		fields = append(fields, edgeField{"source", e.Source})
 	}
+	// extra fields (an import's report and timestamp) take the place of
+	// properties of the same name, without touching e.Properties.
+	fields = append(fields, extra...)
 	all := fields
 	if len(e.Properties) > 0 {
 		all = make([]edgeField, 0, len(fields)+len(e.Properties))
