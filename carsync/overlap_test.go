@@ -191,15 +191,13 @@ func TestOverlapFailures(t *testing.T) {
 	t.Run("deadline while fetching ahead", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, 180)
-		e.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 2, Delay: time.Minute})
+		// Detection answers are held for an hour: only the deadline ends
+		// the run, so returning at all proves it ends every stage.
+		e.q.HoldCalls(qualystest.APIDetections, 100, time.Hour)
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
-		start := time.Now()
 		if _, err := carsync.Run(ctx, e.cfg); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
-		}
-		if d := time.Since(start); d > 20*time.Second {
-			t.Errorf("the run took %v to end after its deadline", d)
 		}
 		if st := e.c.ModelState("Qualys"); st != "" {
 			t.Errorf("a cancelled run saved state %q", st)

@@ -47,10 +47,10 @@ func TestHeaderWaitBoundedByIdleTimeout(t *testing.T) {
 	defer srv.Close()
 	defer close(stop)
 	c := hostileClient(t, srv.URL, WithIdleTimeout(100*time.Millisecond), WithRetry(1, time.Second))
-	start := time.Now()
+	// The handler never answers: only the idle timeout ends the call.
 	err := firstErr(c.Detections.List(context.Background(), nil))
-	if !errors.Is(err, ErrIdleTimeout) || time.Since(start) > 3*time.Second {
-		t.Errorf("after %s: %v", time.Since(start), err)
+	if !errors.Is(err, ErrIdleTimeout) {
+		t.Errorf("err = %v, want ErrIdleTimeout", err)
 	}
 }
 
@@ -315,10 +315,9 @@ func TestUnreachableNotRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	err = firstErr(c.Detections.List(context.Background(), nil))
-	if err == nil || time.Since(start) > 1500*time.Millisecond {
-		t.Errorf("after %s: %v", time.Since(start), err)
+	if n := c.Calls()[c.EndpointPath(EndpointDetections)]; err == nil || n != 1 {
+		t.Errorf("%d attempts, err %v; want one attempt and its error", n, err)
 	}
 }
 

@@ -14,6 +14,9 @@ import (
 type Group[T any] struct {
 	mu  sync.Mutex
 	cur *call[T]
+	// onWait, when set (tests), is called when a caller starts waiting for
+	// a running call.
+	onWait func()
 }
 
 type call[T any] struct {
@@ -31,7 +34,11 @@ func (g *Group[T]) Do(ctx context.Context, fn func() (T, error)) (T, error) {
 	for {
 		g.mu.Lock()
 		if c := g.cur; c != nil {
+			onWait := g.onWait
 			g.mu.Unlock()
+			if onWait != nil {
+				onWait()
+			}
 			select {
 			case <-c.done:
 				if ctxError(c.err) && ctx.Err() == nil {

@@ -25,12 +25,9 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 func TestSleepInterruptedByContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	start := time.Now()
+	// An hour's sleep: returning at all proves the context ended it.
 	if err := Sleep(ctx, time.Hour); err != context.Canceled {
 		t.Fatalf("Sleep = %v, want context.Canceled", err)
-	}
-	if time.Since(start) > time.Second {
-		t.Fatal("Sleep did not return promptly")
 	}
 }
 

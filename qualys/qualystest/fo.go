@@ -565,7 +565,11 @@ func (s *Server) createSearchList(w http.ResponseWriter, r *http.Request, form u
 	}
 	sort.Slice(l.qids, func(i, j int) bool { return l.qids[i] < l.qids[j] })
 	s.lists[l.id] = l
+	hook := s.listHook
 	s.mu.Unlock()
+	if hook != nil {
+		hook(l.id)
+	}
 	writeXML(w, http.StatusOK, simpleReturn("", "New search list created successfully", [2]string{"ID", strconv.FormatInt(l.id, 10)}))
 }
 

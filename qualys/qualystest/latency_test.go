@@ -29,26 +29,29 @@ func TestWithLatency(t *testing.T) {
 		t.Errorf("one call took %v, want at least %v (%d bytes at %d B/s after %v)", one, floor, len(body), rate, ttfb)
 	}
 
+	// Two calls held until both are admitted, then paced: each takes at
+	// least one call's time and holds its slot for all of it. (That they
+	// are paced each on its own, not sharing a rate, is a matter of
+	// speed: bench/run.sh's latency run measures it.)
+	srv.HoldCalls(APIDetections, 2, time.Minute)
 	var wg sync.WaitGroup
-	start = time.Now()
 	for range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			start := time.Now()
 			if resp, _ := post(t, srv, APIDetections, list, nil); resp.StatusCode != 200 {
 				t.Errorf("status %d", resp.StatusCode)
+			}
+			if took := time.Since(start); took < floor*9/10 {
+				t.Errorf("a parallel call took %v, want at least %v", took, floor)
 			}
 		}()
 	}
 	wg.Wait()
-	two := time.Since(start)
-	if two < floor*9/10 || two > 2*floor+one {
-		t.Errorf("two parallel calls took %v, want about one call's %v (each call is paced on its own)", two, one)
-	}
 	if p := srv.PeakConcurrency(APIDetections); p != 2 {
 		t.Errorf("peak concurrency %d, want 2: each call holds its slot while it is slow", p)
 	}
-
 }
 
 // BytesServed counts each API's answer bytes, paced or not.

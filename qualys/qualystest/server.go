@@ -220,6 +220,7 @@ type Server struct {
 	servedMu    sync.Mutex
 	served      map[string]int64
 	pageHook    func(api string, page int)
+	listHook    func(id int64)
 	pageCounter map[string]int
 	fired       map[string]int
 	refusals    map[string]int
@@ -372,6 +373,28 @@ func (s *Server) OnPage(hook func(api string, page int)) {
 	s.mu.Lock()
 	s.pageHook = hook
 	s.mu.Unlock()
+}
+
+// OnSearchListCreated sets a hook called when a dynamic search list has
+// been created, before the answer is written, so a test can act while the
+// list exists and its id is not known to the client yet (cancel, say). The
+// hook runs without the server's lock held.
+func (s *Server) OnSearchListCreated(hook func(id int64)) {
+	s.mu.Lock()
+	s.listHook = hook
+	s.mu.Unlock()
+}
+
+// ExpireGatewayTokens makes the gateway refuse (401) every token it has
+// issued so far, as when they run out or are revoked, so a test can expire
+// a token in the middle of a listing without waiting for its lifetime.
+func (s *Server) ExpireGatewayTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	past := time.Now().Add(-time.Second)
+	for tok := range s.tokens {
+		s.tokens[tok] = past
+	}
 }
 
 // InjectFault adds a fault.
