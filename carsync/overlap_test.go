@@ -58,13 +58,15 @@ const barrierTimeout = 60 * time.Second
 // limit, pages are split to use it.
 func TestOverlapUsesTheConcurrencyLimit(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ limit, calls int }{{2, 4}, {3, 4}, {5, 8}} {
+	// 4 pages each time; with a limit of 5, each page is split in 2 (at
+	// least 100 hosts a call).
+	for _, tc := range []struct{ limit, hosts, calls int }{{2, 400, 4}, {3, 400, 4}, {5, 800, 8}} {
 		t.Run(fmt.Sprint(tc.limit), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, 800,
+			e := newEnv(t, tc.hosts,
 				qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: tc.limit}),
 				qualystest.WithLimit(qualystest.APIKnowledgeBase, qualystest.Limit{Concurrency: tc.limit}))
-			e.cfg.PageSize = 200
+			e.cfg.PageSize = tc.hosts / 4
 			before := learnLimit(t, e)
 			b := e.q.HoldCalls(qualystest.APIDetections, tc.limit, barrierTimeout)
 			sum := mustRun(t, e.cfg)
@@ -72,8 +74,8 @@ func TestOverlapUsesTheConcurrencyLimit(t *testing.T) {
 				t.Errorf("the run never had %d detection calls in flight at once", tc.limit)
 			}
 			checkWithinLimits(t, e, tc.limit)
-			if sum.Hosts != 800 {
-				t.Errorf("hosts = %d, want 800", sum.Hosts)
+			if sum.Hosts != tc.hosts {
+				t.Errorf("hosts = %d, want %d", sum.Hosts, tc.hosts)
 			}
 			if n := e.q.Calls(qualystest.APIDetections) - before; n != tc.calls {
 				t.Errorf("detection calls = %d, want %d", n, tc.calls)
