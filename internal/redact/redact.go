@@ -51,7 +51,8 @@ func Snippet(b []byte, max int) string {
 //
 //   - each non-empty secret given (3 characters or more), also in the forms
 //     it travels in: URL query escaping, path escaping, standard and URL
-//     base64;
+//     base64, and any mix of HTML/XML entities, JSON escapes and percent
+//     escapes (ReplaceEncoded);
 //   - the credential of an Authorization value: "Basic ...", "Bearer ...",
 //     "car-token ..." (header syntax, or quoted in JSON or text);
 //   - JWT-shaped strings (three base64url parts, the first starting eyJ);
@@ -71,6 +72,7 @@ func Scrub(s string, secrets ...string) string {
 				s = strings.ReplaceAll(s, form, "[REDACTED]")
 			}
 		}
+		s = ReplaceEncoded(s, sec, "[REDACTED]")
 	}
 	if !mayHoldSecret(s) {
 		return s

@@ -68,3 +68,52 @@ func TestScrubForms(t *testing.T) {
 		}
 	}
 }
+
+// A secret echoed in any mix of encodings is found: XML and HTML entities,
+// numeric entities, JSON escapes (\/, \u003c, surrogate pairs), percent
+// escapes.
+func TestReplaceEncoded(t *testing.T) {
+	const sec = "tq/pa<ss>Q&1"
+	cases := map[string]string{
+		"raw":               "x " + sec + " y",
+		"json slash":        `{"error":"bad password tq\/pa<ss>Q&1"}`,
+		"json u escapes":    `"tq/pa\u003css\u003eQ\u00261"`,
+		"html named":        "<p>tq/pa&lt;ss&gt;Q&amp;1</p>",
+		"numeric decimal":   "tq/pa&#60;ss&#62;&#81;&#38;1",
+		"numeric hex":       "&#x74;&#x71;/pa&#x3c;ss&#x3E;Q&#x26;1",
+		"all numeric":       "&#116;&#113;&#47;&#112;&#97;&#60;&#115;&#115;&#62;&#81;&#38;&#49;",
+		"percent":           "tq%2Fpa%3Css%3EQ%261",
+		"mixed":             `tq\u002fpa&lt;ss%3E&#81;\u00261`,
+		"js hex":            `tq/pa\x3css\x3eQ\x261`,
+		"twice in one line": "a tq/pa&lt;ss&gt;Q&amp;1 b tq\\/pa<ss>Q&1 c",
+	}
+	for name, in := range cases {
+		got := ReplaceEncoded(in, sec, "[X]")
+		if !strings.Contains(got, "[X]") || strings.Contains(got, "pa<ss") || strings.Contains(got, "pa&lt;ss") || strings.Contains(got, "ss%3E") {
+			t.Errorf("%s: ReplaceEncoded(%q) = %q", name, in, got)
+		}
+		if name == "twice in one line" && strings.Count(got, "[X]") != 2 {
+			t.Errorf("%s: %q", name, got)
+		}
+		if got := Scrub(in, sec); strings.Contains(got, "ss>") || !strings.Contains(got, "[REDACTED]") {
+			t.Errorf("%s: Scrub(%q) = %q", name, in, got)
+		}
+	}
+	astral := "pw\U0001F511key"
+	if got := ReplaceEncoded(`"pw\ud83d\udd11key"`, astral, "[X]"); got != `"[X]"` {
+		t.Errorf("surrogate pair: %q", got)
+	}
+	for _, s := range []string{"nothing &amp; here", `plain \u0041 text`, "100% sure", ""} {
+		if got := ReplaceEncoded(s, sec, "[X]"); got != s {
+			t.Errorf("ReplaceEncoded(%q) changed it to %q", s, got)
+		}
+	}
+}
+
+func BenchmarkReplaceEncoded(b *testing.B) {
+	body := strings.Repeat(`<DETECTION><QID>38170</QID><RESULTS>a &amp; b \u0041 %20 results text</RESULTS></DETECTION>`, 10000)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		ReplaceEncoded(body, "Mk-secret pass/+=&1", "[REDACTED]")
+	}
+}
