@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-
-	"gopkg.in/dnaeon/go-vcr.v4/pkg/cassette"
 )
 
 // CAR import jobs are asynchronous: how often and with which ids a client
@@ -22,42 +20,44 @@ type carJobs struct {
 	failed  map[string]json.RawMessage
 }
 
-func loadCARJobs(name string) *carJobs {
-	c, err := cassette.Load(name)
-	if err != nil {
-		return nil
-	}
-	jobs := &carJobs{created: map[string]bool{}, failed: map[string]json.RawMessage{}}
-	for _, i := range c.Interactions {
-		path := i.Request.URL
-		switch {
-		case i.Request.Method == "POST" && strings.Contains(path, "/imports") && !strings.Contains(path, "importstatus"):
-			var out struct {
-				ID string `json:"id"`
-			}
-			if json.Unmarshal([]byte(i.Response.Body), &out) == nil && out.ID != "" {
-				jobs.created[out.ID] = true
-			}
-		case i.Request.Method == "GET" && strings.Contains(path, "/importstatus"):
-			var out struct {
-				Errors []json.RawMessage `json:"error_imports"`
-			}
-			if json.Unmarshal([]byte(i.Response.Body), &out) == nil {
-				for _, e := range out.Errors {
-					var id struct {
-						ID string `json:"id"`
-					}
-					if json.Unmarshal(e, &id) == nil && id.ID != "" {
-						jobs.failed[id.ID] = e
-					}
+func newCARJobs() *carJobs {
+	return &carJobs{created: map[string]bool{}, failed: map[string]json.RawMessage{}}
+}
+
+// note reads what one recorded exchange proves about CAR's jobs.
+func (j *carJobs) note(x *exchange, path string) {
+	switch {
+	case x.Request.Method == "POST" && strings.HasSuffix(path, "/imports"):
+		var out struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(x.Response.bytes(), &out) == nil && out.ID != "" {
+			j.created[out.ID] = true
+		}
+	case x.Request.Method == "GET" && strings.HasSuffix(path, "/importstatus"):
+		var out struct {
+			Errors []json.RawMessage `json:"error_imports"`
+		}
+		if json.Unmarshal(x.Response.bytes(), &out) == nil {
+			for _, e := range out.Errors {
+				var id struct {
+					ID string `json:"id"`
+				}
+				if json.Unmarshal(e, &id) == nil && id.ID != "" {
+					j.failed[id.ID] = e
 				}
 			}
 		}
 	}
-	if len(jobs.created) == 0 {
+}
+
+// done returns the jobs, or nil when the recording created none (then
+// importstatus is replayed as recorded).
+func (j *carJobs) done() *carJobs {
+	if len(j.created) == 0 {
 		return nil
 	}
-	return jobs
+	return j
 }
 
 // answer builds the importstatus answer for the ids asked, or nil when the

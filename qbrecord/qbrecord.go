@@ -9,12 +9,21 @@
 //	...
 //	err = rec.Stop() // writes the cassette when recording
 //
-// Secrets never reach a fixture: Authorization values (Basic, Bearer,
-// car-token), cookies, JWTs in headers and bodies (the gateway's /auth
-// answer), password, client_secret, access and refresh token fields in
-// forms, JSON and URLs, and any value given with WithSecrets (in every
-// encoding it travels in) are replaced before the cassette is written. Host
-// names and user names can be replaced by placeholders (WithPlaceholder).
+// Secrets never reach a fixture. Exchanges are scrubbed structurally where
+// the format is known: headers, URL query parameters, form, JSON and XML
+// fields whose names say secret (Authorization, cookies, X-Auth-Token,
+// X-Csrf-Token, X-Amz-Signature, sig, sessionid, apiKey, password,
+// user_password, clientSecret, pwd, passphrase, access_token, escaped keys
+// such as "access\u005ftoken" included) are replaced, inside gzip and
+// deflate bodies too; the status line, trailers and every other text are
+// scrubbed by value. Every secret given with WithSecrets or seen in such a
+// field (a Basic credential's password, a token the server issues) is
+// then removed wherever it appears, in every encoding it may travel in
+// (raw, URL, base64, HTML/XML entities, JSON escapes, in any mix). Login
+// identities (a Basic credential's user name, username, email and
+// client_id fields) become "[USER]" and e-mail addresses
+// "user@example.invalid"; host names become placeholders with
+// WithPlaceholder.
 //
 // Requests are matched on method, path, query and body: a form body (the
 // Qualys FO API's POST forms) as parsed values, a JSON body as its
@@ -25,29 +34,29 @@
 // times CAR imports carry (report, timestamp, model_state_id). Identical requests (a polled
 // job status) are answered in the order recorded. A request with no
 // recording fails with an error naming it (NoRecordingError), and, with
-// ForTest, fails the test.
+// qbrecordtest.ForTest, fails the test.
 //
-// The cassette mechanics (YAML files, record and replay modes, hooks) are
-// those of gopkg.in/dnaeon/go-vcr.v4; this package adds the scrubbing and
-// matching rules the three services need.
+// A cassette is a JSON Lines file (name + Ext): a header line, then one
+// exchange per line, written as each completes to a private temporary
+// file (0600, in a directory made 0700 and refused if it is a symbolic
+// link) that Stop renames into place, so that a symbolic link planted at
+// the cassette's name is replaced, never written through. A replay reads
+// the cassette once to index it and then reads one answer at a time, each
+// at most MaxExchangeBytes: memory does not grow with the cassette.
 package qbrecord
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"reflect"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-cleanhttp"
-	"github.com/qualysbridge/qualysbridge/internal/redact"
-	"gopkg.in/dnaeon/go-vcr.v4/pkg/cassette"
-	"gopkg.in/dnaeon/go-vcr.v4/pkg/recorder"
 )
 
 // Mode is recording or replaying.
@@ -56,8 +65,8 @@ type Mode int
 const (
 	// Replay answers from the cassette and never touches the network.
 	Replay Mode = iota
-	// Record sends requests to the services and writes the cassette on
-	// Stop (replacing an existing one).
+	// Record sends requests to the services and writes the cassette
+	// (replacing an existing one on Stop).
 	Record
 )
 
@@ -70,9 +79,11 @@ type config struct {
 	transport    http.RoundTripper
 }
 
-// WithSecrets adds values to remove from the cassette wherever they appear
-// (the recorder already removes credentials from the places they travel;
-// this covers any other place a service might echo them).
+// WithSecrets adds values to remove from the cassette wherever they appear,
+// in every encoding (the recorder already removes credentials from the
+// places they travel and learns the ones it sees there; this covers a
+// value it cannot see, such as a password the service echoes before the
+// recorder has seen it sent).
 func WithSecrets(secrets ...string) Option {
 	return func(c *config) { c.secrets = append(c.secrets, secrets...) }
 }
@@ -93,49 +104,91 @@ func WithTransport(rt http.RoundTripper) Option {
 	return func(c *config) { c.transport = rt }
 }
 
-// Recorder records or replays one cassette.
+// Recorder records or replays one cassette. It is safe for concurrent
+// use.
 type Recorder struct {
-	rec  *recorder.Recorder
-	cfg  config
-	name string
+	cfg   config
+	name  string // as given to New
+	path  string // name + Ext
+	mode  Mode
+	scrub *scrubber
+
 	mu   sync.Mutex
 	miss []error
-	jobs *carJobs // replay: CAR import job outcomes (carjobs.go)
+	// Record: the cassette being written, and the first write error.
+	out  *writer
+	werr error
+	// Replay: the cassette, its requests' keys (each key's exchanges in
+	// the order recorded) and spans, which were used, and the CAR jobs
+	// the recording proves.
+	file  *os.File
+	index map[[32]byte][]int
+	spans [][2]int64
+	used  []bool
+	jobs  *carJobs
 }
 
-// New opens the cassette name (".yaml" is appended) in the given mode.
-// Replaying a cassette that does not exist is an error.
+// New opens the cassette name (Ext is appended) in the given mode.
+// Recording creates the cassette's directory (0700) when it does not
+// exist. Replaying a cassette that does not exist, is not a regular file,
+// or is unreadable (ErrCassette) is an error.
 func New(name string, mode Mode, opts ...Option) (*Recorder, error) {
-	r := &Recorder{name: name}
+	r := &Recorder{name: name, path: name + Ext, mode: mode}
 	for _, o := range opts {
-		o(&r.cfg)
+		if o != nil {
+			o(&r.cfg)
+		}
 	}
 	if r.cfg.transport == nil {
 		r.cfg.transport = cleanhttp.DefaultPooledTransport()
 	}
-	vmode := recorder.ModeReplayOnly
+	r.scrub = newScrubber(r.cfg)
 	if mode == Record {
-		vmode = recorder.ModeRecordOnly
+		w, err := newWriter(r.path)
+		if err != nil {
+			return nil, fmt.Errorf("qbrecord: creating cassette %s: %w", r.path, err)
+		}
+		r.out = w
+		return r, nil
 	}
-	rec, err := recorder.New(name,
-		recorder.WithMode(vmode),
-		recorder.WithRealTransport(r.cfg.transport),
-		recorder.WithSkipRequestLatency(true),
-		recorder.WithMatcher(r.match),
-		recorder.WithHook(r.scrubInteraction, recorder.BeforeSaveHook),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("qbrecord: opening cassette %s: %w", name, err)
-	}
-	r.rec = rec
-	if mode == Replay {
-		r.jobs = loadCARJobs(name)
+	if err := r.load(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
-// CAR's import job polling is timing-dependent: when replaying, importstatus
-// is answered from the job outcomes the recording proves (carjobs.go).
+// load indexes the cassette for a replay.
+func (r *Recorder) load() error {
+	f, err := os.Open(r.path)
+	if err != nil {
+		return fmt.Errorf("qbrecord: opening cassette %s: %w", r.path, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return fmt.Errorf("%w %s: not a regular file", ErrCassette, r.path)
+	}
+	r.index = map[[32]byte][]int{}
+	jobs := newCARJobs()
+	err = scanCassette(f, func(x *exchange, off, n int64) error {
+		u, err := url.Parse(x.Request.URL)
+		if err != nil {
+			return fmt.Errorf("%w %s: a request URL does not parse: %v", ErrCassette, r.path, err)
+		}
+		k := matchKey(x.Request.Method, u.Path, u.Query(), x.Request.bytes(), x.Request.Header.Get("Content-Type"))
+		r.index[k] = append(r.index[k], len(r.spans))
+		r.spans = append(r.spans, [2]int64{off, n})
+		jobs.note(x, u.Path)
+		return nil
+	})
+	if err != nil {
+		f.Close()
+		return err
+	}
+	r.file = f
+	r.used = make([]bool, len(r.spans))
+	r.jobs = jobs.done()
+	return nil
+}
 
 // Client returns an HTTP client that goes through the recorder, for the
 // clients' WithHTTPClient. It follows no redirect, as the clients do not.
@@ -143,12 +196,59 @@ func (r *Recorder) Client() *http.Client {
 	return &http.Client{Transport: roundTripper{r}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// Stop ends the recording; in Record mode it writes the cassette.
+// Stop ends the recording: in Record mode it scrubs the cassette once
+// more with every secret learned during the run (a secret seen late is
+// removed from the exchanges written before it) and moves it into place;
+// in Replay mode it closes the cassette.
 func (r *Recorder) Stop() error {
-	if err := r.rec.Stop(); err != nil {
-		return fmt.Errorf("qbrecord: saving cassette %s: %w", r.name, err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mode == Replay {
+		if r.file == nil {
+			return nil
+		}
+		err := r.file.Close()
+		r.file = nil
+		return err
+	}
+	if r.out == nil {
+		return r.werr
+	}
+	out := r.out
+	r.out = nil
+	if r.werr != nil {
+		out.abort()
+		return r.werr
+	}
+	if err := out.close(); err != nil {
+		return fmt.Errorf("qbrecord: saving cassette %s: %w", r.path, err)
+	}
+	if err := r.rescrub(); err != nil {
+		return fmt.Errorf("qbrecord: saving cassette %s: %w", r.path, err)
 	}
 	return nil
+}
+
+// rescrub rewrites the cassette with every secret and identity now known.
+func (r *Recorder) rescrub() error {
+	f, err := os.Open(r.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := newWriter(r.path)
+	if err != nil {
+		return err
+	}
+	err = scanCassette(f, func(x *exchange, _, _ int64) error {
+		r.scrubExchange(x)
+		return w.write(x)
+	})
+	if err != nil {
+		w.abort()
+		return err
+	}
+	return w.close()
 }
 
 // Misses returns the requests that had no recording, as errors.
@@ -179,209 +279,146 @@ func (e *NoRecordingError) Error() string {
 type roundTripper struct{ r *Recorder }
 
 func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	if resp := t.r.jobs.answer(req); resp != nil {
+	if t.r.mode == Record {
+		return t.r.record(req)
+	}
+	return t.r.replay(req)
+}
+
+// requestBody reads a request's body and leaves it readable again.
+func requestBody(req *http.Request) ([]byte, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	if req.GetBody != nil {
+		rc, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(io.LimitReader(rc, MaxExchangeBytes+1))
+	}
+	b, err := io.ReadAll(io.LimitReader(req.Body, MaxExchangeBytes+1))
+	req.Body.Close()
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	return b, err
+}
+
+// record sends the request, reads the whole answer, writes the exchange
+// (scrubbed) and gives the client the real answer.
+func (r *Recorder) record(req *http.Request) (*http.Response, error) {
+	reqBody, err := requestBody(req)
+	if err != nil {
+		return nil, err
+	}
+	out := req.Clone(req.Context())
+	if reqBody != nil {
+		out.Body = io.NopCloser(bytes.NewReader(reqBody))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(reqBody)), nil }
+	}
+	resp, err := r.cfg.transport.RoundTrip(out)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxExchangeBytes+1))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > MaxExchangeBytes {
+		return nil, fmt.Errorf("qbrecord: the answer to %s %s is larger than MaxExchangeBytes (%d); not recorded", req.Method, req.URL.Path, MaxExchangeBytes)
+	}
+	x := &exchange{
+		Request:  recRequest{Method: req.Method, URL: req.URL.String(), Header: req.Header.Clone()},
+		Response: recResponse{Status: resp.Status, Code: resp.StatusCode, Header: resp.Header.Clone(), Trailer: resp.Trailer.Clone()},
+	}
+	x.Request.set(reqBody)
+	x.Response.set(body)
+	r.scrubExchange(x)
+	r.mu.Lock()
+	if r.out != nil && r.werr == nil {
+		r.werr = r.out.write(x)
+	}
+	r.mu.Unlock()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp, nil
+}
+
+// scrubExchange scrubs an exchange in place (see the package doc).
+func (r *Recorder) scrubExchange(x *exchange) {
+	s := r.scrub
+	x.Request.Header = s.header(x.Request.Header)
+	x.Request.URL = s.url(x.Request.URL)
+	x.Request.set(s.body(x.Request.bytes(), x.Request.Header.Get("Content-Type"), x.Request.Header.Get("Content-Encoding"), false))
+	x.Response.Header = s.header(x.Response.Header)
+	x.Response.Trailer = s.header(x.Response.Trailer)
+	x.Response.Status = s.text(x.Response.Status)
+	if u, err := url.Parse(x.Request.URL); err == nil && strings.HasSuffix(u.Path, "/auth") && x.Response.Code/100 == 2 {
+		// The Qualys gateway answers its token as the whole body.
+		s.learn(strings.TrimSpace(string(x.Response.bytes())))
+		x.Response.set([]byte(redacted))
+	} else {
+		x.Response.set(s.body(x.Response.bytes(), x.Response.Header.Get("Content-Type"), x.Response.Header.Get("Content-Encoding"), true))
+	}
+	for _, h := range []http.Header{x.Request.Header, x.Response.Header} {
+		if h.Get("Content-Length") != "" {
+			h.Del("Content-Length")
+		}
+	}
+}
+
+// replay answers a request from the cassette: the first exchange not used
+// yet whose request matches.
+func (r *Recorder) replay(req *http.Request) (*http.Response, error) {
+	if resp := r.jobs.answer(req); resp != nil {
 		return resp, nil
 	}
-	resp, err := t.r.rec.RoundTrip(req)
-	if errors.Is(err, cassette.ErrInteractionNotFound) {
-		body := ""
-		if req.GetBody != nil {
-			if rc, gerr := req.GetBody(); gerr == nil {
-				b, _ := io.ReadAll(io.LimitReader(rc, 4096))
-				rc.Close()
-				body = t.r.scrub(string(b))
-				if len(body) > 500 {
-					body = body[:500]
-				}
-			}
+	reqBody, err := requestBody(req)
+	if err != nil {
+		return nil, err
+	}
+	ct := req.Header.Get("Content-Type")
+	scrubbed := r.scrub.body(reqBody, ct, req.Header.Get("Content-Encoding"), false)
+	query, _ := url.ParseQuery(req.URL.RawQuery)
+	k := matchKey(req.Method, req.URL.Path, r.scrub.form(query, false), scrubbed, ct)
+	r.mu.Lock()
+	n := -1
+	for _, i := range r.index[k] {
+		if !r.used[i] {
+			n = i
+			r.used[i] = true
+			break
 		}
-		nerr := &NoRecordingError{Cassette: t.r.name, Method: req.Method, Path: req.URL.Path, Body: body}
-		t.r.mu.Lock()
-		t.r.miss = append(t.r.miss, nerr)
-		t.r.mu.Unlock()
+	}
+	f := r.file
+	r.mu.Unlock()
+	if n < 0 || f == nil {
+		b := string(scrubbed)
+		if len(b) > 500 {
+			b = b[:500]
+		}
+		nerr := &NoRecordingError{Cassette: r.path, Method: req.Method, Path: req.URL.Path, Body: b}
+		r.mu.Lock()
+		r.miss = append(r.miss, nerr)
+		r.mu.Unlock()
 		return nil, nerr
 	}
-	return resp, err
+	x, err := readExchange(f, r.spans[n][0], r.spans[n][1])
+	if err != nil {
+		return nil, err
+	}
+	body := x.Response.bytes()
+	h := x.Response.Header
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	status := x.Response.Status
+	if status == "" {
+		status = strconv.Itoa(x.Response.Code) + " " + http.StatusText(x.Response.Code)
+	}
+	return &http.Response{StatusCode: x.Response.Code, Status: status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Trailer: x.Response.Trailer, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: req}, nil
 }
 
-// scrub removes secrets and applies placeholders to a string.
-func (r *Recorder) scrub(s string) string {
-	s = redact.Scrub(s, r.cfg.secrets...)
-	for _, p := range r.cfg.placeholders {
-		s = strings.ReplaceAll(s, p[0], p[1])
-	}
-	return s
-}
-
-// sensitiveHeaders are replaced whole.
-var sensitiveHeaders = []string{"Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization", "X-Api-Key"}
-
-func (r *Recorder) scrubHeaders(h http.Header) {
-	for _, name := range sensitiveHeaders {
-		vals := h.Values(name)
-		if len(vals) == 0 {
-			continue
-		}
-		out := make([]string, len(vals))
-		for i, v := range vals {
-			scheme, _, found := strings.Cut(v, " ")
-			if found && (strings.EqualFold(scheme, "Basic") || strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "car-token")) {
-				out[i] = scheme + " [REDACTED]"
-			} else {
-				out[i] = "[REDACTED]"
-			}
-		}
-		h[http.CanonicalHeaderKey(name)] = out
-	}
-	for k, vals := range h {
-		for i, v := range vals {
-			vals[i] = r.scrub(v)
-		}
-		h[k] = vals
-	}
-}
-
-// scrubInteraction runs on each exchange right before the cassette is
-// written (not when it is captured: the client being recorded must get the
-// real answer, tokens included).
-func (r *Recorder) scrubInteraction(i *cassette.Interaction) error {
-	r.scrubHeaders(i.Request.Headers)
-	r.scrubHeaders(i.Response.Headers)
-	i.Request.URL = r.scrub(i.Request.URL)
-	i.Request.Host = r.scrub(i.Request.Host)
-	i.Request.RequestURI = r.scrub(i.Request.RequestURI)
-	i.Request.Body = r.scrub(i.Request.Body)
-	i.Response.Body = r.scrub(i.Response.Body)
-	if u, err := url.Parse(i.Request.URL); err == nil && strings.HasSuffix(u.Path, "/auth") && i.Response.Code/100 == 2 {
-		// The Qualys gateway answers its token as the whole body.
-		i.Response.Body = "[REDACTED]"
-	}
-	for k, vals := range i.Request.Form {
-		for j, v := range vals {
-			if secretField(k) {
-				vals[j] = "[REDACTED]"
-			} else {
-				vals[j] = r.scrub(v)
-			}
-		}
-	}
-	i.Request.ContentLength = int64(len(i.Request.Body))
-	i.Response.ContentLength = int64(len(i.Response.Body))
-	return nil
-}
-
-func secretField(k string) bool {
-	switch strings.ToLower(k) {
-	case "password", "passwd", "client_secret", "secret", "access_token", "refresh_token", "id_token", "token", "api_key":
-		return true
-	}
-	return false
-}
-
-// match compares a live request with a recorded one: method, path, query
-// and body, after scrubbing the live request as the recorded one was.
-func (r *Recorder) match(req *http.Request, rec cassette.Request) bool {
-	if req.Method != rec.Method {
-		return false
-	}
-	ru, err := url.Parse(rec.URL)
-	if err != nil || ru.Path != req.URL.Path {
-		return false
-	}
-	if !sameQuery(req.URL.Query(), ru.Query(), r) {
-		return false
-	}
-	var body []byte
-	if req.Body != nil && req.GetBody != nil {
-		if rc, err := req.GetBody(); err == nil {
-			body, _ = io.ReadAll(rc)
-			rc.Close()
-		}
-	} else if req.Body != nil {
-		body, _ = io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	return sameBody(r.scrub(string(body)), rec.Body, req.Header.Get("Content-Type"), r)
-}
-
-func sameQuery(live, recorded url.Values, r *Recorder) bool {
-	return reflect.DeepEqual(normalForm(live, r), normalForm(recorded, r))
-}
-
-// normalForm puts form values in the form they are compared in: secrets
-// redacted, and the values that differ between two runs of the same code
-// without changing what is asked blanked: who logs in (username, email,
-// client_id; a replay may use other credentials) and a search list's title
-// (the ThreatQ operation makes it unique per run).
-func normalForm(v url.Values, r *Recorder) url.Values {
-	out := url.Values{}
-	for k, vals := range v {
-		for _, x := range vals {
-			switch {
-			case secretField(k):
-				x = "[REDACTED]"
-			case identityField(k):
-				x = "[IDENTITY]"
-			default:
-				x = r.scrub(x)
-			}
-			out[k] = append(out[k], x)
-		}
-	}
-	if out.Get("action") == "create" && out.Has("title") {
-		out.Set("title", "[TITLE]")
-	}
-	return out
-}
-
-func identityField(k string) bool {
-	switch strings.ToLower(k) {
-	case "username", "user", "email", "client_id":
-		return true
-	}
-	return false
-}
-
-func sameBody(live, recorded, contentType string, r *Recorder) bool {
-	if live == recorded {
-		return true
-	}
-	switch {
-	case strings.HasPrefix(contentType, "application/x-www-form-urlencoded"):
-		lv, err1 := url.ParseQuery(live)
-		rv, err2 := url.ParseQuery(recorded)
-		return err1 == nil && err2 == nil && reflect.DeepEqual(normalForm(lv, r), normalForm(rv, r))
-	case strings.Contains(contentType, "json"):
-		var lj, rj any
-		if json.Unmarshal([]byte(live), &lj) != nil || json.Unmarshal([]byte(recorded), &rj) != nil {
-			return false
-		}
-		return reflect.DeepEqual(normalJSON(lj), normalJSON(rj))
-	}
-	return false
-}
-
-// volatileJSON are CAR fields that carry the time of the run (the import
-// report's key and timestamp, the edges' timestamps, the model state): a
-// replay at another time sends other values for the same request.
-var volatileJSON = map[string]bool{"report": true, "timestamp": true, "model_state_id": true}
-
-// normalJSON blanks the identity, secret and volatile fields of a JSON
-// body (see normalForm).
-func normalJSON(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if identityField(k) || secretField(k) || volatileJSON[k] {
-				x[k] = "[BLANK]"
-			} else {
-				x[k] = normalJSON(val)
-			}
-		}
-	case []any:
-		for i := range x {
-			x[i] = normalJSON(x[i])
-		}
-	}
-	return v
-}

@@ -44,7 +44,7 @@ func scanCassettes(t *testing.T, dir string, secrets []string) {
 	t.Helper()
 	jwt := regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.`)
 	token := regexp.MustCompile(`"(access_token|refresh_token)"\s*:\s*"[^"\[]`)
-	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	files, _ := filepath.Glob(filepath.Join(dir, "*"+qbrecord.Ext))
 	if len(files) == 0 {
 		t.Fatal("no cassette written")
 	}

@@ -205,7 +205,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.configFile, "config", "", "configuration file (default <working_dir>/qualys_config.json, read if present)")
 	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (turning this off is insecure; for a private CA use -ca_file)")
 	fs.StringVar(&o.qualysVersions, "qualys_versions", "", cli.VersionsFlagHelp)
-	fs.StringVar(&o.recordDir, "record", "", "record the run's exchanges with Qualys and CAR, secrets removed, into DIR (qualys.yaml, car.yaml) for a developer to replay")
+	fs.StringVar(&o.recordDir, "record", "", "record the run's exchanges with Qualys and CAR, secrets removed, into DIR (qualys.jsonl, car.jsonl) for a developer to replay")
 	fs.StringVar(&o.replayDir, "replay", "", "replay the exchanges recorded in DIR instead of calling Qualys and CAR")
 	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private CA); also "+cli.CAFileEnv)
 	fs.IntVar(&o.pageSize, "page_size", 0, "host assets per page (default 1000, the API maximum)")

@@ -470,7 +470,7 @@ func TestRecordThenReplay(t *testing.T) {
 		t.Fatalf("replayed run: exit %d, %d hosts (recorded %d): %s", code, again.Hosts, sum.Hosts, lastLines(stderr, 5))
 	}
 	_, pass := w.q.Credentials()
-	for _, f := range []string{"qualys.yaml", "car.yaml"} {
+	for _, f := range []string{"qualys.jsonl", "car.jsonl"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

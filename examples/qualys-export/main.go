@@ -90,7 +90,7 @@ func newFlags(stderr io.Writer) (*flag.FlagSet, *exportFlags) {
 	f.qidsFlag = fs.String("qids", "", "QIDs for -type kb, comma-separated (default: the whole KnowledgeBase, filtered by -since)")
 	f.verify = fs.Bool("verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
 	f.versions = fs.String("qualys_versions", "", cli.VersionsFlagHelp)
-	f.recordDir = fs.String("record", "", "record the exchanges with Qualys, secrets removed, into DIR (qualys.yaml)")
+	f.recordDir = fs.String("record", "", "record the exchanges with Qualys, secrets removed, into DIR (qualys.jsonl)")
 	f.replayDir = fs.String("replay", "", "replay the exchanges recorded in DIR instead of calling Qualys")
 	f.caFile = fs.String("ca_file", "", "PEM file of certificate authorities to trust besides the system's; also "+cli.CAFileEnv)
 	f.demo = fs.Bool("demo", false, "export from an in-process fake Qualys (no credentials needed)")

@@ -171,7 +171,7 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 	fs.StringVar(&o.qualysPassword, "password", "", "Qualys password (prefer QUALYS_PASSWORD)")
 	fs.BoolVar(&o.verifySSL, "verify_ssl", true, "verify TLS certificates (for a private CA use -ca_file)")
 	fs.StringVar(&o.qualysVersions, "qualys_versions", "", cli.VersionsFlagHelp)
-	fs.StringVar(&o.recordDir, "record", "", "record the exchanges with Qualys and ThreatQ, secrets removed, into DIR (qualys.yaml, threatq.yaml)")
+	fs.StringVar(&o.recordDir, "record", "", "record the exchanges with Qualys and ThreatQ, secrets removed, into DIR (qualys.jsonl, threatq.jsonl)")
 	fs.StringVar(&o.replayDir, "replay", "", "replay the exchanges recorded in DIR instead of calling Qualys and ThreatQ")
 	fs.StringVar(&o.caFile, "ca_file", "", "PEM file of certificate authorities to trust besides the system's (a private ThreatQ or Qualys CA); also "+cli.CAFileEnv)
 	fs.BoolVar(&o.addAssets, "add_assets", false, `"Add Assets to ThreatQ": store hosts with a confirmed detection as Assets related to the CVE`)

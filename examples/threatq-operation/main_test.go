@@ -328,7 +328,7 @@ func TestRecordThenReplay(t *testing.T) {
 	if code != 0 || len(again) != len(rows) {
 		t.Fatalf("replayed run: exit %d, %d rows (recorded %d): %s", code, len(again), len(rows), stderr)
 	}
-	for _, f := range []string{"qualys.yaml", "threatq.yaml"} {
+	for _, f := range []string{"qualys.jsonl", "threatq.jsonl"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 )
 
 // Recording wraps the programs' HTTP client for -record DIR and -replay
-// DIR: each service's exchanges go to DIR/<service>.yaml, scrubbed of
+// DIR: each service's exchanges go to DIR/<service>.jsonl, scrubbed of
 // secrets, with the service's host replaced by a placeholder. It returns
 // the client to use and a function to call once the run is over.
 type Recording struct {
