@@ -421,4 +421,3 @@ func (r *Recorder) replay(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: x.Response.Code, Status: status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Trailer: x.Response.Trailer, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: req}, nil
 }
-
