@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -88,7 +89,7 @@ type JobError struct {
 
 // Error describes the failed job.
 func (e *JobError) Error() string {
-	return fmt.Sprintf("car: job %s ended with status %s: %s", e.JobID, e.Status, e.Message)
+	return fmt.Sprintf("car: job %s ended with status %s: %s", redact.Clean(e.JobID, 128), redact.Clean(e.Status, 64), redact.Clean(e.Message, 0))
 }
 
 // WaitJob polls jobstatus/{id} with backoff until the job completes.
@@ -352,24 +353,177 @@ func (c *Client) DisableEdge(ctx context.Context, source, collection, from, to s
 		query: url.Values{"source": {source}, "from": {from}, "to": {to}}, body: map[string]bool{"active": false}}, nil)
 }
 
-// Query runs a v3 GraphQL query and decodes its "data" into out.
+// MaxQueryBytes bounds a GraphQL answer that Query decodes whole. The
+// answer is decoded as it streams (no copy of it is held), so memory is
+// what out holds; QueryEach reads larger answers one item at a time.
+const MaxQueryBytes = 64 << 20
+
+// Query runs a v3 GraphQL query and decodes its "data" into out, as the
+// answer streams in (at most MaxQueryBytes; for a collection of any size,
+// use QueryEach).
 func (c *Client) Query(ctx context.Context, query string, out any) error {
-	var resp struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []struct {
-			Message string `json:"message"`
-		} `json:"errors"`
-	}
-	if err := c.call(ctx, &request{method: "POST", v3: true, segs: []string{"query"}, body: map[string]string{"query": query}, idempotent: true}, &resp); err != nil {
+	return c.query(ctx, query, MaxQueryBytes, func(dec *json.Decoder) error {
+		if out == nil {
+			var skip json.RawMessage
+			return dec.Decode(&skip)
+		}
+		return dec.Decode(out)
+	})
+}
+
+// QueryEach runs a v3 GraphQL query and calls fn with each item of the
+// list data.<collection>, decoded one at a time as the answer streams in:
+// memory holds one item, whatever the answer's size. fn's error stops the
+// reading and is returned. A GraphQL error in the answer is returned after
+// the items read.
+func (c *Client) QueryEach(ctx context.Context, query, collection string, fn func(item json.RawMessage) error) error {
+	return c.query(ctx, query, 0, func(dec *json.Decoder) error {
+		return eachInObject(dec, collection, func(dec *json.Decoder) error {
+			if err := expectDelim(dec, '['); err != nil {
+				if errors.Is(err, errNull) {
+					return nil
+				}
+				return err
+			}
+			for dec.More() {
+				var item json.RawMessage
+				if err := dec.Decode(&item); err != nil {
+					return err
+				}
+				if err := fn(item); err != nil {
+					return &callbackError{err}
+				}
+			}
+			_, err := dec.Token()
+			return err
+		})
+	})
+}
+
+// callbackError carries the caller's error through the decoding.
+type callbackError struct{ err error }
+
+func (e *callbackError) Error() string { return e.err.Error() }
+
+var errNull = errors.New("null")
+
+// query posts a GraphQL query and hands the decoder to data when it reaches
+// the answer's "data" value; errors are read wherever they come.
+func (c *Client) query(ctx context.Context, query string, limit int64, data func(*json.Decoder) error) error {
+	endpoint, body, err := c.open(ctx, &request{method: "POST", v3: true, segs: []string{"query"}, body: map[string]string{"query": query}, idempotent: true})
+	if err != nil {
 		return err
 	}
-	if len(resp.Errors) > 0 {
-		return &Error{Method: "POST", Endpoint: c.v3.Path + "/query", Message: "GraphQL: " + redact.Scrub(resp.Errors[0].Message, c.secrets()...)}
+	defer body.Close()
+	var r io.Reader = body
+	counted := &countingReader{r: r}
+	r = counted
+	if limit > 0 {
+		r = io.LimitReader(counted, limit+1)
 	}
-	if out == nil || len(resp.Data) == 0 {
-		return nil
+	dec := json.NewDecoder(r)
+	var gqlErr string
+	err = eachInObject(dec, "", func(dec *json.Decoder) error { return nil }, func(key string, dec *json.Decoder) error {
+		switch key {
+		case "data":
+			return data(dec)
+		case "errors":
+			var errs []struct {
+				Message string `json:"message"`
+			}
+			if err := dec.Decode(&errs); err != nil {
+				return err
+			}
+			if len(errs) > 0 {
+				gqlErr = errs[0].Message
+			}
+			return nil
+		}
+		var skip json.RawMessage
+		return dec.Decode(&skip)
+	})
+	var cb *callbackError
+	switch {
+	case errors.As(err, &cb):
+		return cb.err
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil && limit > 0 && counted.n > limit:
+		return &Error{Method: "POST", Endpoint: endpoint, StatusCode: 200, Message: fmt.Sprintf("GraphQL answer larger than %d bytes (MaxQueryBytes); read large collections with QueryEach", limit)}
+	case err != nil:
+		var idle bool
+		if errors.Is(err, ErrIdleTimeout) {
+			idle = true
+		}
+		e := &Error{Method: "POST", Endpoint: endpoint, StatusCode: 200, Message: redact.Scrub("unreadable GraphQL answer: "+err.Error(), c.secrets()...)}
+		if idle {
+			e.Err = err
+		}
+		return e
+	case gqlErr != "":
+		return &Error{Method: "POST", Endpoint: endpoint, Message: "GraphQL: " + redact.Scrub(gqlErr, c.secrets()...)}
 	}
-	return json.Unmarshal(resp.Data, out)
+	return nil
+}
+
+// eachInObject reads a JSON object: with want set, it calls one for the
+// value of that key only (skipping the others); otherwise every(key, dec)
+// for each key. A null object is no keys.
+func eachInObject(dec *json.Decoder, want string, one func(*json.Decoder) error, every ...func(string, *json.Decoder) error) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		if errors.Is(err, errNull) {
+			return nil
+		}
+		return err
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := t.(string)
+		switch {
+		case len(every) > 0:
+			err = every[0](key, dec)
+		case key == want:
+			err = one(dec)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := dec.Token()
+	return err
+}
+
+// expectDelim reads the next token, which must be d (errNull for null).
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return errNull
+	}
+	if got, ok := t.(json.Delim); !ok || got != d {
+		return fmt.Errorf("want %q, got %v", d, t)
+	}
+	return nil
+}
+
+// countingReader counts the bytes read.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // nowMillis is the report timestamp of an import started now.

@@ -43,6 +43,7 @@ type Client struct {
 	maxAttempts int
 	maxWait     time.Duration
 	backoff     func(int) time.Duration
+	idle        time.Duration
 	pollMin     time.Duration
 	pollMax     time.Duration
 }
@@ -111,6 +112,15 @@ func WithRetry(maxAttempts int, maxWait time.Duration) Option {
 	return func(c *config) error { return configError(c.SetRetry(maxAttempts, maxWait)) }
 }
 
+// WithIdleTimeout bounds each wait for the server: for the response
+// headers, and between two reads of a body (default DefaultIdleTimeout; 0
+// for no bound). A server that accepts the connection and never answers,
+// or drips a byte now and then, fails the attempt (retried when the call
+// is safe to repeat) instead of holding the caller until its own deadline.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(c *config) error { return configError(c.SetIdleTimeout(d)) }
+}
+
 // WithBackoff replaces the wait between retries when the server gives no
 // Retry-After (attempt is 1 for the first retry).
 func WithBackoff(f func(attempt int) time.Duration) Option {
@@ -167,11 +177,11 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	if cfg.auth == nil {
 		return nil, &ConfigError{Option: "credentials", Reason: "none given; use WithAPIKey(key, password) or WithToken(token)"}
 	}
-	cfg.Finish(clientopt.Defaults{UserAgent: DefaultUserAgent, MaxAttempts: DefaultMaxAttempts, MaxWait: DefaultMaxWait, BackoffBase: DefaultBackoffBase})
+	cfg.Finish(clientopt.Defaults{UserAgent: DefaultUserAgent, MaxAttempts: DefaultMaxAttempts, MaxWait: DefaultMaxWait, BackoffBase: DefaultBackoffBase, IdleTimeout: DefaultIdleTimeout})
 	v3 := *u
 	v3.Path = strings.TrimSuffix(u.Path, "/v2") + "/v3"
 	return &Client{base: u, v3: &v3, hc: cfg.HTTPClient, auth: cfg.auth, logger: cfg.Logger, userAgent: cfg.UserAgent,
-		maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait, backoff: cfg.Backoff, pollMin: cfg.pollMin, pollMax: cfg.pollMax}, nil
+		maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait, backoff: cfg.Backoff, idle: cfg.IdleTimeout, pollMin: cfg.pollMin, pollMax: cfg.pollMax}, nil
 }
 
 // The defaults of the options.
@@ -180,6 +190,10 @@ const (
 	DefaultUserAgent = "qualysbridge-go/0.1"
 	// DefaultMaxAttempts is WithRetry's default maxAttempts.
 	DefaultMaxAttempts = 4
+	// DefaultIdleTimeout is WithIdleTimeout's default: how long the client
+	// waits for the server's headers, or for more of a body, before the
+	// attempt fails.
+	DefaultIdleTimeout = 5 * time.Minute
 	// DefaultMaxWait is WithRetry's default maxWait.
 	DefaultMaxWait = 2 * time.Minute
 	// DefaultBackoffBase is the first wait of the default backoff.
@@ -197,6 +211,10 @@ var (
 	ErrNotFound = errors.New("car: not found")
 	// ErrRateLimited matches HTTP 429 after retries.
 	ErrRateLimited = errors.New("car: rate limited")
+	// ErrIdleTimeout matches a call on which the server sent nothing for
+	// the idle timeout (WithIdleTimeout): no headers, or a body that
+	// stalled.
+	ErrIdleTimeout = retry.ErrIdle
 )
 
 // Error is a failure reported by CAR: a non-2xx status with CAR's
@@ -222,14 +240,16 @@ func (e *Error) Error() string {
 	if e.StatusCode != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
 	}
+	// Server text is cleaned: no newline or escape sequence from CAR
+	// reaches a log line or a terminal.
 	if e.Code != "" {
-		b.WriteString(" " + e.Code)
+		b.WriteString(" " + redact.Clean(e.Code, 64))
 	}
 	if e.Message != "" {
-		b.WriteString(": " + e.Message)
+		b.WriteString(": " + redact.Clean(e.Message, 0))
 	}
 	if e.Trace != "" {
-		b.WriteString(" (trace " + e.Trace + ")")
+		b.WriteString(" (trace " + redact.Clean(e.Trace, 128) + ")")
 	}
 	return b.String()
 }
@@ -275,13 +295,45 @@ type request struct {
 // call sends a request with bounded retries and decodes a JSON response
 // into out (if not nil).
 func (c *Client) call(ctx context.Context, r *request, out any) error {
+	endpoint, u, newReq, err := c.prepare(ctx, r)
+	if err != nil {
+		return err
+	}
+	res := c.policy().Do(ctx, endpoint, r.idempotent, newReq, c.hc)
+	if err := c.failure(ctx, r, endpoint, u, res); err != nil {
+		return err
+	}
+	if out == nil || len(bytes.TrimSpace(res.Body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(res.Body, out); err != nil {
+		return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Message: redact.Scrub("unexpected response body: "+redact.Snippet(res.Body, 120), c.secrets()...)}
+	}
+	return nil
+}
+
+// open sends a request as call does and leaves a 2xx answer's body open
+// for the caller to stream (and close).
+func (c *Client) open(ctx context.Context, r *request) (string, io.ReadCloser, error) {
+	endpoint, u, newReq, err := c.prepare(ctx, r)
+	if err != nil {
+		return "", nil, err
+	}
+	res, body := c.policy().Open(ctx, endpoint, r.idempotent, newReq, c.hc)
+	if err := c.failure(ctx, r, endpoint, u, res); err != nil {
+		return "", nil, err
+	}
+	return endpoint, body, nil
+}
+
+// prepare builds a request's URL and a function that makes each attempt.
+func (c *Client) prepare(ctx context.Context, r *request) (endpoint string, u *url.URL, newReq func() (*http.Request, error), err error) {
 	var body []byte
 	if r.body != nil {
-		var err error
 		if raw, ok := r.body.(json.RawMessage); ok {
 			body = raw
 		} else if body, err = json.Marshal(r.body); err != nil {
-			return err
+			return "", nil, nil, err
 		}
 	}
 	base := c.base
@@ -292,12 +344,11 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 	for i, s := range r.segs {
 		esc[i] = url.PathEscape(s)
 	}
-	u := *base.JoinPath(esc...)
+	u = base.JoinPath(esc...)
 	if len(r.query) > 0 {
 		u.RawQuery = r.query.Encode()
 	}
-	endpoint := u.Path
-	res := c.policy().Do(ctx, endpoint, r.idempotent, func() (*http.Request, error) {
+	return u.Path, u, func() (*http.Request, error) {
 		var rd io.Reader
 		if body != nil {
 			rd = bytes.NewReader(body)
@@ -315,7 +366,12 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 			req.SetBasicAuth(c.auth.key, c.auth.password)
 		}
 		return req, nil
-	}, c.hc)
+	}, nil
+}
+
+// failure turns a final answer that is not a success into an *Error (nil
+// for a 2xx answer).
+func (c *Client) failure(ctx context.Context, r *request, endpoint string, u *url.URL, res retry.Result) error {
 	if res.Err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -324,18 +380,12 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 			Message: "transport error: " + safehttp.ScrubError(res.Err, c.secrets()...), Err: safehttp.URLError(res.Err)}
 	}
 	if res.Status >= 200 && res.Status < 300 {
-		if out == nil || len(bytes.TrimSpace(res.Body)) == 0 {
-			return nil
-		}
-		if err := json.Unmarshal(res.Body, out); err != nil {
-			return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Message: redact.Scrub("unexpected response body: "+redact.Snippet(res.Body, 120), c.secrets()...)}
-		}
 		return nil
 	}
 	e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status}
 	fillError(e, res.Body)
 	if safehttp.IsRedirect(res.Status) {
-		e.Code, e.Message = "", safehttp.RedirectMessage(res.Status, res.Header, &u)
+		e.Code, e.Message = "", safehttp.RedirectMessage(res.Status, res.Header, u)
 	}
 	e.Message = redact.Scrub(e.Message, c.secrets()...)
 	e.Trace = redact.Scrub(e.Trace, c.secrets()...)
@@ -348,7 +398,7 @@ func (c *Client) secrets() []string {
 }
 
 func (c *Client) policy() retry.Policy {
-	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "car"), MaxBody: 64 << 20}
+	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "car"), IdleTimeout: c.idle, MaxBody: 64 << 20}
 }
 
 func fillError(e *Error, b []byte) {

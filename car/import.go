@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/qualysbridge/qualysbridge/internal/redact"
 	"maps"
 	"slices"
 	"strconv"
@@ -203,7 +204,7 @@ type JobFailedError struct {
 
 // Error names the collection and CAR's message.
 func (e *JobFailedError) Error() string {
-	return fmt.Sprintf("car: import of %s failed (job %s, status %d): %s", e.Collection, e.JobID, e.StatusCode, e.Message)
+	return fmt.Sprintf("car: import of %s failed (job %s, status %d): %s", e.Collection, redact.Clean(e.JobID, 128), e.StatusCode, redact.Clean(e.Message, 0))
 }
 
 type batch struct {

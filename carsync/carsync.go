@@ -15,7 +15,7 @@
 // gateway pages are listed ahead, and the KnowledgeBase is read in its own
 // stage. Memory holds the pages in flight (at most 4, their host assets
 // and applications, released host by host), the hosts being mapped and
-// queued for CAR (at most 64 waiting), the edges
+// queued for CAR (at most 8 waiting), the edges
 // waiting for a KnowledgeBase entry (at most 10,000 before the run waits
 // for one), the import's batches (car.MaxBufferedBytes) and two sets of
 // int64s for the run: the asset ids already mapped and the QIDs already

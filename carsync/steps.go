@@ -1,9 +1,11 @@
 package carsync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,7 +44,7 @@ func (r *run) heldEdges(ctx context.Context, coll, whereKind string, keys []stri
 	}
 	list, _ := json.Marshal(ids)
 	q := fmt.Sprintf(`{ %s(where: {%s_id: {_in: %s}}) { %s_id, %s_id } }`, coll, whereKind, list, fromKind, toKind)
-	var out map[string][]map[string]string
+	var out map[string][]map[string]flexID
 	if err := r.cfg.CAR.Query(ctx, q, &out); err != nil {
 		return nil, fmt.Errorf("carsync: querying CAR for %s edges: %w", coll, err)
 	}
@@ -58,7 +60,7 @@ func (r *run) heldEdges(ctx context.Context, coll, whereKind string, keys []stri
 	}
 	var pairs [][2]string
 	for _, row := range out[coll] {
-		pairs = append(pairs, [2]string{strip(fromKind, row[fromKind+"_id"]), strip(toKind, row[toKind+"_id"])})
+		pairs = append(pairs, [2]string{strip(fromKind, string(row[fromKind+"_id"])), strip(toKind, string(row[toKind+"_id"]))})
 	}
 	return pairs, nil
 }
@@ -191,54 +193,75 @@ func (r *run) changedApplications(ctx context.Context) error {
 // the vulnerabilities the source holds in CAR that this run did not send.
 // The description (a detection's RESULTS) and, when the KnowledgeBase
 // gives no CVSS, the base score are kept from CAR, since a vertex is
-// replaced on upsert.
+// replaced on upsert. CAR's answer is read one vulnerability at a time and
+// handled kbChunk at a time (one KnowledgeBase call each): memory does not
+// grow with the number of vulnerabilities.
 func (r *run) refreshVulnerabilities(ctx context.Context) error {
-	var out struct {
-		Vulnerability []struct {
-			ExternalID  string   `json:"external_id"`
+	held := map[int64]*car.Vulnerability{}
+	refreshed := 0
+	flush := func() error {
+		if len(held) == 0 {
+			return nil
+		}
+		qids := make([]int64, 0, len(held))
+		for q := range held {
+			qids = append(qids, q)
+		}
+		slices.Sort(qids)
+		var g car.Graph
+		for kb, err := range r.cfg.Qualys.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: qids, ChunkSize: kbChunk}) {
+			if err != nil {
+				return fmt.Errorf("carsync: reading the KnowledgeBase: %w", err)
+			}
+			cv := held[kb.QID]
+			if cv == nil {
+				continue
+			}
+			mapping.EnrichVulnerability(cv, kb)
+			g.Vertices = append(g.Vertices, cv)
+			r.sentQIDs[kb.QID] = true
+		}
+		clear(held)
+		if len(g.Vertices) == 0 {
+			return nil
+		}
+		if err := r.im.Add(ctx, g); err != nil {
+			return fmt.Errorf("carsync: refreshing vulnerabilities: %w", err)
+		}
+		r.sum.Vertices += len(g.Vertices)
+		refreshed += len(g.Vertices)
+		return nil
+	}
+	q := fmt.Sprintf(`{ vulnerability(where: {source: {_eq: %q}}) { external_id, name, description, base_score } }`, r.cfg.Source.Key)
+	err := r.cfg.CAR.QueryEach(ctx, q, "vulnerability", func(item json.RawMessage) error {
+		var v struct {
+			ExternalID  flexID   `json:"external_id"`
 			Name        string   `json:"name"`
 			Description string   `json:"description"`
 			BaseScore   *float64 `json:"base_score"`
-		} `json:"vulnerability"`
-	}
-	q := fmt.Sprintf(`{ vulnerability(where: {source: {_eq: %q}}) { external_id, name, description, base_score } }`, r.cfg.Source.Key)
-	if err := r.cfg.CAR.Query(ctx, q, &out); err != nil {
+		}
+		if err := json.Unmarshal(item, &v); err != nil {
+			return fmt.Errorf("carsync: a CAR vulnerability: %w", err)
+		}
+		qid, err := strconv.ParseInt(string(v.ExternalID), 10, 64)
+		if err != nil || qid <= 0 || r.sentQIDs[qid] || held[qid] != nil {
+			return nil
+		}
+		held[qid] = &car.Vulnerability{ExternalID: string(v.ExternalID), Name: v.Name, Description: v.Description, BaseScore: v.BaseScore, Source: r.cfg.Source.Key}
+		if len(held) >= kbChunk {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("carsync: listing CAR vulnerabilities: %w", err)
 	}
-	held := map[int64]*car.Vulnerability{}
-	var qids []int64
-	for _, v := range out.Vulnerability {
-		qid, err := strconv.ParseInt(v.ExternalID, 10, 64)
-		if err != nil || qid <= 0 || r.sentQIDs[qid] {
-			continue
-		}
-		held[qid] = &car.Vulnerability{ExternalID: v.ExternalID, Name: v.Name, Description: v.Description, BaseScore: v.BaseScore, Source: r.cfg.Source.Key}
-		qids = append(qids, qid)
+	if err := flush(); err != nil {
+		return err
 	}
-	if len(qids) == 0 {
-		return nil
+	if refreshed > 0 {
+		r.log.Info("carsync: refreshed KnowledgeBase fields of vulnerabilities in CAR", "count", refreshed)
 	}
-	var g car.Graph
-	for kb, err := range r.cfg.Qualys.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: qids, ChunkSize: kbChunk}) {
-		if err != nil {
-			return fmt.Errorf("carsync: reading the KnowledgeBase: %w", err)
-		}
-		cv := held[kb.QID]
-		if cv == nil {
-			continue
-		}
-		mapping.EnrichVulnerability(cv, kb)
-		g.Vertices = append(g.Vertices, cv)
-		r.sentQIDs[kb.QID] = true
-	}
-	if len(g.Vertices) == 0 {
-		return nil
-	}
-	r.log.Info("carsync: refreshing KnowledgeBase fields of vulnerabilities in CAR", "count", len(g.Vertices))
-	if err := r.im.Add(ctx, g); err != nil {
-		return fmt.Errorf("carsync: refreshing vulnerabilities: %w", err)
-	}
-	r.sum.Vertices += len(g.Vertices)
 	return nil
 }
 
@@ -248,20 +271,24 @@ func (r *run) refreshVulnerabilities(ctx context.Context) error {
 // only when they differ, so a quiet window costs a constant number of
 // calls.
 func (r *run) removeGone(ctx context.Context, full bool) error {
-	var out struct {
-		Assets []struct {
-			ExternalID string `json:"external_id"`
-		} `json:"asset"`
-	}
+	// CAR's answer is read one asset at a time: memory holds the ids (8
+	// bytes each, in a set), not the answer.
 	q := fmt.Sprintf(`{ asset(where: {source: {_eq: %q}}) { external_id } }`, r.cfg.Source.Key)
-	if err := r.cfg.CAR.Query(ctx, q, &out); err != nil {
-		return fmt.Errorf("carsync: listing CAR assets: %w", err)
-	}
 	inCAR := map[int64]bool{}
-	for _, a := range out.Assets {
-		if id, err := strconv.ParseInt(a.ExternalID, 10, 64); err == nil {
+	err := r.cfg.CAR.QueryEach(ctx, q, "asset", func(item json.RawMessage) error {
+		var a struct {
+			ExternalID flexID `json:"external_id"`
+		}
+		if err := json.Unmarshal(item, &a); err != nil {
+			return fmt.Errorf("carsync: a CAR asset: %w", err)
+		}
+		if id, err := strconv.ParseInt(string(a.ExternalID), 10, 64); err == nil {
 			inCAR[id] = true
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("carsync: listing CAR assets: %w", err)
 	}
 	present := r.done
 	if !full {
@@ -317,5 +344,32 @@ func (r *run) removeGone(ctx context.Context, full bool) error {
 			}
 		}
 	}
+	return nil
+}
+
+// flexID is an id CAR answers as a string or, for sources IBM's connector
+// wrote, as a JSON number: both read as the same text.
+type flexID string
+
+// UnmarshalJSON reads a string, a number (its exact text) or null.
+func (f *flexID) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*f = ""
+		return nil
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexID(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("an id must be a string or a number, not %s", b)
+	}
+	*f = flexID(n.String())
 	return nil
 }

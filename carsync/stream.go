@@ -51,15 +51,21 @@ import (
 // Every stage returns before stream does: no goroutine outlives a run, and
 // every Qualys body is closed by the iteration that opened it.
 //
-// Back-pressure lives in two places. Between the join and the write stage,
-// a queue of writeQueue hosts absorbs CAR's pace (its jobs, its polls);
-// while that queue is half full, the valve is shut and the detection stage
-// starts no new Qualys call, so a slow CAR shows as calls not started,
-// never as a detection answer opened and left waiting. A call already
-// streaming when CAR slows reads on into the queue; it pauses only if CAR
-// falls more than writeQueue hosts behind within that one call, and
-// resumes as soon as the writer takes a host. Between the page stage and
-// the rest, the openPages tokens bound the host asset pages in memory.
+// Back-pressure, decided: memory is the budget (a run holds hosts, never a
+// call's worth of them), and Qualys calls are what a slow CAR must not
+// waste. CAR's pace is absorbed first by the import itself, which keeps up
+// to car.MaxOutstandingJobs jobs running and car.MaxBufferedBytes encoded
+// before an Add waits. When Add waits, the queue of writeQueue mapped
+// hosts before the write stage fills within a few hosts and the valve
+// shuts: the detection stage starts no new call (it does not even take a
+// slot) until the queue is down to a quarter. So a slow CAR shows as
+// calls not started, costing no API budget; only the calls already
+// streaming at that moment pause, each holding at most writeQueue mapped
+// hosts plus the decoded hosts in eventBuffer, and resume as soon as a
+// CAR job completes. (A call paused longer than the server tolerates is
+// cut by the server; the run then fails without saving a state and the
+// next run repeats the window.) The openPages tokens bound the host asset
+// pages in memory.
 
 // Bounds of the pipeline.
 const (
@@ -92,7 +98,7 @@ const (
 	// eventBuffer is the decoded hosts waiting for the join stage.
 	eventBuffer = 16
 	// writeQueue is the mapped hosts waiting for the write stage.
-	writeQueue = 64
+	writeQueue = 8
 )
 
 // streamSpec says what a pipeline lists and how it treats what it sends.

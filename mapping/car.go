@@ -212,6 +212,9 @@ func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.
 		v.results = append(v.results, strings.ToLower(det.Results))
 	}
 	parts := make([]VulnerabilityPart, 0, len(order))
+	// One backing array for every part's edges (each part a full slice of
+	// it, so that appending to one never writes into the next).
+	edges := make([]car.Edge, 0, len(order)*(1+len(ips)))
 	for _, qid := range order {
 		v := byQID[qid]
 		id := strconv.FormatInt(qid, 10)
@@ -222,11 +225,10 @@ func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.
 			cv.BaseScore = &s
 		}
 		EnrichVulnerability(cv, kb[qid])
-		part := VulnerabilityPart{QID: qid, Vertex: cv}
-		pb := &builder{g: &car.Graph{}, source: b.source, seen: b.seen}
-		pb.edgeState("asset_vulnerability", assetID, id, map[string]any{"risk_score": score}, !v.active)
+		start := len(edges)
+		edges = b.edgeTo(edges, "asset_vulnerability", assetID, id, map[string]any{"risk_score": score}, !v.active)
 		for _, ip := range ips {
-			pb.edgeState("ipaddress_vulnerability", ip, id, nil, !v.active)
+			edges = b.edgeTo(edges, "ipaddress_vulnerability", ip, id, nil, !v.active)
 		}
 		for _, ap := range apps {
 			if len(ap.product) < 3 {
@@ -234,13 +236,12 @@ func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.
 			}
 			for _, r := range v.results {
 				if strings.Contains(r, ap.product) {
-					pb.edgeState("application_vulnerability", ap.id, id, nil, !v.active)
+					edges = b.edgeTo(edges, "application_vulnerability", ap.id, id, nil, !v.active)
 					break
 				}
 			}
 		}
-		part.Edges = pb.g.Edges
-		parts = append(parts, part)
+		parts = append(parts, VulnerabilityPart{QID: qid, Vertex: cv, Edges: edges[start:len(edges):len(edges)]})
 	}
 	return parts
 }
@@ -302,12 +303,17 @@ func (b *builder) edge(coll, from, to string, props map[string]any) {
 }
 
 func (b *builder) edgeState(coll, from, to string, props map[string]any, disabled bool) {
+	b.g.Edges = b.edgeTo(b.g.Edges, coll, from, to, props, disabled)
+}
+
+// edgeTo appends an edge to dst unless the host has it already.
+func (b *builder) edgeTo(dst []car.Edge, coll, from, to string, props map[string]any, disabled bool) []car.Edge {
 	k := coll + "\x00" + from + "\x00" + to
 	if b.seen[k] {
-		return
+		return dst
 	}
 	b.seen[k] = true
-	b.g.Edges = append(b.g.Edges, car.Edge{Collection: coll, From: from, To: to, Properties: props, Disabled: disabled, Source: b.source})
+	return append(dst, car.Edge{Collection: coll, From: from, To: to, Properties: props, Disabled: disabled, Source: b.source})
 }
 
 // severityScore scales a Qualys severity (1-5) to CAR's 0-10.

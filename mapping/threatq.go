@@ -45,7 +45,10 @@ func ThreatQ(h *qualys.DetectionHost, opts ThreatQOptions) threatq.Asset {
 		src = "Qualys"
 	}
 	a := threatq.Asset{
-		Value:       firstNonEmpty(normIP(h.IP), normIP(h.IPv6), h.IP, h.IPv6),
+		// Only a valid address becomes the Asset's value: text Qualys sent
+		// in the IP field that is not one (a newline, a tab, a name) is
+		// never stored (the Asset then has no value and is not stored).
+		Value:       firstNonEmpty(normIP(h.IP), normIP(h.IPv6)),
 		Sources:     []threatq.Source{{Name: src}},
 		Indicators:  append([]int64(nil), opts.IndicatorIDs...),
 		PublishedAt: h.LastScan,

@@ -336,8 +336,9 @@ func (d *detectionDecoder) decodeDetection(det *Detection) error {
 		return err
 	})
 	if err == nil && det.CVEs == nil && det.AssetCVE != "" {
-		det.CVEs = appendCVEs(nil, det.AssetCVE)
+		det.CVEs, err = d.appendCVEs(nil, det.AssetCVE)
 	}
+	det.CVEs = dedupeStrings(det.CVEs)
 	return err
 }
 
@@ -347,10 +348,10 @@ func (d *detectionDecoder) decodeDetection(det *Detection) error {
 func (d *detectionDecoder) decodeCVEs(det *Detection, name string) error {
 	if name == "CVE" {
 		t, err := d.text()
-		det.CVEs = appendCVEs(det.CVEs, t)
-		if err == nil && len(det.CVEs) > recordItemsLimit {
-			err = fmt.Errorf("%w: more than %d CVE ids", ErrRecordTooLarge, recordItemsLimit)
+		if err != nil {
+			return err
 		}
+		det.CVEs, err = d.appendCVEs(det.CVEs, t)
 		return err
 	}
 	return d.fields("CVE_LIST", func(n []byte) error {
@@ -362,24 +363,52 @@ func (d *detectionDecoder) decodeCVEs(det *Detection, name string) error {
 				return d.s.Skip()
 			}
 			t, err := d.text()
-			det.CVEs = appendCVEs(det.CVEs, t)
-			if err == nil {
-				err = d.item()
+			if err != nil {
+				return err
 			}
+			det.CVEs, err = d.appendCVEs(det.CVEs, t)
 			return err
 		})
 	})
 }
 
-// appendCVEs appends the comma- or space-separated ids in s, skipping
-// duplicates.
-func appendCVEs(dst []string, s string) []string {
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
-		if !slices.Contains(dst, f) {
-			dst = append(dst, f)
+// appendCVEs appends the comma- or space-separated ids in s, each counted
+// against MaxRecordItems; duplicates are removed once the detection is
+// read (dedupeStrings), so that reading n ids costs O(n), not O(n²).
+func (d *detectionDecoder) appendCVEs(dst []string, s string) ([]string, error) {
+	for f := range strings.FieldsFuncSeq(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' || r == '\r' }) {
+		if err := d.item(); err != nil {
+			return dst, err
+		}
+		dst = append(dst, f)
+	}
+	return dst, nil
+}
+
+// dedupeStrings removes repeated values, keeping the first of each, in
+// linear time (a set only for long lists).
+func dedupeStrings(s []string) []string {
+	switch {
+	case len(s) < 2:
+		return s
+	case len(s) <= 16:
+		out := s[:0]
+		for _, v := range s {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	seen := make(map[string]struct{}, len(s))
+	out := s[:0]
+	for _, v := range s {
+		if _, dup := seen[v]; !dup {
+			seen[v] = struct{}{}
+			out = append(out, v)
 		}
 	}
-	return dst
+	return out
 }
 
 // decodeMetadata reads METADATA/{EC2,AZURE,GOOGLE,ALICLOUD}/ATTRIBUTE.

@@ -3,6 +3,7 @@ package qualys
 import (
 	"errors"
 	"fmt"
+	"github.com/qualysbridge/qualysbridge/internal/redact"
 	"strings"
 	"time"
 )
@@ -75,11 +76,11 @@ func (e *Error) Error() string {
 	}
 	if e.Code != "" {
 		b.WriteString(" code ")
-		b.WriteString(e.Code)
+		b.WriteString(redact.Clean(e.Code, 32))
 	}
 	if e.Message != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Message)
+		b.WriteString(redact.Clean(e.Message, 0)) // server text: no control character reaches a terminal
 	}
 	switch {
 	case e.RetryAfter > 0 && e.kind == kindPaced:
@@ -163,7 +164,7 @@ func (e *DecodeError) Error() string {
 	b.WriteString("response")
 	if e.Element != "" {
 		b.WriteString(" at ")
-		b.WriteString(e.Element)
+		b.WriteString(redact.Clean(e.Element, 128))
 	}
 	fmt.Fprintf(&b, " (byte %d)", e.Offset)
 	if e.LastID != 0 {
@@ -173,7 +174,7 @@ func (e *DecodeError) Error() string {
 		}
 	}
 	b.WriteString(": ")
-	b.WriteString(e.Err.Error())
+	b.WriteString(redact.Clean(e.Err.Error(), 0))
 	return b.String()
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -221,7 +222,7 @@ func (d *xdec) decodeWarning() (*Warning, error) {
 // listOf decodes the children named item of the current element (named
 // list; other children are skipped), appending each to *out: field decodes
 // one child element of an item and must consume it. Every item counts
-// against MaxRecordItems.
+// against MaxRecordItems; an item with nothing in it is not appended.
 func listOf[T any](d *xdec, list, item string, out *[]T, field func(t *T, name []byte) error) error {
 	return d.fields(list, func(n []byte) error {
 		if string(n) != item {
@@ -229,7 +230,9 @@ func listOf[T any](d *xdec, list, item string, out *[]T, field func(t *T, name [
 		}
 		var t T
 		e := d.fields(item, func(n []byte) error { return field(&t, n) })
-		*out = append(*out, t)
+		if !reflect.ValueOf(&t).Elem().IsZero() { // an empty item (<TAG/>, blank CDATA) adds nothing
+			*out = append(*out, t)
+		}
 		if e == nil {
 			e = d.item()
 		}

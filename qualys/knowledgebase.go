@@ -309,7 +309,9 @@ func (d *xdec) refs(parent, item string, out *[]Reference) error {
 			}
 			return e
 		})
-		*out = append(*out, r)
+		if r.ID != "" || r.URL != "" { // an empty <CVE><ID><![CDATA[]]></ID></CVE> adds nothing
+			*out = append(*out, r)
+		}
 		if e == nil {
 			e = d.item()
 		}

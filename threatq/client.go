@@ -44,6 +44,7 @@ type Client struct {
 	maxAttempts int
 	maxWait     time.Duration
 	backoff     func(int) time.Duration
+	idle        time.Duration
 	assetColl   string
 
 	login   flight.Group[string]
@@ -125,6 +126,15 @@ func WithRetry(maxAttempts int, maxWait time.Duration) Option {
 	return func(c *config) error { return configError(c.SetRetry(maxAttempts, maxWait)) }
 }
 
+// WithIdleTimeout bounds each wait for the server: for the response
+// headers, and between two reads of a body (default DefaultIdleTimeout; 0
+// for no bound). A server that accepts the connection and never answers,
+// or drips a byte now and then, fails the attempt (retried when the call
+// is safe to repeat) instead of holding the caller until its own deadline.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(c *config) error { return configError(c.SetIdleTimeout(d)) }
+}
+
 // WithBackoff replaces the wait between retries when the server gives no
 // Retry-After.
 func WithBackoff(f func(attempt int) time.Duration) Option {
@@ -173,9 +183,9 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	if cfg.creds == nil {
 		return nil, &ConfigError{Option: "credentials", Reason: "none given; use WithPassword or WithClientCredentials"}
 	}
-	cfg.Finish(clientopt.Defaults{UserAgent: DefaultUserAgent, MaxAttempts: DefaultMaxAttempts, MaxWait: DefaultMaxWait, BackoffBase: DefaultBackoffBase})
+	cfg.Finish(clientopt.Defaults{UserAgent: DefaultUserAgent, MaxAttempts: DefaultMaxAttempts, MaxWait: DefaultMaxWait, BackoffBase: DefaultBackoffBase, IdleTimeout: DefaultIdleTimeout})
 	return &Client{base: u, hc: cfg.HTTPClient, creds: cfg.creds, logger: cfg.Logger, userAgent: cfg.UserAgent,
-		maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait, backoff: cfg.Backoff, assetColl: cfg.assetColl,
+		maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait, backoff: cfg.Backoff, idle: cfg.IdleTimeout, assetColl: cfg.assetColl,
 		typeIDs: map[string]int64{}, statuses: map[string]int64{}, objColl: map[string]string{}, noBulk: map[string]bool{}}, nil
 }
 
@@ -185,6 +195,10 @@ const (
 	DefaultUserAgent = "qualysbridge-go/0.1"
 	// DefaultMaxAttempts is WithRetry's default maxAttempts.
 	DefaultMaxAttempts = 4
+	// DefaultIdleTimeout is WithIdleTimeout's default: how long the client
+	// waits for the server's headers, or for more of a body, before the
+	// attempt fails.
+	DefaultIdleTimeout = 5 * time.Minute
 	// DefaultMaxWait is WithRetry's default maxWait.
 	DefaultMaxWait = time.Minute
 	// DefaultBackoffBase is the first wait of the default backoff.
@@ -196,6 +210,10 @@ var (
 	ErrUnauthorized = errors.New("threatq: unauthorized")
 	ErrNotFound     = errors.New("threatq: not found")
 	ErrRateLimited  = errors.New("threatq: rate limited")
+	// ErrIdleTimeout matches a call on which the server sent nothing for
+	// the idle timeout (WithIdleTimeout): no headers, or a body that
+	// stalled.
+	ErrIdleTimeout = retry.ErrIdle
 )
 
 // Error is a failure reported by ThreatQ: a non-2xx status, or a 2xx body
@@ -218,7 +236,13 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
 	}
 	if len(e.Messages) > 0 {
-		b.WriteString(": " + strings.Join(e.Messages, "; "))
+		// Server text is cleaned: no newline or escape sequence from
+		// ThreatQ reaches a log line or a terminal.
+		msgs := make([]string, len(e.Messages))
+		for i, m := range e.Messages {
+			msgs[i] = redact.Clean(m, 0)
+		}
+		b.WriteString(": " + strings.Join(msgs, "; "))
 	}
 	return b.String()
 }
@@ -407,7 +431,7 @@ func (c *Client) outcome(r *request, u *url.URL, res retry.Result, out any) erro
 }
 
 func (c *Client) policy() retry.Policy {
-	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "threatq"), MaxBody: 32 << 20}
+	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "threatq"), IdleTimeout: c.idle, MaxBody: 32 << 20}
 }
 
 // secrets are the values to scrub from anything quoted from outside: the

@@ -350,7 +350,7 @@ func (r *cveRun) add(ctx context.Context, h *qualys.DetectionHost) error {
 	}
 	a := mapping.ThreatQ(h, mapping.ThreatQOptions{Source: r.cfg.Source, IndicatorIDs: []int64{r.indicator}})
 	if a.Value == "" {
-		host.NotStorable = "the host has no IP address"
+		host.NotStorable = "the host has no valid IP address"
 		r.sum.NotStorable++
 		return r.queue(ctx, host, nil)
 	}

@@ -12,7 +12,7 @@ import (
 // exclusively. Without flock a lock left by a killed run is not taken over:
 // the error says which file to remove once no run is active.
 func lock(dir, source string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := workingDir(dir); err != nil {
 		return nil, err
 	}
 	path := lockPath(dir, source)

@@ -18,14 +18,26 @@ import (
 // never removed (removing it would let a later run lock a new file while an
 // older run still holds the old one); it holds the pid of the last run that
 // took the lock, for the error message.
+//
+// The file is opened without following a symbolic link and must be a
+// regular file with one link: a link planted there (to a file the
+// connector's user may write) is refused, never truncated.
 func lock(dir, source string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := workingDir(dir); err != nil {
 		return nil, err
 	}
 	path := lockPath(dir, source)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("lock file %s is a symbolic link; refusing to follow it (remove it)", path)
+		}
 		return nil, err
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Nlink != 1 {
+		f.Close()
+		return nil, fmt.Errorf("lock file %s is not a regular file with a single link; refusing to use it (remove it)", path)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		b := make([]byte, 32)

@@ -362,12 +362,20 @@ func applyConfigFile(o *options, logger *slog.Logger) error {
 	if path == "" {
 		path = filepath.Join(o.workingDir, "qualys_config.json")
 	}
-	if b, err := os.ReadFile(path); err == nil {
+	b, fi, err := cli.ReadConfigFile(path)
+	switch {
+	case err == nil:
 		if err := readConfigFile(path, b, &fc, logger); err != nil {
 			return err
 		}
 		logger.Debug("read configuration file", "path", path)
-	} else if o.configFile != "" {
+		if (fc.QualysURL != "" || fc.QualysGateway != "" || fc.CARURL != "") && cli.WritableByOthers(fi) {
+			logger.Warn("the configuration file decides where credentials are sent and other users may write it; make it writable by its owner only (chmod go-w)",
+				"path", path, "mode", fi.Mode().Perm().String())
+		}
+	case o.configFile != "" || !errors.Is(err, os.ErrNotExist):
+		// A file given, or one that is there but cannot be used (not a
+		// regular file, too large): an error, not a silent default.
 		return &usageError{fmt.Sprintf("reading %s: %v", path, err)}
 	}
 	// Where the Qualys credentials go is decided as a unit: when the
@@ -566,6 +574,28 @@ func total(m map[string]int) int {
 var errLockHeld = errors.New("another run holds the lock")
 
 // lockPath is the lock file of one source in the working directory.
+// workingDir makes the working directory (0700) when it does not exist,
+// but not its parents: a -working_dir whose parent does not exist is a
+// typing mistake, refused rather than created.
+func workingDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("-working_dir %s is not a directory", dir)
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("-working_dir %s: its parent directory does not exist", dir)
+		}
+		return err
+	}
+	return nil
+}
+
 func lockPath(dir, source string) string {
 	return filepath.Join(dir, ".car-connector-"+strings.Map(func(r rune) rune {
 		if strings.ContainsRune(`/\:*?"<>| `, r) {

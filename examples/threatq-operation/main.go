@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -431,8 +432,11 @@ func operate(ctx context.Context, qc *qualys.Client, tc *threatq.Client, o optio
 			if !r.Stored {
 				stored = "not stored (" + r.NotStored + ")"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.CVE, r.IP, joinInts(r.QIDs), joinInts(r.Severities), strings.Join(r.Statuses, ","),
-				strings.Join(r.Types, ","), r.LastScan, r.LastFound, stored)
+			// Every cell is cleaned: a tab or newline a server sent cannot
+			// forge a column or a row.
+			c := cli.Cell
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c(r.CVE), c(r.IP), joinInts(r.QIDs), joinInts(r.Severities), c(strings.Join(r.Statuses, ",")),
+				c(strings.Join(r.Types, ",")), c(r.LastScan), c(r.LastFound), c(stored))
 		}}
 	sum, err := tqsync.Run(ctx, cfg)
 	if o.jsonOut {
@@ -460,6 +464,21 @@ func operate(ctx context.Context, qc *qualys.Client, tc *threatq.Client, o optio
 		return &threatqError{err}
 	}
 	return err
+}
+
+// hostIP is the host's address as Qualys gave it when it is a valid IPv4
+// or IPv6 address (normalized), else "invalid:" and the text, escaped.
+func hostIP(d *qualys.DetectionHost) string {
+	raw := cmp.Or(d.IP, d.IPv6)
+	for _, s := range []string{d.IP, d.IPv6} {
+		if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
+			return a.Unmap().String()
+		}
+	}
+	if raw == "" {
+		return ""
+	}
+	return "invalid:" + cli.Cell(raw)
 }
 
 // togglesOn names the toggles given, by flag.
@@ -500,7 +519,7 @@ func printSummary(w io.Writer, sum *tqsync.Summary, o options) {
 
 func toRow(h tqsync.Host) row {
 	d := h.Detection
-	r := row{CVE: h.CVE, HostID: d.ID, IP: cmp.Or(d.IP, d.IPv6), DNS: d.DNS, Confirmed: h.Confirmed, Stored: h.Stored}
+	r := row{CVE: h.CVE, HostID: d.ID, IP: hostIP(d), DNS: d.DNS, Confirmed: h.Confirmed, Stored: h.Stored}
 	switch {
 	case h.NotStorable != "":
 		r.NotStored = h.NotStorable

@@ -36,6 +36,19 @@ type Common struct {
 	MaxWait       time.Duration
 	Backoff       func(attempt int) time.Duration
 	AllowLoopback bool
+	// IdleTimeout bounds each wait for the server (headers, and between
+	// two body reads); idleSet tells an explicit 0 (no bound) from unset.
+	IdleTimeout time.Duration
+	idleSet     bool
+}
+
+// SetIdleTimeout is WithIdleTimeout: d >= 0, 0 for no bound.
+func (c *Common) SetIdleTimeout(d time.Duration) error {
+	if d < 0 {
+		return &Problem{"WithIdleTimeout", "must not be negative"}
+	}
+	c.IdleTimeout, c.idleSet = d, true
+	return nil
 }
 
 // SetHTTPClient is WithHTTPClient.
@@ -96,6 +109,8 @@ type Defaults struct {
 	MaxWait     time.Duration
 	// BackoffBase is the first wait of the default exponential backoff.
 	BackoffBase time.Duration
+	// IdleTimeout is WithIdleTimeout's default.
+	IdleTimeout time.Duration
 }
 
 // Finish fills what the options left unset from d and makes the HTTP
@@ -106,6 +121,9 @@ type Defaults struct {
 func (c *Common) Finish(d Defaults) {
 	if c.UserAgent == "" {
 		c.UserAgent = d.UserAgent
+	}
+	if !c.idleSet {
+		c.IdleTimeout = d.IdleTimeout
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts, c.MaxWait = d.MaxAttempts, d.MaxWait

@@ -117,3 +117,28 @@ func BenchmarkReplaceEncoded(b *testing.B) {
 		ReplaceEncoded(body, "Mk-secret pass/+=&1", "[REDACTED]")
 	}
 }
+
+func TestClean(t *testing.T) {
+	cases := map[string]string{
+		"plain":                  "plain",
+		"line\nforged=1":         `line\nforged=1`,
+		"\x1b[31mred\x1b[0m":     `\x1b[31mred\x1b[0m`,
+		"tab\there":              `tab\there`,
+		"bidi \u202etxt.exe":     `bidi \u202etxt.exe`,
+		"sep\u2028x":             `sep\u2028x`,
+		"bad \xff utf8":          `bad \xff utf8`,
+		"café ✓":                 "café ✓",
+		"c1 \u009b31m":           `c1 \u009b31m`,
+		strings.Repeat("a", 600): strings.Repeat("a", MaxQuoted) + "…",
+	}
+	for in, want := range cases {
+		if got := Clean(in, 0); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in := range cases {
+		if got := Clean(in, 0); strings.ContainsAny(got, "\n\r\x1b\u202e\u2028\u009b") {
+			t.Errorf("Clean(%q) = %q still holds a control character", in, got)
+		}
+	}
+}

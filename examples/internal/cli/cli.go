@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/hashicorp/go-cleanhttp"
@@ -27,7 +26,7 @@ func HTTPClient(caFile string, verify bool, logger *slog.Logger) (*http.Client, 
 	hc := cleanhttp.DefaultPooledClient()
 	tr := hc.Transport.(*http.Transport)
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pem, _, err := ReadConfigFile(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("-ca_file: %w", err)
 		}
