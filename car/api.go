@@ -358,11 +358,14 @@ func (c *Client) DisableEdge(ctx context.Context, source, collection, from, to s
 // what out holds; QueryEach reads larger answers one item at a time.
 const MaxQueryBytes = 64 << 20
 
+// maxQueryBytes is MaxQueryBytes; tests lower it.
+var maxQueryBytes int64 = MaxQueryBytes
+
 // Query runs a v3 GraphQL query and decodes its "data" into out, as the
 // answer streams in (at most MaxQueryBytes; for a collection of any size,
 // use QueryEach).
 func (c *Client) Query(ctx context.Context, query string, out any) error {
-	return c.query(ctx, query, MaxQueryBytes, func(dec *json.Decoder) error {
+	return c.query(ctx, query, maxQueryBytes, func(dec *json.Decoder) error {
 		if out == nil {
 			var skip json.RawMessage
 			return dec.Decode(&skip)
@@ -449,7 +452,7 @@ func (c *Client) query(ctx context.Context, query string, limit int64, data func
 	case err != nil && ctx.Err() != nil:
 		return ctx.Err()
 	case err != nil && limit > 0 && counted.n > limit:
-		return &Error{Method: "POST", Endpoint: endpoint, StatusCode: 200, Message: fmt.Sprintf("GraphQL answer larger than %d bytes (MaxQueryBytes); read large collections with QueryEach", limit)}
+		return &Error{Method: "POST", Endpoint: endpoint, StatusCode: 200, Message: fmt.Sprintf("GraphQL answer larger than %d bytes (MaxQueryBytes); read a large collection with QueryEach", limit)}
 	case err != nil:
 		var idle bool
 		if errors.Is(err, ErrIdleTimeout) {

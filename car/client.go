@@ -307,7 +307,7 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(res.Body, out); err != nil {
-		return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Message: redact.Scrub("unexpected response body: "+redact.Snippet(res.Body, 120), c.secrets()...)}
+		return &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status, Message: "unexpected response body: " + redact.ScrubbedSnippet(res.Body, 120, c.secrets()...)}
 	}
 	return nil
 }
@@ -383,7 +383,7 @@ func (c *Client) failure(ctx context.Context, r *request, endpoint string, u *ur
 		return nil
 	}
 	e := &Error{Method: r.method, Endpoint: endpoint, StatusCode: res.Status}
-	fillError(e, res.Body)
+	fillError(e, res.Body, c.secrets())
 	if safehttp.IsRedirect(res.Status) {
 		e.Code, e.Message = "", safehttp.RedirectMessage(res.Status, res.Header, u)
 	}
@@ -401,7 +401,7 @@ func (c *Client) policy() retry.Policy {
 	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "car"), IdleTimeout: c.idle, MaxBody: 64 << 20}
 }
 
-func fillError(e *Error, b []byte) {
+func fillError(e *Error, b []byte, secrets []string) {
 	var j struct {
 		Errors []struct {
 			Code    string `json:"code"`
@@ -432,7 +432,7 @@ func fillError(e *Error, b []byte) {
 		}
 	}
 	e.Message = http.StatusText(e.StatusCode)
-	if s := redact.Snippet(b, 120); s != "" {
+	if s := redact.ScrubbedSnippet(b, 120, secrets...); s != "" {
 		e.Message += ": " + s
 	}
 }

@@ -60,13 +60,13 @@ func fillError(e *Error, contentType string, body []byte) {
 			}
 		case kind == bodyHTML:
 			e.Message = "got an HTML page instead of an API response (a proxy or maintenance page?)"
-			e.Snippet = redact.Snippet(trimmed, 120)
+			e.setSnippet(trimmed)
 			e.kind = kindBadBody
 			return
 		}
 	}
 	e.Message = "unexpected " + describeBody(contentType, bodyOther) + " body"
-	e.Snippet = redact.Snippet(trimmed, 120)
+	e.setSnippet(trimmed)
 	e.kind = kindBadBody
 }
 

@@ -60,6 +60,28 @@ type Error struct {
 	// Snippet quotes a short, sanitised prefix of a body that was not in
 	// the expected format. It is empty otherwise.
 	Snippet string
+	// raw is the start of that body until the client has scrubbed it
+	// (whole, so that a secret cut by the snippet's end is still found)
+	// and made Snippet from it.
+	raw []byte
+}
+
+// maxSnippetSource is how much of a body a snippet is made from.
+const maxSnippetSource = 4 << 10
+
+// setSnippet keeps the start of a body for the snippet.
+func (e *Error) setSnippet(b []byte) {
+	e.raw = append([]byte(nil), b[:min(len(b), maxSnippetSource)]...)
+	e.Snippet = ""
+}
+
+// finishSnippet makes Snippet from the body kept, scrubbed first.
+func (e *Error) finishSnippet(scrub func(string) string) {
+	if e.raw != nil {
+		e.Snippet = redact.Snippet([]byte(scrub(string(e.raw))), 120)
+		e.raw = nil
+	}
+	e.Snippet = scrub(e.Snippet)
 }
 
 // Error describes the failure, without credentials.
@@ -88,8 +110,12 @@ func (e *Error) Error() string {
 	case e.RetryAfter > 0:
 		fmt.Fprintf(&b, " (server asks to wait %s)", e.RetryAfter.Round(time.Second))
 	}
-	if e.Snippet != "" {
-		fmt.Fprintf(&b, "; body starts %q", e.Snippet)
+	snippet := e.Snippet
+	if snippet == "" && e.raw != nil {
+		snippet = redact.ScrubbedSnippet(e.raw, 120) // not through a client: shapes still go
+	}
+	if snippet != "" {
+		fmt.Fprintf(&b, "; body starts %q", snippet)
 	}
 	return b.String()
 }

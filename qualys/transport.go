@@ -313,7 +313,7 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, releaseSlot func()
 			base.Message, base.Snippet, base.kind = safehttp.RedirectMessage(resp.StatusCode, resp.Header, resp.Request.URL), "", kindAPI
 		}
 		base.Message = c.scrub(base.Message)
-		base.Snippet = c.scrub(base.Snippet)
+		base.finishSnippet(c.scrub)
 		setRetryAfter(base, resp.Header)
 		return base, nil
 	}
@@ -328,7 +328,8 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, releaseSlot func()
 		if _, kind := rootElement(head); kind == bodyHTML {
 			rc.Close()
 			base.Message = "expected a JSON response, got " + describeBody(resp.Header.Get("Content-Type"), kind)
-			base.Snippet = c.scrub(redact.Snippet(head, 120))
+			base.setSnippet(head)
+			base.finishSnippet(c.scrub)
 			base.kind = kindBadBody
 			return base, nil
 		}
@@ -352,7 +353,8 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, releaseSlot func()
 	case kind == bodyHTML, kind == bodyOther:
 		rc.Close()
 		base.Message = "expected an XML response, got " + describeBody(resp.Header.Get("Content-Type"), kind)
-		base.Snippet = c.scrub(redact.Snippet(head, 120))
+		base.setSnippet(head)
+		base.finishSnippet(c.scrub)
 		base.kind = kindBadBody
 		return base, nil
 	case root == "SIMPLE_RETURN":
@@ -361,7 +363,8 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, releaseSlot func()
 		sr, perr := parseSimpleReturn(body)
 		if err != nil || perr != nil {
 			base.Message = "unreadable SIMPLE_RETURN body"
-			base.Snippet = c.scrub(redact.Snippet(body, 120))
+			base.setSnippet(body)
+			base.finishSnippet(c.scrub)
 			base.kind = kindBadBody
 			return base, nil
 		}
@@ -451,7 +454,8 @@ func (c *Client) sanitize(err error) error {
 		case nil:
 			return
 		case *Error:
-			x.Message, x.Snippet = c.scrub(x.Message), c.scrub(x.Snippet)
+			x.Message = c.scrub(x.Message)
+			x.finishSnippet(c.scrub)
 		case interface{ Unwrap() []error }:
 			for _, inner := range x.Unwrap() {
 				walk(inner)

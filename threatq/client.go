@@ -405,7 +405,7 @@ func (c *Client) outcome(r *request, u *url.URL, res retry.Result, out any) erro
 		}
 		if out != nil && len(bytes.TrimSpace(res.Body)) > 0 {
 			if err := json.Unmarshal(res.Body, out); err != nil {
-				e.Messages = c.scrubAll([]string{"unexpected response body: " + redact.Snippet(res.Body, 120)})
+				e.Messages = c.scrubAll([]string{"unexpected response body: " + redact.ScrubbedSnippet(res.Body, 120, c.secrets()...)})
 				return e
 			}
 		}
@@ -423,7 +423,7 @@ func (c *Client) outcome(r *request, u *url.URL, res retry.Result, out any) erro
 		}
 		if json.Unmarshal(res.Body, &m) == nil && (m.Message != "" || m.Error != "") {
 			e.Messages = c.scrubAll([]string{strings.TrimSpace(m.Error + " " + m.ErrorDescription + " " + m.Message)})
-		} else if s := redact.Snippet(res.Body, 120); s != "" {
+		} else if s := redact.ScrubbedSnippet(res.Body, 120, c.secrets()...); s != "" {
 			e.Messages = c.scrubAll([]string{http.StatusText(res.Status) + ": " + s})
 		}
 	}

@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,5 +133,36 @@ func TestJSONLinesShape(t *testing.T) {
 		for _, r := range lines(t, out.String()) {
 			check(r)
 		}
+	}
+}
+
+// A proxy that echoes the password in its error page, HTML-escaped, as
+// numeric entities or JSON-escaped, does not get it printed: before
+// redact.ReplaceEncoded, the escaped forms went through.
+func TestEscapedSecretNeverPrinted(t *testing.T) {
+	const pass = `p<a&ss>"w/1Q`
+	echo := strings.NewReplacer("<", "&lt;", ">", "&gt;", "&", "&amp;", `"`, "&#34;").Replace(pass) + " " +
+		"&#112;&#60;&#97;&#38;&#115;&#115;&#62;&#34;&#119;&#47;&#49;&#81;" + ` {"p":"p\u003ca\u0026ss\u003e\"w\/1Q"}`
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, "<html><body><h1>Bad gateway</h1><p>upstream refused login with password "+echo+"</p></body></html>")
+	}))
+	defer srv.Close()
+	var out, errb bytes.Buffer
+	run(context.Background(), []string{"-qualys_url", srv.URL, "-username", "u", "-d", "-max_retries", "0", "-verify_ssl=false"}, &out, &errb, func(k string) string {
+		if k == "QUALYS_PASSWORD" {
+			return pass
+		}
+		return ""
+	})
+	printed := out.String() + errb.String()
+	for _, form := range []string{pass, "p&lt;a&amp;ss", "&#112;&#60;&#97;", `p\u003ca`, "ss&gt;"} {
+		if strings.Contains(printed, form) {
+			t.Errorf("printed the password as %q:\n%s", form, printed)
+		}
+	}
+	if !strings.Contains(printed, "502") {
+		t.Errorf("the failure is not reported:\n%s", printed)
 	}
 }

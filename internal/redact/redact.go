@@ -148,3 +148,11 @@ var (
 	jsonField = regexp.MustCompile(`(?i)("` + secretKey + `"\s*:\s*")(?:[^"\\]|\\.)*"`)
 	formField = regexp.MustCompile(`(?i)(\b` + secretKey + `=)[^&\s"'<>]+`)
 )
+
+// ScrubbedSnippet is Snippet of b's start scrubbed first (its first 4 KiB,
+// whole), so that a secret the snippet's end would cut in two is still
+// found and removed.
+func ScrubbedSnippet(b []byte, max int, secrets ...string) string {
+	b = b[:min(len(b), 4<<10)]
+	return Snippet([]byte(Scrub(string(b), secrets...)), max)
+}
