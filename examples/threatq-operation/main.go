@@ -94,6 +94,7 @@ type options struct {
 	jsonOut, debug, demo                           bool
 	caFile                                         string
 	maxRetries                                     int
+	maxRunTime                                     time.Duration
 	recordDir, replayDir                           string
 	rec                                            *cli.Recording
 	qualysVersions                                 string
@@ -102,6 +103,9 @@ type options struct {
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
+
+// errRunTime is the cause of a run stopped by -max_run_time.
+var errRunTime = errors.New("the run took longer than -max_run_time and was stopped (Qualys or ThreatQ not answering?)")
 
 // threatqError marks a failure on the ThreatQ side.
 type threatqError struct{ err error }
@@ -132,6 +136,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintln(stderr, "threatq-operation: -max_retries must not be negative")
 		return exitUsage
 	}
+	if o.maxRunTime <= 0 {
+		fmt.Fprintln(stderr, "threatq-operation: -max_run_time must be positive")
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, o.maxRunTime, errRunTime)
+	defer cancel()
 	level := slog.LevelInfo
 	if o.debug {
 		level = slog.LevelDebug
@@ -150,7 +160,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintln(stderr, "threatq-operation:", cli.Explain(err.Error()))
 		return exitUsage
 	}
-	code := finish(operate(ctx, qc, tc, o, q, stdout, stderr, logger), stderr)
+	err = operate(ctx, qc, tc, o, q, stdout, stderr, logger)
+	if err != nil && errors.Is(context.Cause(ctx), errRunTime) {
+		err = fmt.Errorf("%w (%s): %w", errRunTime, o.maxRunTime, err)
+	}
+	code := finish(err, stderr)
 	if err := o.rec.Close(); err != nil {
 		fmt.Fprintln(stderr, "threatq-operation: recording:", err)
 		if code == exitOK {
@@ -191,6 +205,7 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 	fs.BoolVar(&o.debug, "d", false, "debug logging")
 	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes (no credentials needed)")
 	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or ThreatQ call (rate-limit waits included)")
+	fs.DurationVar(&o.maxRunTime, "max_run_time", 2*time.Hour, "stop a run that takes longer than this (a Qualys or ThreatQ that stopped answering); the search list is still deleted")
 	version = fs.Bool("version", false, "print the version and exit")
 	fs.Usage = cli.Help{
 		Name: "threatq-operation",
@@ -201,7 +216,7 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 			{Title: "Qualys", Flags: []string{"qualys_host", "qualys_port", "platform", "username", "password", "qualys_versions"}},
 			{Title: "ThreatQ toggles", Flags: []string{"add_assets", "add_discovered_assets", "add_tags_to_cves"}},
 			{Title: "ThreatQ", Flags: []string{"threatq_url", "threatq_client_id", "threatq_email", "threatq_password", "threatq_client_secret"}},
-			{Title: "Run", Flags: []string{"json", "d", "max_retries", "version"}},
+			{Title: "Run", Flags: []string{"json", "d", "max_retries", "max_run_time", "version"}},
 			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
 			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
 			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo"}},

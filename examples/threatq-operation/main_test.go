@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -372,5 +375,79 @@ func TestHelpAndVersion(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), []string{"-version"}, &out, &errb, func(string) string { return "" }); code != 0 || !strings.HasPrefix(out.String(), "threatq-operation ") {
 		t.Errorf("-version: exit %d, %q", code, out.String())
+	}
+}
+
+// A host whose IP from Qualys holds a newline, a tab and an escape
+// sequence forges no row or column in the table, reaches no terminal raw
+// and is not stored as an Asset with that value (before: one host printed
+// as two rows, and the text became the Asset's value).
+func TestHostileIPInTable(t *testing.T) {
+	tenant := qualystest.Generate(3, 40, qualystest.WithVulnerableTo(cve, 0.5))
+	forged := "10.9.9.9\n" + cve + "\t10.6.6.6\x1b[31m"
+	for i, h := range tenant.Detections {
+		if i%2 == 0 { // every other host: the others are stored as usual
+			h.IP, h.IPv6 = forged, ""
+		}
+	}
+	q := qualystest.NewServer(qualystest.WithTLS(), qualystest.WithTenant(tenant))
+	defer q.Close()
+	tq := threatqtest.NewServer(threatqtest.WithTLS())
+	defer tq.Close()
+	_, pass := q.Credentials()
+	w := &world{q: q, tq: tq, env: map[string]string{"QUALYS_PASSWORD": pass, "THREATQ_PASSWORD": threatqtest.Password}}
+	args := slices.DeleteFunc(w.args("-add_assets", "-add_discovered_assets"), func(a string) bool { return a == "-json" })
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), args, &out, &errb, func(k string) string { return w.env[k] }); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	table := out.String()
+	if strings.ContainsAny(table, "\x1b") || strings.Contains(table, "\n"+cve+"\t") || strings.Contains(table, "\n10.6.6.6") {
+		t.Errorf("the forged IP reached the table raw:\n%q", table)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(table), "\n") {
+		if strings.Contains(line, "10.6.6.6") && !strings.Contains(line, `invalid:10.9.9.9\nCVE`) {
+			t.Errorf("forged line: %q", line)
+		}
+	}
+	for _, a := range tq.Assets() {
+		if strings.ContainsAny(a.Value, "\n\t\x1b") || strings.Contains(a.Value, "10.9.9.9") {
+			t.Errorf("stored an Asset with the forged value %q", a.Value)
+		}
+	}
+	if !strings.Contains(table, "no valid IP address") {
+		t.Errorf("the hosts are not reported as not stored:\n%s", table)
+	}
+	if len(tq.Assets()) == 0 {
+		t.Error("the hosts with a valid IP were not stored either")
+	}
+}
+
+// A ThreatQ that accepts the connection and never answers no longer holds
+// the operation for ever: -max_run_time ends it, with a message that says
+// so, and the search list is deleted.
+func TestRunTimeBound(t *testing.T) {
+	w := newWorld(t)
+	release := make(chan struct{})
+	silent := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer silent.Close()
+	defer close(release) // before Close, which waits for the handlers
+	args := w.args("-add_assets", "-max_run_time", "300ms")
+	for i, a := range args {
+		if a == "-threatq_url" {
+			args[i+1] = silent.URL
+		}
+	}
+	code, _, stderr := w.run(t, args...)
+	if code == 0 || !strings.Contains(stderr, "-max_run_time") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if lists := w.q.SearchLists(); len(lists) != 0 {
+		t.Errorf("search lists left: %v", lists)
 	}
 }
