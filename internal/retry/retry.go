@@ -1,7 +1,10 @@
-// Package retry holds the backoff and wait helpers shared by the qualys, car
-// and threatq clients. It decides nothing about which calls may be retried:
-// each client keeps that policy, because only it knows which responses prove
-// that the server did nothing.
+// Package retry holds what the clients share about retrying: the backoff
+// and wait helpers (Backoff, Sleep, RetryAfter, Seconds) used by all three,
+// and Policy (http.go), the retry policy of the CAR and ThreatQ clients,
+// whose services answer refusals with plain HTTP statuses; it also bounds
+// each wait for their servers (IdleTimeout) and the bodies it reads. The
+// qualys client keeps its own policy (its rate-limit headers and body codes
+// decide what may be repeated) and uses only the helpers.
 package retry
 
 import (
