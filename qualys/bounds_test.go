@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -281,7 +282,9 @@ func TestTruncationHostility(t *testing.T) {
 				t.Errorf("host %d yielded %d times", id, n)
 			}
 		}
-		if err == nil || !strings.Contains(err.Error(), "ascending") {
+		// The repeated hosts are skipped; pages that bring nothing new end
+		// the listing after maxEmptyPages.
+		if err == nil || !strings.Contains(err.Error(), "without a record") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -346,5 +349,48 @@ func TestOwnBudgetMessage(t *testing.T) {
 	msg := err.Error()
 	if strings.Contains(msg, "server asks") || !strings.Contains(msg, "call budget") || !strings.Contains(msg, "no call was sent") {
 		t.Errorf("message %q", msg)
+	}
+}
+
+// Hosts out of ascending id order within one answer (as a public recorded
+// answer has them) are all yielded, once: paging rests on id_min moving past
+// every id yielded, not on the order inside a page. A host the server
+// repeats in the same answer is skipped. An unordered answer cut short is
+// asked for again from its start, and the hosts already yielded are not
+// yielded again.
+func TestDetectionsOutOfOrder(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		n := calls.Add(1)
+		switch r.PostForm.Get("id_min") {
+		case "":
+			page := detectionPage([]int{5, 3, 9, 3}, `<WARNING><CODE>1980</CODE><URL><![CDATA[?id_min=10]]></URL></WARNING>`)
+			if n == 1 {
+				// The first try is cut after the third host.
+				i := strings.Index(page, "<ID>9</ID>")
+				page = page[:i+len("<ID>9</ID>")+5]
+				w.Header().Set("Content-Length", fmt.Sprint(len(page)+100))
+			}
+			io.WriteString(w, page)
+		case "10":
+			io.WriteString(w, detectionPage([]int{12, 11}, ""))
+		default:
+			t.Errorf("unexpected id_min %q", r.PostForm.Get("id_min"))
+		}
+	}))
+	defer srv.Close()
+	var got []int64
+	for h, err := range hostileClient(t, srv.URL).Detections.List(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, h.ID)
+	}
+	if want := []int64{5, 3, 9, 12, 11}; !slices.Equal(got, want) {
+		t.Errorf("hosts %v, want %v (each once)", got, want)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d calls, want 3 (the cut answer asked for again from its start)", n)
 	}
 }

@@ -244,8 +244,9 @@ func (q *DetectionQuery) validate() error {
 // 1980 with a URL), List continues with the caller's filters and that URL's
 // id_min, sent to the configured server (never to the URL's host, so
 // credentials cannot be sent elsewhere). It fails if id_min does not
-// advance, if a truncation warning has no URL, or if a host comes out of
-// ascending id order (a repeated page), before yielding any host twice. The
+// advance past every host id yielded or if a truncation warning has no
+// URL; hosts may come in any order within an answer, and a host the server
+// repeats is skipped, never yielded twice (see listDetections). The
 // first error is yielded once and ends the iteration; breaking out of the
 // loop stops fetching.
 func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq2[*DetectionHost, error] {
@@ -266,14 +267,33 @@ func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq
 
 // listDetections runs the truncation loop for a prepared form: the WARNING
 // URL of a truncated answer gives the next page's id_min, and a body cut
-// short (a dropped connection, an idle stream) is asked for again from the
-// host after the last complete one, within the retry budget (see idPager).
-// No host is yielded twice.
+// short (a dropped connection, an idle stream) is asked for again, within
+// the retry budget (see idPager). No host is yielded twice.
+//
+// Host List Detection pages by id_min, but the hosts inside one answer are
+// not always in ascending id order (a recorded answer has them out of
+// order). Paging rests on what it needs instead: each next id_min must lie
+// above every host id yielded so far (else the listing stops: it would
+// loop or repeat), and a host id seen again (in the same answer, or below
+// the id_min of the answer it comes in) is skipped, counted, and logged at
+// DEBUG, never yielded twice. An answer cut short is resumed after its
+// last host when its hosts came in order, and otherwise asked for again
+// from its start, skipping the hosts already yielded.
 func (c *Client) listDetections(ctx context.Context, form url.Values, yield func(*DetectionHost, error) bool) {
 	path := c.EndpointPath(EndpointDetections)
-	var prevHost int64 // the last host yielded, across pages and resumes
+	var (
+		covered int64          // every host id up to here came in earlier answers
+		seen    map[int64]bool // the hosts yielded from the current answer, kept across its resumes
+		start   int64 = -1     // the cursor the current answer started after
+		skipped int
+	)
 	p := &idPager{c: c, endpoint: path, action: "list", what: "detection page", cursorName: "truncation URL id_min", inclusive: true,
 		fetch: func(ctx context.Context, after int64) (idPage, error) {
+			if after != start {
+				// A new answer (not a resume of the one cut short).
+				start, seen = after, map[int64]bool{}
+				covered = max(covered, after)
+			}
 			f := form
 			if after > 0 {
 				f = withParam(form, "id_min", strconv.FormatInt(after+1, 10))
@@ -284,11 +304,17 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 			}
 			defer resp.Body.Close()
 			d := newDetectionDecoder(resp.Body, path)
-			lastHost, stopped, err := streamHosts(d, prevHost, yield)
-			prevHost = max(prevHost, lastHost)
-			pg := idPage{maxID: lastHost, stopped: stopped}
-			if stopped || err != nil {
+			res, err := streamHosts(d, covered, seen, yield)
+			skipped += res.skipped
+			pg := idPage{maxID: res.maxID, stopped: res.stopped, restart: !res.ordered}
+			if res.stopped || err != nil {
 				return pg, err
+			}
+			// The answer is complete: its hosts are covered.
+			covered = max(covered, res.maxID)
+			seen = nil
+			if skipped > 0 {
+				c.cfg.Logger.Debug("qualys: detection hosts repeated by the server were skipped", "count", skipped)
 			}
 			w := d.warning
 			if w != nil && w.Code == "1980" && w.URL == "" {
@@ -318,27 +344,41 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 	}
 }
 
-// streamHosts yields the hosts of one response. It reports the last
-// complete host, whether the caller stopped, and the decoding error. Host
-// List Detection sorts hosts by id and pages by id_min, so a host whose id
-// is not above the previous one (prev, then each host yielded) is a
-// repeated or reordered page: it is an error before that host is yielded.
-func streamHosts(d *detectionDecoder, prev int64, yield func(*DetectionHost, error) bool) (lastHost int64, stopped bool, err error) {
+// hostsResult is what streaming one answer's hosts reported.
+type hostsResult struct {
+	maxID   int64 // the largest host id yielded from the answer (0: none new)
+	ordered bool  // the answer's hosts came in ascending id order
+	stopped bool  // the consumer stopped
+	skipped int   // hosts not yielded because they were yielded already
+}
+
+// streamHosts yields the hosts of one answer: a host whose id is at most
+// covered (an earlier answer's) or already in seen (this answer's, before
+// a resume) is skipped; the others are yielded and added to seen.
+func streamHosts(d *detectionDecoder, covered int64, seen map[int64]bool, yield func(*DetectionHost, error) bool) (res hostsResult, err error) {
+	res.ordered = true
+	var last int64
 	for {
 		h, err := d.next()
 		if err != nil {
-			return lastHost, false, err
+			return res, err
 		}
 		if h == nil {
-			return lastHost, false, nil
+			return res, nil
 		}
-		if h.ID <= max(prev, lastHost) {
-			return lastHost, false, &Error{Endpoint: d.endpoint, Action: "list",
-				Message: fmt.Sprintf("host %d after host %d: hosts are not in ascending id order (a repeated or reordered page); stopping before yielding a host twice", h.ID, max(prev, lastHost))}
+		if h.ID <= last {
+			res.ordered = false
 		}
-		lastHost = h.ID
+		last = h.ID
+		if h.ID <= covered || seen[h.ID] {
+			res.skipped++
+			continue
+		}
+		seen[h.ID] = true
+		res.maxID = max(res.maxID, h.ID)
 		if !yield(h, nil) {
-			return lastHost, true, nil
+			res.stopped = true
+			return res, nil
 		}
 	}
 }

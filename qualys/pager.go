@@ -25,6 +25,11 @@ type idPage struct {
 	more bool
 	// stopped reports that the consumer ended the iteration.
 	stopped bool
+	// restart, for a page cut short, asks for it again from its start
+	// rather than after maxID (its records did not come in id order, so
+	// records below maxID may be missing; the lister skips those already
+	// delivered).
+	restart bool
 }
 
 // idPager runs one id-paged listing.
@@ -59,11 +64,15 @@ func (p *idPager) run(ctx context.Context, after int64) error {
 		if err != nil {
 			// A page cut short is asked for again after the last record
 			// delivered: paging by id makes the resume exact.
-			resume, err := p.c.resumeCut(ctx, err, &resumes, p.what, "after_id", max(after, pg.maxID))
+			from := max(after, pg.maxID)
+			if pg.restart {
+				from = after
+			}
+			resume, err := p.c.resumeCut(ctx, err, &resumes, p.what, "after_id", from)
 			if !resume {
 				return err
 			}
-			after = max(after, pg.maxID)
+			after = from
 			continue
 		}
 		next := pg.next
