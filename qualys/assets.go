@@ -23,7 +23,12 @@ const MaxAssetPageSize = 300
 
 // AssetQuery selects gateway assets.
 type AssetQuery struct {
-	// SoftwareType filters the software list (default "Application").
+	// SoftwareType filters the software list (default "Application"). It
+	// is sent as softwareType, as IBM's connector and other public clients
+	// send it; Qualys' public CSAM API documentation that could be checked
+	// does not list the parameter, so the list is also filtered here:
+	// software whose softwareType is given and differs is dropped (an
+	// entry without a softwareType is kept).
 	SoftwareType string
 	// UpdatedSince keeps assets updated since then (assetLastUpdated).
 	UpdatedSince time.Time
@@ -42,6 +47,45 @@ type Asset struct {
 	DNSName      string              `json:"dns_name,omitzero"`
 	LastModified time.Time           `json:"last_modified,omitzero"`
 	Software     []InstalledSoftware `json:"software,omitzero"`
+	// AssetUUID is the asset's UUID; NetBIOSName its NetBIOS name.
+	AssetUUID   string `json:"asset_uuid,omitzero"`
+	NetBIOSName string `json:"netbios_name,omitzero"`
+	// LastBoot is when the host last started.
+	LastBoot time.Time `json:"last_boot,omitzero"`
+	// OS is the asset's operating system (operatingSystem).
+	OS *AssetOS `json:"os,omitzero"`
+	// OpenPorts, NetworkInterfaces and UserAccounts are the asset's
+	// (openPortListData, networkInterfaceListData, userAccountListData).
+	OpenPorts         []AssetOpenPort  `json:"open_ports,omitzero"`
+	NetworkInterfaces []AssetInterface `json:"network_interfaces,omitzero"`
+	UserAccounts      []string         `json:"user_accounts,omitzero"`
+}
+
+// AssetOS is a gateway asset's operating system.
+type AssetOS struct {
+	Name         string `json:"name,omitzero"`      // osName
+	FullName     string `json:"full_name,omitzero"` // fullName
+	Category     string `json:"category,omitzero"`  // Windows, Linux, ...
+	Publisher    string `json:"publisher,omitzero"`
+	Version      string `json:"version,omitzero"`
+	Architecture string `json:"architecture,omitzero"`
+}
+
+// AssetOpenPort is one open port of a gateway asset.
+type AssetOpenPort struct {
+	Port            int    `json:"port,omitzero"`
+	Protocol        string `json:"protocol,omitzero"`
+	DetectedService string `json:"detected_service,omitzero"`
+}
+
+// AssetInterface is one network interface of a gateway asset.
+type AssetInterface struct {
+	Name           string `json:"name,omitzero"` // interfaceName
+	Hostname       string `json:"hostname,omitzero"`
+	IPv4           string `json:"ipv4,omitzero"`
+	IPv6           string `json:"ipv6,omitzero"`
+	MACAddress     string `json:"mac_address,omitzero"`
+	GatewayAddress string `json:"gateway_address,omitzero"`
 }
 
 // InstalledSoftware is one entry of an asset's software list.
@@ -62,7 +106,40 @@ type wireAsset struct {
 	Address      flexString `json:"address"`
 	DNSName      flexString `json:"dnsName"`
 	LastModified flexTime   `json:"lastModifiedDate"`
-	Software     *struct {
+	AssetUUID    flexString `json:"assetUUID"`
+	NetBIOSName  flexString `json:"netbiosName"`
+	LastBoot     flexTime   `json:"lastBoot"`
+	OS           *struct {
+		OSName       flexString `json:"osName"`
+		FullName     flexString `json:"fullName"`
+		Category     flexString `json:"category"`
+		Publisher    flexString `json:"publisher"`
+		Version      flexString `json:"version"`
+		Architecture flexString `json:"architecture"`
+	} `json:"operatingSystem"`
+	OpenPorts *struct {
+		OpenPort oneOrMany[struct {
+			Port            flexInt    `json:"port"`
+			Protocol        flexString `json:"protocol"`
+			DetectedService flexString `json:"detectedService"`
+		}] `json:"openPort"`
+	} `json:"openPortListData"`
+	Interfaces *struct {
+		NetworkInterface oneOrMany[struct {
+			InterfaceName  flexString `json:"interfaceName"`
+			Hostname       flexString `json:"hostname"`
+			AddressIPv4    flexString `json:"addressIpV4"`
+			AddressIPv6    flexString `json:"addressIpV6"`
+			MACAddress     flexString `json:"macAddress"`
+			GatewayAddress flexString `json:"gatewayAddress"`
+		}] `json:"networkInterface"`
+	} `json:"networkInterfaceListData"`
+	UserAccounts *struct {
+		UserAccount oneOrMany[struct {
+			Name flexString `json:"name"`
+		}] `json:"userAccount"`
+	} `json:"userAccountListData"`
+	Software *struct {
 		Software oneOrMany[struct {
 			ID           flexInt    `json:"id"`
 			FullName     flexString `json:"fullName"`
@@ -119,7 +196,10 @@ func (s *AssetService) List(ctx context.Context, q *AssetQuery) iter.Seq2[*Asset
 				if resp.StatusCode == http.StatusNoContent {
 					return idPage{}, nil // nothing (more) to list
 				}
-				meta, err := decodeGatewayPage(resp.Body, path, out.put)
+				meta, err := decodeGatewayPage(resp.Body, path, func(a *Asset) bool {
+					a.Software = keepSoftwareType(a.Software, st)
+					return out.put(a)
+				})
 				return idPage{maxID: meta.maxID, next: meta.lastID, more: meta.hasMore, stopped: out.stopped}, err
 			}}
 		out.fail(p.run(ctx, qc.AfterID))
@@ -223,10 +303,48 @@ func (p *jsonPage) gatewayAssets(meta *qpsMeta, onAsset func(*Asset) bool) error
 	return p.close(k)
 }
 
+// keepSoftwareType drops the software whose softwareType is given and is
+// not want (case-insensitive).
+func keepSoftwareType(sw []InstalledSoftware, want string) []InstalledSoftware {
+	out := sw[:0]
+	for _, s := range sw {
+		if s.SoftwareType == "" || strings.EqualFold(s.SoftwareType, want) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // asset converts and checks one decoded gateway asset.
 func (w *wireAsset) asset() (*Asset, error) {
 	a := &Asset{AssetID: int64(w.AssetID), HostID: int64(w.HostID), Name: string(w.AssetName),
-		Address: string(w.Address), DNSName: string(w.DNSName), LastModified: time.Time(w.LastModified)}
+		Address: string(w.Address), DNSName: string(w.DNSName), LastModified: time.Time(w.LastModified),
+		AssetUUID: string(w.AssetUUID), NetBIOSName: string(w.NetBIOSName), LastBoot: time.Time(w.LastBoot)}
+	if o := w.OS; o != nil {
+		a.OS = &AssetOS{Name: string(o.OSName), FullName: string(o.FullName), Category: string(o.Category),
+			Publisher: string(o.Publisher), Version: string(o.Version), Architecture: string(o.Architecture)}
+		if *a.OS == (AssetOS{}) {
+			a.OS = nil
+		}
+	}
+	if w.OpenPorts != nil {
+		for _, p := range w.OpenPorts.OpenPort {
+			a.OpenPorts = append(a.OpenPorts, AssetOpenPort{Port: int(p.Port), Protocol: string(p.Protocol), DetectedService: string(p.DetectedService)})
+		}
+	}
+	if w.Interfaces != nil {
+		for _, n := range w.Interfaces.NetworkInterface {
+			a.NetworkInterfaces = append(a.NetworkInterfaces, AssetInterface{Name: string(n.InterfaceName), Hostname: string(n.Hostname),
+				IPv4: string(n.AddressIPv4), IPv6: string(n.AddressIPv6), MACAddress: string(n.MACAddress), GatewayAddress: string(n.GatewayAddress)})
+		}
+	}
+	if w.UserAccounts != nil {
+		for _, u := range w.UserAccounts.UserAccount {
+			if name := strings.TrimSpace(string(u.Name)); name != "" {
+				a.UserAccounts = append(a.UserAccounts, name)
+			}
+		}
+	}
 	if w.Software != nil {
 		for _, sw := range w.Software.Software {
 			a.Software = append(a.Software, InstalledSoftware{ID: int64(sw.ID), FullName: string(sw.FullName),
@@ -237,8 +355,8 @@ func (w *wireAsset) asset() (*Asset, error) {
 	if a.AssetID <= 0 {
 		return nil, fmt.Errorf("asset without a positive assetId")
 	}
-	if len(a.Software) > recordItemsLimit {
-		return nil, fmt.Errorf("%w: asset %d has %d software items (MaxRecordItems %d)", ErrRecordTooLarge, a.AssetID, len(a.Software), recordItemsLimit)
+	if n := len(a.Software) + len(a.OpenPorts) + len(a.NetworkInterfaces) + len(a.UserAccounts); n > recordItemsLimit {
+		return nil, fmt.Errorf("%w: asset %d has %d nested items (MaxRecordItems %d)", ErrRecordTooLarge, a.AssetID, n, recordItemsLimit)
 	}
 	return a, nil
 }

@@ -235,7 +235,8 @@ func TestDecodeHostAssets(t *testing.T) {
 			SourceInfo: []SourceInfo{
 				{Kind: "Ec2AssetSourceSimple", Type: "EC_2", AssetID: 31000001, Region: "us-east-1", Zone: "VPC", AvailabilityZone: "us-east-1c",
 					AccountID: "123456789012", InstanceID: "i-0abc", InstanceType: "t3.micro", InstanceState: "RUNNING", ImageID: "ami-1",
-					PrivateIPAddress: "10.20.30.40", FirstDiscovered: ts("2025-12-09T08:38:00Z"), LastUpdated: ts("2026-02-21T02:51:49Z")},
+					PrivateIPAddress: "10.20.30.40", FirstDiscovered: ts("2025-12-09T08:38:00Z"), LastUpdated: ts("2026-02-21T02:51:49Z"),
+					Tags: []SourceTag{{Key: "Name", Value: "web"}}},
 				{Kind: "AssetSource"},
 			},
 			Tags:      []Tag{{ID: 7700001, Name: "production"}, {ID: 7700002, Name: "pci"}},
@@ -285,7 +286,12 @@ func TestDecodeAssets(t *testing.T) {
 	}
 	want := []*Asset{
 		{AssetID: 31000001, HostID: 4100001, Name: "web-01.corp.example", Address: "10.20.30.40", DNSName: "web-01.corp.example",
-			LastModified: ts("2026-02-21T02:51:49Z"), Software: []InstalledSoftware{
+			AssetUUID: "u-1", NetBIOSName: "WEB-01", LastBoot: ts("2026-01-02T03:04:05Z"),
+			OS:                &AssetOS{Name: "Ubuntu 22.04", FullName: "Ubuntu Linux 22.04.4 LTS", Category: "Linux", Publisher: "Canonical", Version: "22.04", Architecture: "64-Bit"},
+			OpenPorts:         []AssetOpenPort{{Port: 22, Protocol: "TCP", DetectedService: "ssh"}, {Port: 443, Protocol: "TCP", DetectedService: "https"}},
+			NetworkInterfaces: []AssetInterface{{Name: "eth0", Hostname: "web-01", IPv4: "10.20.30.40", MACAddress: "02:00:00:AA:BB:01", GatewayAddress: "10.20.30.1"}},
+			UserAccounts:      []string{"ubuntu", "root"},
+			LastModified:      ts("2026-02-21T02:51:49Z"), Software: []InstalledSoftware{
 				{ID: -2432392843928159632, FullName: "Qualys Cloud Agent", ProductName: "Cloud Agent", Version: "6.1.0-28", Publisher: "Qualys", Category: "Security / Endpoint", SoftwareType: "Application"},
 				{ID: 77, FullName: "OpenSSL 3.0", ProductName: "OpenSSL", Version: "3.0.2", Publisher: "OpenSSL Project", Category: "Security", SoftwareType: "Application"},
 			}},
@@ -313,7 +319,11 @@ func TestDecodeKnowledgeBase(t *testing.T) {
 			Diagnosis: "The certificate's common name does not match.<P>", Consequence: "Man-in-the-middle attacks.", Solution: "Use a certificate whose CN matches.",
 			CVSS:        CVSS{Base: 5.8, Temporal: 4.6, Vector: "AV:N/AC:M/Au:N/C:P/I:P/A:N"},
 			CVSSV3:      CVSS{Base: 7.4, Temporal: 6.5, Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:N"},
-			ThreatIntel: []string{"Easy_Exploit"}},
+			ThreatIntel: []string{"Easy_Exploit"}, ThreatIntelIDs: []string{"5"},
+			Bugtraq:   []Reference{{"12345", "http://www.securityfocus.com/bid/12345"}},
+			Discovery: Discovery{Remote: true, AuthTypes: []string{"Windows", "Unix"}, AdditionalInfo: "Patch Available, Exploit Available"},
+			Exploits:  []Exploit{{Source: "The Exploit-DB", Ref: "CVE-2019-17053", Description: "Example exploit for the test fixture", Link: "https://exploits.example/1"}},
+			Malware:   []Malware{{Source: "Trend Micro", ID: "EXAMPLE_MW.A", Type: "Trojan", Platform: "Windows", Rating: "Low"}}},
 		{QID: 90007, VulnType: "Potential Vulnerability", Severity: 5, Title: "Registry Setting Weak", Published: ts("2005-04-12T07:00:00Z"), Patchable: true},
 	}
 	if d := cmp.Diff(want, got); d != "" {
@@ -414,5 +424,39 @@ func TestDecodeHostAssetsXML(t *testing.T) {
 	var de *DecodeError
 	if !errors.As(err, &de) || !resumable(err) || meta.maxID != 31000002 || n != 2 {
 		t.Errorf("cut page: %d assets, maxID %d, err %v", n, meta.maxID, err)
+	}
+}
+
+// The gateway's hasMore comes as 1/0 and as true/false ("1", "true", 1,
+// true all mean more); a page answered either way pages on.
+func TestGatewayHasMoreShapes(t *testing.T) {
+	t.Parallel()
+	for _, more := range []string{"1", "true", `"1"`, `"true"`, `"True"`} {
+		doc := `{"responseCode":"SUCCESS","count":1,"lastSeenAssetId":5,"hasMore":` + more + `,"assetListData":{"asset":[{"assetId":5}]}}`
+		meta, err := decodeGatewayPage(strings.NewReader(doc), "", func(*Asset) bool { return true })
+		if err != nil || !meta.hasMore || meta.lastID != 5 {
+			t.Errorf("hasMore %s: %+v, %v", more, meta, err)
+		}
+	}
+	for _, none := range []string{"0", "false", `"0"`, `"false"`, "null"} {
+		doc := `{"responseCode":"SUCCESS","hasMore":` + none + `,"assetListData":{"asset":[]}}`
+		meta, err := decodeGatewayPage(strings.NewReader(doc), "", func(*Asset) bool { return true })
+		if err != nil || meta.hasMore {
+			t.Errorf("hasMore %s: %+v, %v", none, meta, err)
+		}
+	}
+}
+
+// Software of another type than asked is dropped even if the server sends
+// it (softwareType is not in the CSAM documentation that could be checked).
+func TestKeepSoftwareType(t *testing.T) {
+	sw := []InstalledSoftware{{FullName: "a", SoftwareType: "Application"}, {FullName: "b", SoftwareType: "Driver"}, {FullName: "c"}, {FullName: "d", SoftwareType: "application"}}
+	got := keepSoftwareType(sw, "Application")
+	var names []string
+	for _, s := range got {
+		names = append(names, s.FullName)
+	}
+	if strings.Join(names, ",") != "a,c,d" {
+		t.Errorf("kept %v, want a,c,d", names)
 	}
 }

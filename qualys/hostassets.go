@@ -83,6 +83,37 @@ type HostAsset struct {
 	SourceInfo         []SourceInfo       `json:"source_info,omitzero"`
 	Tags               []Tag              `json:"tags,omitzero"`
 	OpenPorts          []OpenPort         `json:"open_ports,omitzero"`
+	// Processors and Volumes are the host's CPUs and disks.
+	Processors []Processor `json:"processors,omitzero"`
+	Volumes    []Volume    `json:"volumes,omitzero"`
+	// IsDockerHost reports that the host runs Docker (isDockerHost).
+	IsDockerHost bool `json:"is_docker_host,omitzero"`
+}
+
+// Processor is one HostAssetProcessor.
+type Processor struct {
+	Name  string `json:"name,omitzero"`
+	Speed int64  `json:"speed,omitzero"` // MHz
+}
+
+// Volume is one HostAssetVolume (sizes in bytes).
+type Volume struct {
+	Name string `json:"name,omitzero"`
+	Size int64  `json:"size,omitzero"`
+	Free int64  `json:"free,omitzero"`
+}
+
+// SourceTag is a cloud provider's tag on an instance (EC2 instance tags,
+// Azure VM tags).
+type SourceTag struct {
+	Key   string `json:"key,omitzero"`
+	Value string `json:"value,omitzero"`
+}
+
+// SecurityGroup is an EC2 security group of an instance.
+type SecurityGroup struct {
+	ID   string `json:"id,omitzero"`
+	Name string `json:"name,omitzero"`
 }
 
 // AgentInfo describes the Cloud Agent installed on a host.
@@ -105,6 +136,7 @@ type NetworkInterface struct {
 	InterfaceName  string `json:"interface_name,omitzero"`
 	GatewayAddress string `json:"gateway_address,omitzero"`
 	Type           string `json:"type,omitzero"` // PRIVATE, PUBLIC
+	InterfaceID    string `json:"interface_id,omitzero"`
 }
 
 // Account is one HostAssetAccount.
@@ -146,8 +178,8 @@ type SourceInfo struct {
 	Zone             string    `json:"zone,omitzero"`     // GCP zone (EC2 sends "VPC" here)
 	AvailabilityZone string    `json:"availability_zone,omitzero"`
 	AccountID        string    `json:"account_id,omitzero"` // EC2 account, Azure subscription, GCP project
-	InstanceID       string    `json:"instance_id,omitzero"`
-	InstanceType     string    `json:"instance_type,omitzero"`
+	InstanceID       string    `json:"instance_id,omitzero"` // EC2 and GCP instanceId, Azure vmId
+	InstanceType     string    `json:"instance_type,omitzero"` // EC2 instanceType, Azure vmSize, GCP machineType
 	InstanceState    string    `json:"instance_state,omitzero"`
 	ImageID          string    `json:"image_id,omitzero"`
 	PrivateIPAddress string    `json:"private_ip_address,omitzero"`
@@ -155,6 +187,22 @@ type SourceInfo struct {
 	MACAddress       string    `json:"mac_address,omitzero"`
 	FirstDiscovered  time.Time `json:"first_discovered,omitzero"`
 	LastUpdated      time.Time `json:"last_updated,omitzero"`
+	// EC2: the instance's VPC, subnet, security groups, DNS names and
+	// reservation.
+	VPCID          string          `json:"vpc_id,omitzero"`
+	SubnetID       string          `json:"subnet_id,omitzero"` // also Azure's subnet
+	SecurityGroups []SecurityGroup `json:"security_groups,omitzero"`
+	PrivateDNSName string          `json:"private_dns_name,omitzero"`
+	PublicDNSName  string          `json:"public_dns_name,omitzero"`
+	ReservationID  string          `json:"reservation_id,omitzero"`
+	// Tags are the instance's EC2 tags or the VM's Azure tags.
+	Tags []SourceTag `json:"tags,omitzero"`
+	// Azure: the VM's resource group.
+	ResourceGroup string `json:"resource_group,omitzero"`
+	// GCP: the instance's host name, network and project number.
+	Hostname      string `json:"hostname,omitzero"`
+	Network       string `json:"network,omitzero"`
+	ProjectNumber string `json:"project_number,omitzero"`
 }
 
 // Place returns where the source is: its region (AWS), else its location
@@ -402,6 +450,7 @@ type wireHostAsset struct {
 		InterfaceName  flexString `json:"interfaceName"`
 		GatewayAddress flexString `json:"gatewayAddress"`
 		Type           flexString `json:"type"`
+		InterfaceID    flexString `json:"interfaceId"`
 	}] `json:"networkInterface"`
 	Account qpsList[struct {
 		Username flexString `json:"username"`
@@ -426,6 +475,16 @@ type wireHostAsset struct {
 		Name flexString `json:"name"`
 	}] `json:"tags"`
 	SourceInfo sourceList `json:"sourceInfo"`
+	Processor  qpsList[struct {
+		Name  flexString `json:"name"`
+		Speed flexInt    `json:"speed"`
+	}] `json:"processor"`
+	Volume qpsList[struct {
+		Name flexString `json:"name"`
+		Size flexInt    `json:"size"`
+		Free flexInt    `json:"free"`
+	}] `json:"volume"`
+	IsDockerHost flexBool `json:"isDockerHost"`
 }
 
 type wireSource struct {
@@ -451,6 +510,71 @@ type wireSource struct {
 	MACAddress       flexString `json:"macAddress"`
 	FirstDiscovered  flexTime   `json:"firstDiscovered"`
 	LastUpdated      flexTime   `json:"lastUpdated"`
+	VPCID            flexString `json:"vpcId"`
+	SubnetID         flexString `json:"subnetId"`
+	Subnet           flexString `json:"subnet"`
+	GroupID          flexString `json:"groupId"`
+	GroupName        flexString `json:"groupName"`
+	PrivateDNSName   flexString `json:"privateDnsName"`
+	PublicDNSName    flexString `json:"publicDnsName"`
+	ReservationID    flexString `json:"reservationId"`
+	ResourceGroup    flexString `json:"resourceGroupName"`
+	Hostname         flexString `json:"hostname"`
+	Network          flexString `json:"network"`
+	ProjectIDNo      flexString `json:"projectIdNo"`
+	EC2Tags          *wireTags  `json:"ec2InstanceTags"`
+	AzureTags        *wireTags  `json:"azureVmTags"`
+}
+
+// wireTags is {"tags": {"list": [{"EC2Tags"|"AzureTags": {key, value}}]}}.
+type wireTags struct {
+	Tags qpsList[struct {
+		Key   flexString `json:"key"`
+		Value flexString `json:"value"`
+	}] `json:"tags"`
+}
+
+func (t *wireTags) list() []SourceTag {
+	if t == nil {
+		return nil
+	}
+	var out []SourceTag
+	for _, x := range t.Tags {
+		if x.Key != "" || x.Value != "" {
+			out = append(out, SourceTag{Key: string(x.Key), Value: string(x.Value)})
+		}
+	}
+	return out
+}
+
+// securityGroups pairs EC2's groupId and groupName, which list several
+// groups comma-separated in the same order.
+func securityGroups(ids, names string) []SecurityGroup {
+	split := func(s string) []string {
+		var out []string
+		for _, p := range strings.Split(s, ",") {
+			out = append(out, strings.TrimSpace(p))
+		}
+		return out
+	}
+	if strings.TrimSpace(ids) == "" && strings.TrimSpace(names) == "" {
+		return nil
+	}
+	is, ns := split(ids), split(names)
+	var out []SecurityGroup
+	for i := range max(len(is), len(ns)) {
+		var g SecurityGroup
+		if i < len(is) {
+			g.ID = is[i]
+		}
+		if i < len(ns) {
+			g.Name = ns[i]
+		}
+		if g.ID != "" || g.Name != "" {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // sourceList is a sourceInfo collection; it keeps each element's kind.
@@ -487,6 +611,11 @@ func (l *sourceList) UnmarshalJSON(b []byte) error {
 					ImageID:          string(w.ImageID), PrivateIPAddress: string(w.PrivateIPAddress),
 					PublicIPAddress: string(w.PublicIPAddress), MACAddress: string(w.MACAddress),
 					FirstDiscovered: time.Time(w.FirstDiscovered), LastUpdated: time.Time(w.LastUpdated),
+					VPCID: string(w.VPCID), SubnetID: firstNonEmpty(string(w.SubnetID), string(w.Subnet)),
+					SecurityGroups: securityGroups(string(w.GroupID), string(w.GroupName)),
+					PrivateDNSName: string(w.PrivateDNSName), PublicDNSName: string(w.PublicDNSName), ReservationID: string(w.ReservationID),
+					Tags:          append(w.EC2Tags.list(), w.AzureTags.list()...),
+					ResourceGroup: string(w.ResourceGroup), Hostname: string(w.Hostname), Network: string(w.Network), ProjectNumber: string(w.ProjectIDNo),
 				})
 			}
 		}
@@ -529,7 +658,8 @@ func decodeHostAsset(raw json.RawMessage) (*HostAsset, error) {
 	}
 	for _, n := range x.NetworkInterface {
 		a.NetworkInterfaces = append(a.NetworkInterfaces, NetworkInterface{Address: string(n.Address), Hostname: string(n.Hostname),
-			MACAddress: string(n.MACAddress), InterfaceName: string(n.InterfaceName), GatewayAddress: string(n.GatewayAddress), Type: string(n.Type)})
+			MACAddress: string(n.MACAddress), InterfaceName: string(n.InterfaceName), GatewayAddress: string(n.GatewayAddress), Type: string(n.Type),
+			InterfaceID: string(n.InterfaceID)})
 	}
 	for _, ac := range x.Account {
 		a.Accounts = append(a.Accounts, Account{Username: string(ac.Username)})
@@ -547,7 +677,14 @@ func decodeHostAsset(raw json.RawMessage) (*HostAsset, error) {
 	for _, t := range x.Tags {
 		a.Tags = append(a.Tags, Tag{ID: int64(t.ID), Name: string(t.Name)})
 	}
-	if n := len(a.NetworkInterfaces) + len(a.Accounts) + len(a.Software) + len(a.Vulns) + len(a.OpenPorts) + len(a.Tags) + len(a.SourceInfo); n > recordItemsLimit {
+	for _, p := range x.Processor {
+		a.Processors = append(a.Processors, Processor{Name: string(p.Name), Speed: int64(p.Speed)})
+	}
+	for _, v := range x.Volume {
+		a.Volumes = append(a.Volumes, Volume{Name: string(v.Name), Size: int64(v.Size), Free: int64(v.Free)})
+	}
+	a.IsDockerHost = bool(x.IsDockerHost)
+	if n := len(a.NetworkInterfaces) + len(a.Accounts) + len(a.Software) + len(a.Vulns) + len(a.OpenPorts) + len(a.Tags) + len(a.SourceInfo) + len(a.Processors) + len(a.Volumes); n > recordItemsLimit {
 		return nil, fmt.Errorf("%w: HostAsset %d has %d nested items (MaxRecordItems %d)", ErrRecordTooLarge, a.ID, n, recordItemsLimit)
 	}
 	return a, nil

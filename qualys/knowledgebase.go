@@ -71,7 +71,47 @@ type Vulnerability struct {
 	Solution       string       `json:"solution,omitzero"`
 	CVSS           CVSS         `json:"cvss,omitzero"`
 	CVSSV3         CVSS         `json:"cvss_v3,omitzero"`
-	ThreatIntel    []string     `json:"threat_intel,omitzero"`
+	// ThreatIntel names the threat-intelligence categories (Easy Exploit,
+	// Active Attacks, ...); ThreatIntelIDs are their ids, in the same
+	// order ("" where the answer gave none).
+	ThreatIntel    []string `json:"threat_intel,omitzero"`
+	ThreatIntelIDs []string `json:"threat_intel_ids,omitzero"`
+	// Bugtraq lists the Bugtraq ids (BUGTRAQ_LIST).
+	Bugtraq []Reference `json:"bugtraq,omitzero"`
+	// Discovery says how the vulnerability is found (DISCOVERY).
+	Discovery Discovery `json:"discovery,omitzero"`
+	// Exploits and Malware are the CORRELATION: public exploits and
+	// malware associated with the vulnerability, by source.
+	Exploits []Exploit `json:"exploits,omitzero"`
+	Malware  []Malware `json:"malware,omitzero"`
+}
+
+// Discovery is how a vulnerability is detected: remotely (without
+// credentials), and with which authentication types.
+type Discovery struct {
+	Remote         bool     `json:"remote,omitzero"`
+	AuthTypes      []string `json:"auth_types,omitzero"` // Windows, Unix, Oracle, ...
+	AdditionalInfo string   `json:"additional_info,omitzero"`
+}
+
+// Exploit is one public exploit of a vulnerability (CORRELATION/EXPLOITS).
+type Exploit struct {
+	Source      string `json:"source,omitzero"` // SRC_NAME: The Exploit-DB, Metasploit, ...
+	Ref         string `json:"ref,omitzero"`    // a CVE id or the source's reference
+	Description string `json:"description,omitzero"`
+	Link        string `json:"link,omitzero"`
+}
+
+// Malware is one malware associated with a vulnerability
+// (CORRELATION/MALWARE).
+type Malware struct {
+	Source   string `json:"source,omitzero"` // SRC_NAME: Trend Micro, ...
+	ID       string `json:"id,omitzero"`
+	Type     string `json:"type,omitzero"`
+	Platform string `json:"platform,omitzero"`
+	Alias    string `json:"alias,omitzero"`
+	Rating   string `json:"rating,omitzero"`
+	Link     string `json:"link,omitzero"`
 }
 
 // Reference is a CVE or vendor reference: its id and URL.
@@ -319,6 +359,79 @@ func (d *xdec) refs(parent, item string, out *[]Reference) error {
 	})
 }
 
+// correlation reads CORRELATION: EXPLOITS/EXPLT_SRC(SRC_NAME, EXPLT_LIST/
+// EXPLT(REF, DESC, LINK)) and MALWARE/MW_SRC(SRC_NAME, MW_LIST/MW_INFO(...)).
+func (d *xdec) correlation(v *Vulnerability) error {
+	return d.fields("CORRELATION", func(n []byte) error {
+		switch string(n) {
+		case "EXPLOITS":
+			return d.sources("EXPLOITS", "EXPLT_SRC", "EXPLT_LIST", func(src string) error {
+				return listOf(d, "EXPLT_LIST", "EXPLT", &v.Exploits, func(x *Exploit, n []byte) (e error) {
+					x.Source = src
+					switch string(n) {
+					case "REF":
+						x.Ref, e = d.trimmedString()
+					case "DESC":
+						x.Description, e = d.text()
+					case "LINK":
+						x.Link, e = d.trimmedString()
+					default:
+						e = d.s.Skip()
+					}
+					return e
+				})
+			})
+		case "MALWARE":
+			return d.sources("MALWARE", "MW_SRC", "MW_LIST", func(src string) error {
+				return listOf(d, "MW_LIST", "MW_INFO", &v.Malware, func(x *Malware, n []byte) (e error) {
+					x.Source = src
+					switch string(n) {
+					case "MW_ID":
+						x.ID, e = d.trimmedString()
+					case "MW_TYPE":
+						x.Type, e = d.trimmedString()
+					case "MW_PLATFORM":
+						x.Platform, e = d.trimmedString()
+					case "MW_ALIAS":
+						x.Alias, e = d.trimmedString()
+					case "MW_RATING":
+						x.Rating, e = d.trimmedString()
+					case "MW_LINK":
+						x.Link, e = d.trimmedString()
+					default:
+						e = d.s.Skip()
+					}
+					return e
+				})
+			})
+		}
+		return d.s.Skip()
+	})
+}
+
+// sources reads parent's source elements (EXPLT_SRC, MW_SRC): SRC_NAME,
+// then the list, read by list with the source's name (the DTD puts
+// SRC_NAME first).
+func (d *xdec) sources(parent, source, listName string, list func(src string) error) error {
+	return d.fields(parent, func(n []byte) error {
+		if string(n) != source {
+			return d.s.Skip()
+		}
+		name := ""
+		return d.fields(source, func(n []byte) (e error) {
+			switch string(n) {
+			case "SRC_NAME":
+				name, e = d.trimmedString()
+			case listName:
+				e = list(name)
+			default:
+				e = d.s.Skip()
+			}
+			return e
+		})
+	})
+}
+
 func (d *xdec) cvss(parent string, c *CVSS) error {
 	return d.fields(parent, func(n []byte) error {
 		var e error
@@ -396,15 +509,44 @@ func (d *xdec) decodeVuln() (*Vulnerability, error) {
 			e = d.cvss("CVSS_V3", &v.CVSSV3)
 		case "THREAT_INTELLIGENCE":
 			e = d.fields("THREAT_INTELLIGENCE", func(n []byte) error {
+				id, _ := d.s.Attr("id") // read before the text moves the scanner on
 				t, e := d.trimmedString()
-				if string(n) == "THREAT_INTEL" {
+				if string(n) == "THREAT_INTEL" && (t != "" || id != "") {
 					v.ThreatIntel = append(v.ThreatIntel, t)
+					v.ThreatIntelIDs = append(v.ThreatIntelIDs, strings.TrimSpace(id))
 					if e == nil {
 						e = d.item()
 					}
 				}
 				return e
 			})
+		case "BUGTRAQ_LIST":
+			e = d.refs("BUGTRAQ_LIST", "BUGTRAQ", &v.Bugtraq)
+		case "DISCOVERY":
+			e = d.fields("DISCOVERY", func(n []byte) (e error) {
+				switch string(n) {
+				case "REMOTE":
+					v.Discovery.Remote, e = d.flag()
+				case "AUTH_TYPE_LIST":
+					e = d.fields("AUTH_TYPE_LIST", func(n []byte) error {
+						t, e := d.trimmedString()
+						if string(n) == "AUTH_TYPE" && t != "" {
+							v.Discovery.AuthTypes = append(v.Discovery.AuthTypes, t)
+							if e == nil {
+								e = d.item()
+							}
+						}
+						return e
+					})
+				case "ADDITIONAL_INFO":
+					v.Discovery.AdditionalInfo, e = d.text()
+				default:
+					e = d.s.Skip()
+				}
+				return e
+			})
+		case "CORRELATION":
+			e = d.correlation(v)
 		default:
 			e = d.s.Skip()
 		}

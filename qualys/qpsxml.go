@@ -22,7 +22,7 @@ var qpsXMLLists = map[string]bool{
 }
 
 // qpsXMLObjects are the elements that hold named fields.
-var qpsXMLObjects = map[string]bool{"agentInfo": true}
+var qpsXMLObjects = map[string]bool{"agentInfo": true, "ec2InstanceTags": true, "azureVmTags": true}
 
 // errQPSStop ends decoding when the caller stops.
 var errQPSStop = errors.New("stopped")
