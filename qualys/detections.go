@@ -282,9 +282,9 @@ func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq
 func (c *Client) listDetections(ctx context.Context, form url.Values, yield func(*DetectionHost, error) bool) {
 	path := c.EndpointPath(EndpointDetections)
 	var (
-		covered int64          // every host id up to here came in earlier answers
-		seen    map[int64]bool // the hosts yielded from the current answer, kept across its resumes
-		start   int64 = -1     // the cursor the current answer started after
+		covered int64               // every host id up to here came in earlier answers
+		seen    map[int64]bool      // the hosts yielded from the current answer, kept across its resumes
+		start   int64          = -1 // the cursor the current answer started after
 		skipped int
 	)
 	p := &idPager{c: c, endpoint: path, action: "list", what: "detection page", cursorName: "truncation URL id_min", inclusive: true,

@@ -177,8 +177,8 @@ type SourceInfo struct {
 	Location         string    `json:"location,omitzero"` // Azure location
 	Zone             string    `json:"zone,omitzero"`     // GCP zone (EC2 sends "VPC" here)
 	AvailabilityZone string    `json:"availability_zone,omitzero"`
-	AccountID        string    `json:"account_id,omitzero"` // EC2 account, Azure subscription, GCP project
-	InstanceID       string    `json:"instance_id,omitzero"` // EC2 and GCP instanceId, Azure vmId
+	AccountID        string    `json:"account_id,omitzero"`    // EC2 account, Azure subscription, GCP project
+	InstanceID       string    `json:"instance_id,omitzero"`   // EC2 and GCP instanceId, Azure vmId
 	InstanceType     string    `json:"instance_type,omitzero"` // EC2 instanceType, Azure vmSize, GCP machineType
 	InstanceState    string    `json:"instance_state,omitzero"`
 	ImageID          string    `json:"image_id,omitzero"`
