@@ -267,7 +267,70 @@ type FailedImport struct {
 	StatusCode int    `json:"statusCode"`
 }
 
-// ImportStatus asks about import jobs (importstatus?ids=...).
+// importStatusList reads importstatus in the array form IBM's API
+// documentation gives, one entry per job: [{"id": ..., "status": ...}].
+// A status it does not know is an error for that job (its outcome is
+// unknown, so the model state must not move).
+func (c *Client) importStatusList(b []byte) (*ImportStatus, error) {
+	var list []struct {
+		ID         flexText `json:"id"`
+		Status     string   `json:"status"`
+		Message    string   `json:"message"`
+		Error      any      `json:"error"`
+		StatusCode int      `json:"statusCode"`
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, &Error{Method: "GET", Endpoint: c.base.Path + "/importstatus", StatusCode: 200, Message: "unreadable importstatus answer: " + redact.ScrubbedSnippet(b, 120, c.secrets()...)}
+	}
+	st := &ImportStatus{}
+	for _, j := range list {
+		id := string(j.ID)
+		switch strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(j.Status), " ", "_")) {
+		case "COMPLETE", "COMPLETED", "SUCCESS", "DONE":
+			st.Complete = append(st.Complete, id)
+		case "INPROGRESS", "IN_PROGRESS", "INCOMPLETE", "PENDING", "QUEUED", "RUNNING":
+			st.Incomplete = append(st.Incomplete, id)
+		case "NOTFOUND", "NOT_FOUND":
+			st.NotFound = append(st.NotFound, id)
+		case "ERROR", "FAILED", "FAILURE":
+			msg := j.Message
+			if j.Error != nil {
+				if s, ok := j.Error.(string); ok {
+					msg = strings.TrimSpace(msg + " " + s)
+				} else {
+					e, _ := json.Marshal(j.Error)
+					msg = strings.TrimSpace(msg + " " + string(e))
+				}
+			}
+			st.Errors = append(st.Errors, FailedImport{ID: id, Message: redact.Scrub(msg, c.secrets()...), StatusCode: j.StatusCode})
+		default:
+			st.Errors = append(st.Errors, FailedImport{ID: id, Message: fmt.Sprintf("importstatus gives an unknown status %q", j.Status)})
+		}
+	}
+	return st, nil
+}
+
+// flexText reads a string or a JSON number as text.
+type flexText string
+
+func (f *flexText) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*f = flexText(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*f = flexText(n.String())
+	return nil
+}
+
+// ImportStatus asks about import jobs (importstatus?ids=...). CAR answers
+// in the framework's object form ({"complete_imports": [...], ...}) or in
+// the array form IBM's API documentation gives ([{"id", "status"}]); both
+// are read.
 func (c *Client) ImportStatus(ctx context.Context, ids []string) (*ImportStatus, error) {
 	var out struct {
 		Complete []struct {
@@ -283,8 +346,15 @@ func (c *Client) ImportStatus(ctx context.Context, ids []string) (*ImportStatus,
 			StatusCode int    `json:"statusCode"`
 		} `json:"error_imports"`
 	}
-	if err := c.call(ctx, &request{method: "GET", segs: []string{"importstatus"}, query: url.Values{"ids": {strings.Join(ids, ",")}}, idempotent: true}, &out); err != nil {
+	var raw json.RawMessage
+	if err := c.call(ctx, &request{method: "GET", segs: []string{"importstatus"}, query: url.Values{"ids": {strings.Join(ids, ",")}}, idempotent: true}, &raw); err != nil {
 		return nil, err
+	}
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
+		return c.importStatusList(t)
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, &Error{Method: "GET", Endpoint: c.base.Path + "/importstatus", StatusCode: 200, Message: "unreadable importstatus answer: " + redact.ScrubbedSnippet(raw, 120, c.secrets()...)}
 	}
 	st := &ImportStatus{}
 	for _, x := range out.Complete {

@@ -97,3 +97,21 @@ func TestGraphQLErrors(t *testing.T) {
 		})
 	}
 }
+
+// importstatus in the array form IBM's API documentation gives is read as
+// well as the framework's object.
+func TestImportStatusArrayForm(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `[{"id":"j1","status":"COMPLETE"},{"id":"j2","status":"INPROGRESS"},{"id":3,"status":"ERROR","message":"bad edge"},{"id":"j4","status":"NOT_FOUND"},{"id":"j5","status":"WEIRD"}]`)
+	}))
+	defer srv.Close()
+	c, _ := car.NewClient(srv.URL+"/api/car/v2", car.WithAPIKey("k", "p"), car.WithInsecureLoopback())
+	st, err := c.ImportStatus(context.Background(), []string{"j1", "j2", "3", "j4", "j5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(st.Complete, st.Incomplete, st.NotFound) != "[j1] [j2] [j4]" || len(st.Errors) != 2 || st.Errors[0].ID != "3" ||
+		!strings.Contains(st.Errors[0].Message, "bad edge") || !strings.Contains(st.Errors[1].Message, "unknown status") {
+		t.Errorf("status %+v", st)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -27,6 +28,18 @@ type ajvError struct {
 func str(o map[string]any, f string) (string, bool) {
 	v, ok := o[f].(string)
 	return v, ok
+}
+
+// idOf reads an identifier that is a string or, as other writers left
+// some (Seed), a JSON number, as text.
+func idOf(o map[string]any, f string) (string, bool) {
+	switch v := o[f].(type) {
+	case string:
+		return v, true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	}
+	return "", false
 }
 
 // validateObject checks one object of a collection against the import
@@ -164,10 +177,10 @@ func validateEdge(coll, at string, o map[string]any) []ajvError {
 }
 
 func endID(o map[string]any, coll, keyedField, extField string) string {
-	if v, ok := str(o, keyedField); ok {
+	if v, ok := idOf(o, keyedField); ok {
 		return stripPrefix(coll, v)
 	}
-	v, _ := str(o, extField)
+	v, _ := idOf(o, extField)
 	return v
 }
 
@@ -286,9 +299,9 @@ func (s *Server) store(source, reportKey string, src map[string]any, colls map[s
 		isEdge = isEdge && !vertexColls[coll]
 		for _, o := range objs {
 			if !isEdge {
-				id, _ := str(o, "external_id")
+				id, _ := idOf(o, "external_id")
 				if keyed(coll) {
-					id, _ = str(o, "_key")
+					id, _ = idOf(o, "_key")
 				}
 				s.vertices[vkey{source, coll, id}] = &VertexRecord{Collection: coll, ID: id, Fields: o, Active: true, Report: reportKey}
 				continue
@@ -425,4 +438,24 @@ func (s *Server) queryCollection(w http.ResponseWriter, m []string) {
 	}
 	sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i]) < fmt.Sprint(rows[j]) })
 	writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
+}
+
+// Seed stores a source's objects as another writer left them in CAR,
+// without the import schema's checks: IBM's Qualys connector sends asset
+// ids as JSON numbers, keyed edge ends without their "collection/" prefix
+// and IPv6 addresses in their expanded form, and a source it wrote holds
+// them so (an older server stored what today's schema refuses). collections
+// is a JSON object of collection name to objects, vertices and edges, as
+// in an import. The objects are active and belong to no report; a later
+// full import deactivates those it does not report. Use SetModelState for
+// the source's saved state.
+func (s *Server) Seed(source, collections string) error {
+	var colls map[string][]map[string]any
+	if err := json.Unmarshal([]byte(collections), &colls); err != nil {
+		return fmt.Errorf("cartest: Seed: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.store(source, "seeded", map[string]any{"_key": source}, colls)
+	return nil
 }
