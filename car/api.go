@@ -95,7 +95,7 @@ func (e *JobError) Error() string {
 // WaitJob polls jobstatus/{id} with backoff until the job completes.
 func (c *Client) WaitJob(ctx context.Context, jobID string) error {
 	if jobID == "" {
-		return &Error{Method: "GET", Endpoint: "jobstatus", Message: "CAR returned no job id"}
+		return &Error{Method: "GET", Endpoint: c.base.Path + "/jobstatus", Message: "CAR returned no job id"}
 	}
 	wait := c.pollMin
 	for {
@@ -247,7 +247,7 @@ func (c *Client) Import(ctx context.Context, env *Envelope) (string, error) {
 			Message: redact.Scrub("CAR answered the import with status "+strconv.Quote(out.Status)+": "+msg, c.secrets()...)}
 	}
 	if out.ID == "" {
-		return "", &Error{Method: "POST", Endpoint: "imports", Message: "CAR accepted the import but returned no job id"}
+		return "", &Error{Method: "POST", Endpoint: c.base.Path + "/imports", Message: "CAR accepted the import but returned no job id"}
 	}
 	return out.ID, nil
 }

@@ -290,7 +290,7 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 		sum: ImportSummary{Source: source.Key, Mode: mode, Objects: map[string]int{}}}
 	if mode == Full {
 		if err := c.EnterFullImport(ctx, source.Key); err != nil {
-			return nil, fmt.Errorf("car: entering full import: %w", err)
+			return nil, wrap("entering full import", err)
 		}
 		if err := im.post(ctx, "", nil, false); err != nil {
 			return nil, err
@@ -577,7 +577,7 @@ func (im *Import) post(ctx context.Context, coll string, objs []json.RawMessage,
 	im.sum.Requests++
 	if err != nil {
 		if coll != "" {
-			return fmt.Errorf("car: importing %d %s objects: %w", len(objs), coll, err)
+			return wrap(fmt.Sprintf("importing %d %s objects", len(objs), coll), err)
 		}
 		return err
 	}
@@ -705,7 +705,7 @@ func (im *Import) Close(ctx context.Context) (*ImportSummary, error) {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
 			if rerr := im.c.ResetModelStateID(rctx, im.source.Key); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("car: resetting the model state: %w", rerr))
+				err = errors.Join(err, wrap("resetting the model state", rerr))
 			}
 		}
 		return &im.sum, err
@@ -744,11 +744,11 @@ func (im *Import) finish(ctx context.Context) error {
 	}
 	if im.mode == Full {
 		if err := im.c.ExitFullImport(ctx, im.source.Key); err != nil {
-			return fmt.Errorf("car: leaving full import: %w", err)
+			return wrap("leaving full import", err)
 		}
 	}
 	if err := im.c.SaveModelStateID(ctx, im.source.Key, im.cfg.stateID); err != nil {
-		return fmt.Errorf("car: saving the model state: %w", err)
+		return wrap("saving the model state", err)
 	}
 	return nil
 }
@@ -763,3 +763,19 @@ func (im *Import) Abort() {
 		im.err = errors.New("car: import aborted")
 	}
 }
+
+// wrapError adds what the import was doing to an error of this package
+// without repeating the package's prefix: "car: leaving full import: POST
+// /api/car/v2/...", not "car: leaving full import: car: POST ...".
+type wrapError struct {
+	doing string
+	err   error
+}
+
+func wrap(doing string, err error) error { return &wrapError{doing, err} }
+
+func (e *wrapError) Error() string {
+	return "car: " + e.doing + ": " + strings.TrimPrefix(e.err.Error(), "car: ")
+}
+
+func (e *wrapError) Unwrap() error { return e.err }

@@ -199,3 +199,19 @@ func liveGraph(c *cartest.Server) map[string][]string {
 	}
 	return out
 }
+
+// An error names each package once: "carsync: starting the CAR import:
+// car: entering full import: POST /api/car/v2/...", not "car: car:".
+func TestErrorsNameEachPackageOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5)
+	e.c.InjectFault(cartest.Fault{Method: "POST", Route: "/source", Status: 400, Body: `{"message":"refused"}`})
+	_, err := carsync.Run(t.Context(), e.cfg)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if strings.Count(msg, "car: ") != 1 || strings.Count(msg, "carsync: ") != 1 || !strings.Contains(msg, "POST /api/car/v2/source/") {
+		t.Errorf("error %q: want one car: and one carsync: and the endpoint with its leading slash", msg)
+	}
+}

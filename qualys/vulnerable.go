@@ -328,7 +328,7 @@ func (c *Client) deleteByTitle(ctx context.Context, title string) (int64, error)
 			break
 		}
 	}
-	return 0, fmt.Errorf("qualys: a search list titled %q may have been created; delete it by hand if it exists: %w", title, lastErr)
+	return 0, &prefixedError{msg: fmt.Sprintf("a search list titled %q may have been created; delete it by hand if it exists", title), err: lastErr}
 }
 
 func (c *Client) findListByTitle(ctx context.Context, title string) (int64, error) {
@@ -342,3 +342,19 @@ func (c *Client) findListByTitle(ctx context.Context, title string) (int64, erro
 	}
 	return 0, nil
 }
+
+// prefixedError adds context to an error of this package without
+// repeating its "qualys: " prefix.
+type prefixedError struct {
+	msg string
+	err error
+}
+
+func (e *prefixedError) Error() string {
+	if e.err == nil {
+		return "qualys: " + e.msg
+	}
+	return "qualys: " + e.msg + ": " + strings.TrimPrefix(e.err.Error(), "qualys: ")
+}
+
+func (e *prefixedError) Unwrap() error { return e.err }

@@ -333,6 +333,8 @@ func (c *Client) upsertBatch(ctx context.Context, coll string, batch []Asset) ([
 			Data []struct {
 				ID    json.Number `json:"id"`
 				Value string      `json:"value"`
+				Name  string      `json:"name"`
+				Title string      `json:"title"`
 			} `json:"data"`
 		}
 		err := c.call(ctx, &request{method: "POST", path: coll + "/consume", body: objs, idempotent: true}, &resp)
@@ -345,19 +347,36 @@ func (c *Client) upsertBatch(ctx context.Context, coll string, batch []Asset) ([
 		} else if err != nil {
 			return nil, err
 		} else {
+			// Matched back as ThreatQ's SDK matches consume results: by
+			// value, else name, else title. An asset the answer does not
+			// name is looked up by value, not taken as a failure.
 			ids := map[string]int64{}
 			for _, d := range resp.Data {
 				id, err := objectID(d.ID, "POST", "/api/"+coll+"/consume")
 				if err != nil {
 					return nil, err
 				}
-				ids[d.Value] = id
+				for _, key := range []string{d.Value, d.Name, d.Title} {
+					if key != "" {
+						if _, seen := ids[key]; !seen {
+							ids[key] = id
+						}
+					}
+				}
 			}
 			out := make([]Asset, 0, len(batch))
 			for _, a := range batch {
 				id, ok := ids[a.Value]
 				if !ok {
-					return out, &Error{Method: "POST", Endpoint: "/api/" + coll + "/consume", StatusCode: 200, Messages: []string{fmt.Sprintf("asset %q missing from the consume response", a.Value)}}
+					found, err := c.findByValue(ctx, coll, a.Value)
+					if err != nil {
+						return out, err
+					}
+					if found == 0 {
+						return out, &Error{Method: "POST", Endpoint: "/api/" + coll + "/consume", StatusCode: 200,
+							Messages: []string{fmt.Sprintf("asset %q is neither in the consume response nor found by its value", a.Value)}}
+					}
+					id = found
 				}
 				a.ID = id
 				if _, current := splitCurrent(a); len(a.Current) > 0 {
@@ -555,10 +574,14 @@ func (c *Client) SyncAttributes(ctx context.Context, collection string, id int64
 			}
 		}
 	}
-	if len(add) == 0 {
-		return nil
+	// One attribute object a request, as ThreatQ's own SDK and every
+	// public client send it (the list form is not documented).
+	for _, a := range add {
+		if err := c.call(ctx, &request{method: "POST", path: path, body: a}, nil); err != nil {
+			return err
+		}
 	}
-	return c.call(ctx, &request{method: "POST", path: path, body: add}, nil)
+	return nil
 }
 
 // AddTags adds the tags an object does not already carry.
@@ -633,7 +656,7 @@ func (c *Client) Objects(ctx context.Context, collection string, params url.Valu
 		offset, total := 0, -1
 		for pages := 0; ; pages++ {
 			if pages >= MaxObjectPages {
-				yield(nil, &Error{Method: "GET", Endpoint: collection, Messages: []string{fmt.Sprintf("more than %d pages of %d objects; stopping rather than paging without end", MaxObjectPages, limit)}})
+				yield(nil, &Error{Method: "GET", Endpoint: "/api/" + collection, Messages: []string{fmt.Sprintf("more than %d pages of %d objects; stopping rather than paging without end", MaxObjectPages, limit)}})
 				return
 			}
 			q := url.Values{}

@@ -382,10 +382,18 @@ func bodyList(v []byte) []map[string]any {
 	return many
 }
 
-// addAttributes adds the posted attributes to o (s.mu held).
+// addAttributes adds the posted attribute to o (s.mu held). It takes one
+// attribute object, as ThreatQ's SDK and its public clients send it; a list
+// is refused, since no vendor documentation shows ThreatQ taking one (the
+// strict reading; see the package doc).
 func (s *Server) addAttributes(w http.ResponseWriter, o *object, body []byte) {
+	var one map[string]any
+	if json.Unmarshal(body, &one) != nil {
+		validationError(w, "name", "The name field is required.")
+		return
+	}
 	var data []map[string]any
-	for _, a := range bodyList(body) {
+	for _, a := range []map[string]any{one} {
 		name, value := stringify(a["name"]), stringify(a["value"])
 		if name == "" || value == "" {
 			validationError(w, "name", "The name and value fields are required.")

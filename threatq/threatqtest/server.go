@@ -4,6 +4,12 @@
 // indicator types and statuses, indicators, the Asset collection with the
 // bulk consume upsert, attributes, tags, sources and relations with
 // pivots, both documented error shapes, fault injection and introspection.
+//
+// Where ThreatQ's behaviour is not documented, the fake takes the strict
+// reading and says so here: POST /api/{collection}/{id}/attributes takes
+// one attribute object, as ThreatQ's SDK and every public client send it
+// (a list is refused with a validation error); a consume answer names each
+// object by its value.
 package threatqtest
 
 import (
