@@ -687,7 +687,8 @@ func (im *Import) waitAll(ctx context.Context) error {
 // leaves the full-import state of a full import, and only then saves the
 // model state. If a job failed, Close returns an error naming the
 // collection and CAR's message and resets the model state so the next run
-// is a full import (nothing is lost by skipping a window).
+// is a full import (nothing is lost by skipping a window); the error then
+// matches ErrModelStateReset.
 func (im *Import) Close(ctx context.Context) (*ImportSummary, error) {
 	if im.done {
 		return &im.sum, im.err
@@ -706,6 +707,8 @@ func (im *Import) Close(ctx context.Context) (*ImportSummary, error) {
 			defer cancel()
 			if rerr := im.c.ResetModelStateID(rctx, im.source.Key); rerr != nil {
 				err = errors.Join(err, wrap("resetting the model state", rerr))
+			} else {
+				err = &stateResetError{err}
 			}
 		}
 		return &im.sum, err
@@ -779,3 +782,19 @@ func (e *wrapError) Error() string {
 }
 
 func (e *wrapError) Unwrap() error { return e.err }
+
+// ErrModelStateReset is matched (errors.Is) by the error of an import whose
+// job failed and whose model state Close then reset: the next run is a
+// full import.
+var ErrModelStateReset = errors.New("car: the model state was reset")
+
+// stateResetError is a job failure after which the model state was reset.
+type stateResetError struct{ err error }
+
+func (e *stateResetError) Error() string {
+	return e.err.Error() + " (the model state was reset: the next run is a full import)"
+}
+
+func (e *stateResetError) Unwrap() error { return e.err }
+
+func (e *stateResetError) Is(target error) bool { return target == ErrModelStateReset }

@@ -370,3 +370,14 @@ func DecodeAssets(r io.Reader) iter.Seq2[*Asset, error] {
 		out.fail(err)
 	}
 }
+
+// Login logs in to the gateway (POST /auth), or checks that the token
+// held is still valid for a while: a cheap check that the gateway URL and
+// the credentials work, which no listing call spends.
+func (s *AssetService) Login(ctx context.Context) error {
+	if s.c.gateway == nil {
+		return &ConfigError{Option: "gateway URL", Reason: "no gateway configured; use WithGateway (see Platform)"}
+	}
+	_, err := s.c.jwt.get(ctx, s.c)
+	return s.c.sanitize(err)
+}

@@ -24,6 +24,15 @@ var (
 	// ErrNotFound matches an object that does not exist (HTTP 404, QPS
 	// NOT_FOUND/OBJECT_NOT_FOUND).
 	ErrNotFound = errors.New("qualys: not found")
+	// ErrUnexpectedBody matches an answer of the wrong kind: an HTML page
+	// (a proxy or a maintenance page) where XML or JSON was expected, an
+	// empty or unreadable body. (A body of the right kind that does not
+	// decode is a *DecodeError.)
+	ErrUnexpectedBody = errors.New("qualys: unexpected response body")
+	// ErrUnreachable matches a call that got no answer: the server could
+	// not be reached, the connection or TLS handshake failed, or nothing
+	// came back within the idle timeout.
+	ErrUnreachable = errors.New("qualys: server unreachable")
 )
 
 // Error is returned for every failure reported by a Qualys API: a non-2xx
@@ -137,6 +146,10 @@ func (e *Error) Is(target error) bool {
 			return true
 		}
 		return e.StatusCode == 404
+	case ErrUnexpectedBody:
+		return e.kind == kindBadBody
+	case ErrUnreachable:
+		return e.kind == kindTransport
 	}
 	return false
 }

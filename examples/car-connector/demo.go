@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/qualysbridge/qualysbridge/examples/internal/cli"
 	"io"
 	"log/slog"
 	"sort"
@@ -34,7 +36,22 @@ func runDemo(ctx context.Context, o options, stdout, stderr io.Writer, logger *s
 	case o.incremental && o.full:
 		fmt.Fprintln(stderr, "car-connector: -incremental_update and -full contradict each other")
 		return exitUsage
+	case o.replayDir != "":
+		fmt.Fprintln(stderr, "car-connector: -replay replays a recording of a real run: give it without -demo (-demo -record DIR makes one)")
+		return exitUsage
 	}
+	// -demo -record DIR records the demo's exchanges: the quickest way to
+	// get fixtures to play with.
+	rec, err := cli.NewRecording(o.recordDir, "")
+	if err != nil {
+		fmt.Fprintln(stderr, "car-connector:", err)
+		return exitUsage
+	}
+	defer func() {
+		if err := rec.Close(); err != nil {
+			fmt.Fprintln(stderr, "car-connector: recording:", err)
+		}
+	}()
 	// With -json, stdout carries one JSON document and the story goes to
 	// stderr.
 	text := stdout
@@ -47,13 +64,24 @@ func runDemo(ctx context.Context, o options, stdout, stderr io.Writer, logger *s
 	csrv := cartest.NewServer()
 	defer csrv.Close()
 	user, pass := qsrv.Credentials()
-	qc, err := qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(qsrv.GatewayURL), qualys.WithInsecureLoopback(), qualys.WithLogger(logger))
+	qhc, err := rec.Client("qualys", cleanhttp.DefaultPooledClient(), []string{qsrv.URL, qsrv.GatewayURL}, pass)
+	if err != nil {
+		fmt.Fprintln(stderr, "car-connector:", err)
+		return exitFailure
+	}
+	chc, err := rec.Client("car", cleanhttp.DefaultPooledClient(), []string{csrv.URL}, cartest.DefaultPassword)
+	if err != nil {
+		fmt.Fprintln(stderr, "car-connector:", err)
+		return exitFailure
+	}
+	qc, err := qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(qsrv.GatewayURL), qualys.WithInsecureLoopback(), qualys.WithLogger(logger),
+		qualys.WithHTTPClient(qhc))
 	if err != nil {
 		fmt.Fprintln(stderr, "car-connector:", err)
 		return exitFailure
 	}
 	cc, err := car.NewClient(csrv.URL, car.WithAPIKey(cartest.DefaultAPIKey, cartest.DefaultPassword), car.WithInsecureLoopback(),
-		car.WithPolling(5*time.Millisecond, 100*time.Millisecond), car.WithLogger(logger))
+		car.WithPolling(5*time.Millisecond, 100*time.Millisecond), car.WithLogger(logger), car.WithHTTPClient(chc))
 	if err != nil {
 		fmt.Fprintln(stderr, "car-connector:", err)
 		return exitFailure
@@ -63,11 +91,18 @@ func runDemo(ctx context.Context, o options, stdout, stderr io.Writer, logger *s
 	// that the changes made now fall in the second without waiting.
 	now := time.Now().Add(-time.Hour)
 	cfg := carsync.Config{Qualys: qc, CAR: cc, Source: src, Logger: logger, PageSize: o.pageSize, Now: func() time.Time { return now }}
+	if o.recordDir != "" {
+		cfg.Sequential = true // a recording replays one call at a time, in order
+	}
+	// The two runs are reported as a real run is; with -json, only the
+	// demo's own document goes to stdout.
+	step := o
+	step.json = false
 
 	fmt.Fprintf(text, "== demo: fake Qualys with %d hosts at %s, fake CAR at %s\n", o.demoHosts, qsrv.URL, csrv.URL)
 	first, err := carsync.Run(ctx, cfg)
-	if code := report(first, err, false, text, stderr, logger); code != exitOK {
-		return code
+	if code := report(ctx, &step, first, err, text, stderr, logger); code != exitOK {
+		return fail(&o, stdout, io.Discard, code, err, first)
 	}
 	printRun(text, "initial import", first)
 
@@ -80,8 +115,8 @@ func runDemo(ctx context.Context, o options, stdout, stderr io.Writer, logger *s
 	}
 
 	second, err := carsync.Run(ctx, cfg)
-	if code := report(second, err, false, text, stderr, logger); code != exitOK {
-		return code
+	if code := report(ctx, &step, second, err, text, stderr, logger); code != exitOK {
+		return fail(&o, stdout, io.Discard, code, err, second)
 	}
 	printRun(text, "incremental import", second)
 	g := csrv.Graph(src.Key)

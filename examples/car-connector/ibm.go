@@ -29,7 +29,7 @@ import (
 //	-version                       CONNECTOR_VERSION                connector version, written in the import report
 //	-d                             DEBUG                            debug logging
 //	-connection-test               DATASOURCE_CONNECTION_TEST       check Qualys and CAR, then exit
-//	-qualys_url                    CONNECTION_HOST                  Qualys API server
+//	-qualys_url                    CONNECTION_HOST                  Qualys API server (a bare host name or IP, as IBM's form gives it, means https://host)
 //	-qualys_gateway                CONFIGURATION_AUTH_QUALYS_GATEWAY
 //	-username                      CONFIGURATION_AUTH_USERNAME
 //	-password                      CONFIGURATION_AUTH_PASSWORD      Qualys password
@@ -108,37 +108,54 @@ func warnIgnored(o *options, logger *slog.Logger) {
 	}
 }
 
-// connectionTest checks both ends with one cheap call each and reports, as
-// text or, with -json, as one JSON document.
-func connectionTest(ctx context.Context, cfg carsync.Config, asJSON bool, stdout io.Writer) int {
+// connectionTest checks Qualys (the QPS API with one count call, the
+// gateway's login when one is configured) and CAR (its database status),
+// and reports each, as text or, with -json, as one JSON document; it exits
+// with the code of the first failure (the framework's codes: 51-55 for
+// Qualys, 10 or 2 for CAR).
+func connectionTest(ctx context.Context, cfg carsync.Config, o *options, stdout, stderr io.Writer) int {
+	type check struct {
+		name string
+		run  func() error
+	}
+	checks := []check{
+		{"qualys", func() error { _, err := cfg.Qualys.HostAssets.Count(ctx, nil); return err }},
+	}
+	if o.gateway != "" {
+		checks = append(checks, check{"qualys_gateway", func() error { return cfg.Qualys.Assets.Login(ctx) }})
+	}
+	checks = append(checks, check{"car", func() error { _, err := cfg.CAR.DatabaseStatus(ctx); return err }})
 	result := map[string]string{}
 	code := exitOK
-	if _, err := cfg.Qualys.HostAssets.Count(ctx, nil); err != nil {
-		result["qualys"], code = err.Error(), exitQualys
-	} else {
-		result["qualys"] = "ok"
-	}
-	if code == exitOK {
-		if _, err := cfg.CAR.DatabaseStatus(ctx); err != nil {
-			result["car"], code = err.Error(), exitCAR
-		} else {
-			result["car"] = "ok"
+	var first error
+	for _, c := range checks {
+		if err := c.run(); err != nil {
+			result[c.name] = err.Error()
+			if code == exitOK {
+				code, first = exitCode(ctx, err), err
+			}
+			continue
 		}
+		result[c.name] = "ok"
 	}
-	if asJSON {
-		json.NewEncoder(stdout).Encode(map[string]any{"connection_test": result, "ok": code == exitOK})
+	if o.json {
+		doc := map[string]any{"connection_test": result, "ok": code == exitOK, "exit_code": code}
+		if first != nil {
+			doc["error"] = first.Error()
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(doc)
 		return code
 	}
-	for _, k := range []string{"qualys", "car"} {
-		if v, ok := result[k]; ok {
-			if v == "ok" {
-				fmt.Fprintf(stdout, "connection test: %s ok\n", displayName[k])
-			} else {
-				fmt.Fprintf(stdout, "connection test: %s failed: %s\n", displayName[k], cli.Explain(v))
-			}
+	for _, c := range checks {
+		if v := result[c.name]; v == "ok" {
+			fmt.Fprintf(stdout, "connection test: %s ok\n", displayName[c.name])
+		} else {
+			fmt.Fprintf(stdout, "connection test: %s failed: %s\n", displayName[c.name], cli.Explain(v))
 		}
 	}
 	return code
 }
 
-var displayName = map[string]string{"qualys": "Qualys", "car": "CAR"}
+var displayName = map[string]string{"qualys": "Qualys", "qualys_gateway": "Qualys gateway", "car": "CAR"}

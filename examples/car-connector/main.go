@@ -22,9 +22,24 @@
 // initial import, change the tenant, run an incremental import and print
 // what CAR holds, with no credentials.
 //
-// Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or
-// configuration, 3 Qualys failure, 4 CAR failure, 5 another run holds the
-// lock.
+// Exit codes: those of IBM's CAR connector framework 3.0 (ErrorCode), so
+// that Cloud Pak for Security reads this connector's outcome as it reads
+// IBM's, and three of our own for what the framework has no code for:
+//
+//	0    success
+//	1    unexpected failure
+//	2    invalid runtime parameter: flags, environment, configuration file, CAR credentials refused
+//	10   recoverable failure: CAR not ready, unreachable or a job failed; the state was kept, the next run repeats the window
+//	20   unrecoverable failure: a CAR job failed and the model state was reset; the next run is a full import
+//	50   Qualys (the data source) failed otherwise: a rate limit, a server error
+//	51   cannot connect to Qualys (DNS, connection, TLS, no answer)
+//	52   Qualys refused the login
+//	53   Qualys forbade the call (missing permission)
+//	54   Qualys refused a parameter (or the API version)
+//	55   Qualys's answer could not be read
+//	75   another run holds the lock (ours; EX_TEMPFAIL)
+//	124  the run was stopped by -max_run_time (ours, as timeout(1))
+//	130, 143  interrupted by SIGINT, SIGTERM (ours, 128 + the signal)
 package main
 
 import (
@@ -37,12 +52,10 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"reflect"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/qualysbridge/qualysbridge/car"
@@ -51,15 +64,41 @@ import (
 	"github.com/qualysbridge/qualysbridge/qualys"
 )
 
-// Exit codes.
+// Exit codes (see the package doc).
 const (
-	exitOK       = 0
-	exitFailure  = 1
-	exitUsage    = 2
-	exitQualys   = 3
-	exitCAR      = 4
-	exitLockHeld = 5
+	exitOK                = 0
+	exitFailure           = 1
+	exitUsage             = 2
+	exitRecoverable       = 10
+	exitStateReset        = 20
+	exitDataSource        = 50
+	exitQualysUnreachable = 51
+	exitQualysLogin       = 52
+	exitQualysForbidden   = 53
+	exitQualysParameter   = 54
+	exitQualysData        = 55
+	exitLockHeld          = cli.ExitLockHeld
+	exitRunTime           = cli.ExitRunTime
 )
+
+// exitHelp is the exit code table -h prints.
+var exitHelp = []string{
+	"0    success",
+	"1    unexpected failure",
+	"2    invalid runtime parameter: flags, environment, configuration file, CAR credentials refused",
+	"10   recoverable failure: CAR not ready, unreachable or a job failed (state kept; the next run repeats the window)",
+	"20   a CAR job failed and the model state was reset (the next run is a full import)",
+	"50   Qualys failed otherwise (rate limit, server error)",
+	"51   cannot connect to Qualys",
+	"52   Qualys refused the login",
+	"53   Qualys forbade the call",
+	"54   Qualys refused a parameter",
+	"55   Qualys's answer could not be read",
+	"75   another run holds the lock (not an IBM framework code)",
+	"124  stopped by -max_run_time (not an IBM framework code)",
+	"130, 143  interrupted by SIGINT, SIGTERM (not IBM framework codes)",
+	"(0-55 are IBM's CAR connector framework 3.0 codes; -h of IBM's connector lists the same)",
+}
 
 // defaultMemoryLimit is the Go runtime's soft memory limit for a run when
 // GOMEMLIMIT is not set: the import's live heap is flat (about 25 MB
@@ -72,7 +111,7 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.SignalContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
@@ -95,6 +134,7 @@ type options struct {
 	demoHosts                              int
 	demoDetections                         int
 	json                                   bool
+	logFormat                              string
 	maxRetries                             int
 	maxRunTime                             time.Duration
 	overlap                                bool
@@ -126,11 +166,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		cli.PrintVersion(stdout, "car-connector")
 		return exitOK
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(connectionTestArg(args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
+	}
+	if err := cli.Leftover(fs.Args()); err != nil {
+		return fail(&o, stdout, stderr, exitUsage, err, nil)
 	}
 	o.explicit = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
@@ -141,47 +184,128 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	ibmEnv(&o, getenv)
 	if o.maxRunTime <= 0 {
-		fmt.Fprintln(stderr, "car-connector: -max_run_time must be positive")
-		return exitUsage
+		return fail(&o, stdout, stderr, exitUsage, errors.New("-max_run_time must be positive"), nil)
 	}
-	level := slog.LevelInfo
-	if o.debug {
-		level = slog.LevelDebug
+	logger, err := cli.NewLogger(stderr, o.logFormat, o.debug)
+	if err != nil {
+		return fail(&o, stdout, stderr, exitUsage, err, nil)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if o.demo {
 		return runDemo(ctx, o, stdout, stderr, logger)
 	}
 	warnIgnored(&o, logger)
 	cfg, err := configure(&o, getenv, logger)
 	if err != nil {
-		fmt.Fprintln(stderr, "car-connector:", cli.Explain(err.Error()))
-		return exitUsage
+		return fail(&o, stdout, stderr, exitUsage, err, nil)
 	}
 	if o.connectionTest {
-		return connectionTest(ctx, cfg, o.json, stdout)
+		return connectionTest(ctx, cfg, &o, stdout, stderr)
 	}
 	unlock, err := lock(o.workingDir, cfg.Source.Key)
 	if err != nil {
-		fmt.Fprintln(stderr, "car-connector:", cli.Explain(err.Error()))
+		code := exitFailure
 		if errors.Is(err, errLockHeld) {
-			return exitLockHeld
+			code = exitLockHeld
 		}
-		return exitFailure
+		return fail(&o, stdout, stderr, code, err, nil)
 	}
 	defer unlock()
-	defer func() {
-		if err := o.rec.Close(); err != nil {
-			fmt.Fprintln(stderr, "car-connector: recording:", err)
-		}
-	}()
-	rctx, cancel := context.WithTimeout(ctx, o.maxRunTime)
+	rctx, cancel := context.WithTimeoutCause(ctx, o.maxRunTime, errRunTime)
 	defer cancel()
 	sum, err := carsync.Run(rctx, cfg)
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = fmt.Errorf("the run took longer than -max_run_time %s and was stopped (CAR or Qualys not answering?); nothing after the last saved state was recorded: %w", o.maxRunTime, err)
+	if rerr := o.rec.Close(); rerr != nil {
+		fmt.Fprintln(stderr, "car-connector: recording:", rerr)
+		if err == nil {
+			err = fmt.Errorf("recording: %w", rerr)
+		}
 	}
-	return report(sum, err, o.json, stdout, stderr, logger)
+	return report(rctx, &o, sum, err, stdout, stderr, logger)
+}
+
+// errRunTime is the cause of a run stopped by -max_run_time.
+var errRunTime = errors.New("-max_run_time")
+
+// connectionTestArg rewrites IBM's "-connection-test <value>" (the
+// framework passes a value after the flag) as -connection-test=<value>,
+// wherever it appears, so that Go's flag parsing does not stop at the value
+// and ignore the flags after it.
+func connectionTestArg(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if (a == "-connection-test" || a == "--connection-test") && i+1 < len(args) {
+			switch strings.ToLower(args[i+1]) {
+			case "true", "false", "1", "0", "t", "f", "yes", "no":
+				v := strings.ToLower(args[i+1])
+				if v == "yes" {
+					v = "true"
+				} else if v == "no" {
+					v = "false"
+				}
+				out = append(out, a+"="+v)
+				i++
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// fail reports a failure: on stderr, and with -json as one document on
+// stdout; it returns the exit code.
+func fail(o *options, stdout, stderr io.Writer, code int, err error, sum *carsync.Summary) int {
+	fmt.Fprintln(stderr, "car-connector:", cli.Explain(err.Error()))
+	if advice := cli.CertificateAdvice(err); advice != "" {
+		fmt.Fprintln(stderr, "car-connector:", advice)
+	}
+	if o.json {
+		var extra map[string]any
+		if sum != nil {
+			extra = map[string]any{"summary": sum}
+		}
+		cli.WriteFailureJSON(stdout, code, err, extra)
+	}
+	return code
+}
+
+// exitCode maps a run's error to the exit code of IBM's framework (see the
+// package doc).
+func exitCode(ctx context.Context, err error) int {
+	var ue *usageError
+	var ce *car.Error
+	var jf *car.JobFailedError
+	switch {
+	case err == nil:
+		return exitOK
+	case cli.Interruption(ctx) != nil:
+		return cli.Interruption(ctx).Code()
+	case errors.Is(context.Cause(ctx), errRunTime):
+		return exitRunTime
+	case errors.As(err, &ue), errors.Is(err, carsync.ErrIncrementalNotPossible):
+		return exitUsage
+	case errors.Is(err, car.ErrModelStateReset):
+		return exitStateReset
+	case errors.Is(err, car.ErrUnauthorized):
+		return exitUsage // the CAR credentials given are refused
+	case errors.As(err, &ce), errors.As(err, &jf), errors.Is(err, car.ErrIdleTimeout):
+		return exitRecoverable
+	}
+	switch cli.ClassifyQualys(err) {
+	case cli.QualysUnreachable:
+		return exitQualysUnreachable
+	case cli.QualysLogin:
+		return exitQualysLogin
+	case cli.QualysForbidden:
+		return exitQualysForbidden
+	case cli.QualysParameter:
+		return exitQualysParameter
+	case cli.QualysData:
+		return exitQualysData
+	case cli.QualysOther:
+		return exitDataSource
+	}
+	return exitFailure
 }
 
 // newFlags defines the flags into o, IBM's names included, and the help.
@@ -212,7 +336,8 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes with a generated tenant (no credentials needed)")
 	fs.IntVar(&o.demoHosts, "demo_hosts", 500, "hosts in the -demo tenant")
 	fs.IntVar(&o.demoDetections, "demo_detections", 8, "average detections per host in the -demo tenant")
-	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout")
+	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout (on failure: {\"ok\": false, \"error\", \"exit_code\"})")
+	fs.StringVar(&o.logFormat, "log_format", "text", "log format on stderr: "+cli.LogFormats+" (for log collectors)")
 	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or CAR call (rate-limit waits included)")
 	fs.BoolVar(&o.overlap, "overlap", true, "run a full import's Qualys calls concurrently within the subscription's concurrency limit (-overlap=false: one call at a time)")
 	fs.IntVar(&o.detectionSplit, "detection_split", 0, "detection calls a page of hosts is cut into (0: as many as the concurrency limit needs when there are fewer pages than slots; 1: never split, for a small daily call budget)")
@@ -225,7 +350,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 		Groups: []cli.Group{
 			{Title: "Qualys", Flags: []string{"qualys_url", "platform", "qualys_gateway", "username", "password", "qualys_versions"}},
 			{Title: "CAR", Flags: []string{"url", "api_key", "car_password", "car_token", "source"}},
-			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "overlap", "detection_split", "max_retries", "max_run_time", "working_dir", "config", "json", "d", "version"}},
+			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "overlap", "detection_split", "max_retries", "max_run_time", "working_dir", "config", "json", "log_format", "d", "version"}},
 			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
 			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
 			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo", "demo_hosts", "demo_detections"}},
@@ -238,7 +363,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 			cli.CAFileEnv + "   CA certificates to trust (-ca_file)",
 			"IBM framework: CAR_SERVICE_URL, CAR_SERVICE_URL_FOR_AUTHTOKEN, CONNECTION_NAME, CONNECTOR_NAME, CONNECTOR_VERSION, DEBUG,",
 			"  DATASOURCE_CONNECTION_TEST, CONNECTION_HOST, CONFIGURATION_AUTH_QUALYS_GATEWAY, CONFIGURATION_AUTH_USERNAME, UPDATE_EXISTING_VULNERABILITY_CVE"},
-		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments or configuration", "3  Qualys failure", "4  CAR failure", "5  another run holds the lock"},
+		Exit: exitHelp,
 	}.Usage(fs, stderr)
 	return fs
 }
@@ -255,8 +380,19 @@ type fileConfig struct {
 	Parameter     struct {
 		Pagination struct {
 			PageSize int `json:"page_size"`
+			// Enabled is IBM's; pages are always used here.
+			Enabled *bool `json:"enabled"`
 		} `json:"pagination"`
+		// Headers are IBM's (Accept, X-Requested-With); this connector
+		// sets its own.
+		Headers map[string]string `json:"headers"`
 	} `json:"parameter"`
+	// Endpoint and QIDSize are IBM's qualys_config.json keys: the API
+	// paths are fixed here (the current versions; -qualys_versions), and
+	// KnowledgeBase calls take 1,000 QIDs. Read without a warning, so that
+	// IBM's own file can be used as it is.
+	Endpoint map[string]string `json:"endpoint"`
+	QIDSize  int               `json:"qid_size"`
 }
 
 // readConfigFile decodes qualys_config.json: a key it does not know is a
@@ -309,7 +445,7 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 		return carsync.Config{}, err
 	}
 	sec := secretsFrom(o, getenv, logger)
-	if err := checkSettings(o, sec); err != nil {
+	if err := checkSettings(o, &sec); err != nil {
 		return carsync.Config{}, err
 	}
 	qc, cc, err := newClients(o, sec, getenv, logger)
@@ -438,7 +574,18 @@ func secretsFrom(o *options, getenv func(string) string, logger *slog.Logger) se
 
 // checkSettings resolves -platform and refuses what is missing or
 // contradictory, naming the flags and variables.
-func checkSettings(o *options, sec secrets) error {
+// withScheme reads a Qualys server given as IBM's connection form gives it
+// (CONNECTION_HOST: a bare host name or IP, maybe with a port) as an https
+// URL; a URL is kept as it is.
+func withScheme(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.Contains(s, "://") {
+		return s
+	}
+	return "https://" + strings.TrimSuffix(s, "/")
+}
+
+func checkSettings(o *options, sec *secrets) error {
 	if o.platform != "" {
 		api, gw, err := qualys.Platform(o.platform)
 		if err != nil {
@@ -446,6 +593,20 @@ func checkSettings(o *options, sec secrets) error {
 		}
 		o.qualysURL = pick(o.qualysURL, api)
 		o.gateway = pick(o.gateway, gw)
+	}
+	o.qualysURL, o.gateway = withScheme(o.qualysURL), withScheme(o.gateway)
+	if o.replayDir != "" {
+		// A replay answers from the recording: no credentials are needed,
+		// and the servers are placeholders unless named.
+		o.qualysURL = pick(o.qualysURL, "https://qualys.example")
+		o.carURL = pick(o.carURL, "https://car.example/api/car/v2")
+		o.username = pick(o.username, "replay")
+		if sec.qualysPass == "" {
+			sec.qualysPass = "replay-only"
+		}
+		if sec.token == "" && (sec.apiKey == "" || sec.carPass == "") {
+			sec.apiKey, sec.carPass = "replay", "replay-only"
+		}
 	}
 	var missing []string
 	for _, m := range []struct{ v, name string }{{o.qualysURL, "-qualys_url (or -platform)"}, {o.username, "-username"}, {sec.qualysPass, "QUALYS_PASSWORD (or -password)"}, {o.carURL, "-url or -car-service-url (the CAR API URL; CAR_SERVICE_URL)"}} {
@@ -524,8 +685,9 @@ func newClients(o *options, sec secrets, getenv func(string) string, logger *slo
 	return qc, cc, nil
 }
 
-// report logs the summary and maps an error to its exit code.
-func report(sum *carsync.Summary, err error, asJSON bool, stdout, stderr io.Writer, logger *slog.Logger) int {
+// report logs the summary, prints it with -json, and maps an error to its
+// exit code, saying what an interrupted or stopped run saved.
+func report(ctx context.Context, o *options, sum *carsync.Summary, err error, stdout, stderr io.Writer, logger *slog.Logger) int {
 	if sum != nil {
 		attrs := []any{"mode", sum.Mode.String(), "hosts", sum.Hosts, "detections", sum.Detections, "applications", sum.Applications,
 			"vertices", sum.Vertices, "edges", sum.Edges,
@@ -534,33 +696,23 @@ func report(sum *carsync.Summary, err error, asJSON bool, stdout, stderr io.Writ
 			attrs = append(attrs, "car_requests", sum.Import.Requests, "car_objects", total(sum.Import.Objects))
 		}
 		logger.Info("run summary", attrs...)
-		if asJSON {
+	}
+	if err == nil {
+		if o.json {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			enc.Encode(sum)
 		}
-	}
-	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "car-connector:", cli.Explain(err.Error()))
-	if advice := cli.CertificateAdvice(err); advice != "" {
-		fmt.Fprintln(stderr, "car-connector:", advice)
-	}
-	var qe *qualys.Error
-	var qd *qualys.DecodeError
-	var ce *car.Error
-	var jf *car.JobFailedError
-	var ue *usageError
+	code := exitCode(ctx, err)
 	switch {
-	case errors.As(err, &ue), errors.Is(err, carsync.ErrIncrementalNotPossible):
-		return exitUsage
-	case errors.As(err, &qe), errors.As(err, &qd):
-		return exitQualys
-	case errors.As(err, &ce), errors.As(err, &jf):
-		return exitCAR
+	case cli.Interruption(ctx) != nil:
+		err = fmt.Errorf("%v: the run stopped; CAR's model state is still the last complete run's, so the next run repeats this window and nothing is lost (a full import is left in CAR's full-import state, which the next full import enters again): %w", cli.Interruption(ctx), err)
+	case code == exitRunTime:
+		err = fmt.Errorf("the run took longer than -max_run_time %s and was stopped (CAR or Qualys not answering?); CAR's model state is still the last complete run's, so nothing after it was recorded and the next run repeats the window: %w", o.maxRunTime, err)
 	}
-	return exitFailure
+	return fail(o, stdout, stderr, code, err, sum)
 }
 
 func total(m map[string]int) int {
@@ -573,7 +725,6 @@ func total(m map[string]int) int {
 
 var errLockHeld = errors.New("another run holds the lock")
 
-// lockPath is the lock file of one source in the working directory.
 // workingDir makes the working directory (0700) when it does not exist,
 // but not its parents: a -working_dir whose parent does not exist is a
 // typing mistake, refused rather than created.
@@ -596,6 +747,7 @@ func workingDir(dir string) error {
 	return nil
 }
 
+// lockPath is the lock file of one source in the working directory.
 func lockPath(dir, source string) string {
 	return filepath.Join(dir, ".car-connector-"+strings.Map(func(r rune) rune {
 		if strings.ContainsRune(`/\:*?"<>| `, r) {
@@ -608,6 +760,9 @@ func lockPath(dir, source string) string {
 // safeURL is a URL as it may be logged: scheme, host and path, never user
 // information or a query.
 func safeURL(raw string) string {
+	if strings.TrimSpace(raw) == "" {
+		return "none"
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return "(unparsable URL)"

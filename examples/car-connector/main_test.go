@@ -231,9 +231,9 @@ func TestBadConfigurationExitCodes(t *testing.T) {
 		{"missing Qualys password", w.args(), map[string]string{"QUALYS_PASSWORD": ""}, exitUsage, "QUALYS_PASSWORD"},
 		{"missing CAR credentials", w.args(), map[string]string{"CAR_PASSWORD": ""}, exitUsage, "CAR_API_KEY and CAR_PASSWORD"},
 		{"unknown platform", append(w.args(), "-platform", "MARS1"), nil, exitUsage, "unknown platform"},
-		{"wrong Qualys password", w.args(), map[string]string{"QUALYS_PASSWORD": "nope"}, exitQualys, "Authentication failed"},
-		{"wrong CAR password", w.args(), map[string]string{"CAR_PASSWORD": "nope"}, exitCAR, "401"},
-		{"unreachable Qualys", append(w.args(), "-qualys_url", "https://127.0.0.1:1", "-max_retries", "0"), nil, exitQualys, "transport error"},
+		{"wrong Qualys password", w.args(), map[string]string{"QUALYS_PASSWORD": "nope"}, exitQualysLogin, "Authentication failed"},
+		{"wrong CAR password", w.args(), map[string]string{"CAR_PASSWORD": "nope"}, exitUsage, "401"},
+		{"unreachable Qualys", append(w.args(), "-qualys_url", "https://127.0.0.1:1", "-max_retries", "0"), nil, exitQualysUnreachable, "transport error"},
 		{"incremental without state", append(w.args(), "-incremental_update"), nil, exitUsage, "not possible"},
 		{"contradicting modes", append(w.args(), "-incremental_update", "-full"), nil, exitUsage, "contradict"},
 		{"page size too large", append(w.args(), "-page_size", "5000"), nil, exitUsage, "-page_size must be 1-1000"},
@@ -401,12 +401,12 @@ func TestConnectionTest(t *testing.T) {
 	}
 	w.env["CAR_PASSWORD"] = "wrong"
 	out.Reset()
-	if code := run(context.Background(), append(w.args(), "-connection-test"), &out, &errb, func(k string) string { return w.env[k] }); code != exitCAR {
+	if code := run(context.Background(), append(w.args(), "-connection-test"), &out, &errb, func(k string) string { return w.env[k] }); code != exitUsage {
 		t.Errorf("wrong CAR password: exit %d: %s", code, out.String())
 	}
 	w.env["QUALYS_PASSWORD"] = "wrong"
 	out.Reset()
-	if code := run(context.Background(), append(w.args(), "-connection-test"), &out, &errb, func(k string) string { return w.env[k] }); code != exitQualys {
+	if code := run(context.Background(), append(w.args(), "-connection-test"), &out, &errb, func(k string) string { return w.env[k] }); code != exitQualysLogin {
 		t.Errorf("wrong Qualys password: exit %d: %s", code, out.String())
 	}
 }
@@ -523,7 +523,7 @@ func TestDemoJSON(t *testing.T) {
 func TestMessagesNameFlags(t *testing.T) {
 	w := newWorld(t, 3)
 	code, _, stderr := w.run(t, w.args("-qualys_versions", "detections=4.0")...)
-	if code != exitQualys || !strings.Contains(stderr, "-qualys_versions detections=VERSION") || strings.Contains(stderr, "WithEndpointVersion") {
+	if code != exitQualysParameter || !strings.Contains(stderr, "-qualys_versions detections=VERSION") || strings.Contains(stderr, "WithEndpointVersion") {
 		t.Errorf("exit %d: %s", code, lastLines(stderr, 2))
 	}
 	if code, _, stderr := w.run(t, w.args("-qualys_versions", "detection=5.0")...); code != exitUsage || !strings.Contains(stderr, "detection=5.0") {
