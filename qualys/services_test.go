@@ -856,3 +856,39 @@ func TestConnectFailureIsNotAmbiguous(t *testing.T) {
 		t.Errorf("search list calls %v, want the one create", calls)
 	}
 }
+
+// A login refused with a proxy's HTML page (no Qualys code) or a TLS
+// failure: no request reached a search-list call, so the flow neither
+// looks for a list to delete nor says one may have been created.
+func TestRefusedLoginIsNotAmbiguous(t *testing.T) {
+	t.Parallel()
+	for name, srv := range map[string]*httptest.Server{
+		"401 HTML": httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(401)
+			io.WriteString(w, "<html><body>Unauthorized</body></html>")
+		})),
+		"TLS": httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})),
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer srv.Close()
+			u := strings.Replace(srv.URL, "http://", "https://", 1)
+			opts := []qualys.Option{qualys.WithCredentials("u", "p"), qualys.WithBackoff(func(int) time.Duration { return time.Millisecond })}
+			if name != "TLS" {
+				u, opts = srv.URL, append(opts, qualys.WithInsecureLoopback())
+			}
+			c, err := qualys.NewClient(u, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, err = range c.VulnerableHosts(context.Background(), &qualys.VulnerableHostsQuery{CVEs: []string{"CVE-2019-17053"}}) {
+			}
+			if err == nil || strings.Contains(err.Error(), "may have been created") {
+				t.Errorf("err = %v", err)
+			}
+			if calls := c.Calls()[c.EndpointPath(qualys.EndpointSearchLists)]; calls != 1 {
+				t.Errorf("%d search list calls, want the one create (no search for a list to delete)", calls)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/qualysbridge/qualysbridge/internal/safehttp"
 	"iter"
 	"math/rand/v2"
 	"net"
@@ -285,8 +286,8 @@ func (c *Client) exactQIDs(ctx context.Context, listID int64, cves []string) ([]
 func ambiguous(err error) bool {
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
-	if errors.As(err, &dnsErr) || (errors.As(err, &opErr) && opErr.Op == "dial") {
-		return false // the request never reached the server
+	if errors.As(err, &dnsErr) || (errors.As(err, &opErr) && opErr.Op == "dial") || safehttp.CertificateError(err) || safehttp.Unreachable(err) {
+		return false // the request never reached the server (no connection, or the TLS handshake failed)
 	}
 	var qe *Error
 	if !errors.As(err, &qe) {
@@ -294,7 +295,9 @@ func ambiguous(err error) bool {
 		// may already have been received.
 		return true
 	}
-	if qe.Code != "" {
+	if qe.Code != "" || (qe.StatusCode >= 400 && qe.StatusCode < 500) {
+		// A refusal: a Qualys code, or a 4xx (a login refused, even with
+		// a proxy's HTML page for a body) means nothing was created.
 		return false
 	}
 	return qe.kind == kindTransport || qe.kind == kindBadBody || qe.StatusCode >= 500

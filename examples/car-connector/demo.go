@@ -181,7 +181,8 @@ func mutate(srv *qualystest.Server, t *qualystest.Tenant) []string {
 }
 
 func printRun(w io.Writer, what string, s *carsync.Summary) {
-	fmt.Fprintf(w, "== %s (%s): %d hosts, %d detections, %d applications in %s\n", what, s.Mode, s.Hosts, s.Detections, s.Applications, s.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "== %s (%s): %s, %s, %s in %s\n", what, s.Mode, cli.Count(s.Hosts, "host", "hosts"), cli.Count(s.Detections, "detection", "detections"),
+		cli.Count(s.Applications, "application", "applications"), s.Duration.Round(time.Millisecond))
 	if !s.Since.IsZero() {
 		fmt.Fprintf(w, "   window %s .. %s\n", s.Since.Format(time.RFC3339), s.Until.Format(time.RFC3339))
 	}

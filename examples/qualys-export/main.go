@@ -14,6 +14,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,10 +24,8 @@ import (
 	"iter"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/qualysbridge/qualysbridge/examples/internal/cli"
@@ -42,7 +41,7 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.SignalContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
@@ -109,27 +108,31 @@ func newFlags(stderr io.Writer) (*flag.FlagSet, *exportFlags) {
 			{Title: "Demo (in-process fake, no credentials)", Flags: []string{"demo"}},
 		},
 		Env:  []string{"QUALYS_PASSWORD        Qualys password", cli.CAFileEnv + "   CA certificates to trust (-ca_file)"},
-		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments", "3  Qualys failure"},
+		Exit: []string{"0    success", "1    unexpected failure", "2    bad arguments", "3    Qualys failure", "130, 143  interrupted by SIGINT, SIGTERM (the records written so far are complete lines)"},
 	}.Usage(fs, stderr)
 	return fs, f
 }
 
 // failer reports an error on stderr, with advice for certificate
-// failures, and maps it to its exit code.
-func failer(stderr io.Writer) func(error) int {
+// failures and refused logins, and maps it to its exit code.
+func failer(ctx context.Context, stderr io.Writer) func(error) int {
 	return func(err error) int {
+		if i := cli.Interruption(ctx); i != nil {
+			fmt.Fprintf(stderr, "qualys-export: %v: stopped; the records written so far are complete lines\n", i)
+			return i.Code()
+		}
 		fmt.Fprintln(stderr, "qualys-export:", cli.Explain(err.Error()))
-		if advice := cli.CertificateAdvice(err); advice != "" {
-			fmt.Fprintln(stderr, "qualys-export:", advice)
+		for _, advice := range []string{cli.CertificateAdvice(err), cli.LoginHint(err)} {
+			if advice != "" {
+				fmt.Fprintln(stderr, "qualys-export:", advice)
+			}
 		}
 		var ue *usageError
 		var ce *qualys.ConfigError
-		var qe *qualys.Error
-		var de *qualys.DecodeError
 		switch {
 		case errors.As(err, &ue), errors.As(err, &ce):
 			return exitUsage
-		case errors.As(err, &qe), errors.As(err, &de):
+		case cli.ClassifyQualys(err) != cli.NotQualys:
 			return exitQualys
 		}
 		return exitFailure
@@ -180,6 +183,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return exitUsage
 	}
+	if err := cli.Leftover(fs.Args()); err != nil {
+		return failer(ctx, stderr)(&usageError{err.Error()})
+	}
 	if *f.version {
 		cli.PrintVersion(stdout, "qualys-export")
 		return exitOK
@@ -189,7 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	fail := failer(stderr)
+	fail := failer(ctx, stderr)
 	var since time.Time
 	if *f.sinceFlag != "" {
 		var err error
@@ -277,6 +283,11 @@ func client(apiURL, platform, gateway, user, pass, caFile string, verify bool, r
 			gateway = g
 		}
 	}
+	if rec != nil && rec.Replay {
+		// A replay answers from the recording: no credentials needed.
+		apiURL = cmp.Or(apiURL, "https://qualys.example")
+		user, pass = cmp.Or(user, "replay"), cmp.Or(pass, "replay-only")
+	}
 	if apiURL == "" || user == "" || pass == "" {
 		return nil, &usageError{"need -qualys_url (or -platform), -username and QUALYS_PASSWORD (or -demo, or -file)"}
 	}
@@ -321,7 +332,7 @@ func summary(stderr io.Writer, n int, typ string, start time.Time, c *qualys.Cli
 			calls += v
 		}
 	}
-	fmt.Fprintf(stderr, "qualys-export: %d %s records in %s, %d Qualys calls\n", n, typ, time.Since(start).Round(time.Millisecond), calls)
+	fmt.Fprintf(stderr, "qualys-export: %s in %s, %s\n", cli.Count(n, typ+" record", typ+" records"), time.Since(start).Round(time.Millisecond), cli.Count(int(calls), "Qualys call", "Qualys calls"))
 	if err != nil {
 		return fail(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qualysbridge/qualysbridge/examples/internal/cli"
 )
 
 func lines(t *testing.T, out string) []map[string]any {
@@ -164,5 +166,31 @@ func TestEscapedSecretNeverPrinted(t *testing.T) {
 	}
 	if !strings.Contains(printed, "502") {
 		t.Errorf("the failure is not reported:\n%s", printed)
+	}
+}
+
+// Each failure class through run(): usage, a stray word, Qualys, an
+// interruption.
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-demo", "stray", "-type", "kb"}, exitUsage, "unexpected argument"},
+		{[]string{"-type", "nope"}, exitUsage, "-type"},
+		{[]string{"-qualys_url", "https://127.0.0.1:1", "-username", "u", "-password", "p", "-max_retries", "0"}, exitQualys, "transport error"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &errb, func(string) string { return "" })
+		if code != tc.code || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, want %d; stderr should say %q:\n%s", tc.args, code, tc.code, tc.want, errb.String())
+		}
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(&cli.Interrupted{Signal: os.Interrupt})
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"-demo", "-type", "detections"}, &out, &errb, func(string) string { return "" }); code != cli.ExitSIGINT || !strings.Contains(errb.String(), "interrupted by SIGINT") {
+		t.Errorf("interrupted: exit %d:\n%s", code, errb.String())
 	}
 }

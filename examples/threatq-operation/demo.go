@@ -46,7 +46,7 @@ func runDemo(ctx context.Context, o options, q query, stdout, stderr io.Writer, 
 		text = stderr
 	}
 	fmt.Fprintf(text, "== demo: fake Qualys at %s, fake ThreatQ at %s; toggles on: %s\n", qsrv.URL, tsrv.URL, strings.Join(on, ", "))
-	if code := finish(operate(ctx, qc, tc, o, q, stdout, stderr, logger), stderr); code != exitOK {
+	if code := finish(ctx, o, operate(ctx, qc, tc, o, q, stdout, stderr, logger), stdout, stderr); code != exitOK {
 		return code
 	}
 	fmt.Fprintf(text, "== Qualys search lists left behind: %d\n", len(qsrv.SearchLists()))

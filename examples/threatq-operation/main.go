@@ -36,7 +36,8 @@
 // in-process fakes with no credentials, with the toggles given.
 //
 // Exit codes: 0 success, 1 unexpected failure, 2 bad arguments, 3 Qualys
-// failure, 4 ThreatQ failure.
+// failure, 4 ThreatQ failure; as the connector: 124 stopped by
+// -max_run_time, 130/143 interrupted by SIGINT/SIGTERM.
 package main
 
 import (
@@ -51,11 +52,9 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -75,7 +74,7 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.SignalContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
@@ -92,6 +91,7 @@ type options struct {
 	tqURL, tqClientID, tqEmail, tqPassword         string
 	tqSecret                                       string
 	jsonOut, debug, demo                           bool
+	logFormat                                      string
 	caFile                                         string
 	maxRetries                                     int
 	maxRunTime                                     time.Duration
@@ -128,50 +128,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return exitUsage
 	}
+	if err := cli.Leftover(fs.Args()); err != nil {
+		return finish(ctx, o, &usageError{err.Error()}, stdout, stderr)
+	}
 	if *version {
 		cli.PrintVersion(stdout, "threatq-operation")
 		return exitOK
 	}
 	if o.maxRetries < 0 {
-		fmt.Fprintln(stderr, "threatq-operation: -max_retries must not be negative")
-		return exitUsage
+		return finish(ctx, o, &usageError{"-max_retries must not be negative"}, stdout, stderr)
 	}
 	if o.maxRunTime <= 0 {
-		fmt.Fprintln(stderr, "threatq-operation: -max_run_time must be positive")
-		return exitUsage
+		return finish(ctx, o, &usageError{"-max_run_time must be positive"}, stdout, stderr)
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, o.maxRunTime, errRunTime)
 	defer cancel()
-	level := slog.LevelInfo
-	if o.debug {
-		level = slog.LevelDebug
+	logger, err := cli.NewLogger(stderr, o.logFormat, o.debug)
+	if err != nil {
+		return finish(ctx, o, &usageError{err.Error()}, stdout, stderr)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	q, err := parseQuery(o)
 	if err != nil {
-		fmt.Fprintln(stderr, "threatq-operation:", cli.Explain(err.Error()))
-		return exitUsage
+		return finish(ctx, o, err, stdout, stderr)
 	}
 	if o.demo {
 		return runDemo(ctx, o, q, stdout, stderr, logger)
 	}
 	qc, tc, err := clients(&o, getenv, logger)
 	if err != nil {
-		fmt.Fprintln(stderr, "threatq-operation:", cli.Explain(err.Error()))
-		return exitUsage
+		return finish(ctx, o, err, stdout, stderr)
 	}
 	err = operate(ctx, qc, tc, o, q, stdout, stderr, logger)
-	if err != nil && errors.Is(context.Cause(ctx), errRunTime) {
-		err = fmt.Errorf("%w (%s): %w", errRunTime, o.maxRunTime, err)
-	}
-	code := finish(err, stderr)
-	if err := o.rec.Close(); err != nil {
-		fmt.Fprintln(stderr, "threatq-operation: recording:", err)
-		if code == exitOK {
-			code = exitFailure
+	if rerr := o.rec.Close(); rerr != nil {
+		fmt.Fprintln(stderr, "threatq-operation: recording:", rerr)
+		if err == nil {
+			err = fmt.Errorf("recording: %w", rerr)
 		}
 	}
-	return code
+	return finish(ctx, o, err, stdout, stderr)
 }
 
 // newFlags defines the flags into o and the help; version is -version.
@@ -201,7 +195,8 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 	fs.StringVar(&o.tqEmail, "threatq_email", "", "ThreatQ user email (password grant; password from THREATQ_PASSWORD)")
 	fs.StringVar(&o.tqPassword, "threatq_password", "", "ThreatQ password (prefer THREATQ_PASSWORD)")
 	fs.StringVar(&o.tqSecret, "threatq_client_secret", "", "ThreatQ private client secret (prefer THREATQ_CLIENT_SECRET), instead of email and password")
-	fs.BoolVar(&o.jsonOut, "json", false, "print the hosts as JSON instead of a table")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the hosts as JSON instead of a table (on failure: {\"ok\": false, \"error\", \"exit_code\"})")
+	fs.StringVar(&o.logFormat, "log_format", "text", "log format on stderr: "+cli.LogFormats+" (for log collectors)")
 	fs.BoolVar(&o.debug, "d", false, "debug logging")
 	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes (no credentials needed)")
 	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or ThreatQ call (rate-limit waits included)")
@@ -216,14 +211,15 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 			{Title: "Qualys", Flags: []string{"qualys_host", "qualys_port", "platform", "username", "password", "qualys_versions"}},
 			{Title: "ThreatQ toggles", Flags: []string{"add_assets", "add_discovered_assets", "add_tags_to_cves"}},
 			{Title: "ThreatQ", Flags: []string{"threatq_url", "threatq_client_id", "threatq_email", "threatq_password", "threatq_client_secret"}},
-			{Title: "Run", Flags: []string{"json", "d", "max_retries", "max_run_time", "version"}},
+			{Title: "Run", Flags: []string{"json", "log_format", "d", "max_retries", "max_run_time", "version"}},
 			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
 			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
 			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo"}},
 		},
 		Env: []string{"QUALYS_PASSWORD        Qualys password", "THREATQ_PASSWORD       ThreatQ user password (password grant)",
 			"THREATQ_CLIENT_SECRET  ThreatQ private client secret (client-credentials grant)", cli.CAFileEnv + "   CA certificates to trust (-ca_file)"},
-		Exit: []string{"0  success", "1  unexpected failure", "2  bad arguments", "3  Qualys failure", "4  ThreatQ failure"},
+		Exit: []string{"0    success", "1    unexpected failure", "2    bad arguments", "3    Qualys failure", "4    ThreatQ failure",
+			"124  stopped by -max_run_time", "130, 143  interrupted by SIGINT, SIGTERM"},
 	}.Usage(fs, stderr)
 	return fs, version
 }
@@ -286,6 +282,20 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 	apiURL, err := qualysURL(o)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o.replayDir != "" {
+		// A replay answers from the recording: no credentials are needed,
+		// and the servers are placeholders unless named.
+		apiURL = cmp.Or(apiURL, "https://qualys.example")
+		o.username = cmp.Or(o.username, "replay")
+		qpass = cmp.Or(qpass, "replay-only")
+		if o.addAssets || o.addDiscovered || o.addTags {
+			o.tqURL = cmp.Or(o.tqURL, "https://threatq.example")
+			o.tqClientID = cmp.Or(o.tqClientID, "replay")
+			if tqsecret == "" && (o.tqEmail == "" || tqpass == "") {
+				tqsecret = "replay-only"
+			}
+		}
 	}
 	var missing []string
 	for _, m := range []struct{ v, name string }{{apiURL, "-qualys_host (or -platform)"}, {o.username, "-username"}, {qpass, "QUALYS_PASSWORD"}} {
@@ -519,15 +529,15 @@ func printSummary(w io.Writer, sum *tqsync.Summary, o options) {
 	}
 	fmt.Fprintf(w, "toggles on: %s\n", strings.Join(on, ", "))
 	for _, c := range sum.CVEs {
-		fmt.Fprintf(w, "%s: %d vulnerable hosts (%d confirmed, %d potential only), %d stored in ThreatQ\n", c.CVE, c.Hosts, c.Confirmed, c.PotentialOnly, c.Stored)
+		fmt.Fprintf(w, "%s: %s (%d confirmed, %d potential only), %d stored in ThreatQ\n", c.CVE, cli.Count(c.Hosts, "vulnerable host", "vulnerable hosts"), c.Confirmed, c.PotentialOnly, c.Stored)
 		if c.NotStoredConfirmed > 0 {
-			fmt.Fprintf(w, "  %d hosts with a confirmed detection not stored: -add_assets stores them\n", c.NotStoredConfirmed)
+			fmt.Fprintf(w, "  %s with a confirmed detection not stored: -add_assets stores them\n", cli.Count(c.NotStoredConfirmed, "host", "hosts"))
 		}
 		if c.NotStoredPotential > 0 {
-			fmt.Fprintf(w, "  %d hosts with only potential detections not stored: -add_discovered_assets stores them\n", c.NotStoredPotential)
+			fmt.Fprintf(w, "  %s with only potential detections not stored: -add_discovered_assets stores them\n", cli.Count(c.NotStoredPotential, "host", "hosts"))
 		}
 		if c.NotStorable > 0 {
-			fmt.Fprintf(w, "  %d hosts without an IP address cannot be stored as Assets\n", c.NotStorable)
+			fmt.Fprintf(w, "  %s without a valid IP address cannot be stored as Assets\n", cli.Count(c.NotStorable, "host", "hosts"))
 		}
 	}
 }
@@ -580,26 +590,45 @@ func joinInts[T int | int64](v []T) string {
 }
 
 // finish prints the error, if any, and returns the exit code.
-func finish(err error, stderr io.Writer) int {
+func finish(ctx context.Context, o options, err error, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "threatq-operation:", cli.Explain(err.Error()))
-	if advice := cli.CertificateAdvice(err); advice != "" {
-		fmt.Fprintln(stderr, "threatq-operation:", advice)
+	code := exitCode(ctx, err)
+	switch {
+	case code == cli.ExitSIGINT || code == cli.ExitSIGTERM:
+		err = fmt.Errorf("%v: the run stopped; the hosts stored so far stay in ThreatQ and the search list was deleted (or the error says which to delete): %w", cli.Interruption(ctx), err)
+	case code == cli.ExitRunTime:
+		err = fmt.Errorf("%w (%s): %w", errRunTime, o.maxRunTime, err)
 	}
+	fmt.Fprintln(stderr, "threatq-operation:", cli.Explain(err.Error()))
+	for _, advice := range []string{cli.CertificateAdvice(err), cli.LoginHint(err)} {
+		if advice != "" {
+			fmt.Fprintln(stderr, "threatq-operation:", advice)
+		}
+	}
+	if o.jsonOut {
+		cli.WriteFailureJSON(stdout, code, err, nil)
+	}
+	return code
+}
+
+// exitCode maps an error to the program's exit code.
+func exitCode(ctx context.Context, err error) int {
 	var ue *usageError
 	var te *threatqError
-	var qe *qualys.Error
-	var qd *qualys.DecodeError
 	var ce *qualys.ConfigError
 	var tce *tqsync.ConfigError
 	switch {
+	case cli.Interruption(ctx) != nil:
+		return cli.Interruption(ctx).Code()
+	case errors.Is(context.Cause(ctx), errRunTime):
+		return cli.ExitRunTime
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &tce):
 		return exitUsage
 	case errors.As(err, &te):
 		return exitThreatQ
-	case errors.As(err, &qe), errors.As(err, &qd):
+	case cli.ClassifyQualys(err) != cli.NotQualys:
 		return exitQualys
 	}
 	var ue2 *url.Error

@@ -172,3 +172,21 @@ func NewLogger(stderr io.Writer, format string, debug bool) (*slog.Logger, error
 	}
 	return nil, fmt.Errorf("-log_format %q: want %s", format, LogFormats)
 }
+
+// Count writes n and the noun, singular for one: "1 host", "3 hosts"
+// (plural is the noun's plural form).
+func Count(n int, singular, plural string) string {
+	if n == 1 {
+		return "1 " + singular
+	}
+	return fmt.Sprintf("%d %s", n, plural)
+}
+
+// LoginHint is advice for a refused Qualys login: the flag and variable to
+// check (a 401 whose body is a proxy's page says nothing about them).
+func LoginHint(err error) string {
+	if ClassifyQualys(err) == QualysLogin {
+		return "Qualys refused the login: check -username and QUALYS_PASSWORD"
+	}
+	return ""
+}
