@@ -2,6 +2,8 @@ package cli
 
 import (
 	"log/slog"
+	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -53,5 +55,22 @@ func TestSecrets(t *testing.T) {
 	quiet.Warn(slog.New(slog.NewTextHandler(&logs, nil)))
 	if logs.Len() != 0 {
 		t.Errorf("warned with no secret on the command line: %s", logs.String())
+	}
+}
+
+// TestHTTPClientHonoursProxyEnvironment: the README documents HTTPS_PROXY;
+// every client the programs build, -ca_file and -verify_ssl=false
+// included, keeps the environment's proxy.
+func TestHTTPClientHonoursProxyEnvironment(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	for _, verify := range []bool{true, false} {
+		hc, err := HTTPClient("", verify, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := hc.Transport.(*http.Transport)
+		if tr.Proxy == nil || reflect.ValueOf(tr.Proxy).Pointer() != reflect.ValueOf(http.ProxyFromEnvironment).Pointer() {
+			t.Errorf("verify=%v: the transport does not read HTTPS_PROXY", verify)
+		}
 	}
 }

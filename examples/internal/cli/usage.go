@@ -83,9 +83,18 @@ func printFlag(w io.Writer, f *flag.Flag) {
 	fmt.Fprintln(w)
 }
 
-// Version is the programs' version: the module's, when built from a
-// tagged module, else the VCS revision, else "devel".
+// stamped is the version the release build stamps into the programs with
+// -ldflags "-X github.com/qualysbridge/qualysbridge/examples/internal/cli.stamped=v1.2.3"
+// (deploy/build-static.sh does it); empty in an ordinary go build.
+var stamped string
+
+// Version is the programs' version: the one the release build stamped,
+// else the module's when built from a tagged module (go install ...@v1.2.3),
+// else the VCS revision from the build info, else "devel".
 func Version() string {
+	if stamped != "" {
+		return stamped
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "devel"
