@@ -79,13 +79,6 @@ func (b *body) bytes() []byte {
 	return []byte(b.Body)
 }
 
-// createPrivate creates path for writing, failing if anything is there
-// already (a planted symlink included: O_EXCL does not follow it), with
-// mode 0600.
-func createPrivate(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-}
-
 // privateDir makes dir (and its parents) with mode 0700 when it does not
 // exist, and refuses a dir that is a symbolic link or not a directory.
 func privateDir(dir string) error {

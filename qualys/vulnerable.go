@@ -44,6 +44,16 @@ type VulnerableHostsQuery struct {
 	Title string
 	// TruncationLimit is hosts per response (see DetectionQuery).
 	TruncationLimit int
+	// Statuses, when set, are the detection statuses listed (Qualys'
+	// default is New, Active and Re-Opened); a sweep that follows
+	// remediation adds StatusFixed.
+	Statuses []DetectionStatus
+	// OnQIDs, if set, is called once, before any host is yielded, with
+	// the QIDs kept and, for each, the query's CVEs its KnowledgeBase
+	// entry names exactly: how a caller searching several CVEs in one
+	// list tells which detection belongs to which CVE. It is not called
+	// when no QID matches.
+	OnQIDs func(qidCVEs map[int64][]string)
 	// OnCleanupError, if set, is called when the search list could not be
 	// deleted after the caller stopped the loop early (there is then no
 	// iteration left to report the error through). In every other case
@@ -94,10 +104,13 @@ func (c *Client) VulnerableHosts(ctx context.Context, q *VulnerableHostsQuery) i
 		// A search list's CVE criterion may match more than the exact id
 		// (CVE-2019-1705 selecting CVE-2019-17053): keep only the QIDs
 		// whose KnowledgeBase entry names one of the CVEs exactly.
-		exact, err := c.exactQIDs(ctx, id, qc.CVEs)
+		exact, qidCVEs, err := c.exactQIDs(ctx, id, qc.CVEs)
 		if err != nil {
 			yield(nil, errors.Join(err, deleteList()))
 			return
+		}
+		if len(exact) > 0 && qc.OnQIDs != nil {
+			qc.OnQIDs(qidCVEs)
 		}
 		if len(exact) == 0 {
 			if err := deleteList(); err != nil {
@@ -170,6 +183,7 @@ func (qc *VulnerableHostsQuery) forms() ([]url.Values, error) {
 		ShowTags:              Bool(true),
 		TruncationLimit:       qc.TruncationLimit,
 		DetectionUpdatedSince: qc.FoundAfter,
+		Status:                qc.Statuses,
 	}
 	if qc.MinSeverity > 1 {
 		for s := qc.MinSeverity; s <= 5; s++ {
@@ -251,33 +265,42 @@ func joinInts(ids []int64) string {
 }
 
 // exactQIDs reads the QIDs a search list resolved to and returns, sorted,
-// those whose KnowledgeBase CVE list holds one of cves exactly.
-func (c *Client) exactQIDs(ctx context.Context, listID int64, cves []string) ([]int64, error) {
+// those whose KnowledgeBase CVE list holds one of cves exactly, and for
+// each the CVEs it names.
+func (c *Client) exactQIDs(ctx context.Context, listID int64, cves []string) ([]int64, map[int64][]string, error) {
 	var listed []int64
 	for l, err := range c.SearchLists.List(ctx, &SearchListQuery{IDs: []int64{listID}, ShowQIDs: Bool(true)}) {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if l.ID == listID {
 			listed = append(listed, l.QIDs...)
 		}
 	}
 	if len(listed) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var exact []int64
+	qidCVEs := map[int64][]string{}
 	for v, err := range c.KnowledgeBase.List(ctx, &KnowledgeBaseQuery{QIDs: listed, Details: "Basic"}) {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if slices.ContainsFunc(v.CVEs, func(r Reference) bool { return slices.Contains(cves, r.ID) }) {
+		var named []string
+		for _, r := range v.CVEs {
+			if slices.Contains(cves, r.ID) && !slices.Contains(named, r.ID) {
+				named = append(named, r.ID)
+			}
+		}
+		if len(named) > 0 {
 			exact = append(exact, v.QID)
+			qidCVEs[v.QID] = named
 		} else {
 			c.cfg.Logger.Debug("qualys: search list QID dropped: no exact CVE match", "qid", v.QID)
 		}
 	}
 	slices.Sort(exact)
-	return slices.Compact(exact), nil
+	return slices.Compact(exact), qidCVEs, nil
 }
 
 // ambiguous reports whether a failed call may still have been carried out

@@ -36,6 +36,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/qualysbridge/qualysbridge/mapping"
@@ -149,6 +150,9 @@ type CVESummary struct {
 	// was written).
 	IndicatorID int64 `json:"indicator_id,omitempty"`
 	TagsAdded   int   `json:"tags_added,omitempty"`
+	// Fixed is, in a Sweep, the number of hosts whose detections of the
+	// CVE are all Fixed (not counted in Hosts, not stored).
+	Fixed int `json:"fixed,omitempty"`
 }
 
 // Summary is what a run found and stored.
@@ -268,7 +272,7 @@ type cveRun struct {
 }
 
 func runCVE(ctx context.Context, cfg Config, cve string, groupIDs []int64, log *slog.Logger) (CVESummary, error) {
-	r := &cveRun{cfg: cfg, cve: cve, sum: CVESummary{CVE: cve}, tags: map[string]bool{}}
+	r := newCVERun(cfg, cve)
 	title := cfg.Title
 	if title == "" {
 		title = "qualysbridge tqsync"
@@ -286,24 +290,34 @@ func runCVE(ctx context.Context, cfg Config, cve string, groupIDs []int64, log *
 			return r.sum, err
 		}
 	}
+	return r.sum, r.finish(ctx)
+}
+
+func newCVERun(cfg Config, cve string) *cveRun {
+	return &cveRun{cfg: cfg, cve: cve, sum: CVESummary{CVE: cve}, tags: map[string]bool{}}
+}
+
+// finish writes the last batch and the CVE indicator's tags.
+func (r *cveRun) finish(ctx context.Context) error {
 	if err := r.flush(ctx); err != nil {
-		return r.sum, err
+		return err
 	}
-	if cfg.Toggles.AddTagsToCVEs && len(r.tags) > 0 {
+	if r.cfg.Toggles.AddTagsToCVEs && len(r.tags) > 0 {
 		if err := r.ensureIndicator(ctx); err != nil {
-			return r.sum, err
+			return err
 		}
 		tags := make([]string, 0, len(r.tags))
 		for t := range r.tags {
 			tags = append(tags, t)
 		}
-		if err := cfg.ThreatQ.AddTags(ctx, threatq.CollectionIndicators, r.indicator, tags); err != nil {
-			return r.sum, &StoreError{CVE: cve, Err: err}
+		slices.Sort(tags)
+		if err := r.cfg.ThreatQ.AddTags(ctx, threatq.CollectionIndicators, r.indicator, tags); err != nil {
+			return &StoreError{CVE: r.cve, Err: err}
 		}
 		r.sum.TagsAdded = len(tags)
 	}
 	r.sum.IndicatorID = r.indicator
-	return r.sum, nil
+	return nil
 }
 
 func confirmed(h *qualys.DetectionHost) bool {

@@ -224,7 +224,6 @@ type streamBody struct {
 	r    io.Reader
 	body io.ReadCloser
 	w    *watchdog
-	err  error
 }
 
 func (b *streamBody) Read(p []byte) (int, error) {

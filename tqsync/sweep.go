@@ -1,0 +1,204 @@
+package tqsync
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/qualysbridge/qualysbridge/qualys"
+)
+
+// DefaultCVEsPerList is the number of CVEs a Sweep searches with one
+// dynamic search list. Qualys documents no maximum for a search list's
+// cve_ids; 25 keeps the list's QIDs (a CVE maps to one to a few dozen
+// QIDs) within the few hundred that one KnowledgeBase call and one
+// detection listing's qids parameter carry comfortably, while cutting the
+// search-list calls of a 400-CVE watch list from 1,200 to 48.
+const DefaultCVEsPerList = 25
+
+// SweepConfig is one sweep: the operation for many CVEs at once.
+type SweepConfig struct {
+	// Config is the operation's configuration: clients, CVEs, filters,
+	// toggles, source, batch size, logger and OnHost, with the meaning
+	// they have in Run.
+	Config
+	// CVEsPerList is the number of CVEs searched with one dynamic search
+	// list (default DefaultCVEsPerList).
+	CVEsPerList int
+}
+
+// SweepSummary is what a sweep found and stored, per CVE in the order
+// given, with the number of search lists it used.
+type SweepSummary struct {
+	Summary
+	// SearchLists is the number of batches searched, each with one
+	// dynamic search list (deleted whatever happened).
+	SearchLists int `json:"search_lists"`
+	// Fixed is the number of (host, CVE) pairs whose detections are all
+	// Fixed.
+	Fixed int `json:"fixed"`
+}
+
+// Sweep runs the operation for every CVE of cfg.CVEs with a handful of
+// Qualys calls: the CVEs are searched CVEsPerList at a time, each batch
+// with one dynamic search list (always deleted, as in Run), one
+// KnowledgeBase call that tells which QID belongs to which CVE (exact
+// matches only) and one detection listing (per IP family when IPs are
+// filtered). A host's detections are then split by CVE and each CVE's
+// hosts are stored exactly as Run stores them, so that a sweep leaves
+// ThreatQ as len(CVEs) single runs would.
+//
+// The listing includes Fixed detections: a host whose detections of a CVE
+// are all Fixed is counted in CVESummary.Fixed and not stored as
+// vulnerable to it.
+//
+// Memory holds, per CVE of the batch being listed, its pending ThreatQ
+// batch (at most BatchSize hosts) and its tags: it does not grow with the
+// number of hosts. The sweep stops at the first error, with the summary of
+// the CVEs done so far.
+func Sweep(ctx context.Context, cfg SweepConfig) (*SweepSummary, error) {
+	start := time.Now()
+	sum := &SweepSummary{Summary: Summary{Toggles: cfg.Toggles}}
+	defer func() {
+		sum.Duration = time.Since(start)
+		sum.DurationSeconds = sum.Duration.Seconds()
+	}()
+	if err := cfg.validate(); err != nil {
+		return sum, err
+	}
+	if cfg.CVEsPerList < 0 {
+		return sum, &ConfigError{Field: "CVEsPerList", Reason: "must not be negative"}
+	}
+	per := cfg.CVEsPerList
+	if per == 0 {
+		per = DefaultCVEsPerList
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	groupIDs := append([]int64(nil), cfg.Filters.AssetGroupIDs...)
+	if len(cfg.Filters.AssetGroupTitles) > 0 {
+		ids, err := cfg.Qualys.AssetGroups.ResolveTitles(ctx, cfg.Filters.AssetGroupTitles)
+		if err != nil {
+			return sum, fmt.Errorf("tqsync: resolving asset group titles: %w", err)
+		}
+		groupIDs = append(groupIDs, ids...)
+	}
+	cves := dedupe(cfg.CVEs)
+	for i := 0; i < len(cves); i += per {
+		batch := cves[i:min(i+per, len(cves))]
+		runs, err := sweepBatch(ctx, cfg.Config, batch, groupIDs, log)
+		sum.SearchLists++
+		for _, r := range runs {
+			sum.CVEs = append(sum.CVEs, r.sum)
+			sum.Hosts += r.sum.Hosts
+			sum.Stored += r.sum.Stored
+			sum.Fixed += r.sum.Fixed
+		}
+		if err != nil {
+			return sum, err
+		}
+		log.Info("tqsync: sweep batch done", "cves", len(batch), "first", batch[0], "last", batch[len(batch)-1])
+	}
+	return sum, nil
+}
+
+// dedupe drops repeated CVE ids, keeping the first occurrence's place.
+func dedupe(cves []string) []string {
+	seen := make(map[string]bool, len(cves))
+	out := make([]string, 0, len(cves))
+	for _, c := range cves {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// sweepBatch searches one batch of CVEs with one search list and stores
+// each CVE's hosts. It returns the runs of the batch's CVEs, in order,
+// with what each did before an error.
+func sweepBatch(ctx context.Context, cfg Config, batch []string, groupIDs []int64, log *slog.Logger) ([]*cveRun, error) {
+	runs := make([]*cveRun, len(batch))
+	index := make(map[string]*cveRun, len(batch))
+	for i, cve := range batch {
+		runs[i] = newCVERun(cfg, cve)
+		index[cve] = runs[i]
+	}
+	title := cfg.Title
+	if title == "" {
+		title = "qualysbridge tqsync"
+	}
+	var qidCVEs map[int64][]string
+	q := &qualys.VulnerableHostsQuery{CVEs: batch, IPs: cfg.Filters.IPs, FoundAfter: cfg.Filters.FoundAfter,
+		MinSeverity: cfg.Filters.MinSeverity, AssetGroupIDs: groupIDs, Title: title,
+		Statuses: []qualys.DetectionStatus{qualys.StatusNew, qualys.StatusActive, qualys.StatusReOpened, qualys.StatusFixed},
+		OnQIDs:   func(m map[int64][]string) { qidCVEs = m },
+		OnCleanupError: func(id int64, err error) {
+			log.Error("tqsync: the Qualys search list could not be deleted; delete it by hand", "search_list_id", id, "error", err)
+		}}
+	var failed error
+	for h, err := range cfg.Qualys.VulnerableHosts(ctx, q) {
+		if err != nil {
+			failed = fmt.Errorf("tqsync: searching Qualys for %s..%s: %w", batch[0], batch[len(batch)-1], err)
+			break
+		}
+		if failed = splitHost(ctx, h, batch, qidCVEs, index); failed != nil {
+			break
+		}
+	}
+	if failed != nil {
+		return runs, failed
+	}
+	for _, r := range runs {
+		if err := r.finish(ctx); err != nil {
+			return runs, err
+		}
+	}
+	return runs, nil
+}
+
+// splitHost hands each CVE of the batch the host with its detections of
+// that CVE; a host whose detections of a CVE are all Fixed is counted as
+// fixed for it.
+func splitHost(ctx context.Context, h *qualys.DetectionHost, batch []string, qidCVEs map[int64][]string, index map[string]*cveRun) error {
+	for _, cve := range batch {
+		var open []qualys.Detection
+		matched := false
+		for _, d := range h.Detections {
+			if !containsString(qidCVEs[d.QID], cve) {
+				continue
+			}
+			matched = true
+			if d.Status != qualys.StatusFixed {
+				open = append(open, d)
+			}
+		}
+		if !matched {
+			continue
+		}
+		r := index[cve]
+		if len(open) == 0 {
+			r.sum.Fixed++
+			continue
+		}
+		one := *h
+		one.Detections = open
+		if err := r.add(ctx, &one); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,258 @@
+package tqsync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+	"github.com/qualysbridge/qualysbridge/threatq/threatqtest"
+	"github.com/qualysbridge/qualysbridge/tqsync"
+)
+
+// sweepTenant is a generated tenant and n CVEs that have open detections
+// in it.
+func sweepTenant(t *testing.T, n int) (*qualystest.Tenant, []string) {
+	t.Helper()
+	tn := qualystest.Generate(11, 150)
+	cveOf := map[int64][]string{}
+	for _, v := range tn.KB {
+		for _, r := range v.CVEs {
+			cveOf[v.QID] = append(cveOf[v.QID], r.ID)
+		}
+	}
+	seen := map[string]bool{}
+	var cves []string
+	for _, h := range tn.Detections {
+		for _, d := range h.Detections {
+			for _, c := range cveOf[d.QID] {
+				if d.Status != qualys.StatusFixed && !seen[c] {
+					seen[c] = true
+					cves = append(cves, c)
+				}
+			}
+		}
+	}
+	sort.Strings(cves)
+	if len(cves) < n {
+		t.Fatalf("the tenant has %d CVEs with open detections, want %d", len(cves), n)
+	}
+	return tn, cves[:n]
+}
+
+// listCalls counts the search-list creations and deletions.
+func listCalls(q *qualystest.Server) (created, deleted int) {
+	for _, r := range q.Requests() {
+		if r.API != qualystest.APISearchLists {
+			continue
+		}
+		switch r.Form.Get("action") {
+		case "create":
+			created++
+		case "delete":
+			deleted++
+		}
+	}
+	return created, deleted
+}
+
+func apiCalls(q *qualystest.Server, api string) int {
+	n := 0
+	for _, r := range q.Requests() {
+		if r.API == api {
+			n++
+		}
+	}
+	return n
+}
+
+// state is ThreatQ's content by value: each asset's attributes, tags,
+// sources and related CVEs, and each indicator's tags.
+func state(s *threatqtest.Server) map[string]string {
+	cveByID := map[int64]string{}
+	out := map[string]string{}
+	for _, ind := range s.Indicators() {
+		cveByID[ind.ID] = ind.Value
+		tags := slices.Clone(ind.Tags)
+		slices.Sort(tags)
+		out["indicator "+ind.Value] = strings.Join(tags, ",")
+	}
+	for _, a := range s.Assets() {
+		var attrs []string
+		for _, kv := range a.Attributes {
+			attrs = append(attrs, kv[0]+"="+kv[1])
+		}
+		slices.Sort(attrs)
+		var rel []string
+		for _, id := range a.Indicators {
+			rel = append(rel, cveByID[id])
+		}
+		slices.Sort(rel)
+		tags := slices.Clone(a.Tags)
+		slices.Sort(tags)
+		out["asset "+a.Value] = fmt.Sprintf("attrs=%v tags=%v sources=%v cves=%v desc=%q", attrs, tags, a.Sources, rel, a.Description)
+	}
+	return out
+}
+
+var allToggles = tqsync.Toggles{AddAssets: true, AddDiscoveredAssets: true, AddTagsToCVEs: true}
+
+// TestSweepBatchesAndMatchesSingleRuns: 50 CVEs, 25 a list, make exactly
+// two list creations, two deletions, two KnowledgeBase calls and two
+// detection listings, and leave ThreatQ as 50 single-CVE runs do.
+func TestSweepBatchesAndMatchesSingleRuns(t *testing.T) {
+	tn, cves := sweepTenant(t, 50)
+	sweep := newWorld(t, tn)
+	sum, err := tqsync.Sweep(context.Background(), tqsync.SweepConfig{
+		Config:      tqsync.Config{Qualys: sweep.qc, ThreatQ: sweep.tc, CVEs: cves, Toggles: allToggles},
+		CVEsPerList: 25,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, deleted := listCalls(sweep.q)
+	if created != 2 || deleted != 2 || sum.SearchLists != 2 {
+		t.Errorf("%d creations, %d deletions, summary %d; want 2", created, deleted, sum.SearchLists)
+	}
+	if n := apiCalls(sweep.q, qualystest.APIDetections); n != 2 {
+		t.Errorf("%d detection listings, want 2", n)
+	}
+	if n := apiCalls(sweep.q, qualystest.APIKnowledgeBase); n != 2 {
+		t.Errorf("%d KnowledgeBase calls, want 2", n)
+	}
+	if lists := sweep.q.SearchLists(); len(lists) != 0 {
+		t.Errorf("lists left: %v", lists)
+	}
+	if len(sum.CVEs) != 50 || sum.Stored == 0 {
+		t.Fatalf("summary: %d CVEs, %d stored", len(sum.CVEs), sum.Stored)
+	}
+	for i, c := range sum.CVEs {
+		if c.CVE != cves[i] {
+			t.Fatalf("summary CVE %d is %s, want %s (the order given)", i, c.CVE, cves[i])
+		}
+	}
+
+	single := newWorld(t, tn)
+	for _, c := range cves {
+		single.run(t, tqsync.Config{CVEs: []string{c}, Toggles: allToggles})
+	}
+	if created, _ := listCalls(single.q); created != 50 {
+		t.Errorf("single runs created %d lists", created)
+	}
+	if diff := cmp.Diff(state(single.t), state(sweep.t)); diff != "" {
+		t.Errorf("ThreatQ after the sweep differs from after 50 single runs (-single +sweep):\n%s", diff)
+	}
+}
+
+// TestSweepSeesFixes: a second sweep after some hosts were fixed counts
+// exactly those hosts as fixed for the CVE.
+func TestSweepSeesFixes(t *testing.T) {
+	tn, cves := sweepTenant(t, 10)
+	w := newWorld(t, tn)
+	cfg := tqsync.SweepConfig{Config: tqsync.Config{Qualys: w.qc, ThreatQ: w.tc, CVEs: cves, Toggles: allToggles}, CVEsPerList: 4}
+	first, err := tqsync.Sweep(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fix every detection of the first CVE's QIDs on two of its hosts.
+	target := cves[0]
+	qids := map[int64]bool{}
+	for _, v := range tn.KB {
+		for _, r := range v.CVEs {
+			if r.ID == target {
+				qids[v.QID] = true
+			}
+		}
+	}
+	var fixed []int64
+	for _, h := range tn.Detections {
+		if len(fixed) == 2 {
+			break
+		}
+		cp := *h
+		cp.Detections = slices.Clone(h.Detections)
+		touched := false
+		for i, d := range cp.Detections {
+			if qids[d.QID] && d.Status != qualys.StatusFixed {
+				cp.Detections[i].Status = qualys.StatusFixed
+				touched = true
+			}
+		}
+		if touched {
+			w.q.SetDetectionHost(&cp)
+			fixed = append(fixed, h.ID)
+		}
+	}
+	if len(fixed) != 2 {
+		t.Skipf("the first CVE has %d open hosts", len(fixed))
+	}
+	second, err := tqsync.Sweep(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, was := second.CVEs[0], first.CVEs[0]; got.Fixed-was.Fixed != 2 || was.Hosts-got.Hosts != 2 {
+		t.Errorf("%s: fixed %d -> %d, hosts %d -> %d; want 2 more fixed, 2 fewer vulnerable", target, was.Fixed, got.Fixed, was.Hosts, got.Hosts)
+	}
+	for i := 1; i < len(cves); i++ {
+		if second.CVEs[i].Hosts != first.CVEs[i].Hosts || second.CVEs[i].Fixed != first.CVEs[i].Fixed {
+			t.Errorf("%s changed without a fix: %+v -> %+v", cves[i], first.CVEs[i], second.CVEs[i])
+		}
+	}
+}
+
+// TestSweepDeletesListsWhateverHappens: a Qualys error, a ThreatQ error,
+// a cancel from inside the loop: every list created is deleted.
+func TestSweepDeletesListsWhateverHappens(t *testing.T) {
+	tn, cves := sweepTenant(t, 30)
+	cases := []struct {
+		name  string
+		setup func(w *world, cancel context.CancelFunc, cfg *tqsync.SweepConfig)
+	}{
+		{"qualys listing fails", func(w *world, _ context.CancelFunc, _ *tqsync.SweepConfig) {
+			w.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 2, Status: 400,
+				Body: `<SIMPLE_RETURN><RESPONSE><CODE>1905</CODE><TEXT>boom</TEXT></RESPONSE></SIMPLE_RETURN>`})
+		}},
+		{"threatq fails", func(w *world, _ context.CancelFunc, _ *tqsync.SweepConfig) {
+			w.t.InjectFault(threatqtest.Fault{Method: "POST", Route: "asset", Status: 400, Body: `{"errors":["boom"]}`})
+		}},
+		{"cancelled", func(_ *world, cancel context.CancelFunc, cfg *tqsync.SweepConfig) {
+			cfg.OnHost = func(tqsync.Host) { cancel() }
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tn)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cfg := tqsync.SweepConfig{Config: tqsync.Config{Qualys: w.qc, ThreatQ: w.tc, CVEs: cves, Toggles: allToggles, BatchSize: 1}, CVEsPerList: 10}
+			tc.setup(w, cancel, &cfg)
+			_, err := tqsync.Sweep(ctx, cfg)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tc.name == "cancelled" && !errors.Is(err, context.Canceled) {
+				t.Errorf("error %v is not context.Canceled", err)
+			}
+			created, deleted := listCalls(w.q)
+			if created == 0 || created != deleted || len(w.q.SearchLists()) != 0 {
+				t.Errorf("%d created, %d deleted, left %v", created, deleted, w.q.SearchLists())
+			}
+		})
+	}
+}
+
+func TestSweepConfigErrors(t *testing.T) {
+	w := newWorld(t, qualystest.Generate(1, 1))
+	_, err := tqsync.Sweep(context.Background(), tqsync.SweepConfig{Config: tqsync.Config{Qualys: w.qc, CVEs: []string{cve}}, CVEsPerList: -1})
+	var ce *tqsync.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "CVEsPerList" {
+		t.Errorf("err %v", err)
+	}
+}
