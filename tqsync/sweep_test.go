@@ -21,7 +21,17 @@ import (
 // in it.
 func sweepTenant(t *testing.T, n int) (*qualystest.Tenant, []string) {
 	t.Helper()
-	tn := qualystest.Generate(11, 150)
+	tn, cves := sweepTenantHosts(t, 150)
+	if len(cves) < n {
+		t.Fatalf("the tenant has %d CVEs with open detections, want %d", len(cves), n)
+	}
+	return tn, cves[:n]
+}
+
+// sweepTenantHosts generates a tenant of that many hosts and returns it
+// with its CVEs that have open detections, sorted.
+func sweepTenantHosts(t testing.TB, hosts int) (*qualystest.Tenant, []string) {
+	tn := qualystest.Generate(11, hosts)
 	cveOf := map[int64][]string{}
 	for _, v := range tn.KB {
 		for _, r := range v.CVEs {
@@ -41,10 +51,7 @@ func sweepTenant(t *testing.T, n int) (*qualystest.Tenant, []string) {
 		}
 	}
 	sort.Strings(cves)
-	if len(cves) < n {
-		t.Fatalf("the tenant has %d CVEs with open detections, want %d", len(cves), n)
-	}
-	return tn, cves[:n]
+	return tn, cves
 }
 
 // listCalls counts the search-list creations and deletions.

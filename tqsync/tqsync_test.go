@@ -26,7 +26,7 @@ type world struct {
 	tc *threatq.Client
 }
 
-func newWorld(t *testing.T, tenant *qualystest.Tenant) *world {
+func newWorld(t testing.TB, tenant *qualystest.Tenant) *world {
 	t.Helper()
 	q := qualystest.NewServer(qualystest.WithTenant(tenant))
 	t.Cleanup(q.Close)
