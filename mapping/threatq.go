@@ -48,7 +48,7 @@ func ThreatQ(h *qualys.DetectionHost, opts ThreatQOptions) threatq.Asset {
 		// Only a valid address becomes the Asset's value: text Qualys sent
 		// in the IP field that is not one (a newline, a tab, a name) is
 		// never stored (the Asset then has no value and is not stored).
-		Value:       firstNonEmpty(normIP(h.IP), normIP(h.IPv6)),
+		Value:       ThreatQValue(h),
 		Sources:     []threatq.Source{{Name: src}},
 		Indicators:  append([]int64(nil), opts.IndicatorIDs...),
 		PublishedAt: h.LastScan,
@@ -100,4 +100,11 @@ func tqTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(AttributeTimeLayout)
+}
+
+// ThreatQValue is the value of the Asset ThreatQ stores for a host: its
+// IPv4 address, else its IPv6 address, normalised; "" when it has no
+// valid address.
+func ThreatQValue(h *qualys.DetectionHost) string {
+	return firstNonEmpty(normIP(h.IP), normIP(h.IPv6))
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/qualysbridge/qualysbridge/mapping"
 	"github.com/qualysbridge/qualysbridge/qualys"
+	"github.com/qualysbridge/qualysbridge/threatq"
 )
 
 // DefaultCVEsPerList is the number of CVEs a Sweep searches with one
@@ -26,6 +30,19 @@ type SweepConfig struct {
 	// CVEsPerList is the number of CVEs searched with one dynamic search
 	// list (default DefaultCVEsPerList).
 	CVEsPerList int
+	// Select, when set, takes the CVEs from ThreatQ: the indicators of
+	// type CVE the query selects (its Type is set to CVE). Config.CVEs must
+	// then be empty. Indicator values that are not CVE ids are skipped and
+	// counted in SweepSummary.SkippedIndicators.
+	Select *threatq.IndicatorQuery
+	// KeepRelations keeps a CVE indicator's relations to Assets that are
+	// fixed or no longer reported. By default they are removed, as
+	// ThreatQ's own Qualys feed unrelates patched vulnerabilities and CVE
+	// indicators from assets: a relation then means "vulnerable now", and
+	// an analyst's view of a CVE's blast radius shrinks as hosts are
+	// patched. Sites that want the history set it; the Assets' Scan Status
+	// and Last Found Date attributes are updated either way.
+	KeepRelations bool
 }
 
 // SweepSummary is what a sweep found and stored, per CVE in the order
@@ -38,6 +55,12 @@ type SweepSummary struct {
 	// Fixed is the number of (host, CVE) pairs whose detections are all
 	// Fixed.
 	Fixed int `json:"fixed"`
+	// Unrelated is the number of relations removed (fixed or no longer
+	// reported hosts).
+	Unrelated int `json:"unrelated"`
+	// SkippedIndicators counts selected indicators whose value is not a
+	// CVE id.
+	SkippedIndicators int `json:"skipped_indicators,omitempty"`
 }
 
 // Sweep runs the operation for every CVE of cfg.CVEs with a handful of
@@ -64,6 +87,30 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepSummary, error) {
 		sum.Duration = time.Since(start)
 		sum.DurationSeconds = sum.Duration.Seconds()
 	}()
+	if cfg.Select != nil {
+		if len(cfg.CVEs) > 0 {
+			return sum, &ConfigError{Field: "CVEs", Reason: "give CVEs or Select, not both"}
+		}
+		if cfg.ThreatQ == nil {
+			return sum, &ConfigError{Field: "ThreatQ", Reason: "a *threatq.Client is required to select CVEs from ThreatQ"}
+		}
+		sel := *cfg.Select
+		sel.Type = "CVE"
+		for ind, err := range cfg.ThreatQ.QueryIndicators(ctx, &sel) {
+			if err != nil {
+				return sum, &StoreError{CVE: "(selection)", Err: err}
+			}
+			v := strings.ToUpper(strings.TrimSpace(ind.Value))
+			if !qualys.ValidCVE(v) {
+				sum.SkippedIndicators++
+				continue
+			}
+			cfg.CVEs = append(cfg.CVEs, v)
+		}
+		if len(cfg.CVEs) == 0 {
+			return sum, nil // nothing selected: nothing to search
+		}
+	}
 	if err := cfg.validate(); err != nil {
 		return sum, err
 	}
@@ -89,13 +136,14 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepSummary, error) {
 	cves := dedupe(cfg.CVEs)
 	for i := 0; i < len(cves); i += per {
 		batch := cves[i:min(i+per, len(cves))]
-		runs, err := sweepBatch(ctx, cfg.Config, batch, groupIDs, log)
+		runs, err := sweepBatch(ctx, cfg, batch, groupIDs, log)
 		sum.SearchLists++
 		for _, r := range runs {
 			sum.CVEs = append(sum.CVEs, r.sum)
 			sum.Hosts += r.sum.Hosts
 			sum.Stored += r.sum.Stored
 			sum.Fixed += r.sum.Fixed
+			sum.Unrelated += r.sum.Unrelated
 		}
 		if err != nil {
 			return sum, err
@@ -121,11 +169,13 @@ func dedupe(cves []string) []string {
 // sweepBatch searches one batch of CVEs with one search list and stores
 // each CVE's hosts. It returns the runs of the batch's CVEs, in order,
 // with what each did before an error.
-func sweepBatch(ctx context.Context, cfg Config, batch []string, groupIDs []int64, log *slog.Logger) ([]*cveRun, error) {
+func sweepBatch(ctx context.Context, sc SweepConfig, batch []string, groupIDs []int64, log *slog.Logger) ([]*cveRun, error) {
+	cfg := sc.Config
 	runs := make([]*cveRun, len(batch))
 	index := make(map[string]*cveRun, len(batch))
 	for i, cve := range batch {
 		runs[i] = newCVERun(cfg, cve)
+		runs[i].open, runs[i].fixed = map[string]bool{}, map[string]*qualys.DetectionHost{}
 		index[cve] = runs[i]
 	}
 	title := cfg.Title
@@ -157,8 +207,79 @@ func sweepBatch(ctx context.Context, cfg Config, batch []string, groupIDs []int6
 		if err := r.finish(ctx); err != nil {
 			return runs, err
 		}
+		if cfg.ThreatQ != nil {
+			if err := r.followRemediation(ctx, sc); err != nil {
+				return runs, err
+			}
+		}
 	}
 	return runs, nil
+}
+
+// narrowed reports whether a filter narrows the search, so that a host
+// not reported may be one the filters left out rather than one Qualys no
+// longer finds vulnerable.
+func (f Filters) narrowed() bool {
+	return len(f.IPs) > 0 || !f.FoundAfter.IsZero() || f.MinSeverity > 1 || len(f.AssetGroupIDs) > 0 || len(f.AssetGroupTitles) > 0
+}
+
+// followRemediation brings the CVE indicator's relations to Assets this
+// program stored (those carrying its source) in line with what Qualys
+// reported: an Asset whose host is now fixed gets its current-state
+// attributes updated (Scan Status Fixed, Last Found Date) and, unless
+// KeepRelations, is unrelated; an Asset Qualys no longer reports at all
+// for the CVE is unrelated too, when no filter narrowed the search.
+// Relations to Assets without the source were made by someone else and
+// are left alone.
+func (r *cveRun) followRemediation(ctx context.Context, sc SweepConfig) error {
+	tq := r.cfg.ThreatQ
+	id := r.indicator
+	if id == 0 {
+		ind, err := tq.FindIndicator(ctx, "CVE", r.cve)
+		if err != nil {
+			return &StoreError{CVE: r.cve, Err: err}
+		}
+		if ind == nil {
+			return nil // no indicator: no relations
+		}
+		id = ind.ID
+	}
+	coll, err := tq.AssetCollection(ctx)
+	if err != nil {
+		return &StoreError{CVE: r.cve, Err: err}
+	}
+	src := r.cfg.Source
+	if src == "" {
+		src = "Qualys"
+	}
+	var fixed []threatq.Asset
+	var pivots []int64
+	for rel, err := range tq.Related(ctx, threatq.CollectionIndicators, id, coll) {
+		if err != nil {
+			return &StoreError{CVE: r.cve, Err: err}
+		}
+		if !slices.Contains(rel.Sources, src) || r.open[rel.Value] {
+			continue
+		}
+		if h := r.fixed[rel.Value]; h != nil {
+			fixed = append(fixed, mapping.ThreatQ(h, mapping.ThreatQOptions{Source: r.cfg.Source}))
+		} else if sc.Filters.narrowed() {
+			continue
+		}
+		pivots = append(pivots, rel.PivotID)
+	}
+	if len(fixed) > 0 {
+		if _, err := tq.UpsertAssets(ctx, fixed); err != nil {
+			return &StoreError{CVE: r.cve, Err: err}
+		}
+	}
+	if !sc.KeepRelations && len(pivots) > 0 {
+		if err := tq.Unrelate(ctx, threatq.CollectionIndicators, id, coll, pivots); err != nil {
+			return &StoreError{CVE: r.cve, Err: err}
+		}
+		r.sum.Unrelated = len(pivots)
+	}
+	return nil
 }
 
 // splitHost hands each CVE of the batch the host with its detections of
@@ -181,9 +302,25 @@ func splitHost(ctx context.Context, h *qualys.DetectionHost, batch []string, qid
 			continue
 		}
 		r := index[cve]
+		value := mapping.ThreatQValue(h)
 		if len(open) == 0 {
 			r.sum.Fixed++
+			if value != "" {
+				// The host without its other detections: what the
+				// fixed Asset's attributes need.
+				cp := *h
+				cp.Detections = nil
+				for _, d := range h.Detections {
+					if containsString(qidCVEs[d.QID], cve) {
+						cp.Detections = append(cp.Detections, d)
+					}
+				}
+				r.fixed[value] = &cp
+			}
 			continue
+		}
+		if value != "" {
+			r.open[value] = true
 		}
 		one := *h
 		one.Detections = open

@@ -8,11 +8,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/qualysbridge/qualysbridge/mapping"
 	"github.com/qualysbridge/qualysbridge/qualys"
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+	"github.com/qualysbridge/qualysbridge/threatq"
 	"github.com/qualysbridge/qualysbridge/threatq/threatqtest"
 	"github.com/qualysbridge/qualysbridge/tqsync"
 )
@@ -261,5 +264,231 @@ func TestSweepConfigErrors(t *testing.T) {
 	var ce *tqsync.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "CVEsPerList" {
 		t.Errorf("err %v", err)
+	}
+}
+
+// fixHosts marks every detection of cve's QIDs Fixed on n hosts that have
+// one open, and returns their Asset values.
+func fixHosts(t *testing.T, w *world, tn *qualystest.Tenant, cve string, n int) []string {
+	t.Helper()
+	qids := map[int64]bool{}
+	for _, v := range tn.KB {
+		for _, r := range v.CVEs {
+			if r.ID == cve {
+				qids[v.QID] = true
+			}
+		}
+	}
+	var values []string
+	for _, h := range tn.Detections {
+		if len(values) == n {
+			break
+		}
+		cp := *h
+		cp.Detections = slices.Clone(h.Detections)
+		touched := false
+		for i, d := range cp.Detections {
+			if qids[d.QID] && d.Status != qualys.StatusFixed {
+				cp.Detections[i].Status = qualys.StatusFixed
+				touched = true
+			}
+		}
+		if touched && mappingValue(&cp) != "" {
+			w.q.SetDetectionHost(&cp)
+			values = append(values, mappingValue(&cp))
+		}
+	}
+	if len(values) != n {
+		t.Fatalf("%s has %d open hosts, want %d", cve, len(values), n)
+	}
+	return values
+}
+
+func mappingValue(h *qualys.DetectionHost) string { return mapping.ThreatQValue(h) }
+
+// related returns the CVE values an Asset is related to, and its
+// attributes by name (last value).
+func related(w *world, value string) (cves []string, attrs map[string]string) {
+	ids := map[int64]string{}
+	for _, ind := range w.t.Indicators() {
+		ids[ind.ID] = ind.Value
+	}
+	attrs = map[string]string{}
+	for _, a := range w.t.Assets() {
+		if a.Value != value {
+			continue
+		}
+		for _, id := range a.Indicators {
+			cves = append(cves, ids[id])
+		}
+		for _, kv := range a.Attributes {
+			attrs[kv[0]] = kv[1]
+		}
+	}
+	slices.Sort(cves)
+	return cves, attrs
+}
+
+// TestSweepUnrelatesFixedHosts: after two hosts are fixed, the second
+// sweep unrelates exactly those from the CVE, marks them Fixed, and leaves
+// a relation another source made; KeepRelations keeps the relations but
+// still marks them.
+func TestSweepUnrelatesFixedHosts(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			tn, cves := sweepTenant(t, 8)
+			w := newWorld(t, tn)
+			cfg := tqsync.SweepConfig{Config: tqsync.Config{Qualys: w.qc, ThreatQ: w.tc, CVEs: cves, Toggles: allToggles}, CVEsPerList: 3, KeepRelations: keep}
+			if _, err := tqsync.Sweep(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			// An analyst relates another Asset to the first CVE.
+			ind, err := w.tc.FindIndicator(context.Background(), "CVE", cves[0])
+			if err != nil || ind == nil {
+				t.Fatalf("indicator: %v", err)
+			}
+			if _, err := w.tc.UpsertAssets(context.Background(), []threatq.Asset{{Value: "192.0.2.200", Sources: []threatq.Source{{Name: "Analyst"}}, Indicators: []int64{ind.ID}}}); err != nil {
+				t.Fatal(err)
+			}
+			before := state(w.t)
+			fixed := fixHosts(t, w, tn, cves[0], 2)
+
+			sum, err := tqsync.Sweep(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantUnrelated := 2
+			if keep {
+				wantUnrelated = 0
+			}
+			if sum.Unrelated != wantUnrelated || sum.CVEs[0].Unrelated != wantUnrelated || sum.CVEs[0].Fixed < 2 {
+				t.Errorf("unrelated %d (CVE %d), fixed %d; want %d unrelated", sum.Unrelated, sum.CVEs[0].Unrelated, sum.CVEs[0].Fixed, wantUnrelated)
+			}
+			if got := w.t.Unrelated(); got != wantUnrelated {
+				t.Errorf("the fake saw %d relations removed", got)
+			}
+			for _, v := range fixed {
+				rel, attrs := related(w, v)
+				if slices.Contains(rel, cves[0]) == !keep {
+					t.Errorf("%s related to %v (keep=%v)", v, rel, keep)
+				}
+				if attrs["Scan Status"] != "Fixed" {
+					t.Errorf("%s Scan Status %q, want Fixed", v, attrs["Scan Status"])
+				}
+			}
+			if rel, _ := related(w, "192.0.2.200"); !slices.Contains(rel, cves[0]) {
+				t.Error("the analyst's relation was removed")
+			}
+			// Everything else is as it was.
+			after := state(w.t)
+			for k, v := range before {
+				touched := false
+				for _, f := range fixed {
+					touched = touched || k == "asset "+f
+				}
+				if !touched && after[k] != v && !strings.HasPrefix(k, "asset ") {
+					t.Errorf("%s changed:\n%s\n%s", k, v, after[k])
+				}
+			}
+		})
+	}
+}
+
+// TestSweepUnrelatesHostsNoLongerReported: a host Qualys stops reporting
+// for the CVE is unrelated, unless a filter narrowed the search (it may
+// then merely be filtered out).
+func TestSweepUnrelatesHostsNoLongerReported(t *testing.T) {
+	for _, narrowed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("narrowed=%v", narrowed), func(t *testing.T) {
+			tn, cves := sweepTenant(t, 3)
+			w := newWorld(t, tn)
+			cfg := tqsync.SweepConfig{Config: tqsync.Config{Qualys: w.qc, ThreatQ: w.tc, CVEs: cves, Toggles: allToggles}}
+			if narrowed {
+				cfg.Filters.IPs = []string{"0.0.0.0-255.255.255.255"}
+			}
+			first, err := tqsync.Sweep(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.CVEs[0].Stored == 0 {
+				t.Skip("nothing stored for the first CVE")
+			}
+			// The first CVE's hosts disappear from Qualys' answers.
+			var gone []string
+			qids := map[int64]bool{}
+			for _, v := range tn.KB {
+				for _, r := range v.CVEs {
+					if r.ID == cves[0] {
+						qids[v.QID] = true
+					}
+				}
+			}
+			for _, h := range tn.Detections {
+				if slices.ContainsFunc(h.Detections, func(d qualys.Detection) bool { return qids[d.QID] && d.Status != qualys.StatusFixed }) {
+					cp := *h
+					cp.Detections = slices.DeleteFunc(slices.Clone(h.Detections), func(d qualys.Detection) bool { return qids[d.QID] })
+					w.q.SetDetectionHost(&cp)
+					gone = append(gone, mapping.ThreatQValue(h))
+				}
+			}
+			second, err := tqsync.Sweep(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := first.CVEs[0].Stored
+			if narrowed {
+				want = 0
+			}
+			if second.CVEs[0].Unrelated != want || second.CVEs[0].Hosts != 0 {
+				t.Errorf("unrelated %d, hosts %d; want %d unrelated (stored first %d, gone %d)", second.CVEs[0].Unrelated, second.CVEs[0].Hosts, want, first.CVEs[0].Stored, len(gone))
+			}
+		})
+	}
+}
+
+// TestSweepSelectsFromThreatQ: the CVE indicators come from ThreatQ's
+// indicator query, with status, score, tag and updated-since, paged.
+func TestSweepSelectsFromThreatQ(t *testing.T) {
+	tn, cves := sweepTenant(t, 6)
+	w := newWorld(t, tn)
+	old := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	recent := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	seeds := []threatqtest.IndicatorSeed{
+		{Value: cves[0], Score: 8, Tags: []string{"watch"}, UpdatedAt: recent}, // selected
+		{Value: cves[1], Score: 9, Tags: []string{"Watch"}, UpdatedAt: recent}, // selected (tag case)
+		{Value: cves[2], Score: 3, Tags: []string{"watch"}, UpdatedAt: recent}, // score too low
+		{Value: cves[3], Score: 8, Tags: []string{"other"}, UpdatedAt: recent}, // tag
+		{Value: cves[4], Score: 8, Tags: []string{"watch"}, UpdatedAt: old},    // not updated since
+		{Value: cves[5], Score: 8, Tags: []string{"watch"}, UpdatedAt: recent, Status: "Expired"},
+		{Value: "not-a-cve", Score: 8, Tags: []string{"watch"}, UpdatedAt: recent}, // skipped
+	}
+	for _, s := range seeds {
+		s.Type = "CVE"
+		w.t.SeedIndicator(s)
+	}
+	w.t.SeedIndicator(threatqtest.IndicatorSeed{Type: "IP Address", Value: "192.0.2.1", Score: 9, Tags: []string{"watch"}, UpdatedAt: recent})
+	sum, err := tqsync.Sweep(context.Background(), tqsync.SweepConfig{
+		Config: tqsync.Config{Qualys: w.qc, ThreatQ: w.tc, Toggles: allToggles},
+		Select: &threatq.IndicatorQuery{Statuses: []string{"Active"}, MinScore: 5, Tags: []string{"watch"}, UpdatedSince: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), PageSize: 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range sum.CVEs {
+		got = append(got, c.CVE)
+	}
+	if !slices.Equal(got, cves[:2]) || sum.SkippedIndicators != 1 || sum.SearchLists != 1 {
+		t.Errorf("selected %v (skipped %d, %d lists), want %v", got, sum.SkippedIndicators, sum.SearchLists, cves[:2])
+	}
+	// The query was paged.
+	pages := 0
+	for _, r := range w.t.Requests() {
+		if r.Method == "POST" && r.Path == "/api/indicators/query" {
+			pages++
+		}
+	}
+	if pages < 3 {
+		t.Errorf("%d query pages for 7 CVE indicators at 2 a page", pages)
 	}
 }

@@ -151,8 +151,11 @@ type CVESummary struct {
 	IndicatorID int64 `json:"indicator_id,omitempty"`
 	TagsAdded   int   `json:"tags_added,omitempty"`
 	// Fixed is, in a Sweep, the number of hosts whose detections of the
-	// CVE are all Fixed (not counted in Hosts, not stored).
+	// CVE are all Fixed (not counted in Hosts, not stored as vulnerable).
 	Fixed int `json:"fixed,omitempty"`
+	// Unrelated is, in a Sweep, the number of Assets unrelated from the
+	// CVE indicator: fixed, or no longer reported.
+	Unrelated int `json:"unrelated,omitempty"`
 }
 
 // Summary is what a run found and stored.
@@ -269,6 +272,11 @@ type cveRun struct {
 	pending   []pendingHost
 	assets    []threatq.Asset
 	tags      map[string]bool
+	// In a Sweep: the Asset values of the hosts reported vulnerable, and
+	// the hosts whose detections of the CVE are all Fixed (trimmed to
+	// those detections), by Asset value.
+	open  map[string]bool
+	fixed map[string]*qualys.DetectionHost
 }
 
 func runCVE(ctx context.Context, cfg Config, cve string, groupIDs []int64, log *slog.Logger) (CVESummary, error) {

@@ -2,7 +2,11 @@ package threatqtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +28,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, route string, 
 		writeJSON(w, 200, map[string]any{"total": len(indicatorStatuses), "data": indicatorStatuses})
 	case seg[0] == "indicators" && len(seg) == 1:
 		s.serveIndicators(w, r, body)
+	case route == "indicators/query" && r.Method == "POST":
+		s.queryIndicators(w, r, body)
 	case seg[0] == s.assetColl && len(seg) == 1:
 		s.serveAssets(w, r, body)
 	case seg[0] == s.assetColl && len(seg) == 2 && seg[1] == "consume" && r.Method == "POST":
@@ -360,7 +366,9 @@ func (s *Server) serveSub(w http.ResponseWriter, r *http.Request, coll, idStr, s
 		}
 		writeJSON(w, 201, map[string]any{"data": []map[string]any{}})
 	case ((sub == "indicators" && coll == s.assetColl) || (sub == s.assetColl && coll == "indicators")) && r.Method == "GET":
-		s.listRelated(w, coll, id)
+		s.listRelated(w, r, coll, id)
+	case ((sub == "indicators" && coll == s.assetColl) || (sub == s.assetColl && coll == "indicators")) && r.Method == "DELETE":
+		s.deleteRelations(w, coll, id, body)
 	case ((sub == "indicators" && coll == s.assetColl) || (sub == s.assetColl && coll == "indicators")) && r.Method == "POST":
 		s.postRelations(w, coll, id, body)
 	case (sub == "indicators" && coll == s.assetColl) || (sub == s.assetColl && coll == "indicators"):
@@ -410,24 +418,213 @@ func (s *Server) addAttributes(w http.ResponseWriter, o *object, body []byte) {
 }
 
 // listRelated lists the objects related to an asset (its indicators) or
-// to an indicator (its assets), each with its pivot (s.mu held).
-func (s *Server) listRelated(w http.ResponseWriter, coll string, id int64) {
-	data := []map[string]any{}
+// to an indicator (its assets), each with its pivot, sorted by pivot and
+// paged by limit and offset; with=sources adds their sources (s.mu held).
+func (s *Server) listRelated(w http.ResponseWriter, r *http.Request, coll string, id int64) {
+	type rel struct {
+		pivot int64
+		j     map[string]any
+	}
+	var all []rel
+	withSources := strings.Contains(r.URL.Query().Get("with"), "sources")
 	for k, pivots := range s.relations {
 		for _, pivot := range pivots {
-			if coll == s.assetColl && k[0] == id {
-				j := s.indicatorJSON(s.indicators[k[1]])
-				j["pivot"] = map[string]any{"id": pivot}
-				data = append(data, j)
+			var o *object
+			var j map[string]any
+			switch {
+			case coll == s.assetColl && k[0] == id:
+				o = s.indicators[k[1]]
+				j = s.indicatorJSON(o)
+			case coll == "indicators" && k[1] == id:
+				o = s.assets[k[0]]
+				j = s.assetJSON(o)
+			default:
+				continue
 			}
-			if coll == "indicators" && k[1] == id {
-				j := s.assetJSON(s.assets[k[0]])
-				j["pivot"] = map[string]any{"id": pivot}
-				data = append(data, j)
+			j["pivot"] = map[string]any{"id": pivot}
+			if withSources {
+				srcs := []map[string]any{}
+				for _, name := range o.sources {
+					srcs = append(srcs, map[string]any{"name": name})
+				}
+				j["sources"] = srcs
+			}
+			all = append(all, rel{pivot, j})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].pivot < all[j].pivot })
+	limit, offset := paging(r.URL.Query(), len(all))
+	data := []map[string]any{}
+	for i := offset; i < len(all) && i < offset+limit; i++ {
+		data = append(data, all[i].j)
+	}
+	writeJSON(w, 200, map[string]any{"total": len(all), "data": data, "limit": limit, "offset": offset})
+}
+
+// paging reads limit (default all) and offset.
+func paging(q url.Values, n int) (limit, offset int) {
+	limit, offset = n, 0
+	if v, err := strconv.Atoi(q.Get("limit")); err == nil && v > 0 {
+		limit = v
+	}
+	if v, err := strconv.Atoi(q.Get("offset")); err == nil && v > 0 {
+		offset = v
+	}
+	return limit, offset
+}
+
+// deleteRelations removes relations by pivot id (s.mu held): all or none.
+func (s *Server) deleteRelations(w http.ResponseWriter, coll string, id int64, body []byte) {
+	var pivots []int64
+	if err := json.Unmarshal(body, &pivots); err != nil || len(pivots) == 0 {
+		validationError(w, "body", "The body must be a JSON array of relation (pivot) ids.")
+		return
+	}
+	owner := map[int64][2]int64{}
+	for k, ps := range s.relations {
+		if (coll == s.assetColl && k[0] == id) || (coll == "indicators" && k[1] == id) {
+			for _, p := range ps {
+				owner[p] = k
 			}
 		}
 	}
-	writeJSON(w, 200, map[string]any{"total": len(data), "data": data})
+	for _, p := range pivots {
+		if _, ok := owner[p]; !ok {
+			writeJSON(w, 404, map[string]any{"errors": []string{fmt.Sprintf("Relation %d does not exist on this object.", p)}})
+			return
+		}
+	}
+	for _, p := range pivots {
+		k := owner[p]
+		s.relations[k] = slices.DeleteFunc(s.relations[k], func(v int64) bool { return v == p })
+		if len(s.relations[k]) == 0 {
+			delete(s.relations, k)
+		}
+		s.unrelated++
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// queryIndicators serves POST /api/indicators/query (s.mu not held).
+func (s *Server) queryIndicators(w http.ResponseWriter, r *http.Request, body []byte) {
+	var in struct {
+		Criteria map[string]any `json:"criteria"`
+		Filters  map[string]any `json:"filters"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		validationError(w, "body", "The body must be a JSON object with criteria and filters.")
+		return
+	}
+	sortBy := r.URL.Query().Get("sort")
+	if sortBy != "" && sortBy != "id" && sortBy != "-id" {
+		validationError(w, "sort", "The fake sorts by id or -id only.")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var matched []*object
+	for _, o := range s.indicators {
+		ok := true
+		for _, cond := range []map[string]any{in.Criteria, in.Filters} {
+			m, err := s.matches(o, cond)
+			if err != nil {
+				validationError(w, "filters", err.Error())
+				return
+			}
+			ok = ok && m
+		}
+		if ok {
+			matched = append(matched, o)
+		}
+	}
+	sort.Slice(matched, func(i, j int) bool { return (matched[i].id < matched[j].id) != (sortBy == "-id") })
+	limit, offset := paging(r.URL.Query(), len(matched))
+	withTags := strings.Contains(r.URL.Query().Get("with"), "tags")
+	data := []map[string]any{}
+	for i := offset; i < len(matched) && i < offset+limit; i++ {
+		o := matched[i]
+		j := s.indicatorJSON(o)
+		j["score"] = o.score
+		j["updated_at"] = o.updated.Format(time.DateTime)
+		if withTags {
+			tags := []map[string]any{}
+			for n, t := range o.tags {
+				tags = append(tags, map[string]any{"id": n + 1, "name": t})
+			}
+			j["tags"] = tags
+		}
+		data = append(data, j)
+	}
+	writeJSON(w, 200, map[string]any{"total": len(matched), "data": data, "limit": limit, "offset": offset})
+}
+
+// matches evaluates one filter object (an empty one matches).
+func (s *Server) matches(o *object, cond map[string]any) (bool, error) {
+	for k, v := range cond {
+		var ok bool
+		switch k {
+		case "+and", "+or":
+			list, isList := v.([]any)
+			if !isList {
+				return false, fmt.Errorf("%s takes a list", k)
+			}
+			ok = k == "+and"
+			for _, item := range list {
+				m, isMap := item.(map[string]any)
+				if !isMap {
+					return false, fmt.Errorf("%s items are objects", k)
+				}
+				r, err := s.matches(o, m)
+				if err != nil {
+					return false, err
+				}
+				if k == "+and" {
+					ok = ok && r
+				} else {
+					ok = ok || r
+				}
+			}
+		case "type_name":
+			ok = typeName(o.typeID) == v
+		case "value":
+			ok = o.value == v
+		case "status_id":
+			n, isNum := v.(float64)
+			ok = isNum && int64(n) == o.statusID
+		case "score":
+			m, isMap := v.(map[string]any)
+			if !isMap {
+				return false, fmt.Errorf("score takes {\"+gte\": n} or {\"+lte\": n}")
+			}
+			ok = true
+			for op, x := range m {
+				n, isNum := x.(float64)
+				switch {
+				case !isNum:
+					return false, fmt.Errorf("score %s takes a number", op)
+				case op == "+gte":
+					ok = ok && o.score >= n
+				case op == "+lte":
+					ok = ok && o.score <= n
+				default:
+					return false, fmt.Errorf("unknown score operator %s", op)
+				}
+			}
+		default:
+			return false, fmt.Errorf("unknown filter field %s", k)
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Unrelated returns the number of relations removed through the API.
+func (s *Server) Unrelated() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unrelated
 }
 
 // postRelations relates the posted objects to an asset or an indicator

@@ -10,6 +10,17 @@
 // one attribute object, as ThreatQ's SDK and every public client send it
 // (a list is refused with a validation error); a consume answer names each
 // object by its value.
+//
+// The indicator query (POST /api/indicators/query, limit, offset, sort=id
+// or -id) evaluates the filter forms public clients send: a "+and" or
+// "+or" list, type_name, value, status_id, and score with "+gte"/"+lte";
+// any other filter field is refused with a validation error rather than
+// ignored (a real server's unknown field would select something else, not
+// nothing). Related objects are listed with their pivots, paged, with
+// sources under with=sources. DELETE /api/{c1}/{id}/{c2} removes relations
+// by a JSON array of pivot ids, as public clients send it; a pivot that is
+// not one of the object's relations to c2 refuses the whole request (404)
+// and removes nothing.
 package threatqtest
 
 import (
@@ -117,6 +128,8 @@ type object struct {
 	tags        []string
 	sources     []string
 	published   string
+	score       float64   // indicators: the effective score
+	updated     time.Time // indicators: updated_at
 }
 
 // AssetRecord is a stored Asset as the test sees it.
@@ -163,6 +176,7 @@ type Server struct {
 	assets     map[int64]*object
 	relations  map[[2]int64][]int64 // (asset id, indicator id) -> pivot ids
 	history    []AttributeChange
+	unrelated  int
 	faults     []*Fault
 	requests   []Request
 }
@@ -270,10 +284,49 @@ func (s *Server) Indicators() []IndicatorRecord {
 
 // AddIndicator stores an indicator (type by name) and returns its id.
 func (s *Server) AddIndicator(typ, value string) int64 {
+	return s.SeedIndicator(IndicatorSeed{Type: typ, Value: value})
+}
+
+// IndicatorSeed is an indicator as SeedIndicator stores it.
+type IndicatorSeed struct {
+	Type, Value string
+	// Status is a status name (default Active).
+	Status string
+	Score  float64
+	Tags   []string
+	// UpdatedAt defaults to the time of the call.
+	UpdatedAt time.Time
+}
+
+// SeedIndicator stores an indicator with a status, score, tags and update
+// time, as the indicator query returns them, and returns its id. An
+// unknown type or status panics (a test's mistake).
+func (s *Server) SeedIndicator(in IndicatorSeed) int64 {
+	tid := typeID(in.Type)
+	if tid == 0 {
+		panic("threatqtest: unknown indicator type " + in.Type)
+	}
+	status := int64(1)
+	if in.Status != "" {
+		status = 0
+		for _, st := range indicatorStatuses {
+			if st["name"] == in.Status {
+				status = int64(st["id"].(int))
+			}
+		}
+		if status == 0 {
+			panic("threatqtest: unknown indicator status " + in.Status)
+		}
+	}
+	updated := in.UpdatedAt
+	if updated.IsZero() {
+		updated = time.Now()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	s.indicators[s.seq] = &object{id: s.seq, value: value, typeID: typeID(typ), statusID: 1}
+	s.indicators[s.seq] = &object{id: s.seq, value: in.Value, typeID: tid, statusID: status, score: in.Score,
+		tags: append([]string(nil), in.Tags...), updated: updated.UTC().Truncate(time.Second)}
 	return s.seq
 }
 
