@@ -30,6 +30,10 @@
 //
 // Attributes that describe a host's current state are updated in place
 // when the operation runs again after a rescan (see go doc ./mapping).
+//
+// Sweep runs the operation for many CVEs at once (one search list per
+// CVEsPerList CVEs), takes them from ThreatQ's CVE indicators if asked, and
+// keeps relations true: fixed hosts are marked Fixed and unrelated.
 package tqsync
 
 import (

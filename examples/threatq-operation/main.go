@@ -98,6 +98,10 @@ type options struct {
 	recordDir, replayDir                           string
 	rec                                            *cli.Recording
 	qualysVersions                                 string
+	sweep, keepRelations                           bool
+	sweepStatus, sweepTag, sweepUpdatedSince       string
+	sweepMinScore                                  float64
+	cvesPerList                                    int
 }
 
 type usageError struct{ msg string }
@@ -117,6 +121,9 @@ func (e *threatqError) Unwrap() error { return e.err }
 type query struct {
 	cves    []string
 	filters tqsync.Filters
+	// selection is the -sweep selection of CVE indicators in ThreatQ, when
+	// -sweep is given without -cve.
+	selection *threatq.IndicatorQuery
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -202,6 +209,13 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or ThreatQ call (rate-limit waits included)")
 	fs.DurationVar(&o.maxRunTime, "max_run_time", 2*time.Hour, "stop a run that takes longer than this (a Qualys or ThreatQ that stopped answering); the search list is still deleted")
 	version = fs.Bool("version", false, "print the version and exit")
+	fs.BoolVar(&o.sweep, "sweep", false, "sweep: search many CVEs with one Qualys search list per -cves_per_list, and keep ThreatQ's relations true (unrelate fixed hosts); the CVEs are -cve's, or the CVE indicators ThreatQ selects with the -sweep_* flags")
+	fs.StringVar(&o.sweepStatus, "sweep_status", "", "with -sweep: only CVE indicators in these statuses, comma-separated (e.g. Active)")
+	fs.Float64Var(&o.sweepMinScore, "sweep_min_score", 0, "with -sweep: only CVE indicators scored at least this")
+	fs.StringVar(&o.sweepTag, "sweep_tag", "", "with -sweep: only CVE indicators with one of these tags, comma-separated")
+	fs.StringVar(&o.sweepUpdatedSince, "sweep_updated_since", "", `with -sweep: only CVE indicators updated since this time, "YYYY-MM-DD HH:MM" (UTC)`)
+	fs.BoolVar(&o.keepRelations, "keep_relations", false, "with -sweep: keep the relations of fixed hosts to their CVEs (history); by default they are removed, as ThreatQ's Qualys feed does")
+	fs.IntVar(&o.cvesPerList, "cves_per_list", tqsync.DefaultCVEsPerList, "with -sweep: CVEs searched with one Qualys search list")
 	fs.Usage = cli.Help{
 		Name: "threatq-operation",
 		Summary: "The ThreatQ operation \"Search for Vulnerable Hosts\": for each CVE, lists the Qualys hosts vulnerable to it (through a\n" +
@@ -210,6 +224,7 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 			{Title: "Search", Flags: []string{"cve", "ips", "found_after", "min_severity", "asset_groups"}},
 			{Title: "Qualys", Flags: []string{"qualys_host", "qualys_port", "platform", "username", "password", "qualys_versions"}},
 			{Title: "ThreatQ toggles", Flags: []string{"add_assets", "add_discovered_assets", "add_tags_to_cves"}},
+			{Title: "Sweep (many CVEs, relations follow remediation)", Flags: []string{"sweep", "sweep_status", "sweep_min_score", "sweep_tag", "sweep_updated_since", "keep_relations", "cves_per_list"}},
 			{Title: "ThreatQ", Flags: []string{"threatq_url", "threatq_client_id", "threatq_email", "threatq_password", "threatq_client_secret"}},
 			{Title: "Run", Flags: []string{"json", "log_format", "d", "max_retries", "max_run_time", "version"}},
 			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
@@ -233,8 +248,27 @@ func parseQuery(o options) (query, error) {
 		}
 		q.cves = append(q.cves, c)
 	}
-	if len(q.cves) == 0 {
-		return q, &usageError{"-cve is required (e.g. -cve CVE-2019-17053)"}
+	selecting := o.sweepStatus != "" || o.sweepMinScore != 0 || o.sweepTag != "" || o.sweepUpdatedSince != ""
+	switch {
+	case !o.sweep && (selecting || o.keepRelations || o.cvesPerList != tqsync.DefaultCVEsPerList):
+		return q, &usageError{"-sweep_status, -sweep_min_score, -sweep_tag, -sweep_updated_since, -keep_relations and -cves_per_list need -sweep"}
+	case o.sweep && len(q.cves) > 0 && selecting:
+		return q, &usageError{"-sweep takes its CVEs from -cve or from ThreatQ with the -sweep_* flags, not both"}
+	case o.sweep && o.cvesPerList < 1:
+		return q, &usageError{"-cves_per_list must be at least 1"}
+	case o.sweep && o.sweepMinScore < 0:
+		return q, &usageError{"-sweep_min_score must not be negative"}
+	case o.sweep && len(q.cves) == 0:
+		q.selection = &threatq.IndicatorQuery{Type: "CVE", Statuses: splitList(o.sweepStatus), MinScore: o.sweepMinScore, Tags: splitList(o.sweepTag)}
+		if o.sweepUpdatedSince != "" {
+			t, err := time.Parse("2006-01-02 15:04", strings.TrimSpace(o.sweepUpdatedSince))
+			if err != nil {
+				return q, &usageError{fmt.Sprintf(`-sweep_updated_since %q: want "YYYY-MM-DD HH:MM"`, o.sweepUpdatedSince)}
+			}
+			q.selection.UpdatedSince = t.UTC()
+		}
+	case len(q.cves) == 0:
+		return q, &usageError{"-cve is required (e.g. -cve CVE-2019-17053), or -sweep"}
 	}
 	q.filters.IPs = splitList(o.ips)
 	if _, _, err := qualys.SplitIPFilters(q.filters.IPs); err != nil {
@@ -437,6 +471,9 @@ type output struct {
 // table, streamed, or as one JSON document) and a summary that names what
 // was not stored and which flag would store it.
 func operate(ctx context.Context, qc *qualys.Client, tc *threatq.Client, o options, q query, stdout, stderr io.Writer, logger *slog.Logger) error {
+	if o.sweep {
+		return sweep(ctx, qc, tc, o, q, stdout, stderr, logger)
+	}
 	toggles := tqsync.Toggles{AddAssets: o.addAssets, AddDiscoveredAssets: o.addDiscovered, AddTagsToCVEs: o.addTags}
 	var rows []row
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -636,4 +673,70 @@ func exitCode(ctx context.Context, err error) int {
 		return exitQualys
 	}
 	return exitFailure
+}
+
+// sweepOutput is -sweep's -json document.
+type sweepOutput struct {
+	Summary     *tqsync.SweepSummary `json:"summary"`
+	QualysCalls int64                `json:"qualys_calls"`
+	Toggles     []string             `json:"toggles_on"`
+}
+
+// sweep runs tqsync.Sweep and reports per CVE: hosts vulnerable, stored,
+// fixed, unrelated, and the run's Qualys calls.
+func sweep(ctx context.Context, qc *qualys.Client, tc *threatq.Client, o options, q query, stdout, stderr io.Writer, logger *slog.Logger) error {
+	if tc == nil {
+		return &usageError{"-sweep needs ThreatQ (-threatq_url and its credentials): it reads or keeps true the CVEs' relations there"}
+	}
+	toggles := tqsync.Toggles{AddAssets: o.addAssets, AddDiscoveredAssets: o.addDiscovered, AddTagsToCVEs: o.addTags}
+	cfg := tqsync.SweepConfig{
+		Config: tqsync.Config{Qualys: qc, ThreatQ: tc, CVEs: q.cves, Filters: q.filters, Toggles: toggles,
+			Title: "qualysbridge threatq-operation sweep", Logger: logger},
+		CVEsPerList: o.cvesPerList, Select: q.selection, KeepRelations: o.keepRelations,
+	}
+	total := func() int64 {
+		var n int64
+		for _, c := range qc.Calls() {
+			n += c
+		}
+		return n
+	}
+	before := total()
+	sum, err := tqsync.Sweep(ctx, cfg)
+	calls := total() - before
+	if err == nil {
+		if o.jsonOut {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if werr := enc.Encode(sweepOutput{Summary: sum, QualysCalls: calls, Toggles: togglesOn(o)}); werr != nil {
+				return werr
+			}
+		} else {
+			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+			if len(sum.CVEs) == 0 {
+				fmt.Fprintln(tw, "No CVE selected.")
+			} else {
+				fmt.Fprintln(tw, "CVE\tVULNERABLE\tSTORED\tFIXED\tUNRELATED")
+			}
+			for _, c := range sum.CVEs {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", cli.Cell(c.CVE), c.Hosts, c.Stored, c.Fixed, c.Unrelated)
+			}
+			tw.Flush()
+		}
+		relations := "relations of fixed hosts removed"
+		if o.keepRelations {
+			relations = "relations kept (-keep_relations)"
+		}
+		fmt.Fprintf(stderr, "sweep: %s, %s, %d Qualys calls, %s (up to %d CVEs each); %s\n", cli.Count(len(sum.CVEs), "CVE", "CVEs"),
+			cli.Count(sum.Hosts, "vulnerable host", "vulnerable hosts"), calls, cli.Count(sum.SearchLists, "search list", "search lists"),
+			o.cvesPerList, relations)
+		if sum.SkippedIndicators > 0 {
+			fmt.Fprintf(stderr, "sweep: %s selected in ThreatQ skipped: their value is not a CVE id\n", cli.Count(sum.SkippedIndicators, "indicator", "indicators"))
+		}
+	}
+	var se *tqsync.StoreError
+	if errors.As(err, &se) {
+		return &threatqError{err}
+	}
+	return err
 }
