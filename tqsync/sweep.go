@@ -175,8 +175,13 @@ func sweepBatch(ctx context.Context, sc SweepConfig, batch []string, groupIDs []
 	index := make(map[string]*cveRun, len(batch))
 	for i, cve := range batch {
 		runs[i] = newCVERun(cfg, cve)
-		runs[i].open, runs[i].fixed = map[string]bool{}, map[string]*qualys.DetectionHost{}
+		runs[i].related, runs[i].fixed = map[string][]int64{}, map[string]*qualys.DetectionHost{}
 		index[cve] = runs[i]
+		if cfg.ThreatQ != nil {
+			if err := runs[i].loadRelated(ctx); err != nil {
+				return runs, err
+			}
+		}
 	}
 	title := cfg.Title
 	if title == "" {
@@ -223,50 +228,64 @@ func (f Filters) narrowed() bool {
 	return len(f.IPs) > 0 || !f.FoundAfter.IsZero() || f.MinSeverity > 1 || len(f.AssetGroupIDs) > 0 || len(f.AssetGroupTitles) > 0
 }
 
-// followRemediation brings the CVE indicator's relations to Assets this
-// program stored (those carrying its source) in line with what Qualys
-// reported: an Asset whose host is now fixed gets its current-state
-// attributes updated (Scan Status Fixed, Last Found Date) and, unless
-// KeepRelations, is unrelated; an Asset Qualys no longer reports at all
-// for the CVE is unrelated too, when no filter narrowed the search.
-// Relations to Assets without the source were made by someone else and
-// are left alone.
-func (r *cveRun) followRemediation(ctx context.Context, sc SweepConfig) error {
+// loadRelated reads, before the listing, the CVE indicator's relations to
+// Assets this program stored: those carrying its source. Relations to
+// Assets without it were made by someone else and are left alone.
+func (r *cveRun) loadRelated(ctx context.Context) error {
 	tq := r.cfg.ThreatQ
-	id := r.indicator
-	if id == 0 {
-		ind, err := tq.FindIndicator(ctx, "CVE", r.cve)
-		if err != nil {
-			return &StoreError{CVE: r.cve, Err: err}
-		}
-		if ind == nil {
-			return nil // no indicator: no relations
-		}
-		id = ind.ID
+	ind, err := tq.FindIndicator(ctx, "CVE", r.cve)
+	if err != nil {
+		return &StoreError{CVE: r.cve, Err: err}
+	}
+	if ind == nil {
+		return nil // no indicator yet: no relations
 	}
 	coll, err := tq.AssetCollection(ctx)
 	if err != nil {
 		return &StoreError{CVE: r.cve, Err: err}
 	}
+	r.relatedInd, r.assetColl = ind.ID, coll
 	src := r.cfg.Source
 	if src == "" {
 		src = "Qualys"
 	}
-	var fixed []threatq.Asset
-	var pivots []int64
-	for rel, err := range tq.Related(ctx, threatq.CollectionIndicators, id, coll) {
+	for rel, err := range tq.Related(ctx, threatq.CollectionIndicators, ind.ID, coll) {
 		if err != nil {
 			return &StoreError{CVE: r.cve, Err: err}
 		}
-		if !slices.Contains(rel.Sources, src) || r.open[rel.Value] {
-			continue
+		if slices.Contains(rel.Sources, src) {
+			r.related[rel.Value] = append(r.related[rel.Value], rel.PivotID)
 		}
-		if h := r.fixed[rel.Value]; h != nil {
+	}
+	return nil
+}
+
+// followRemediation brings the relations loadRelated read in line with
+// what Qualys reported: an Asset whose host is now fixed gets its
+// current-state attributes updated (Scan Status Fixed, Last Found Date)
+// and, unless KeepRelations, is unrelated; an Asset Qualys no longer
+// reports at all for the CVE is unrelated too, when no filter narrowed the
+// search. Assets reported vulnerable were taken out of the set as they
+// streamed by.
+func (r *cveRun) followRemediation(ctx context.Context, sc SweepConfig) error {
+	if len(r.related) == 0 {
+		return nil
+	}
+	tq := r.cfg.ThreatQ
+	var fixed []threatq.Asset
+	var pivots []int64
+	values := make([]string, 0, len(r.related))
+	for v := range r.related {
+		values = append(values, v)
+	}
+	slices.Sort(values)
+	for _, v := range values {
+		if h := r.fixed[v]; h != nil {
 			fixed = append(fixed, mapping.ThreatQ(h, mapping.ThreatQOptions{Source: r.cfg.Source}))
 		} else if sc.Filters.narrowed() {
 			continue
 		}
-		pivots = append(pivots, rel.PivotID)
+		pivots = append(pivots, r.related[v]...)
 	}
 	if len(fixed) > 0 {
 		if _, err := tq.UpsertAssets(ctx, fixed); err != nil {
@@ -274,7 +293,7 @@ func (r *cveRun) followRemediation(ctx context.Context, sc SweepConfig) error {
 		}
 	}
 	if !sc.KeepRelations && len(pivots) > 0 {
-		if err := tq.Unrelate(ctx, threatq.CollectionIndicators, id, coll, pivots); err != nil {
+		if err := tq.Unrelate(ctx, threatq.CollectionIndicators, r.relatedInd, r.assetColl, pivots); err != nil {
 			return &StoreError{CVE: r.cve, Err: err}
 		}
 		r.sum.Unrelated = len(pivots)
@@ -305,7 +324,7 @@ func splitHost(ctx context.Context, h *qualys.DetectionHost, batch []string, qid
 		value := mapping.ThreatQValue(h)
 		if len(open) == 0 {
 			r.sum.Fixed++
-			if value != "" {
+			if _, ours := r.related[value]; ours && value != "" {
 				// The host without its other detections: what the
 				// fixed Asset's attributes need.
 				cp := *h
@@ -319,9 +338,7 @@ func splitHost(ctx context.Context, h *qualys.DetectionHost, batch []string, qid
 			}
 			continue
 		}
-		if value != "" {
-			r.open[value] = true
-		}
+		delete(r.related, value) // vulnerable now: the relation stays
 		one := *h
 		one.Detections = open
 		if err := r.add(ctx, &one); err != nil {

@@ -276,11 +276,15 @@ type cveRun struct {
 	pending   []pendingHost
 	assets    []threatq.Asset
 	tags      map[string]bool
-	// In a Sweep: the Asset values of the hosts reported vulnerable, and
-	// the hosts whose detections of the CVE are all Fixed (trimmed to
-	// those detections), by Asset value.
-	open  map[string]bool
-	fixed map[string]*qualys.DetectionHost
+	// In a Sweep: the CVE indicator's relations to Assets this program
+	// stored, read before the listing (Asset value -> pivot ids), less
+	// those Qualys reports vulnerable as the hosts stream by; and those of
+	// them whose host is now fixed (trimmed to the CVE's detections).
+	// Memory follows the relations in ThreatQ, not the hosts listed.
+	related    map[string][]int64
+	fixed      map[string]*qualys.DetectionHost
+	relatedInd int64
+	assetColl  string
 }
 
 func runCVE(ctx context.Context, cfg Config, cve string, groupIDs []int64, log *slog.Logger) (CVESummary, error) {
