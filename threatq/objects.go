@@ -643,7 +643,8 @@ const (
 	CollectionEvents      = "events"
 )
 
-// MaxObjectPages bounds the pages Objects reads (500 objects each).
+// MaxObjectPages bounds the pages Objects, QueryIndicators and Related
+// read.
 const MaxObjectPages = 10_000
 
 // Objects lists a collection page by page (limit/offset), yielding each
@@ -652,43 +653,61 @@ const MaxObjectPages = 10_000
 // page, or with an error after MaxObjectPages pages.
 func (c *Client) Objects(ctx context.Context, collection string, params url.Values) iter.Seq2[*Object, error] {
 	return func(yield func(*Object, error) bool) {
-		const limit = 500
-		offset, total := 0, -1
-		for pages := 0; ; pages++ {
-			if pages >= MaxObjectPages {
-				yield(nil, &Error{Method: "GET", Endpoint: "/api/" + collection, Messages: []string{fmt.Sprintf("more than %d pages of %d objects; stopping rather than paging without end", MaxObjectPages, limit)}})
-				return
-			}
-			q := url.Values{}
-			for k, v := range params {
-				q[k] = v
-			}
-			q.Set("limit", strconv.Itoa(limit))
-			q.Set("offset", strconv.Itoa(offset))
-			var page struct {
-				Total int               `json:"total"`
-				Data  []json.RawMessage `json:"data"`
-			}
-			if err := c.call(ctx, &request{method: "GET", path: collection, query: q, idempotent: true}, &page); err != nil {
+		for raw, err := range c.paged(ctx, &request{method: "GET", path: collection, query: params, idempotent: true}, 500) {
+			if err != nil {
 				yield(nil, err)
 				return
 			}
-			for _, raw := range page.Data {
-				var o Object
-				if err := json.Unmarshal(raw, &o); err != nil {
-					yield(nil, err)
-					return
-				}
-				o.Raw = raw
-				if !yield(&o, nil) {
+			var o Object
+			if err := json.Unmarshal(raw, &o); err != nil {
+				yield(nil, err)
+				return
+			}
+			o.Raw = raw
+			if !yield(&o, nil) {
+				return
+			}
+		}
+	}
+}
+
+// paged sends r once a page, with limit and offset added to its query,
+// and yields each item of the answers' data. It stops at the total the
+// first page announced (a later, larger total is not followed), at an
+// empty page, or with an error after MaxObjectPages pages.
+func (c *Client) paged(ctx context.Context, r *request, limit int) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		offset, total := 0, -1
+		for pages := 0; ; pages++ {
+			if pages >= MaxObjectPages {
+				yield(nil, &Error{Method: r.method, Endpoint: "/api/" + r.path, Messages: []string{fmt.Sprintf("more than %d pages of %d items; stopping rather than paging without end", MaxObjectPages, limit)}})
+				return
+			}
+			page := *r
+			page.query = url.Values{}
+			for k, v := range r.query {
+				page.query[k] = v
+			}
+			page.query.Set("limit", strconv.Itoa(limit))
+			page.query.Set("offset", strconv.Itoa(offset))
+			var answer struct {
+				Total int               `json:"total"`
+				Data  []json.RawMessage `json:"data"`
+			}
+			if err := c.call(ctx, &page, &answer); err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, raw := range answer.Data {
+				if !yield(raw, nil) {
 					return
 				}
 			}
-			if total < 0 || page.Total < total {
-				total = page.Total // the first total bounds the listing; it may only shrink
+			if total < 0 || answer.Total < total {
+				total = answer.Total // the first total bounds the listing; it may only shrink
 			}
-			offset += len(page.Data)
-			if len(page.Data) == 0 || offset >= total {
+			offset += len(answer.Data)
+			if len(answer.Data) == 0 || offset >= total {
 				return
 			}
 		}

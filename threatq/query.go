@@ -83,41 +83,25 @@ func (c *Client) QueryIndicators(ctx context.Context, q *IndicatorQuery) iter.Se
 		if limit == 0 {
 			limit = 500
 		}
-		offset, total := 0, -1
-		for pages := 0; ; pages++ {
-			if pages >= MaxObjectPages {
-				yield(nil, &Error{Method: "POST", Endpoint: "/api/indicators/query", Messages: []string{fmt.Sprintf("more than %d pages; stopping rather than paging without end", MaxObjectPages)}})
-				return
-			}
-			params := url.Values{"limit": {strconv.Itoa(limit)}, "offset": {strconv.Itoa(offset)}, "sort": {"id"}, "with": {"tags"}}
-			var page struct {
-				Total int               `json:"total"`
-				Data  []json.RawMessage `json:"data"`
-			}
-			// A query changes nothing: safe to repeat.
-			if err := c.call(ctx, &request{method: "POST", path: "indicators/query", query: params, body: body, idempotent: true}, &page); err != nil {
+		// A query changes nothing: safe to repeat. Sorted by id so that
+		// pages do not shift.
+		r := &request{method: "POST", path: "indicators/query", body: body, idempotent: true,
+			query: url.Values{"sort": {"id"}, "with": {"tags"}}}
+		for raw, err := range c.paged(ctx, r, limit) {
+			if err != nil {
 				yield(nil, err)
 				return
 			}
-			for _, raw := range page.Data {
-				ind, err := decodeListed(raw)
-				if err != nil {
-					yield(nil, err)
-					return
-				}
-				if ind.Score < q.MinScore || (len(statuses) > 0 && !statuses[ind.StatusID]) ||
-					(!q.UpdatedSince.IsZero() && ind.UpdatedAt.Before(q.UpdatedSince)) || !anyTag(ind.Tags, q.Tags) {
-					continue
-				}
-				if !yield(ind, nil) {
-					return
-				}
+			ind, err := decodeListed(raw)
+			if err != nil {
+				yield(nil, err)
+				return
 			}
-			if total < 0 || page.Total < total {
-				total = page.Total
+			if ind.Score < q.MinScore || (len(statuses) > 0 && !statuses[ind.StatusID]) ||
+				(!q.UpdatedSince.IsZero() && ind.UpdatedAt.Before(q.UpdatedSince)) || !anyTag(ind.Tags, q.Tags) {
+				continue
 			}
-			offset += len(page.Data)
-			if len(page.Data) == 0 || offset >= total {
+			if !yield(ind, nil) {
 				return
 			}
 		}
@@ -163,7 +147,8 @@ func decodeListed(raw json.RawMessage) (*ListedIndicator, error) {
 	if w.UpdatedAt != "" {
 		t, err := time.Parse(time.DateTime, w.UpdatedAt)
 		if err != nil {
-			return nil, &Error{Method: "POST", Endpoint: "/api/indicators/query", Messages: []string{"updated_at " + strconv.Quote(w.UpdatedAt) + " is not YYYY-MM-DD HH:MM:SS"}}
+			// The server's text is not quoted: only its shape is wrong.
+			return nil, &Error{Method: "POST", Endpoint: "/api/indicators/query", Messages: []string{fmt.Sprintf("indicator %d: updated_at (%d characters) is not YYYY-MM-DD HH:MM:SS", id, len(w.UpdatedAt))}}
 		}
 		out.UpdatedAt = t.UTC()
 	}
@@ -214,55 +199,41 @@ type Related struct {
 func (c *Client) Related(ctx context.Context, collection string, id int64, toCollection string) iter.Seq2[*Related, error] {
 	return func(yield func(*Related, error) bool) {
 		path := collection + "/" + strconv.FormatInt(id, 10) + "/" + toCollection
-		const limit = 500
-		offset, total := 0, -1
-		for pages := 0; ; pages++ {
-			if pages >= MaxObjectPages {
-				yield(nil, &Error{Method: "GET", Endpoint: "/api/" + path, Messages: []string{"too many pages"}})
-				return
-			}
-			var page struct {
-				Total int `json:"total"`
-				Data  []struct {
-					ID      json.Number `json:"id"`
-					Value   string      `json:"value"`
-					Sources []struct {
-						Name string `json:"name"`
-					} `json:"sources"`
-					Pivot struct {
-						ID json.Number `json:"id"`
-					} `json:"pivot"`
-				} `json:"data"`
-			}
-			q := url.Values{"with": {"sources"}, "limit": {strconv.Itoa(limit)}, "offset": {strconv.Itoa(offset)}}
-			if err := c.call(ctx, &request{method: "GET", path: path, query: q, idempotent: true}, &page); err != nil {
+		r := &request{method: "GET", path: path, query: url.Values{"with": {"sources"}}, idempotent: true}
+		for raw, err := range c.paged(ctx, r, 500) {
+			if err != nil {
 				yield(nil, err)
 				return
 			}
-			for _, d := range page.Data {
-				oid, err := objectID(d.ID, "GET", "/api/"+path)
-				if err != nil {
-					yield(nil, err)
-					return
-				}
-				pid, err := objectID(d.Pivot.ID, "GET", "/api/"+path+" (pivot)")
-				if err != nil {
-					yield(nil, err)
-					return
-				}
-				r := &Related{ID: oid, Value: d.Value, PivotID: pid}
-				for _, s := range d.Sources {
-					r.Sources = append(r.Sources, s.Name)
-				}
-				if !yield(r, nil) {
-					return
-				}
+			var d struct {
+				ID      json.Number `json:"id"`
+				Value   string      `json:"value"`
+				Sources []struct {
+					Name string `json:"name"`
+				} `json:"sources"`
+				Pivot struct {
+					ID json.Number `json:"id"`
+				} `json:"pivot"`
 			}
-			if total < 0 || page.Total < total {
-				total = page.Total
+			if err := json.Unmarshal(raw, &d); err != nil {
+				yield(nil, &Error{Method: "GET", Endpoint: "/api/" + path, Messages: []string{"a related object is not an object: " + err.Error()}})
+				return
 			}
-			offset += len(page.Data)
-			if len(page.Data) == 0 || offset >= total {
+			oid, err := objectID(d.ID, "GET", "/api/"+path)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			pid, err := objectID(d.Pivot.ID, "GET", "/api/"+path+" (pivot)")
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			rel := &Related{ID: oid, Value: d.Value, PivotID: pid}
+			for _, s := range d.Sources {
+				rel.Sources = append(rel.Sources, s.Name)
+			}
+			if !yield(rel, nil) {
 				return
 			}
 		}

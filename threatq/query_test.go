@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +83,23 @@ func TestFakeQueryAndUnrelateAreStrict(t *testing.T) {
 	}
 	if srv.Unrelated() != 1 || len(srv.Assets()[0].Indicators) != 0 {
 		t.Errorf("relation not removed: %+v", srv.Assets())
+	}
+}
+
+// TestQueryIndicatorsBadDate: an updated_at that is not ThreatQ's date
+// form is a typed error that does not quote the server's text.
+func TestQueryIndicatorsBadDate(t *testing.T) {
+	srv, c, _ := setup(t, nil)
+	srv.InjectFault(threatqtest.Fault{Method: "POST", Route: "indicators/query", Status: 200,
+		Body: `{"total":1,"data":[{"id":5,"value":"CVE-2026-0001","status_id":1,"score":9,"updated_at":"secret-looking text"}]}`})
+	for _, err := range c.QueryIndicators(context.Background(), &threatq.IndicatorQuery{Type: "CVE"}) {
+		var te *threatq.Error
+		if !errors.As(err, &te) {
+			t.Fatalf("err %v is not a *threatq.Error", err)
+		}
+		if strings.Contains(err.Error(), "secret-looking") || !strings.Contains(err.Error(), "updated_at") {
+			t.Errorf("error %q", err)
+		}
+		break
 	}
 }
