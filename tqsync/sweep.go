@@ -121,23 +121,18 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepSummary, error) {
 	if per == 0 {
 		per = DefaultCVEsPerList
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	groupIDs := append([]int64(nil), cfg.Filters.AssetGroupIDs...)
-	if len(cfg.Filters.AssetGroupTitles) > 0 {
-		ids, err := cfg.Qualys.AssetGroups.ResolveTitles(ctx, cfg.Filters.AssetGroupTitles)
-		if err != nil {
-			return sum, fmt.Errorf("tqsync: resolving asset group titles: %w", err)
-		}
-		groupIDs = append(groupIDs, ids...)
+	log := cfg.logger()
+	groupIDs, err := cfg.groupIDs(ctx)
+	if err != nil {
+		return sum, err
 	}
 	cves := dedupe(cfg.CVEs)
 	for i := 0; i < len(cves); i += per {
 		batch := cves[i:min(i+per, len(cves))]
-		runs, err := sweepBatch(ctx, cfg, batch, groupIDs, log)
-		sum.SearchLists++
+		runs, listed, err := sweepBatch(ctx, cfg, batch, groupIDs, log)
+		if listed {
+			sum.SearchLists++
+		}
 		for _, r := range runs {
 			sum.CVEs = append(sum.CVEs, r.sum)
 			sum.Hosts += r.sum.Hosts
@@ -168,10 +163,10 @@ func dedupe(cves []string) []string {
 
 // sweepBatch searches one batch of CVEs with one search list and stores
 // each CVE's hosts. It returns the runs of the batch's CVEs, in order,
-// with what each did before an error.
-func sweepBatch(ctx context.Context, sc SweepConfig, batch []string, groupIDs []int64, log *slog.Logger) ([]*cveRun, error) {
+// with what each did before an error, and whether Qualys was searched.
+func sweepBatch(ctx context.Context, sc SweepConfig, batch []string, groupIDs []int64, log *slog.Logger) (runs []*cveRun, listed bool, err error) {
 	cfg := sc.Config
-	runs := make([]*cveRun, len(batch))
+	runs = make([]*cveRun, len(batch))
 	index := make(map[string]*cveRun, len(batch))
 	for i, cve := range batch {
 		runs[i] = newCVERun(cfg, cve)
@@ -179,22 +174,14 @@ func sweepBatch(ctx context.Context, sc SweepConfig, batch []string, groupIDs []
 		index[cve] = runs[i]
 		if cfg.ThreatQ != nil {
 			if err := runs[i].loadRelated(ctx); err != nil {
-				return runs, err
+				return runs, false, err
 			}
 		}
 	}
-	title := cfg.Title
-	if title == "" {
-		title = "qualysbridge tqsync"
-	}
 	var qidCVEs map[int64][]string
-	q := &qualys.VulnerableHostsQuery{CVEs: batch, IPs: cfg.Filters.IPs, FoundAfter: cfg.Filters.FoundAfter,
-		MinSeverity: cfg.Filters.MinSeverity, AssetGroupIDs: groupIDs, Title: title,
-		Statuses: []qualys.DetectionStatus{qualys.StatusNew, qualys.StatusActive, qualys.StatusReOpened, qualys.StatusFixed},
-		OnQIDs:   func(m map[int64][]string) { qidCVEs = m },
-		OnCleanupError: func(id int64, err error) {
-			log.Error("tqsync: the Qualys search list could not be deleted; delete it by hand", "search_list_id", id, "error", err)
-		}}
+	q := cfg.query(batch, groupIDs, log)
+	q.Statuses = []qualys.DetectionStatus{qualys.StatusNew, qualys.StatusActive, qualys.StatusReOpened, qualys.StatusFixed}
+	q.OnQIDs = func(m map[int64][]string) { qidCVEs = m }
 	var failed error
 	for h, err := range cfg.Qualys.VulnerableHosts(ctx, q) {
 		if err != nil {
@@ -206,19 +193,19 @@ func sweepBatch(ctx context.Context, sc SweepConfig, batch []string, groupIDs []
 		}
 	}
 	if failed != nil {
-		return runs, failed
+		return runs, true, failed
 	}
 	for _, r := range runs {
 		if err := r.finish(ctx); err != nil {
-			return runs, err
+			return runs, true, err
 		}
 		if cfg.ThreatQ != nil {
 			if err := r.followRemediation(ctx, sc); err != nil {
-				return runs, err
+				return runs, true, err
 			}
 		}
 	}
-	return runs, nil
+	return runs, true, nil
 }
 
 // narrowed reports whether a filter narrows the search, so that a host
@@ -245,10 +232,7 @@ func (r *cveRun) loadRelated(ctx context.Context) error {
 		return &StoreError{CVE: r.cve, Err: err}
 	}
 	r.relatedInd, r.assetColl = ind.ID, coll
-	src := r.cfg.Source
-	if src == "" {
-		src = "Qualys"
-	}
+	src := r.cfg.source()
 	for rel, err := range tq.Related(ctx, threatq.CollectionIndicators, ind.ID, coll) {
 		if err != nil {
 			return &StoreError{CVE: r.cve, Err: err}
@@ -309,7 +293,7 @@ func splitHost(ctx context.Context, h *qualys.DetectionHost, batch []string, qid
 		var open []qualys.Detection
 		matched := false
 		for _, d := range h.Detections {
-			if !containsString(qidCVEs[d.QID], cve) {
+			if !slices.Contains(qidCVEs[d.QID], cve) {
 				continue
 			}
 			matched = true
@@ -330,7 +314,7 @@ func splitHost(ctx context.Context, h *qualys.DetectionHost, batch []string, qid
 				cp := *h
 				cp.Detections = nil
 				for _, d := range h.Detections {
-					if containsString(qidCVEs[d.QID], cve) {
+					if slices.Contains(qidCVEs[d.QID], cve) {
 						cp.Detections = append(cp.Detections, d)
 					}
 				}
@@ -346,13 +330,4 @@ func splitHost(ctx context.Context, h *qualys.DetectionHost, batch []string, qid
 		}
 	}
 	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -173,36 +173,7 @@ func TestSweepSeesFixes(t *testing.T) {
 	}
 	// Fix every detection of the first CVE's QIDs on two of its hosts.
 	target := cves[0]
-	qids := map[int64]bool{}
-	for _, v := range tn.KB {
-		for _, r := range v.CVEs {
-			if r.ID == target {
-				qids[v.QID] = true
-			}
-		}
-	}
-	var fixed []int64
-	for _, h := range tn.Detections {
-		if len(fixed) == 2 {
-			break
-		}
-		cp := *h
-		cp.Detections = slices.Clone(h.Detections)
-		touched := false
-		for i, d := range cp.Detections {
-			if qids[d.QID] && d.Status != qualys.StatusFixed {
-				cp.Detections[i].Status = qualys.StatusFixed
-				touched = true
-			}
-		}
-		if touched {
-			w.q.SetDetectionHost(&cp)
-			fixed = append(fixed, h.ID)
-		}
-	}
-	if len(fixed) != 2 {
-		t.Skipf("the first CVE has %d open hosts", len(fixed))
-	}
+	fixHosts(t, w, tn, target, 2)
 	second, err := tqsync.Sweep(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -271,14 +242,7 @@ func TestSweepConfigErrors(t *testing.T) {
 // one open, and returns their Asset values.
 func fixHosts(t *testing.T, w *world, tn *qualystest.Tenant, cve string, n int) []string {
 	t.Helper()
-	qids := map[int64]bool{}
-	for _, v := range tn.KB {
-		for _, r := range v.CVEs {
-			if r.ID == cve {
-				qids[v.QID] = true
-			}
-		}
-	}
+	qids := qidsOf(tn, cve)
 	var values []string
 	for _, h := range tn.Detections {
 		if len(values) == n {
@@ -293,9 +257,9 @@ func fixHosts(t *testing.T, w *world, tn *qualystest.Tenant, cve string, n int) 
 				touched = true
 			}
 		}
-		if touched && mappingValue(&cp) != "" {
+		if touched && mapping.ThreatQValue(&cp) != "" {
 			w.q.SetDetectionHost(&cp)
-			values = append(values, mappingValue(&cp))
+			values = append(values, mapping.ThreatQValue(&cp))
 		}
 	}
 	if len(values) != n {
@@ -304,7 +268,18 @@ func fixHosts(t *testing.T, w *world, tn *qualystest.Tenant, cve string, n int) 
 	return values
 }
 
-func mappingValue(h *qualys.DetectionHost) string { return mapping.ThreatQValue(h) }
+// qidsOf returns the QIDs whose KnowledgeBase entry names cve.
+func qidsOf(tn *qualystest.Tenant, cve string) map[int64]bool {
+	qids := map[int64]bool{}
+	for _, v := range tn.KB {
+		for _, r := range v.CVEs {
+			if r.ID == cve {
+				qids[v.QID] = true
+			}
+		}
+	}
+	return qids
+}
 
 // related returns the CVE values an Asset is related to, and its
 // attributes by name (last value).
@@ -415,14 +390,7 @@ func TestSweepUnrelatesHostsNoLongerReported(t *testing.T) {
 			}
 			// The first CVE's hosts disappear from Qualys' answers.
 			var gone []string
-			qids := map[int64]bool{}
-			for _, v := range tn.KB {
-				for _, r := range v.CVEs {
-					if r.ID == cves[0] {
-						qids[v.QID] = true
-					}
-				}
-			}
+			qids := qidsOf(tn, cves[0])
 			for _, h := range tn.Detections {
 				if slices.ContainsFunc(h.Detections, func(d qualys.Detection) bool { return qids[d.QID] && d.Status != qualys.StatusFixed }) {
 					cp := *h

@@ -37,6 +37,7 @@
 package tqsync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -203,17 +204,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := cfg.validate(); err != nil {
 		return sum, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	groupIDs := append([]int64(nil), cfg.Filters.AssetGroupIDs...)
-	if len(cfg.Filters.AssetGroupTitles) > 0 {
-		ids, err := cfg.Qualys.AssetGroups.ResolveTitles(ctx, cfg.Filters.AssetGroupTitles)
-		if err != nil {
-			return sum, fmt.Errorf("tqsync: resolving asset group titles: %w", err)
-		}
-		groupIDs = append(groupIDs, ids...)
+	log := cfg.logger()
+	groupIDs, err := cfg.groupIDs(ctx)
+	if err != nil {
+		return sum, err
 	}
 	defer func() {
 		sum.Duration = time.Since(start)
@@ -231,6 +225,42 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			"not_stored_confirmed", cs.NotStoredConfirmed, "not_stored_potential", cs.NotStoredPotential)
 	}
 	return sum, nil
+}
+
+// logger is Config.Logger, or one that discards.
+func (cfg *Config) logger() *slog.Logger {
+	if cfg.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return cfg.Logger
+}
+
+// source is the ThreatQ source name.
+func (cfg *Config) source() string { return cmp.Or(cfg.Source, "Qualys") }
+
+// groupIDs resolves the asset group filter to ids: titles are resolved
+// once a run, and only ids are sent.
+func (cfg *Config) groupIDs(ctx context.Context) ([]int64, error) {
+	ids := append([]int64(nil), cfg.Filters.AssetGroupIDs...)
+	if len(cfg.Filters.AssetGroupTitles) > 0 {
+		resolved, err := cfg.Qualys.AssetGroups.ResolveTitles(ctx, cfg.Filters.AssetGroupTitles)
+		if err != nil {
+			return nil, fmt.Errorf("tqsync: resolving asset group titles: %w", err)
+		}
+		ids = append(ids, resolved...)
+	}
+	return ids, nil
+}
+
+// query is the Qualys search for cves with the run's filters; the search
+// list it creates is always deleted, and a failed deletion is logged with
+// the list's id.
+func (cfg *Config) query(cves []string, groupIDs []int64, log *slog.Logger) *qualys.VulnerableHostsQuery {
+	return &qualys.VulnerableHostsQuery{CVEs: cves, IPs: cfg.Filters.IPs, FoundAfter: cfg.Filters.FoundAfter,
+		MinSeverity: cfg.Filters.MinSeverity, AssetGroupIDs: groupIDs, Title: cmp.Or(cfg.Title, "qualysbridge tqsync"),
+		OnCleanupError: func(id int64, err error) {
+			log.Error("tqsync: the Qualys search list could not be deleted; delete it by hand", "search_list_id", id, "error", err)
+		}}
 }
 
 func (cfg *Config) validate() error {
@@ -289,16 +319,7 @@ type cveRun struct {
 
 func runCVE(ctx context.Context, cfg Config, cve string, groupIDs []int64, log *slog.Logger) (CVESummary, error) {
 	r := newCVERun(cfg, cve)
-	title := cfg.Title
-	if title == "" {
-		title = "qualysbridge tqsync"
-	}
-	q := &qualys.VulnerableHostsQuery{CVEs: []string{cve}, IPs: cfg.Filters.IPs, FoundAfter: cfg.Filters.FoundAfter,
-		MinSeverity: cfg.Filters.MinSeverity, AssetGroupIDs: groupIDs, Title: title,
-		OnCleanupError: func(id int64, err error) {
-			log.Error("tqsync: the Qualys search list could not be deleted; delete it by hand", "search_list_id", id, "error", err)
-		}}
-	for h, err := range cfg.Qualys.VulnerableHosts(ctx, q) {
+	for h, err := range cfg.Qualys.VulnerableHosts(ctx, cfg.query([]string{cve}, groupIDs, log)) {
 		if err != nil {
 			return r.sum, fmt.Errorf("tqsync: searching Qualys for %s: %w", cve, err)
 		}
@@ -447,11 +468,11 @@ func (r *cveRun) ensureIndicator(ctx context.Context) error {
 	if r.indicator != 0 {
 		return nil
 	}
-	src := r.cfg.Source
-	if src == "" {
-		src = "Qualys"
+	if r.relatedInd != 0 { // a Sweep found it already
+		r.indicator = r.relatedInd
+		return nil
 	}
-	ind, err := r.cfg.ThreatQ.EnsureIndicator(ctx, threatq.Indicator{Type: "CVE", Value: r.cve, Sources: []threatq.Source{{Name: src}}})
+	ind, err := r.cfg.ThreatQ.EnsureIndicator(ctx, threatq.Indicator{Type: "CVE", Value: r.cve, Sources: []threatq.Source{{Name: r.cfg.source()}}})
 	if err != nil {
 		return &StoreError{CVE: r.cve, Err: err}
 	}
