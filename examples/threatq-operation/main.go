@@ -338,9 +338,9 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 		}
 	}
 	storing := o.addAssets || o.addDiscovered || o.addTags
-	if storing {
+	if storing || o.sweep {
 		if o.tqURL == "" {
-			missing = append(missing, "-threatq_url (the add toggles write to ThreatQ)")
+			missing = append(missing, "-threatq_url (the add toggles and -sweep use ThreatQ)")
 		}
 		if o.tqClientID == "" {
 			missing = append(missing, "-threatq_client_id (the ThreatQ OAuth client)")

@@ -61,6 +61,20 @@ func TestSweepFlagsNeedSweep(t *testing.T) {
 	}
 }
 
+// TestSweepNeedsThreatQ: -sweep without ThreatQ is refused before any
+// Qualys call, naming -threatq_url.
+func TestSweepNeedsThreatQ(t *testing.T) {
+	w := newWorld(t)
+	args := w.args("-sweep")
+	i := slices.Index(args, "-threatq_url")
+	args = slices.Delete(args, i, i+2)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb, func(k string) string { return w.env[k] })
+	if code != exitUsage || !strings.Contains(errb.String(), "-threatq_url") || w.q.TotalCalls() != 0 {
+		t.Errorf("exit %d, %d Qualys calls: %s", code, w.q.TotalCalls(), errb.String())
+	}
+}
+
 // TestSweepDemo: -demo -sweep shows the fix between two sweeps: the fixed
 // hosts are counted and unrelated, and -json prints one document.
 func TestSweepDemo(t *testing.T) {
