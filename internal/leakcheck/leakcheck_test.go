@@ -1,6 +1,10 @@
 package leakcheck
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestExiting(t *testing.T) {
 	done := `goroutine 381 [runnable]:
@@ -22,5 +26,50 @@ created by github.com/qualysbridge/qualysbridge/carsync.Run in goroutine 1
 	}
 	if exiting(blocked) {
 		t.Error("a goroutine blocked in the module's code is seen as exiting")
+	}
+}
+
+// settle looks again while goroutines are leaving, and reports what is
+// still there at the end.
+func TestSettle(t *testing.T) {
+	looks := 0
+	leaving := func() []string {
+		looks++
+		if looks < 4 {
+			return []string{"goroutine 7 [runnable]"}
+		}
+		return nil
+	}
+	if got := settle(leaving, time.Hour); len(got) != 0 || looks != 4 {
+		t.Errorf("settle = %q after %d looks, want nothing after 4", got, looks)
+	}
+	stuck := func() []string { return []string{"goroutine 9 [chan receive]"} }
+	if got := settle(stuck, 0); len(got) != 1 {
+		t.Errorf("settle of a blocked goroutine = %q, want it reported", got)
+	}
+}
+
+// A goroutine blocked in the module's code is found; once released and
+// gone, it is not.
+func TestRunningFindsBlocked(t *testing.T) {
+	release := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-release
+	}()
+	found := false
+	for _, s := range running() {
+		if strings.Contains(s, "leakcheck.TestRunningFindsBlocked") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("a blocked goroutine of the module is not found")
+	}
+	close(release)
+	<-done
+	if got := settle(running, Settle); len(got) != 0 {
+		t.Errorf("after release: %q", got)
 	}
 }
