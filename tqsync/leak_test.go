@@ -52,37 +52,49 @@ func TestNoLeakOnCancelOrFailure(t *testing.T) {
 	cfg := func(s *setup) tqsync.Config {
 		return tqsync.Config{Qualys: s.w.qc, ThreatQ: s.w.tc, CVEs: []string{cve}, Toggles: tqsync.Toggles{AddAssets: true}, BatchSize: 10}
 	}
-	t.Run("detection listing fails", func(t *testing.T) {
-		s := newSetup(t)
-		s.w.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 1, DropAfter: 3000})
-		s.w.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 2, Status: 400,
-			Body: "<SIMPLE_RETURN><RESPONSE><CODE>999</CODE><TEXT>Internal error</TEXT></RESPONSE></SIMPLE_RETURN>"})
-		if _, err := tqsync.Run(context.Background(), cfg(s)); err == nil {
-			t.Fatal("no error")
-		}
-		check(t, s)
-	})
-	t.Run("ThreatQ fails", func(t *testing.T) {
-		s := newSetup(t)
-		s.w.t.InjectFault(threatqtest.Fault{Method: "POST", Route: "asset", Status: 400, Body: `{"errors":["boom"]}`})
-		if _, err := tqsync.Run(context.Background(), cfg(s)); err == nil {
-			t.Fatal("no error")
-		}
-		check(t, s)
-	})
-	t.Run("cancelled while hosts stream", func(t *testing.T) {
-		s := newSetup(t)
-		b := s.w.q.HoldCalls(qualystest.APIDetections, 100, time.Hour) // held until cancelled
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { _, err := tqsync.Run(ctx, cfg(s)); done <- err }()
-		if !b.WaitArrived(context.Background(), 1) {
-			t.Fatal("no detection call")
-		}
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Fatalf("err = %v, want context.Canceled", err)
-		}
-		check(t, s)
-	})
+	engines := []struct {
+		name string
+		run  func(context.Context, tqsync.Config) error
+	}{
+		{"run", func(ctx context.Context, c tqsync.Config) error { _, err := tqsync.Run(ctx, c); return err }},
+		{"sweep", func(ctx context.Context, c tqsync.Config) error {
+			_, err := tqsync.Sweep(ctx, tqsync.SweepConfig{Config: c})
+			return err
+		}},
+	}
+	for _, e := range engines {
+		t.Run(e.name+"/detection listing fails", func(t *testing.T) {
+			s := newSetup(t)
+			s.w.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 1, DropAfter: 3000})
+			s.w.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Call: 2, Status: 400,
+				Body: "<SIMPLE_RETURN><RESPONSE><CODE>999</CODE><TEXT>Internal error</TEXT></RESPONSE></SIMPLE_RETURN>"})
+			if err := e.run(context.Background(), cfg(s)); err == nil {
+				t.Fatal("no error")
+			}
+			check(t, s)
+		})
+		t.Run(e.name+"/ThreatQ fails", func(t *testing.T) {
+			s := newSetup(t)
+			s.w.t.InjectFault(threatqtest.Fault{Method: "POST", Route: "asset", Status: 400, Body: `{"errors":["boom"]}`})
+			if err := e.run(context.Background(), cfg(s)); err == nil {
+				t.Fatal("no error")
+			}
+			check(t, s)
+		})
+		t.Run(e.name+"/cancelled while hosts stream", func(t *testing.T) {
+			s := newSetup(t)
+			b := s.w.q.HoldCalls(qualystest.APIDetections, 100, time.Hour) // held until cancelled
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- e.run(ctx, cfg(s)) }()
+			if !b.WaitArrived(context.Background(), 1) {
+				t.Fatal("no detection call")
+			}
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			check(t, s)
+		})
+	}
 }

@@ -188,8 +188,9 @@ func TestSweepSeesFixes(t *testing.T) {
 	}
 }
 
-// TestSweepDeletesListsWhateverHappens: a Qualys error, a ThreatQ error,
-// a cancel from inside the loop: every list created is deleted.
+// TestSweepDeletesListsWhateverHappens: a Qualys error, a listing cut
+// short, a ThreatQ error, a cancel from inside the loop: every list
+// created is deleted.
 func TestSweepDeletesListsWhateverHappens(t *testing.T) {
 	tn, cves := sweepTenant(t, 30)
 	cases := []struct {
@@ -202,6 +203,12 @@ func TestSweepDeletesListsWhateverHappens(t *testing.T) {
 		}},
 		{"threatq fails", func(w *world, _ context.CancelFunc, _ *tqsync.SweepConfig) {
 			w.t.InjectFault(threatqtest.Fault{Method: "POST", Route: "asset", Status: 400, Body: `{"errors":["boom"]}`})
+		}},
+		{"a listing ends early", func(w *world, _ context.CancelFunc, _ *tqsync.SweepConfig) {
+			// Every listing is cut mid-answer, its resumes too, until the
+			// client's retries are spent. (One cut answer alone is resumed
+			// after its last host and the sweep succeeds.)
+			w.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, DropAfter: 2000})
 		}},
 		{"cancelled", func(_ *world, cancel context.CancelFunc, cfg *tqsync.SweepConfig) {
 			cfg.OnHost = func(tqsync.Host) { cancel() }
