@@ -131,17 +131,21 @@ type Config struct {
 	// bench/README.md for the measured effect.
 	Sequential bool
 	// DetectionSplit is how many detection calls a host asset page's
-	// hosts are cut into, by host id range. 0 chooses: 1 with Sequential,
-	// and 1 when the run has as many host asset pages as the detection
-	// API's concurrency limit or more (the pages alone keep the limit in
-	// use); with fewer pages, enough calls per page for them to use the
-	// limit, but never more than 2 calls a page nor fewer than 100 hosts a
-	// call, and none (1) when the server's X-RateLimit-Remaining says the
-	// calls left in the window are fewer than twice what splitting the
-	// pages left would cost. So an automatic split costs at most
-	// ceil(hosts / PageSize) x 2 detection calls, and only on tenants
-	// small enough to need fewer calls than the subscription may run at
-	// once. 1 turns the split off; n > 1 forces n
+	// hosts are cut into, by host id range. 0 chooses: 1 with Sequential.
+	// Otherwise, with fewer host asset pages than the detection API's
+	// concurrency limit, enough calls per page for them to use the limit;
+	// with as many pages or more, 1 (the pages alone keep the limit in
+	// use) except for the last wave of calls: when the pages are not a
+	// multiple of the limit (tail = pages mod limit), the run's last
+	// min(tail, limit - tail) pages are cut in two, so that the last wave
+	// leaves fewer slots idle (20 pages at a limit of 3: 21 calls, the
+	// last page's two halves running beside the page before it). Never
+	// more than 2 calls a page nor fewer than 100 hosts a call, and none
+	// (1) when the server's X-RateLimit-Remaining says the calls left in
+	// the window are fewer than twice what splitting the pages left would
+	// cost. So an automatic split costs at most ceil(hosts / PageSize) x 2
+	// detection calls on a small tenant, and at most limit - 1 calls more
+	// than one a page on a large one. 1 turns the split off; n > 1 forces n
 	// calls a page (ceil(hosts / PageSize) x n calls; plus, in every case,
 	// the truncation pages a server may force).
 	DetectionSplit int
