@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,13 +24,15 @@ const module = "github.com/qualysbridge/qualysbridge/"
 //
 // A goroutine that signals its end from a deferred call (close(done))
 // has not quite returned when its waiter wakes: it is still leaving its
-// function, and on a loaded machine the scheduler may not run it again for
-// a while. So Goroutines looks again until none is left, up to Settle; a
-// goroutine the call did not wait for is blocked (in a channel operation,
-// a select, a read) and is still there at the end. Settle is a generous
-// bound on how long an ending goroutine waits to be scheduled, not a
-// margin the test's verdict depends on: a clean run passes at the first
-// look that finds nothing, and a leak fails however long it is given.
+// function, runnable, and on a loaded machine the scheduler may not run
+// it again for a while. So while every goroutine found is runnable or
+// running, Goroutines looks again, up to Settle, until none is left. A
+// goroutine found blocked (in a channel operation, a select, a read, a
+// lock) is reported at once: nothing the call waited for is still
+// blocked after it returned. Settle is a generous bound on how long a
+// goroutine that is leaving waits to be scheduled, not a margin the
+// verdict depends on: a clean run passes at the first look that finds
+// nothing, and a goroutine that goes on to block is reported when it does.
 func Goroutines(t testing.TB) {
 	t.Helper()
 	if leaked := settle(running, Settle); len(leaked) > 0 {
@@ -37,18 +40,18 @@ func Goroutines(t testing.TB) {
 	}
 }
 
-// Settle bounds how long Goroutines waits for goroutines that are leaving
-// their function.
+// Settle bounds how long Goroutines waits for runnable goroutines that
+// are leaving their function.
 const Settle = 20 * time.Second
 
-// settle calls look until it returns nothing or timeout has passed, and
-// returns its last answer.
+// settle calls look until it returns nothing, or a blocked goroutine, or
+// timeout has passed, and returns its last answer.
 func settle(look func() []string, timeout time.Duration) []string {
 	deadline := time.Now().Add(timeout)
 	wait := 100 * time.Microsecond
 	for {
 		leaked := look()
-		if len(leaked) == 0 || time.Now().After(deadline) {
+		if len(leaked) == 0 || slices.ContainsFunc(leaked, blocked) || time.Now().After(deadline) {
 			return leaked
 		}
 		runtime.Gosched()
@@ -57,6 +60,23 @@ func settle(look func() []string, timeout time.Duration) []string {
 			wait *= 2
 		}
 	}
+}
+
+// blocked reports whether a goroutine's stack says it waits (its state in
+// "goroutine N [state]:" is neither runnable, running, in a system call
+// nor being preempted or moved).
+func blocked(stack string) bool {
+	header, _, _ := strings.Cut(stack, "\n")
+	_, state, ok := strings.Cut(header, "[")
+	if !ok {
+		return true
+	}
+	state, _, _ = strings.Cut(strings.TrimSuffix(strings.TrimSpace(state), "]:"), ",")
+	switch state {
+	case "runnable", "running", "syscall", "preempted", "copystack":
+		return false
+	}
+	return true
 }
 
 // running returns the stacks of the goroutines Goroutines looks for.

@@ -29,23 +29,49 @@ created by github.com/qualysbridge/qualysbridge/carsync.Run in goroutine 1
 	}
 }
 
-// settle looks again while goroutines are leaving, and reports what is
-// still there at the end.
+// settle looks again while the goroutines found are runnable (leaving),
+// and reports a blocked one at once.
 func TestSettle(t *testing.T) {
 	looks := 0
 	leaving := func() []string {
 		looks++
 		if looks < 4 {
-			return []string{"goroutine 7 [runnable]"}
+			return []string{"goroutine 7 [runnable]:\ngithub.com/qualysbridge/qualysbridge/carsync.prefetch.func3()"}
 		}
 		return nil
 	}
 	if got := settle(leaving, time.Hour); len(got) != 0 || looks != 4 {
 		t.Errorf("settle = %q after %d looks, want nothing after 4", got, looks)
 	}
-	stuck := func() []string { return []string{"goroutine 9 [chan receive]"} }
-	if got := settle(stuck, 0); len(got) != 1 {
-		t.Errorf("settle of a blocked goroutine = %q, want it reported", got)
+	looks = 0
+	stuck := func() []string {
+		looks++
+		return []string{"goroutine 9 [chan receive, 2 minutes]:\ngithub.com/qualysbridge/qualysbridge/carsync.(*pipeline).joinStage()"}
+	}
+	if got := settle(stuck, time.Hour); len(got) != 1 || looks != 1 {
+		t.Errorf("settle of a blocked goroutine = %q after %d looks, want it reported at the first", got, looks)
+	}
+	running := func() []string { return []string{"goroutine 3 [running]:\nmain.spin()"} }
+	if got := settle(running, 0); len(got) != 1 {
+		t.Errorf("settle of a goroutine still running at the deadline = %q, want it reported", got)
+	}
+}
+
+func TestBlocked(t *testing.T) {
+	for stack, want := range map[string]bool{
+		"goroutine 1 [runnable]:\nf()":             false,
+		"goroutine 1 [running]:\nf()":              false,
+		"goroutine 1 [syscall]:\nf()":              false,
+		"goroutine 1 [select]:\nf()":               true,
+		"goroutine 1 [chan send, 5 minutes]:\nf()": true,
+		"goroutine 1 [IO wait]:\nf()":              true,
+		"goroutine 1 [sync.Mutex.Lock]:\nf()":      true,
+		"goroutine 1 [select (no cases)]:\nf()":    true,
+		"not a stack":                              true,
+	} {
+		if got := blocked(stack); got != want {
+			t.Errorf("blocked(%q) = %v, want %v", stack, got, want)
+		}
 	}
 }
 
