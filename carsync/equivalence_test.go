@@ -15,7 +15,7 @@ import (
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
 
-var equivSeqs = flag.Int("equiv.sequences", 20, "random change sequences in TestIncrementalEqualsFull (go test ./carsync -run IncrementalEqualsFull -equiv.sequences=200 for the long run)")
+var equivSeqs = flag.Int("equiv.sequences", 14, "random change sequences in TestIncrementalEqualsFull (go test ./carsync -run IncrementalEqualsFull -equiv.sequences=200 for the long run)")
 
 // mutator applies random changes to a fake tenant, stamping them with the
 // time of the round so that an incremental run sees them.

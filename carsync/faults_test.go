@@ -20,7 +20,7 @@ import (
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
 
-var faultSeeds = flag.Int("faults.seeds", 8, "number of seeded fault-injection runs (go test ./carsync -run Fault -faults.seeds=200 for a long run)")
+var faultSeeds = flag.Int("faults.seeds", 6, "number of seeded fault-injection runs (go test ./carsync -run Fault -faults.seeds=200 for a long run)")
 
 const simple1960 = `<SIMPLE_RETURN><RESPONSE><CODE>1960</CODE><TEXT>This API cannot be run again until 1 currently running API instance has finished.</TEXT></RESPONSE></SIMPLE_RETURN>`
 const simple1965 = `<SIMPLE_RETURN><RESPONSE><CODE>1965</CODE><TEXT>This API cannot be run again for another 1 seconds.</TEXT><ITEM_LIST><ITEM><KEY>SECONDS_TO_WAIT</KEY><VALUE>1</VALUE></ITEM></ITEM_LIST></RESPONSE></SIMPLE_RETURN>`
