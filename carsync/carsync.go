@@ -144,7 +144,7 @@ type Config struct {
 	// (1) when the server's X-RateLimit-Remaining says the calls left in
 	// the window are fewer than twice what splitting the pages left would
 	// cost. So an automatic split costs at most ceil(hosts / PageSize) x 2
-	// detection calls on a small tenant, and at most limit - 1 calls more
+	// detection calls on a small tenant, and at most limit / 2 calls more
 	// than one a page on a large one. 1 turns the split off; n > 1 forces n
 	// calls a page (ceil(hosts / PageSize) x n calls; plus, in every case,
 	// the truncation pages a server may force).
