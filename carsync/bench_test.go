@@ -3,12 +3,9 @@ package carsync_test
 import (
 	"context"
 	"testing"
-	"time"
 
-	"github.com/qualysbridge/qualysbridge/car"
 	"github.com/qualysbridge/qualysbridge/car/cartest"
 	"github.com/qualysbridge/qualysbridge/carsync"
-	"github.com/qualysbridge/qualysbridge/qualys"
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
 
@@ -22,16 +19,8 @@ func BenchmarkRun3000(b *testing.B) {
 		b.StopTimer()
 		q := qualystest.NewServer(qualystest.WithTenant(tenant), qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: 3}))
 		c := cartest.NewServer()
-		user, pass := q.Credentials()
-		qc, err := qualys.NewClient(q.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(q.GatewayURL), qualys.WithInsecureLoopback())
-		if err != nil {
-			b.Fatal(err)
-		}
-		cc, err := car.NewClient(c.URL, car.WithAPIKey(cartest.DefaultAPIKey, cartest.DefaultPassword), car.WithInsecureLoopback(), car.WithPolling(time.Millisecond, 5*time.Millisecond))
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg := carsync.Config{Qualys: qc, CAR: cc, Source: car.Source{Key: "Qualys"}}
+		cfg := config(b, q, c)
+		cfg.PageSize = 0 // the QPS maximum, as the connector
 		b.StartTimer()
 		if _, err := carsync.Run(context.Background(), cfg); err != nil {
 			b.Fatal(err)

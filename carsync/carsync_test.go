@@ -34,7 +34,7 @@ func newEnv(t *testing.T, hosts int, qopts ...qualystest.Option) *env {
 	return &env{q: q, c: c, tenant: tenant, cfg: config(t, q, c)}
 }
 
-func config(t *testing.T, q *qualystest.Server, c *cartest.Server) carsync.Config {
+func config(t testing.TB, q *qualystest.Server, c *cartest.Server) carsync.Config {
 	t.Helper()
 	user, pass := q.Credentials()
 	qc, err := qualys.NewClient(q.URL, qualys.WithCredentials(user, pass), qualys.WithGateway(q.GatewayURL), qualys.WithInsecureLoopback(),

@@ -99,33 +99,9 @@ func running() []string {
 		if strings.Contains(s, "/qualystest.") || strings.Contains(s, "/cartest.") || strings.Contains(s, "/threatqtest.") {
 			continue // the fakes' own goroutines
 		}
-		if exiting(s) {
-			continue // its function has returned; only the runtime's exit is left
-		}
 		out = append(out, s)
 	}
 	return out
-}
-
-// exiting reports whether a goroutine's stack holds only the runtime's
-// exit frames (runtime.goexit1, runtime.goexit): its function returned,
-// and the scheduler has not yet removed it. A test's own goroutine that
-// sent its result and returned shows so for a moment on a loaded machine.
-func exiting(stack string) bool {
-	frames := 0
-	for _, line := range strings.Split(stack, "\n")[1:] { // after the "goroutine N [state]:" header
-		if line == "" || strings.HasPrefix(line, "\t") {
-			continue // a file:line
-		}
-		if strings.HasPrefix(line, "created by ") {
-			break
-		}
-		frames++
-		if !strings.HasPrefix(line, "runtime.goexit") {
-			return false
-		}
-	}
-	return frames > 0
 }
 
 // Bodies counts the response bodies a transport hands out and not closed.
