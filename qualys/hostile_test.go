@@ -59,6 +59,47 @@ func TestHostileHugeResultsIsBounded(t *testing.T) {
 	}
 }
 
+// TestHostileAttributeBomb: <HOST> tags carrying millions of empty
+// attributes (14 MB, within the text bound) once cost half a gigabyte of
+// bookkeeping; the decoder now refuses the tag at the first attribute past
+// the scanner's bounds (a repeated name, or the 257th), with what it
+// allocates bounded by the tag itself.
+func TestHostileAttributeBomb(t *testing.T) {
+	for _, c := range []struct{ name, attr, want string }{
+		{"repeated", ` a=""`, "repeated attribute"},
+		{"distinct", "", "more than 256 attributes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var tag bytes.Buffer
+			tag.WriteString("<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><HOST_LIST><HOST")
+			for i := 0; tag.Len() < 14<<20; i++ {
+				if c.attr != "" {
+					tag.WriteString(c.attr)
+				} else {
+					fmt.Fprintf(&tag, " a%d=\"\"", i)
+				}
+			}
+			tag.WriteString("><ID>1</ID></HOST></HOST_LIST></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>")
+			doc := tag.Bytes()
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			var err error
+			for _, e := range DecodeDetections(bytes.NewReader(doc)) {
+				err = e
+			}
+			runtime.ReadMemStats(&after)
+			var de *DecodeError
+			if !errors.As(err, &de) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want a DecodeError with %q", err, c.want)
+			}
+			if grown := int64(after.TotalAlloc - before.TotalAlloc); grown > 64<<20 {
+				t.Errorf("allocated %d MB decoding a 14 MB tag; want it bounded by the tag", grown>>20)
+			}
+		})
+	}
+}
+
 func TestHostileDocuments(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, doc, want string }{

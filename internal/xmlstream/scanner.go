@@ -39,7 +39,15 @@ const (
 const (
 	DefaultMaxText  = 64 << 20 // one text value or tag
 	DefaultMaxDepth = 256
-	minBuffer       = 64 << 10
+	// MaxAttrs is the most attributes one element may carry, and
+	// MaxAttrBytes the most bytes of their names and values together:
+	// Qualys' elements carry at most a handful, and without a bound a
+	// tag of many empty attributes (x="" x="" ...) costs tens of bytes
+	// of bookkeeping per attribute, hundreds of megabytes for one tag
+	// within the text bound.
+	MaxAttrs     = 256
+	MaxAttrBytes = 1 << 20
+	minBuffer    = 64 << 10
 )
 
 // SyntaxError reports malformed input at a byte offset.
@@ -66,6 +74,10 @@ type attr struct {
 	name, value []byte
 }
 
+// attrSpan locates one attribute's name and value in attrBuf while it
+// grows.
+type attrSpan struct{ ns, ne, vs, ve int }
+
 type segment struct {
 	start, end int
 	cdata      bool
@@ -88,6 +100,7 @@ type Scanner struct {
 	name        []byte // current start or end element name (a copy)
 	attrs       []attr
 	attrBuf     []byte
+	spans       []attrSpan // parseAttrs' scratch, reused
 	selfClosing bool
 	pendingEnd  bool
 	rootDone    bool
@@ -453,11 +466,14 @@ func (s *Scanner) startTag() (Kind, error) {
 	return StartElement, nil
 }
 
+// parseAttrs reads the attributes of a start tag. An element with more
+// than MaxAttrs attributes, or more than MaxAttrBytes of them, is refused,
+// and so is a repeated attribute name (XML 1.0, well-formedness constraint
+// "Unique Att Spec").
 func (s *Scanner) parseAttrs(b []byte) error {
 	s.attrs = s.attrs[:0]
 	s.attrBuf = s.attrBuf[:0]
-	type span struct{ ns, ne, vs, ve int }
-	var spans []span
+	s.spans = s.spans[:0]
 	for {
 		i := 0
 		for i < len(b) && isSpace(b[i]) {
@@ -467,12 +483,20 @@ func (s *Scanner) parseAttrs(b []byte) error {
 			break
 		}
 		b = b[i:]
+		if len(s.spans) == MaxAttrs {
+			return s.errorf("more than %d attributes in one element", MaxAttrs)
+		}
 		if !isNameStart(b[0]) {
 			return s.errorf("invalid attribute name")
 		}
 		n := 1
 		for n < len(b) && isNameByte(b[n]) {
 			n++
+		}
+		for _, sp := range s.spans {
+			if bytes.Equal(s.attrBuf[sp.ns:sp.ne], b[:n]) {
+				return s.errorf("repeated attribute %s", b[:n])
+			}
 		}
 		ns := len(s.attrBuf)
 		s.attrBuf = append(s.attrBuf, b[:n]...)
@@ -500,15 +524,18 @@ func (s *Scanner) parseAttrs(b []byte) error {
 		if bytes.IndexByte(raw, '<') >= 0 {
 			return s.errorf("< in attribute value")
 		}
+		if len(s.attrBuf)+len(raw) > MaxAttrBytes {
+			return s.errorf("attributes of one element longer than %d bytes", MaxAttrBytes)
+		}
 		vs := len(s.attrBuf)
 		var err error
 		if s.attrBuf, err = s.appendText(s.attrBuf, raw); err != nil {
 			return err
 		}
-		spans = append(spans, span{ns, ne, vs, len(s.attrBuf)})
+		s.spans = append(s.spans, attrSpan{ns, ne, vs, len(s.attrBuf)})
 		b = b[2+j:]
 	}
-	for _, sp := range spans {
+	for _, sp := range s.spans {
 		s.attrs = append(s.attrs, attr{name: s.attrBuf[sp.ns:sp.ne], value: s.attrBuf[sp.vs:sp.ve]})
 	}
 	return nil
