@@ -65,38 +65,82 @@ func (c *Client) EnsureDatabase(ctx context.Context) (created bool, err error) {
 		if err := c.call(ctx, &request{method: "POST", segs: []string{"databases"}}, &job); err != nil {
 			return false, err
 		}
-		return true, c.WaitJob(ctx, job.JobID)
+		return true, c.waitJob(ctx, job.JobID, "creating the database")
 	case st.GraphName == "" && !st.Ready:
 		if err := c.call(ctx, &request{method: "PATCH", segs: []string{"databases"}, body: map[string]string{"graph_name": "assets"}}, &job); err != nil {
 			return false, err
 		}
-		return false, c.WaitJob(ctx, job.JobID)
+		return false, c.waitJob(ctx, job.JobID, "naming the database's graph")
 	case len(st.CollectionsWithoutIndexes) > 0:
 		if err := c.call(ctx, &request{method: "PATCH", segs: []string{"databases"}, body: map[string][]string{"collections_without_indexes": st.CollectionsWithoutIndexes}}, &job); err != nil {
 			return false, err
 		}
-		return false, c.WaitJob(ctx, job.JobID)
+		return false, c.waitJob(ctx, job.JobID, "indexing the database")
 	}
 	return false, nil
 }
 
-// JobError reports a CAR job that ended in ERROR.
+// JobError reports a CAR job (jobstatus) that did not complete: it ended
+// in ERROR, in a status this package does not know as running or done
+// (CANCELLED, an empty status, ...), or it was still running past the
+// wait's deadline (then it matches ErrJobDeadline).
 type JobError struct {
+	// Step is what the job was for: "creating the database", "entering
+	// a full import", ... (empty when WaitJob was called directly).
+	Step    string
 	JobID   string
 	Status  string
 	Message string
+	// deadline is set when the wait's deadline ended it.
+	deadline bool
 }
 
 // Error describes the failed job.
 func (e *JobError) Error() string {
-	return fmt.Sprintf("car: job %s ended with status %s: %s", redact.Clean(e.JobID, 128), redact.Clean(e.Status, 64), redact.Clean(e.Message, 0))
+	step := ""
+	if e.Step != "" {
+		step = " (" + e.Step + ")"
+	}
+	status := redact.Clean(e.Status, 64)
+	if status == "" {
+		status = "an empty status"
+	} else {
+		status = "status " + status
+	}
+	if e.deadline {
+		return fmt.Sprintf("car: job %s%s is still in %s %s", redact.Clean(e.JobID, 128), step, status, redact.Clean(e.Message, 0))
+	}
+	return fmt.Sprintf("car: job %s%s ended with %s: %s", redact.Clean(e.JobID, 128), step, status, redact.Clean(e.Message, 0))
 }
 
-// WaitJob polls jobstatus/{id} with backoff until the job completes.
+// Is matches ErrJobDeadline for a job still running past its deadline.
+func (e *JobError) Is(target error) bool { return e.deadline && target == ErrJobDeadline }
+
+// ErrJobDeadline is matched (errors.Is) by the error of a wait that a job
+// outlived: a *JobError for a jobstatus wait (WithWaitDeadline), a
+// *JobFailedError for an import job (WithJobDeadline).
+var ErrJobDeadline = errors.New("car: a job outlived its deadline")
+
+// WaitJob polls jobstatus/{id} with backoff until the job completes. Any
+// status that is not a known running one (INPROGRESS, IN_PROGRESS,
+// PENDING, QUEUED, RUNNING) nor a known done one (COMPLETE, COMPLETED,
+// DONE, SUCCESS) ends the wait with a *JobError: ERROR and FAILED, but
+// also CANCELLED, an empty status or one never seen, since the job's
+// outcome is then unknown. The wait lasts at most the client's
+// WithWaitDeadline (default DefaultJobDeadline).
 func (c *Client) WaitJob(ctx context.Context, jobID string) error {
+	return c.waitJob(ctx, jobID, "")
+}
+
+func (c *Client) waitJob(ctx context.Context, jobID, step string) error {
 	if jobID == "" {
-		return &Error{Method: "GET", Endpoint: c.base.Path + "/jobstatus", Message: "CAR returned no job id"}
+		msg := "CAR returned no job id"
+		if step != "" {
+			msg += " (" + step + ")"
+		}
+		return &Error{Method: "GET", Endpoint: c.base.Path + "/jobstatus", Message: msg}
 	}
+	start := time.Now()
 	wait := c.pollMin
 	for {
 		var st struct {
@@ -106,19 +150,30 @@ func (c *Client) WaitJob(ctx context.Context, jobID string) error {
 			Error   any    `json:"error"`
 		}
 		if err := c.call(ctx, &request{method: "GET", segs: []string{"jobstatus", jobID}, idempotent: true}, &st); err != nil {
+			if step != "" {
+				return wrap(step, err)
+			}
 			return err
 		}
-		switch strings.ToUpper(st.Status) {
+		msg := st.Message
+		if st.Error != nil {
+			msg = strings.TrimSpace(msg + " " + fmt.Sprint(st.Error))
+		}
+		switch strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(st.Status), " ", "_")) {
 		case "COMPLETE", "COMPLETED", "DONE", "SUCCESS":
 			return nil
-		case "ERROR", "FAILED", "FAILURE":
-			msg := st.Message
-			if st.Error != nil {
-				msg = fmt.Sprint(st.Error)
+		case "INPROGRESS", "IN_PROGRESS", "PENDING", "QUEUED", "RUNNING":
+		default:
+			if msg == "" {
+				msg = "the job's outcome is unknown"
 			}
-			return &JobError{JobID: jobID, Status: st.Status, Message: redact.Scrub(msg, c.secrets()...)}
+			return &JobError{Step: step, JobID: jobID, Status: st.Status, Message: redact.Scrub(msg, c.secrets()...)}
 		}
-		if err := retry.Sleep(ctx, wait); err != nil {
+		if waited := time.Since(start); waited >= c.waitLimit {
+			return &JobError{Step: step, JobID: jobID, Status: st.Status, deadline: true,
+				Message: fmt.Sprintf("after %s (deadline %s, WithWaitDeadline)", roundWait(waited), c.waitLimit)}
+		}
+		if err := retry.Sleep(ctx, min(wait, max(c.waitLimit-time.Since(start), time.Millisecond))); err != nil {
 			return err
 		}
 		wait = min(wait*2, c.pollMax)
@@ -161,23 +216,23 @@ func (c *Client) ResetModelStateID(ctx context.Context, source string) error {
 // EnterFullImport marks the start of a full import of a source and waits
 // for CAR's job.
 func (c *Client) EnterFullImport(ctx context.Context, source string) error {
-	return c.fullImportBracket(ctx, "POST", source)
+	return c.fullImportBracket(ctx, "POST", source, "entering a full import")
 }
 
 // ExitFullImport marks the end of a full import; CAR then deactivates what
 // the source did not report during it.
 func (c *Client) ExitFullImport(ctx context.Context, source string) error {
-	return c.fullImportBracket(ctx, "DELETE", source)
+	return c.fullImportBracket(ctx, "DELETE", source, "leaving a full import")
 }
 
-func (c *Client) fullImportBracket(ctx context.Context, method, source string) error {
+func (c *Client) fullImportBracket(ctx context.Context, method, source, step string) error {
 	var job struct {
 		JobID string `json:"job_id"`
 	}
 	if err := c.call(ctx, &request{method: method, segs: []string{"source", source, "full-import-in-progress"}, idempotent: true}, &job); err != nil {
-		return err
+		return wrap(step, err)
 	}
-	return c.WaitJob(ctx, job.JobID)
+	return c.waitJob(ctx, job.JobID, step)
 }
 
 // Envelope is one import request: the source, the report and the objects
@@ -597,6 +652,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// roundWait rounds a wait for a message: to 10 ms under 10 s, else to the
+// second.
+func roundWait(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 // nowMillis is the report timestamp of an import started now.

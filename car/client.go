@@ -46,6 +46,7 @@ type Client struct {
 	idle        time.Duration
 	pollMin     time.Duration
 	pollMax     time.Duration
+	waitLimit   time.Duration
 }
 
 // credentials is held by pointer so that formatting a Client never shows
@@ -62,6 +63,7 @@ type config struct {
 	auth             *credentials
 	pollMin          time.Duration
 	pollMax          time.Duration
+	waitLimit        time.Duration
 }
 
 // Option configures a Client.
@@ -139,6 +141,21 @@ func WithPolling(min, max time.Duration) Option {
 	}
 }
 
+// WithWaitDeadline bounds every wait for a CAR job: creating or indexing
+// the database, entering or leaving a full import (jobstatus), and, unless
+// an import sets its own WithJobDeadline, each import job (default
+// DefaultJobDeadline). A job still running past it fails the wait with a
+// *JobError matching ErrJobDeadline.
+func WithWaitDeadline(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return &ConfigError{Option: "WithWaitDeadline", Reason: fmt.Sprintf("%s: want a positive duration", d)}
+		}
+		c.waitLimit = d
+		return nil
+	}
+}
+
 // WithInsecureLoopback allows an http:// base URL on a loopback host, for
 // tests against a local fake.
 func WithInsecureLoopback() Option {
@@ -158,7 +175,7 @@ func (e *ConfigError) Error() string { return "car: invalid " + e.Option + ": " 
 // /api/car/v2 (the v3 endpoints are derived from it), for example
 // https://cp4s.example.com/api/car/v2.
 func NewClient(baseURL string, opts ...Option) (*Client, error) {
-	cfg := config{pollMin: DefaultPollMin, pollMax: DefaultPollMax}
+	cfg := config{pollMin: DefaultPollMin, pollMax: DefaultPollMax, waitLimit: DefaultJobDeadline}
 	for _, o := range opts {
 		if o == nil {
 			return nil, &ConfigError{Option: "Option", Reason: "nil option"}
@@ -181,7 +198,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	v3 := *u
 	v3.Path = strings.TrimSuffix(u.Path, "/v2") + "/v3"
 	return &Client{base: u, v3: &v3, hc: cfg.HTTPClient, auth: cfg.auth, logger: cfg.Logger, userAgent: cfg.UserAgent,
-		maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait, backoff: cfg.Backoff, idle: cfg.IdleTimeout, pollMin: cfg.pollMin, pollMax: cfg.pollMax}, nil
+		maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait, backoff: cfg.Backoff, idle: cfg.IdleTimeout, pollMin: cfg.pollMin, pollMax: cfg.pollMax, waitLimit: cfg.waitLimit}, nil
 }
 
 // The defaults of the options.

@@ -114,8 +114,9 @@ func WithReportDescription(d string) ImportOption {
 }
 
 // WithJobDeadline sets how long one import job may stay incomplete before
-// the import fails naming it (default DefaultJobDeadline; it must be
-// positive).
+// the import fails naming it, with a *JobFailedError matching
+// ErrJobDeadline (default the client's WithWaitDeadline,
+// DefaultJobDeadline unless set; it must be positive).
 func WithJobDeadline(d time.Duration) ImportOption {
 	return func(c *importConfig) error {
 		if d <= 0 {
@@ -194,17 +195,27 @@ type ImportSummary struct {
 	ModelStateID string        `json:"model_state_id,omitempty"`
 }
 
-// JobFailedError reports an import job that CAR ran and failed.
+// JobFailedError reports an import job that CAR ran and failed, or whose
+// outcome CAR cannot account for, or that outlived its deadline (then it
+// matches ErrJobDeadline).
 type JobFailedError struct {
 	Collection string
 	JobID      string
 	StatusCode int
 	Message    string
+	deadline   bool
 }
+
+// Is matches ErrJobDeadline for a job still incomplete past its deadline.
+func (e *JobFailedError) Is(target error) bool { return e.deadline && target == ErrJobDeadline }
 
 // Error names the collection and CAR's message.
 func (e *JobFailedError) Error() string {
-	return fmt.Sprintf("car: import of %s failed (job %s, status %d): %s", e.Collection, redact.Clean(e.JobID, 128), e.StatusCode, redact.Clean(e.Message, 0))
+	what := e.Collection
+	if what == "" {
+		what = "the source and report"
+	}
+	return fmt.Sprintf("car: import of %s failed (job %s, status %d): %s", what, redact.Clean(e.JobID, 128), e.StatusCode, redact.Clean(e.Message, 0))
 }
 
 type batch struct {
@@ -270,7 +281,7 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 	if mode != Full && mode != Incremental {
 		return nil, &ConfigError{Option: "mode", Reason: "want car.Full or car.Incremental"}
 	}
-	cfg := importConfig{batch: MaxBatch, maxJobs: MaxOutstandingJobs, maxBytes: MaxReportBytes, maxBuffered: MaxBufferedBytes, jobDeadline: DefaultJobDeadline}
+	cfg := importConfig{batch: MaxBatch, maxJobs: MaxOutstandingJobs, maxBytes: MaxReportBytes, maxBuffered: MaxBufferedBytes, jobDeadline: c.waitLimit}
 	for _, o := range opts {
 		if o == nil {
 			return nil, &ConfigError{Option: "ImportOption", Reason: "nil option"}
@@ -290,7 +301,7 @@ func (c *Client) NewImport(ctx context.Context, source Source, mode Mode, opts .
 		sum: ImportSummary{Source: source.Key, Mode: mode, Objects: map[string]int{}}}
 	if mode == Full {
 		if err := c.EnterFullImport(ctx, source.Key); err != nil {
-			return nil, wrap("entering full import", err)
+			return nil, err
 		}
 		if err := im.post(ctx, "", nil, false); err != nil {
 			return nil, err
@@ -665,7 +676,8 @@ func (im *Import) jobState(st *ImportStatus, p pendingJob) (done bool, err error
 		return true, nil
 	case slices.Contains(st.Incomplete, p.id):
 		if waited := time.Since(p.posted); waited > im.cfg.jobDeadline {
-			return false, fail(0, fmt.Sprintf("still incomplete after %s (deadline %s, WithJobDeadline)", waited.Round(time.Second), im.cfg.jobDeadline))
+			return false, &JobFailedError{Collection: p.collection, JobID: p.id, deadline: true,
+				Message: fmt.Sprintf("still incomplete after %s (deadline %s, WithJobDeadline)", roundWait(waited), im.cfg.jobDeadline)}
 		}
 		return false, nil
 	case slices.Contains(st.NotFound, p.id):
@@ -747,7 +759,7 @@ func (im *Import) finish(ctx context.Context) error {
 	}
 	if im.mode == Full {
 		if err := im.c.ExitFullImport(ctx, im.source.Key); err != nil {
-			return wrap("leaving full import", err)
+			return err
 		}
 	}
 	if err := im.c.SaveModelStateID(ctx, im.source.Key, im.cfg.stateID); err != nil {

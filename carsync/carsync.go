@@ -55,6 +55,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -249,17 +250,62 @@ func FormatState(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 1
 
 // ParseState reads a model state: epoch milliseconds (possibly fractional,
 // as IBM's connector writes them) or RFC 3339 (as earlier versions of this
-// package saved it).
+// package saved it). A state must be an instant after 1970-01-01 and
+// before the year 10000: anything else (zero, negative, not finite, too
+// large to be a date: 1e300, 9223372036854775807) is refused with an error
+// wrapping ErrUnusableState, never turned into a wrapped-around date.
 func ParseState(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
+		t = t.UTC()
+		if !t.After(time.Unix(0, 0)) || t.UnixMilli() > maxStateMillis {
+			return time.Time{}, &stateError{state: s, reason: "not between 1970 and 9999"}
+		}
+		return t, nil
 	}
-	if ms, err := strconv.ParseFloat(s, 64); err == nil && ms > 0 {
-		return time.UnixMilli(int64(ms)).UTC(), nil
+	ms, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		return time.Time{}, &stateError{state: s, reason: "neither epoch milliseconds nor an RFC 3339 time"}
+	case err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) || ms > maxStateMillis:
+		return time.Time{}, &stateError{state: s, reason: "epoch milliseconds past the year 9999 (or not a finite number)"}
+	case ms <= 0:
+		return time.Time{}, &stateError{state: s, reason: "epoch milliseconds not after 1970"}
 	}
-	return time.Time{}, fmt.Errorf("carsync: unreadable model state %q", s)
+	return time.UnixMilli(int64(ms)).UTC(), nil
 }
+
+// maxStateMillis is 9999-12-31T23:59:59.999Z in epoch milliseconds: the
+// latest instant a model state may name.
+const maxStateMillis = 253402300799999
+
+// ErrUnusableState is matched (errors.Is) by ParseState's error, and by an
+// Incremental run's ErrIncrementalNotPossible when the saved state cannot
+// start a window.
+var ErrUnusableState = errors.New("carsync: unusable model state")
+
+// stateError is a model state that cannot start a window.
+type stateError struct{ state, reason string }
+
+func (e *stateError) Error() string {
+	st := e.state
+	if len(st) > 40 {
+		st = st[:40] + "..."
+	}
+	return fmt.Sprintf("carsync: unusable model state %q: %s", st, e.reason)
+}
+
+func (e *stateError) Is(target error) bool { return target == ErrUnusableState }
+
+// notPossibleError is ErrIncrementalNotPossible for a state that exists
+// but cannot start a window (it matches both sentinels).
+type notPossibleError struct{ why error }
+
+func (e *notPossibleError) Error() string {
+	return "carsync: incremental import not possible: " + strings.TrimPrefix(e.why.Error(), "carsync: ")
+}
+
+func (e *notPossibleError) Unwrap() []error { return []error{ErrIncrementalNotPossible, e.why} }
 
 type run struct {
 	cfg      Config
@@ -371,21 +417,49 @@ func (r *run) chooseMode(ctx context.Context) (Mode, error) {
 	if err != nil {
 		return 0, fmt.Errorf("carsync: reading the model state: %w", err)
 	}
-	var since time.Time
-	if ok && !created {
-		if since, err = ParseState(state); err != nil {
-			r.log.Warn("carsync: ignoring an unreadable model state; running a full import", "state", state)
-			ok = false
+	if !ok || created {
+		if cfg.Mode == Incremental {
+			return 0, ErrIncrementalNotPossible
 		}
+		return Full, nil
 	}
-	switch {
-	case ok && !created:
-		r.since = since
-		return Incremental, nil
-	case cfg.Mode == Incremental:
-		return 0, ErrIncrementalNotPossible
+	since, why := r.trustState(state)
+	if why != nil {
+		if cfg.Mode == Incremental {
+			return 0, &notPossibleError{why}
+		}
+		r.log.Warn("carsync: the model state saved on the CAR source cannot start a window; running a full import", "state", clip(state, 40), "reason", why.Error())
+		return Full, nil
 	}
-	return Full, nil
+	r.since = since
+	return Incremental, nil
+}
+
+// trustState reads the saved model state as the start of this run's
+// window, or says why it cannot be one: unreadable, not a representable
+// instant (ParseState), or later than this run's start (a run on a host
+// whose clock was ahead saved it: the window [state, now] would be empty,
+// or a change made before the state would never be seen). A state that is
+// not trusted makes an Auto run a full import (with a WARN naming it), so
+// no run covers an empty window silently and no state makes every run
+// fail.
+func (r *run) trustState(state string) (time.Time, error) {
+	since, err := ParseState(state)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if now := r.cfg.Now(); since.After(now) {
+		return time.Time{}, &stateError{state: state, reason: fmt.Sprintf("%s is later than this run's start %s (a clock ahead saved it)", since.Format(time.RFC3339), now.UTC().Format(time.RFC3339))}
+	}
+	return since, nil
+}
+
+// clip shortens s to n bytes for a log line.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 func fmtTime(t time.Time) string {

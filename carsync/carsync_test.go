@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -387,5 +390,127 @@ func TestRefreshVulnerabilities(t *testing.T) {
 	after := e.c.Graph("Qualys").Vertices["vulnerability"][qid].Fields
 	if after["name"] != "Retitled by Qualys" || after["xfr_cvss3_base"] != 9.8 || after["description"] != before["description"] {
 		t.Errorf("after refresh: %v (before %v)", after, before)
+	}
+}
+
+// recordLogs is a slog handler that keeps the records it is given.
+type recordLogs struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *recordLogs) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordLogs) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.recs = append(h.recs, r.Clone())
+	h.mu.Unlock()
+	return nil
+}
+func (h *recordLogs) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordLogs) WithGroup(string) slog.Handler      { return h }
+
+// warnings returns the WARN records as "message attr=value ...".
+func (h *recordLogs) warnings() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, r := range h.recs {
+		if r.Level < slog.LevelWarn {
+			continue
+		}
+		line := r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			line += " " + a.Key + "=" + a.Value.String()
+			return true
+		})
+		out = append(out, line)
+	}
+	return out
+}
+
+// TestUntrustedStateRunsFull: a model state later than the run's start (a
+// clock ahead saved it) or one that is not a representable instant never
+// starts a window: the run is a full import with a WARN naming the state,
+// a host added before the run reaches CAR, and the next run is incremental
+// from the state the full run saved. A forced incremental run says why it
+// cannot run.
+func TestUntrustedStateRunsFull(t *testing.T) {
+	t.Parallel()
+	for _, st := range []struct{ name, state string }{
+		{"24h ahead", ""}, {"10 min ahead", ""}, {"1e300", "1e300"}, {"int64 max", "9223372036854775807"},
+		{"Inf", "Inf"}, {"NaN", "NaN"}, {"year 10000", "253402300800000"}, {"RFC 3339 ahead", "2099-01-01T00:00:00Z"},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, 20)
+			clk := useClock(&e.cfg)
+			mustRun(t, e.cfg)
+			at := clk.step()
+			state := st.state
+			switch st.name {
+			case "24h ahead":
+				state = carsync.FormatState(clk.now.Add(24 * time.Hour))
+			case "10 min ahead":
+				state = carsync.FormatState(clk.now.Add(10 * time.Minute))
+			}
+			e.c.SetModelState("Qualys", state)
+			e.q.AddHostAsset(&qualys.HostAsset{ID: 29600000, Name: "added", Type: "HOST", Created: at, Modified: at})
+
+			forced := e.cfg
+			forced.Mode = carsync.Incremental
+			_, err := carsync.Run(context.Background(), forced)
+			if !errors.Is(err, carsync.ErrIncrementalNotPossible) || !errors.Is(err, carsync.ErrUnusableState) {
+				t.Fatalf("forced incremental run: err = %v, want ErrIncrementalNotPossible and ErrUnusableState", err)
+			}
+
+			logs := &recordLogs{}
+			e.cfg.Logger = slog.New(logs)
+			sum := mustRun(t, e.cfg)
+			if sum.Mode != carsync.Full {
+				t.Fatalf("mode %v from state %q, want full", sum.Mode, state)
+			}
+			warned := false
+			for _, w := range logs.warnings() {
+				if strings.Contains(w, "full import") && strings.Contains(w, clipState(state)) {
+					warned = true
+				}
+			}
+			if !warned {
+				t.Errorf("no WARN naming state %q and the full import: %q", state, logs.warnings())
+			}
+			if a := e.c.Graph("Qualys").Vertices["asset"]["29600000"]; a == nil || !a.Active {
+				t.Error("the host added before the run is not in CAR")
+			}
+			clk.step()
+			if next := mustRun(t, e.cfg); next.Mode != carsync.Incremental {
+				t.Errorf("the run after: mode %v, want incremental", next.Mode)
+			}
+		})
+	}
+}
+
+func clipState(s string) string {
+	if len(s) > 40 {
+		return s[:40]
+	}
+	return s
+}
+
+// TestParseStateBounds: representable instants only.
+func TestParseStateBounds(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"", " ", "null", "{}", "-1", "0", "NaN", "Inf", "-Inf", "1e300", "9223372036854775807", strings.Repeat("9", 400), "253402300800000", "0001-01-01T00:00:00Z"} {
+		if got, err := carsync.ParseState(bad); err == nil || !errors.Is(err, carsync.ErrUnusableState) {
+			t.Errorf("ParseState(%.20q) = %v, %v; want ErrUnusableState", bad, got, err)
+		}
+	}
+	for in, want := range map[string]time.Time{
+		"253402300799999":      time.UnixMilli(253402300799999).UTC(),
+		"1795340908183.439":    time.UnixMilli(1795340908183).UTC(),
+		"2026-03-01T10:00:00Z": time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
+	} {
+		if got, err := carsync.ParseState(in); err != nil || !got.Equal(want) {
+			t.Errorf("ParseState(%q) = %v, %v; want %v", in, got, err, want)
+		}
 	}
 }

@@ -56,6 +56,26 @@ func TestExitCodeContract(t *testing.T) {
 			w.c.InjectFault(cartest.Fault{Route: "/imports", Call: 3, FailJob: true})
 			return nil
 		}, nil, exitStateReset, "model state was reset"},
+		{"CAR bracket job cancelled", func(w *world) []string {
+			w.c.InjectFault(cartest.Fault{Route: "/jobstatus", Status: 200, Body: `{"id":"x","status":"CANCELLED"}`})
+			return nil
+		}, nil, exitRecoverable, "(entering a full import) ended with status CANCELLED"},
+		{"CAR bracket job with an empty status", func(w *world) []string {
+			w.c.InjectFault(cartest.Fault{Route: "/jobstatus", Status: 200, Body: `{"id":"x","status":""}`})
+			return nil
+		}, nil, exitRecoverable, "ended with an empty status"},
+		{"CAR bracket job in ERROR", func(w *world) []string {
+			w.c.InjectFault(cartest.Fault{Route: "/jobstatus", Status: 200, Body: `{"id":"x","status":"ERROR","message":"disk full"}`})
+			return nil
+		}, nil, exitRecoverable, "ended with status ERROR: disk full"},
+		{"CAR bracket job never ends", func(w *world) []string {
+			w.c.InjectFault(cartest.Fault{Route: "/jobstatus", Status: 200, Body: `{"id":"x","status":"INPROGRESS"}`})
+			return []string{"-job_deadline", "300ms"}
+		}, nil, exitRecoverable, "is still in status INPROGRESS after"},
+		{"CAR import job never ends", func(w *world) []string {
+			w.c.InjectFault(cartest.Fault{Route: "/imports", StallJob: 1 << 20})
+			return []string{"-job_deadline", "300ms"}
+		}, nil, exitRecoverable, "deadline 300ms, -job_deadline"},
 		{"lock held", func(w *world) []string {
 			unlock, err := lock(w.dir, "Qualys")
 			if err != nil {

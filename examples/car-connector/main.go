@@ -29,7 +29,8 @@
 //	0    success
 //	1    unexpected failure
 //	2    invalid runtime parameter: flags, environment, configuration file, CAR credentials refused
-//	10   recoverable failure: CAR not ready, unreachable or a job failed; the state was kept, the next run repeats the window
+//	10   recoverable failure: CAR not ready, unreachable, or a job failed, was cancelled, ended in a status
+//	     not known, or outlived -job_deadline; the state was kept, the next run repeats the window
 //	20   unrecoverable failure: a CAR job failed and the model state was reset; the next run is a full import
 //	50   Qualys (the data source) failed otherwise: a rate limit, a server error
 //	51   cannot connect to Qualys (DNS, connection, TLS, no answer)
@@ -86,7 +87,7 @@ var exitHelp = []string{
 	"0    success",
 	"1    unexpected failure",
 	"2    invalid runtime parameter: flags, environment, configuration file, CAR credentials refused",
-	"10   recoverable failure: CAR not ready, unreachable or a job failed (state kept; the next run repeats the window)",
+	"10   recoverable failure: CAR not ready or unreachable, or a CAR job failed, was cancelled, ended unknown or outlived -job_deadline (state kept; the next run repeats the window)",
 	"20   a CAR job failed and the model state was reset (the next run is a full import)",
 	"50   Qualys failed otherwise (rate limit, server error)",
 	"51   cannot connect to Qualys",
@@ -137,6 +138,7 @@ type options struct {
 	logFormat                              string
 	maxRetries                             int
 	maxRunTime                             time.Duration
+	jobDeadline                            time.Duration
 	overlap                                bool
 	detectionSplit                         int
 	caFile                                 string
@@ -185,6 +187,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	ibmEnv(&o, getenv)
 	if o.maxRunTime <= 0 {
 		return fail(&o, stdout, stderr, exitUsage, errors.New("-max_run_time must be positive"), nil)
+	}
+	if o.jobDeadline <= 0 {
+		return fail(&o, stdout, stderr, exitUsage, errors.New("-job_deadline must be positive"), nil)
 	}
 	logger, err := cli.NewLogger(stderr, o.logFormat, o.debug)
 	if err != nil {
@@ -275,6 +280,7 @@ func exitCode(ctx context.Context, err error) int {
 	var ue *usageError
 	var ce *car.Error
 	var jf *car.JobFailedError
+	var je *car.JobError
 	switch {
 	case err == nil:
 		return exitOK
@@ -288,7 +294,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitStateReset
 	case errors.Is(err, car.ErrUnauthorized):
 		return exitUsage // the CAR credentials given are refused
-	case errors.As(err, &ce), errors.As(err, &jf), errors.Is(err, car.ErrIdleTimeout):
+	case errors.As(err, &ce), errors.As(err, &jf), errors.As(err, &je), errors.Is(err, car.ErrIdleTimeout):
 		return exitRecoverable
 	}
 	switch cli.ClassifyQualys(err) {
@@ -342,6 +348,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.overlap, "overlap", true, "run a full import's Qualys calls concurrently within the subscription's concurrency limit (-overlap=false: one call at a time)")
 	fs.IntVar(&o.detectionSplit, "detection_split", 0, "detection calls a page of hosts is cut into (0: as many as the concurrency limit needs when there are fewer pages than slots, and the last pages in two when they leave the last wave of calls short; 1: never split, for a small daily call budget)")
 	fs.DurationVar(&o.maxRunTime, "max_run_time", 12*time.Hour, "stop a run that takes longer than this, releasing the lock (a blocked CAR or Qualys)")
+	fs.DurationVar(&o.jobDeadline, "job_deadline", car.DefaultJobDeadline, "fail the run (exit 10) when one CAR job (an import, entering or leaving a full import, the database) is still running after this")
 	ibmFlags(fs, o)
 	fs.Usage = cli.Help{
 		Name: "car-connector",
@@ -350,7 +357,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 		Groups: []cli.Group{
 			{Title: "Qualys", Flags: []string{"qualys_url", "platform", "qualys_gateway", "username", "password", "qualys_versions"}},
 			{Title: "CAR", Flags: []string{"url", "api_key", "car_password", "car_token", "source"}},
-			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "overlap", "detection_split", "max_retries", "max_run_time", "working_dir", "config", "json", "log_format", "d", "version"}},
+			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "overlap", "detection_split", "max_retries", "max_run_time", "job_deadline", "working_dir", "config", "json", "log_format", "d", "version"}},
 			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
 			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
 			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo", "demo_hosts", "demo_detections"}},
@@ -672,7 +679,7 @@ func newClients(o *options, sec secrets, getenv func(string) string, logger *slo
 	if err != nil {
 		return nil, nil, &usageError{err.Error()}
 	}
-	copts := []car.Option{car.WithHTTPClient(chc), car.WithLogger(logger), car.WithRetry(o.maxRetries+1, 2*time.Minute)}
+	copts := []car.Option{car.WithHTTPClient(chc), car.WithLogger(logger), car.WithRetry(o.maxRetries+1, 2*time.Minute), car.WithWaitDeadline(o.jobDeadline)}
 	if sec.token != "" {
 		copts = append(copts, car.WithToken(sec.token))
 	} else {

@@ -47,7 +47,8 @@ var (
 		"WithInsecureLoopback", "an https:// URL",
 		"use WithAPIKey(key, password) or WithToken(token)", "set CAR_API_KEY and CAR_PASSWORD, or CAR_TOKEN",
 		"use WithPassword or WithClientCredentials", "set -threatq_client_id with -threatq_email and THREATQ_PASSWORD, or THREATQ_CLIENT_SECRET",
-		"WithJobDeadline", "the job deadline",
+		"WithJobDeadline", "-job_deadline",
+		"WithWaitDeadline", "-job_deadline",
 	)
 )
 
