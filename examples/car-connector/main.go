@@ -636,6 +636,11 @@ func checkSettings(o *options, sec *secrets) error {
 	if o.incremental && o.full {
 		return &usageError{"-incremental_update and -full contradict each other"}
 	}
+	// Checked here, before the working directory, the lock or any call:
+	// the run would refuse it only after taking them.
+	if err := (&car.Source{Key: o.source}).Validate(); err != nil {
+		return &usageError{fmt.Sprintf("-source %q is not a CAR source id: letters, digits and _:@=;!'%%-.()+,$* only (no spaces or /)", o.source)}
+	}
 	return nil
 }
 

@@ -585,3 +585,22 @@ func TestOverlapFlag(t *testing.T) {
 		t.Fatalf("overlapped full run: exit %d, %d hosts\n%s", code, sum.Hosts, lastLines(stderr, 5))
 	}
 }
+
+// TestInvalidSourceTouchesNothing: a source CAR would refuse is refused
+// before the working directory, the lock or any call (exit 2), and nothing
+// is created.
+func TestInvalidSourceTouchesNothing(t *testing.T) {
+	w := newWorld(t, 3)
+	dir := filepath.Join(t.TempDir(), "work")
+	args := append(w.args(), "-working_dir", dir, "-source", "../../Qualys EU/1")
+	code, _, stderr := w.run(t, args...)
+	if code != exitUsage || !strings.Contains(stderr, "is not a CAR source id") {
+		t.Fatalf("exit %d, want 2 naming the source:\n%s", code, lastLines(stderr, 3))
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the working directory was created (%v)", err)
+	}
+	if n := len(w.c.Requests()) + w.q.TotalCalls(); n != 0 {
+		t.Errorf("%d requests were made", n)
+	}
+}
