@@ -104,105 +104,110 @@ func (m *mutator) round(at time.Time) {
 		if a == nil {
 			return
 		}
-		switch kind := m.rng.IntN(9); kind {
-		case 0: // host removed
-			delete(m.assets, a.ID)
-			delete(m.apps, a.ID)
-			m.q.RemoveHostAsset(a.ID)
-			m.q.RemoveAsset(a.ID)
-			if a.QWebHostID > 0 {
-				delete(m.dets, a.QWebHostID)
-				m.q.RemoveDetectionHost(a.QWebHostID)
-			}
-			m.applied = append(m.applied, fmt.Sprintf("remove %d", a.ID))
-		case 1: // host added, a copy of another with fresh ids and addresses
-			cp := *a
-			cp.ID, cp.QWebHostID, cp.Created, cp.Modified = 39000000+m.nextID, 6900000+m.nextID, at, at
-			m.nextID++
-			cp.NetworkInterfaces = []qualys.NetworkInterface{{Address: m.freshIP(), MACAddress: fmt.Sprintf("02:AA:00:00:%02X:%02X", m.nextID/256, m.nextID%256), InterfaceName: "eth0"}}
-			m.assets[cp.ID] = &cp
-			m.q.AddHostAsset(&cp)
-			if d := m.cloneDets(a.QWebHostID); d != nil {
-				d.ID = cp.QWebHostID
-				m.setDets(d)
-			}
-			if ga := m.apps[a.ID]; ga != nil {
-				g := *ga
-				g.AssetID, g.HostID, g.LastModified = cp.ID, cp.QWebHostID, at
-				g.Software = slices.Clone(ga.Software)
-				for i := range g.Software {
-					g.Software[i].ID = -(cp.ID*100 + int64(i))
-				}
-				m.apps[cp.ID] = &g
-				m.q.SetAsset(&g)
-			}
-			m.applied = append(m.applied, fmt.Sprintf("add %d", cp.ID))
-		case 2: // an address renumbered
-			b := m.touch(a, at)
-			if len(b.NetworkInterfaces) > 0 {
-				b.NetworkInterfaces = slices.Clone(b.NetworkInterfaces)
-				b.NetworkInterfaces[0].Address = m.freshIP()
-			}
-			m.applied = append(m.applied, fmt.Sprintf("renumber %d", a.ID))
-		case 3: // accounts changed
-			b := m.touch(a, at)
-			b.Accounts = []qualys.Account{{Username: fmt.Sprintf("user%d", m.rng.IntN(5))}}
-			m.applied = append(m.applied, fmt.Sprintf("accounts %d", a.ID))
-		case 4, 5: // a detection fixed (reported Fixed) or vanished (purged: the host was rescanned)
-			d := m.cloneDets(a.QWebHostID)
-			if d == nil || len(d.Detections) == 0 {
-				continue
-			}
-			qid := d.Detections[m.rng.IntN(len(d.Detections))].QID
-			if kind == 4 {
-				for i := range d.Detections {
-					if d.Detections[i].QID == qid {
-						d.Detections[i].Status, d.Detections[i].LastUpdate, d.Detections[i].LastFixed = "Fixed", at, at
-					}
-				}
-				m.applied = append(m.applied, fmt.Sprintf("fix %d/%d", a.ID, qid))
-			} else {
-				d.Detections = slices.DeleteFunc(d.Detections, func(x qualys.Detection) bool { return x.QID == qid })
-				m.touch(a, at)
-				m.applied = append(m.applied, fmt.Sprintf("vanish %d/%d", a.ID, qid))
-			}
+		m.change(m.rng.IntN(9), a, at)
+	}
+}
+
+// change applies one change of a kind (0 to 8) to asset a at time at.
+func (m *mutator) change(kind int, a *qualys.HostAsset, at time.Time) {
+	switch kind {
+	case 0: // host removed
+		delete(m.assets, a.ID)
+		delete(m.apps, a.ID)
+		m.q.RemoveHostAsset(a.ID)
+		m.q.RemoveAsset(a.ID)
+		if a.QWebHostID > 0 {
+			delete(m.dets, a.QWebHostID)
+			m.q.RemoveDetectionHost(a.QWebHostID)
+		}
+		m.applied = append(m.applied, fmt.Sprintf("remove %d", a.ID))
+	case 1: // host added, a copy of another with fresh ids and addresses
+		cp := *a
+		cp.ID, cp.QWebHostID, cp.Created, cp.Modified = 39000000+m.nextID, 6900000+m.nextID, at, at
+		m.nextID++
+		cp.NetworkInterfaces = []qualys.NetworkInterface{{Address: m.freshIP(), MACAddress: fmt.Sprintf("02:AA:00:00:%02X:%02X", m.nextID/256, m.nextID%256), InterfaceName: "eth0"}}
+		m.assets[cp.ID] = &cp
+		m.q.AddHostAsset(&cp)
+		if d := m.cloneDets(a.QWebHostID); d != nil {
+			d.ID = cp.QWebHostID
 			m.setDets(d)
-		case 6: // a detection added (a new finding)
-			d := m.cloneDets(a.QWebHostID)
-			if d == nil {
-				continue
-			}
-			v := m.kb[m.rng.IntN(len(m.kb))]
-			d.Detections = append(d.Detections, qualys.Detection{QID: v.QID, Type: "Confirmed", Severity: v.Severity, Status: "New",
-				Results: "found", FirstFound: at, LastFound: at, LastUpdate: at, LastProcessed: at})
-			if len(softwareOrNil(m.apps[a.ID])) > 0 {
-				// A new detection on a host whose asset and applications
-				// did not change is sent without the applications (the
-				// gateway has no lookup by id): application_vulnerability
-				// edges it would add wait for the host's next change. The
-				// generator keeps to what the connector can know.
-				m.touch(a, at)
-			}
-			m.setDets(d)
-			m.applied = append(m.applied, fmt.Sprintf("detect %d/%d", a.ID, v.QID))
-		case 7, 8: // an application added or removed
-			ga := m.apps[a.ID]
-			if ga == nil {
-				continue
-			}
+		}
+		if ga := m.apps[a.ID]; ga != nil {
 			g := *ga
-			g.LastModified = at
+			g.AssetID, g.HostID, g.LastModified = cp.ID, cp.QWebHostID, at
 			g.Software = slices.Clone(ga.Software)
-			if kind == 7 || len(g.Software) == 0 {
-				g.Software = append(g.Software, qualys.InstalledSoftware{ID: -(a.ID*1000 + int64(m.rng.IntN(900))), FullName: "Widget 1.0", ProductName: "Widget", SoftwareType: "Application"})
-				m.applied = append(m.applied, fmt.Sprintf("app+ %d", a.ID))
-			} else {
-				g.Software = g.Software[1:]
-				m.applied = append(m.applied, fmt.Sprintf("app- %d", a.ID))
+			for i := range g.Software {
+				g.Software[i].ID = -(cp.ID*100 + int64(i))
 			}
-			m.apps[a.ID] = &g
+			m.apps[cp.ID] = &g
 			m.q.SetAsset(&g)
 		}
+		m.applied = append(m.applied, fmt.Sprintf("add %d", cp.ID))
+	case 2: // an address renumbered
+		b := m.touch(a, at)
+		if len(b.NetworkInterfaces) > 0 {
+			b.NetworkInterfaces = slices.Clone(b.NetworkInterfaces)
+			b.NetworkInterfaces[0].Address = m.freshIP()
+		}
+		m.applied = append(m.applied, fmt.Sprintf("renumber %d", a.ID))
+	case 3: // accounts changed
+		b := m.touch(a, at)
+		b.Accounts = []qualys.Account{{Username: fmt.Sprintf("user%d", m.rng.IntN(5))}}
+		m.applied = append(m.applied, fmt.Sprintf("accounts %d", a.ID))
+	case 4, 5: // a detection fixed (reported Fixed) or vanished (purged: the host was rescanned)
+		d := m.cloneDets(a.QWebHostID)
+		if d == nil || len(d.Detections) == 0 {
+			return
+		}
+		qid := d.Detections[m.rng.IntN(len(d.Detections))].QID
+		if kind == 4 {
+			for i := range d.Detections {
+				if d.Detections[i].QID == qid {
+					d.Detections[i].Status, d.Detections[i].LastUpdate, d.Detections[i].LastFixed = "Fixed", at, at
+				}
+			}
+			m.applied = append(m.applied, fmt.Sprintf("fix %d/%d", a.ID, qid))
+		} else {
+			d.Detections = slices.DeleteFunc(d.Detections, func(x qualys.Detection) bool { return x.QID == qid })
+			m.touch(a, at)
+			m.applied = append(m.applied, fmt.Sprintf("vanish %d/%d", a.ID, qid))
+		}
+		m.setDets(d)
+	case 6: // a detection added (a new finding)
+		d := m.cloneDets(a.QWebHostID)
+		if d == nil {
+			return
+		}
+		v := m.kb[m.rng.IntN(len(m.kb))]
+		d.Detections = append(d.Detections, qualys.Detection{QID: v.QID, Type: "Confirmed", Severity: v.Severity, Status: "New",
+			Results: "found", FirstFound: at, LastFound: at, LastUpdate: at, LastProcessed: at})
+		if len(softwareOrNil(m.apps[a.ID])) > 0 {
+			// A new detection on a host whose asset and applications
+			// did not change is sent without the applications (the
+			// gateway has no lookup by id): application_vulnerability
+			// edges it would add wait for the host's next change. The
+			// generator keeps to what the connector can know.
+			m.touch(a, at)
+		}
+		m.setDets(d)
+		m.applied = append(m.applied, fmt.Sprintf("detect %d/%d", a.ID, v.QID))
+	case 7, 8: // an application added or removed
+		ga := m.apps[a.ID]
+		if ga == nil {
+			return
+		}
+		g := *ga
+		g.LastModified = at
+		g.Software = slices.Clone(ga.Software)
+		if kind == 7 || len(g.Software) == 0 {
+			g.Software = append(g.Software, qualys.InstalledSoftware{ID: -(a.ID*1000 + int64(m.rng.IntN(900))), FullName: "Widget 1.0", ProductName: "Widget", SoftwareType: "Application"})
+			m.applied = append(m.applied, fmt.Sprintf("app+ %d", a.ID))
+		} else {
+			g.Software = g.Software[1:]
+			m.applied = append(m.applied, fmt.Sprintf("app- %d", a.ID))
+		}
+		m.apps[a.ID] = &g
+		m.q.SetAsset(&g)
 	}
 }
 

@@ -90,6 +90,15 @@ var sharedEdges = []struct {
 //     decided only when every asset holding it is in the group with what
 //     the edge needs known (its whole detections, its applications);
 //     otherwise the edges are left, as another asset may still hold them.
+//
+// Crash consistency: what leads a run to a shared vertex's edges is the
+// asset edges to it (the assets CAR holds, their active asset_<kind>
+// edges). So the edges from the shared vertices are disabled first, with
+// the holders computed as they will be once the stale asset edges are gone
+// (those are left out in memory), and the stale asset edges last: a run
+// that stops anywhere in between leaves every asset edge that leads to an
+// undisabled shared edge active, and the next run, which repeats the
+// window, reaches and decides it again. Each disable is idempotent.
 func (r *run) disableStale(ctx context.Context, group []*assetView, kinds []string) error {
 	byID := map[string]*assetView{}
 	var ids []string
@@ -98,6 +107,8 @@ func (r *run) disableStale(ctx context.Context, group []*assetView, kinds []stri
 		ids = append(ids, v.id)
 	}
 	touched := map[string]map[string]bool{} // end kind -> keys reached before or now
+	var staleAsset []staleEdge              // asset_<kind> edges to disable, last
+	leaving := map[string]map[[2]string]bool{}
 	for _, kind := range kinds {
 		held, err := r.heldEdges(ctx, "asset_"+kind, car.CollAsset, ids)
 		if err != nil {
@@ -115,9 +126,11 @@ func (r *run) disableStale(ctx context.Context, group []*assetView, kinds []stri
 			if v.targets[kind][h[1]] || (kind == car.CollApplication && !v.withApps) || (kind == car.CollVulnerability && !v.wholeDets) {
 				continue // held, or not known for this asset: its applications did not change
 			}
-			if err := r.disable(ctx, "asset_"+kind, v.id, h[1]); err != nil {
-				return err
+			staleAsset = append(staleAsset, staleEdge{"asset_" + kind, v.id, h[1]})
+			if leaving[kind] == nil {
+				leaving[kind] = map[[2]string]bool{}
 			}
+			leaving[kind][h] = true
 		}
 	}
 	// The shared vertices the assets reach in CAR through kinds not
@@ -151,21 +164,37 @@ func (r *run) disableStale(ctx context.Context, group []*assetView, kinds []stri
 		if len(keys) == 0 {
 			continue
 		}
-		if err := r.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, sortedKeys(keys), byID); err != nil {
+		if err := r.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, sortedKeys(keys), byID, leaving[se.end]); err != nil {
+			return err
+		}
+	}
+	for _, e := range staleAsset {
+		if err := r.disable(ctx, e.coll, e.from, e.to); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *run) disableSharedStale(ctx context.Context, end, coll string, keyAt int, known func(*assetView) bool, keys []string, byID map[string]*assetView) error {
-	// Who holds each key now (the stale asset edges are disabled already).
+// staleEdge is an edge to disable.
+type staleEdge struct{ coll, from, to string }
+
+// disableSharedStale disables the edges of coll from the shared vertices
+// keys (of kind end) that none of their holders wants. The holders are the
+// assets with an active asset_<end> edge to the key, less the (asset, key)
+// pairs in leaving (asset edges about to be disabled, or assets about to
+// be removed); a key is decided only when every holder is in byID with
+// what the edge needs known.
+func (r *run) disableSharedStale(ctx context.Context, end, coll string, keyAt int, known func(*assetView) bool, keys []string, byID map[string]*assetView, leaving map[[2]string]bool) error {
 	holders := map[string][]string{}
 	held, err := r.heldEdges(ctx, "asset_"+end, end, keys)
 	if err != nil {
 		return err
 	}
 	for _, h := range held {
+		if leaving[h] {
+			continue
+		}
 		holders[h[1]] = append(holders[h[1]], h[0])
 	}
 	var decidable []string
@@ -222,25 +251,28 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// reachedShared returns, per shared vertex kind, the keys the assets reach
-// through their active asset_<kind> edges.
-func (r *run) reachedShared(ctx context.Context, assetIDs []string) (map[string][]string, error) {
-	out := map[string][]string{}
-	seen := map[string]bool{}
+// reachedShared returns, per shared vertex kind, the (asset, key) pairs of
+// the assets' active asset_<kind> edges.
+func (r *run) reachedShared(ctx context.Context, assetIDs []string) (map[string][][2]string, error) {
+	out := map[string][][2]string{}
 	for _, se := range sharedEdges {
-		if seen[se.end] {
+		if _, seen := out[se.end]; seen {
 			continue
 		}
-		seen[se.end] = true
 		held, err := r.heldEdges(ctx, "asset_"+se.end, car.CollAsset, assetIDs)
 		if err != nil {
 			return nil, err
 		}
-		keys := map[string]bool{}
-		for _, h := range held {
-			keys[h[1]] = true
-		}
-		out[se.end] = sortedKeys(keys)
+		out[se.end] = held
 	}
 	return out, nil
+}
+
+// keysOf returns the distinct keys (second members) of pairs, sorted.
+func keysOf(pairs [][2]string) []string {
+	keys := map[string]bool{}
+	for _, p := range pairs {
+		keys[p[1]] = true
+	}
+	return sortedKeys(keys)
 }

@@ -324,26 +324,36 @@ func (r *run) removeGone(ctx context.Context, full bool) error {
 	}
 	sort.Strings(gone)
 	r.log.Info("carsync: removing assets Qualys no longer has", "count", len(gone))
-	// What the removed assets reached through shared vertices, to be
-	// checked once they are gone (a full run's bracket does this itself).
-	var shared map[string][]string
 	if !full {
-		var err error
-		if shared, err = r.reachedShared(ctx, gone); err != nil {
+		// What the removed assets reached through shared vertices is
+		// decided first, with them left out of the holders, and the
+		// assets are soft-deleted last: a run that stops in between
+		// leaves them in CAR, so the next run finds them gone again and
+		// reaches their shared vertices (a full run's bracket deactivates
+		// what it did not report itself).
+		shared, err := r.reachedShared(ctx, gone)
+		if err != nil {
 			return err
+		}
+		leaving := map[string]map[[2]string]bool{}
+		for end, pairs := range shared {
+			leaving[end] = map[[2]string]bool{}
+			for _, p := range pairs {
+				leaving[end][p] = true
+			}
+		}
+		for _, se := range sharedEdges {
+			if keys := keysOf(shared[se.end]); len(keys) > 0 {
+				if err := r.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, keys, nil, leaving[se.end]); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	if err := r.cfg.CAR.SoftDelete(ctx, r.cfg.Source.Key, car.CollAsset, gone); err != nil {
 		return fmt.Errorf("carsync: soft-deleting removed assets: %w", err)
 	}
 	r.sum.DeletedAssets += len(gone)
-	for _, se := range sharedEdges {
-		if keys := shared[se.end]; len(keys) > 0 {
-			if err := r.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, keys, nil); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }
 

@@ -97,6 +97,15 @@ type Fault struct {
 	Collection string
 	// StallJob keeps matching import jobs incomplete for this many polls.
 	StallJob int
+	// Applied makes the request take effect before the fault's Status
+	// and Body are answered: the server acted and the client sees a
+	// failure, as when a connection drops after the request or the
+	// client is killed while the server works (an import is accepted
+	// and its job runs, an edge is disabled, ...).
+	Applied bool
+	// Do, when set, is called when the fault fires, before the request
+	// is handled (a test kills or cancels its client there).
+	Do func()
 
 	count fakefault.Counter
 }
@@ -400,6 +409,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		carError(w, 401, "unauthorized", "Unauthorized")
 		return
 	}
+	if f != nil && f.Do != nil {
+		f.Do()
+	}
+	if f != nil && f.Status != 0 && f.Applied {
+		s.handle(httptest.NewRecorder(), r, version, route, body, f)
+	}
 	if f != nil && f.Status != 0 {
 		for k, v := range f.Header {
 			w.Header()[k] = v
@@ -408,6 +423,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, f.Body)
 		return
 	}
+	s.handle(w, r, version, route, body, f)
+}
+
+// handle answers an authenticated request.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, version, route string, body []byte, f *Fault) {
 	if r.Header.Get("Content-Type") != "application/json" {
 		carError(w, 415, "unsupported_media_type", "Content-Type must be application/json")
 		return
