@@ -720,7 +720,7 @@ func report(ctx context.Context, o *options, sum *carsync.Summary, err error, st
 	code := exitCode(ctx, err)
 	switch {
 	case cli.Interruption(ctx) != nil:
-		err = fmt.Errorf("%v: the run stopped; CAR's model state is still the last complete run's, so the next run repeats this window and nothing is lost (a full import is left in CAR's full-import state, which the next full import enters again): %w", cli.Interruption(ctx), err)
+		err = fmt.Errorf("%v: the run stopped; CAR's model state is still the last complete run's, so the next run repeats this window and finishes what this one started, its clean-up included (a full import is left in CAR's full-import state, which the next full import enters again): %w", cli.Interruption(ctx), err)
 	case code == exitRunTime:
 		err = fmt.Errorf("the run took longer than -max_run_time %s and was stopped (CAR or Qualys not answering?); CAR's model state is still the last complete run's, so nothing after it was recorded and the next run repeats the window: %w", o.maxRunTime, err)
 	}
