@@ -150,6 +150,9 @@ type Config struct {
 	// calls a page (ceil(hosts / PageSize) x n calls; plus, in every case,
 	// the truncation pages a server may force).
 	DetectionSplit int
+
+	// hooks widen the pipeline's race windows in tests; nil otherwise.
+	hooks *hooks
 }
 
 // Summary is the result of a run.
@@ -395,7 +398,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return r.sum, fmt.Errorf("carsync: finishing the CAR import: %w", err)
 	}
-	r.progress(true)
+	r.progress(true, nil)
 	return r.sum, nil
 }
 
@@ -485,8 +488,10 @@ func (r *run) calls() map[string]int64 {
 	return out
 }
 
-// progress logs counts, calls and the rate, at most every ProgressEvery.
-func (r *run) progress(final bool) {
+// progress logs counts, calls and the rate, at most every ProgressEvery:
+// the summary's and, while a pipeline runs, its join stage's (called from
+// that stage only).
+func (r *run) progress(final bool, running *counts) {
 	now := time.Now()
 	if !final && now.Sub(r.lastLog) < r.cfg.ProgressEvery {
 		return
@@ -496,9 +501,13 @@ func (r *run) progress(final bool) {
 	for _, c := range r.calls() {
 		calls += c
 	}
-	attrs := []any{"hosts", r.sum.Hosts, "detections", r.sum.Detections, "applications", r.sum.Applications,
-		"vertices", r.sum.Vertices, "edges", r.sum.Edges,
-		"qualys_calls", calls, "hosts_per_sec", fmt.Sprintf("%.1f", float64(r.sum.Hosts)/max(time.Since(r.start).Seconds(), 0.001))}
+	sum := *r.sum
+	if running != nil {
+		running.addTo(&sum)
+	}
+	attrs := []any{"hosts", sum.Hosts, "detections", sum.Detections, "applications", sum.Applications,
+		"vertices", sum.Vertices, "edges", sum.Edges,
+		"qualys_calls", calls, "hosts_per_sec", fmt.Sprintf("%.1f", float64(sum.Hosts)/max(time.Since(r.start).Seconds(), 0.001))}
 	if rt, ok := r.cfg.Qualys.Rate(); ok && rt.Limit > 0 {
 		attrs = append(attrs, "calls_left", rt.Remaining, "limit", fmt.Sprintf("%d/%s", rt.Limit, rt.Window))
 	}

@@ -259,3 +259,40 @@ func learnLimit(t *testing.T, e *env) int {
 	}
 	return e.q.Calls(qualystest.APIDetections)
 }
+
+// TestBackPressureCannotLoseAWakeup widens the pipeline's race windows with
+// sleeps, as the reproduction did (20 ms when the join stage shuts
+// the back-pressure, 1 ms per host in the write stage, 30 ms after the
+// detection stage wakes): the valve this backlog replaced was shut there on
+// a stale queue length, after the writer had drained the queue, with
+// nothing left to reopen it, and the run stopped until its deadline. The
+// scenario is the one that hung (ten detection calls at once, the writer
+// slower than the join); every run ends, 20 times in a row, with the graph
+// of a run without the sleeps.
+func TestBackPressureCannotLoseAWakeup(t *testing.T) {
+	t.Parallel()
+	ref := newEnv(t, 100)
+	ref.cfg.PageSize = 10
+	mustRun(t, ref.cfg)
+	want := activeGraph(ref.c)
+	for i := range 20 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, 100, qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: 10}))
+			e.cfg.PageSize = 10
+			learnLimit(t, e)
+			carsync.SetRaceHooks(&e.cfg,
+				func() { time.Sleep(20 * time.Millisecond) },
+				func() { time.Sleep(time.Millisecond) },
+				func() { time.Sleep(30 * time.Millisecond) })
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := carsync.Run(ctx, e.cfg); err != nil {
+				t.Fatalf("run %d: %v (a minute is only reached by a pipeline that stopped)", i, err)
+			}
+			if d := cmp.Diff(want, activeGraph(e.c)); d != "" {
+				t.Errorf("graph differs:\n%s", d)
+			}
+		})
+	}
+}

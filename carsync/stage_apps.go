@@ -2,7 +2,6 @@ package carsync
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"time"
 
@@ -28,7 +27,7 @@ func (p *pipeline) appsStage(ctx context.Context, ahead int, jobs <-chan *appsJo
 		case !p.r.cfg.SkipApplications:
 			matched, orphans, err := gw.upTo(job.maxID, job.want)
 			if err != nil {
-				return fmt.Errorf("carsync: listing gateway applications: %w", err)
+				return failed(ctx, err, "listing gateway applications")
 			}
 			apps = matched
 			if p.spec.changed {
@@ -46,7 +45,7 @@ func (p *pipeline) appsStage(ctx context.Context, ahead int, jobs <-chan *appsJo
 	if p.spec.changed && p.spec.apps == nil && !p.r.cfg.SkipApplications {
 		rest, err := gw.rest()
 		if err != nil {
-			return fmt.Errorf("carsync: listing changed applications: %w", err)
+			return failed(ctx, err, "listing changed applications")
 		}
 		p.orphans = append(p.orphans, rest...)
 	}

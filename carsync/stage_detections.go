@@ -2,7 +2,6 @@ package carsync
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/qualysbridge/qualysbridge/qualys"
 	"golang.org/x/sync/errgroup"
@@ -10,7 +9,7 @@ import (
 
 // detectionStage runs the pages' detection calls. With Sequential it runs
 // them one at a time, in order. Otherwise each call starts in a group of
-// its own once the valve is open and it holds one of the client's slots
+// its own once the backlog is open and it holds one of the client's slots
 // for the Host List Detection API (HoldSlot): the client's gate, learned
 // from the server, is the only limit on concurrent calls. A slot is held
 // before the next page is taken, so a page waits for a slot in the page
@@ -46,7 +45,7 @@ func (p *pipeline) detectionStage(ctx context.Context, pages <-chan *streamPage,
 func (p *pipeline) fanOut(ctx context.Context, calls *errgroup.Group, pages <-chan *streamPage, events chan<- hostEvent) error {
 	path := p.r.detectionPath()
 	take := func() (context.Context, func(), error) {
-		if err := p.valve.wait(ctx); err != nil {
+		if err := p.backlog.wait(ctx); err != nil {
 			return nil, nil, err
 		}
 		sctx, release, err := p.r.cfg.Qualys.HoldSlot(ctx, path)
@@ -93,10 +92,7 @@ func (p *pipeline) detectionCall(ctx context.Context, sp *streamPage, ids []int6
 	q := qualys.DetectionQuery{IDs: ids, TruncationLimit: len(ids)}
 	for h, err := range p.r.cfg.Qualys.Detections.List(ctx, &q) {
 		if err != nil {
-			if cause := context.Cause(ctx); cause != nil {
-				return cause
-			}
-			return fmt.Errorf("carsync: listing detections: %w", err)
+			return failed(ctx, err, "listing detections")
 		}
 		if err := send(ctx, events, hostEvent{page: sp, host: h}); err != nil {
 			return err

@@ -10,7 +10,7 @@ import (
 // joinStage maps each host as its detections arrive, and the hosts of a
 // finished page that Qualys gave no detections (or that have no VM host
 // id), and hands them to the write stage. It is the only stage that
-// touches r.done and the summary's counts.
+// touches r.done and p.joined.
 func (p *pipeline) joinStage(ctx context.Context, events <-chan hostEvent, out chan<- mappedHost, open <-chan struct{}) error {
 	for ev := range events {
 		var err error
@@ -57,16 +57,13 @@ func (p *pipeline) waitApps(ctx context.Context, sp *streamPage) error {
 	}
 }
 
-// emit hands a mapped host to the write stage and shuts the valve when the
-// write stage's queue is half full.
+// emit hands a mapped host to the write stage, counted in the backlog
+// first (see backlog).
 func (p *pipeline) emit(ctx context.Context, out chan<- mappedHost, m mappedHost) error {
-	if err := send(ctx, out, m); err != nil {
-		return err
+	if p.backlog.add() {
+		p.r.cfg.hooks.onShutting()
 	}
-	if len(out) >= cap(out)/2 {
-		p.valve.set(true)
-	}
-	return nil
+	return send(ctx, out, m)
 }
 
 // mapHost maps the page's host asset i with its detections (nil when
@@ -87,18 +84,18 @@ func (p *pipeline) mapHost(ctx context.Context, sp *streamPage, i int, det *qual
 	h := mapping.Host{Asset: a}
 	if det != nil {
 		h.Detections = det
-		r.sum.Detections += len(det.Detections)
+		p.joined.detections += len(det.Detections)
 	}
 	if ga != nil {
 		h.Applications = ga.Software
-		r.sum.Applications += len(ga.Software)
+		p.joined.applications += len(ga.Software)
 	}
 	hg := mapping.CARHost(h, r.cfg.Source.Key)
-	r.sum.Hosts++
-	r.sum.Vertices += len(hg.Host.Vertices) + len(hg.Vulnerabilities)
-	r.sum.Edges += len(hg.Host.Edges)
+	p.joined.hosts++
+	p.joined.vertices += len(hg.Host.Vertices) + len(hg.Vulnerabilities)
+	p.joined.edges += len(hg.Host.Edges)
 	for _, v := range hg.Vulnerabilities {
-		r.sum.Edges += len(v.Edges)
+		p.joined.edges += len(v.Edges)
 	}
 	m := mappedHost{assetID: a.ID, host: hg.Host, vulns: hg.Vulnerabilities}
 	if p.spec.stale != nil && !a.Created.IsZero() && a.Created.Before(r.since) {
@@ -109,6 +106,6 @@ func (p *pipeline) mapHost(ctx context.Context, sp *streamPage, i int, det *qual
 	if err := p.emit(ctx, out, m); err != nil {
 		return err
 	}
-	r.progress(false)
+	r.progress(false, &p.joined)
 	return nil
 }

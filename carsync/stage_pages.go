@@ -2,7 +2,6 @@ package carsync
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/qualysbridge/qualysbridge/qualys"
@@ -28,7 +27,7 @@ func (p *pipeline) pageStage(ctx context.Context, open chan<- struct{}, pages ch
 	}
 	for page, err := range r.cfg.Qualys.HostAssets.Pages(ctx, &q) {
 		if err != nil {
-			return fmt.Errorf("carsync: listing host assets: %w", err)
+			return failed(ctx, err, "listing host assets")
 		}
 		sp := &streamPage{assets: page.Assets, byHost: make(map[int64]int, len(page.Assets)), appsReady: make(chan struct{})}
 		want := make(map[int64]bool, len(page.Assets))

@@ -39,8 +39,9 @@ type writer struct {
 	// inputEnded once the join stage is done.
 	pageEnded, inputEnded bool
 	// views are the changed assets sent whose edges that no longer hold
-	// are yet to be disabled.
+	// are yet to be disabled, by clean.
 	views []*assetView
+	clean *cleaner
 }
 
 // writeStage adds each mapped host to the CAR import, holding each new
@@ -48,7 +49,8 @@ type writer struct {
 // until the join stage is done and every held vulnerability is sent. It is
 // the only stage that touches the import and r.sentQIDs.
 func (p *pipeline) writeStage(ctx context.Context, in <-chan mappedHost, req chan<- []int64, ans <-chan kbAnswer) error {
-	w := &writer{p: p, req: req, ans: ans, held: map[int64]*heldVuln{}, eager: !p.r.cfg.Sequential}
+	w := &writer{p: p, req: req, ans: ans, held: map[int64]*heldVuln{}, eager: !p.r.cfg.Sequential, clean: &cleaner{r: p.r}}
+	defer func() { p.written.disabled = w.clean.disabled }()
 	for !w.inputEnded || w.kbInFlight > 0 || len(w.held) > 0 {
 		input := in
 		if w.inputEnded || (w.heldEdges >= maxHeldEdges && w.kbInFlight > 0) {
@@ -64,9 +66,8 @@ func (p *pipeline) writeStage(ctx context.Context, in <-chan mappedHost, req cha
 				}
 				break
 			}
-			if len(in) <= cap(in)/4 {
-				p.valve.set(false)
-			}
+			p.r.cfg.hooks.onReceived()
+			p.backlog.done()
 			err = w.add(ctx, m)
 		case a, ok := <-ans:
 			if !ok {
@@ -111,7 +112,7 @@ func (w *writer) add(ctx context.Context, m mappedHost) error {
 		w.seen++
 	}
 	if err := r.im.Add(ctx, out); err != nil {
-		return fmt.Errorf("carsync: host asset %d: %w", m.assetID, err)
+		return failed(ctx, err, fmt.Sprintf("host asset %d", m.assetID))
 	}
 	if m.view != nil {
 		w.views = append(w.views, m.view)
@@ -132,7 +133,7 @@ func (w *writer) flushViews(ctx context.Context) error {
 	if len(w.views) == 0 {
 		return nil
 	}
-	err := w.p.r.disableStale(ctx, w.views, w.p.spec.stale)
+	err := w.clean.disableStale(ctx, w.views, w.p.spec.stale)
 	w.views = w.views[:0]
 	return err
 }
@@ -215,7 +216,7 @@ func (w *writer) answered(ctx context.Context, a kbAnswer) error {
 		r.sentQIDs[q] = true
 	}
 	if err := r.im.Add(ctx, g); err != nil {
-		return fmt.Errorf("carsync: vulnerabilities: %w", err)
+		return failed(ctx, err, "vulnerabilities")
 	}
 	return nil
 }
@@ -234,10 +235,7 @@ func (p *pipeline) kbStage(ctx context.Context, req <-chan []int64, ans chan<- k
 				a := kbAnswer{qids: qids, entries: make(map[int64]*qualys.Vulnerability, len(qids))}
 				for v, err := range p.r.cfg.Qualys.KnowledgeBase.List(gctx, &qualys.KnowledgeBaseQuery{QIDs: qids, ChunkSize: kbChunk}) {
 					if err != nil {
-						if cause := context.Cause(gctx); cause != nil {
-							return cause
-						}
-						return fmt.Errorf("carsync: reading the KnowledgeBase: %w", err)
+						return failed(gctx, err, "reading the KnowledgeBase")
 					}
 					a.entries[v.QID] = v
 				}

@@ -99,7 +99,8 @@ var sharedEdges = []struct {
 // that stops anywhere in between leaves every asset edge that leads to an
 // undisabled shared edge active, and the next run, which repeats the
 // window, reaches and decides it again. Each disable is idempotent.
-func (r *run) disableStale(ctx context.Context, group []*assetView, kinds []string) error {
+func (d *cleaner) disableStale(ctx context.Context, group []*assetView, kinds []string) error {
+	r := d.r
 	byID := map[string]*assetView{}
 	var ids []string
 	for _, v := range group {
@@ -164,12 +165,12 @@ func (r *run) disableStale(ctx context.Context, group []*assetView, kinds []stri
 		if len(keys) == 0 {
 			continue
 		}
-		if err := r.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, sortedKeys(keys), byID, leaving[se.end]); err != nil {
+		if err := d.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, sortedKeys(keys), byID, leaving[se.end]); err != nil {
 			return err
 		}
 	}
 	for _, e := range staleAsset {
-		if err := r.disable(ctx, e.coll, e.from, e.to); err != nil {
+		if err := d.disable(ctx, e.coll, e.from, e.to); err != nil {
 			return err
 		}
 	}
@@ -185,7 +186,8 @@ type staleEdge struct{ coll, from, to string }
 // pairs in leaving (asset edges about to be disabled, or assets about to
 // be removed); a key is decided only when every holder is in byID with
 // what the edge needs known.
-func (r *run) disableSharedStale(ctx context.Context, end, coll string, keyAt int, known func(*assetView) bool, keys []string, byID map[string]*assetView, leaving map[[2]string]bool) error {
+func (d *cleaner) disableSharedStale(ctx context.Context, end, coll string, keyAt int, known func(*assetView) bool, keys []string, byID map[string]*assetView, leaving map[[2]string]bool) error {
+	r := d.r
 	holders := map[string][]string{}
 	held, err := r.heldEdges(ctx, "asset_"+end, end, keys)
 	if err != nil {
@@ -226,7 +228,7 @@ func (r *run) disableSharedStale(ctx context.Context, end, coll string, keyAt in
 			}
 		}
 		if !wanted {
-			if err := r.disable(ctx, coll, e[0], e[1]); err != nil {
+			if err := d.disable(ctx, coll, e[0], e[1]); err != nil {
 				return err
 			}
 		}
@@ -234,11 +236,19 @@ func (r *run) disableSharedStale(ctx context.Context, end, coll string, keyAt in
 	return nil
 }
 
-func (r *run) disable(ctx context.Context, coll, from, to string) error {
-	if err := r.cfg.CAR.DisableEdge(ctx, r.cfg.Source.Key, coll, from, to); err != nil {
+// cleaner disables stale edges for one stage (the write stage, or the
+// removal of assets gone), counting them; its count is merged into the
+// summary by its owner.
+type cleaner struct {
+	r        *run
+	disabled int
+}
+
+func (d *cleaner) disable(ctx context.Context, coll, from, to string) error {
+	if err := d.r.cfg.CAR.DisableEdge(ctx, d.r.cfg.Source.Key, coll, from, to); err != nil {
 		return fmt.Errorf("carsync: disabling %s %s -> %s: %w", coll, from, to, err)
 	}
-	r.sum.DisabledEdges++
+	d.disabled++
 	return nil
 }
 

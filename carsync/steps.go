@@ -342,9 +342,11 @@ func (r *run) removeGone(ctx context.Context, full bool) error {
 				leaving[end][p] = true
 			}
 		}
+		clean := &cleaner{r: r}
+		defer func() { r.sum.DisabledEdges += clean.disabled }()
 		for _, se := range sharedEdges {
 			if keys := keysOf(shared[se.end]); len(keys) > 0 {
-				if err := r.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, keys, nil, leaving[se.end]); err != nil {
+				if err := clean.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, keys, nil, leaving[se.end]); err != nil {
 					return err
 				}
 			}

@@ -2,6 +2,7 @@ package carsync
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/qualysbridge/qualysbridge/car"
@@ -55,17 +56,25 @@ import (
 // call's worth of them), and Qualys calls are what a slow CAR must not
 // waste. CAR's pace is absorbed first by the import itself, which keeps up
 // to car.MaxOutstandingJobs jobs running and car.MaxBufferedBytes encoded
-// before an Add waits. When Add waits, the queue of writeQueue mapped
-// hosts before the write stage fills within a few hosts and the valve
-// shuts: the detection stage starts no new call (it does not even take a
-// slot) until the queue is down to a quarter. So a slow CAR shows as
-// calls not started, costing no API budget; only the calls already
-// streaming at that moment pause, each holding at most writeQueue mapped
-// hosts plus the decoded hosts in eventBuffer, and resume as soon as a
-// CAR job completes. (A call paused longer than the server tolerates is
-// cut by the server; the run then fails without saving a state and the
-// next run repeats the window.) The openPages tokens bound the host asset
-// pages in memory.
+// before an Add waits. When Add waits, the mapped hosts handed to the
+// write stage and not yet taken by it (the backlog) grow within a few
+// hosts to backlogHigh and the backlog shuts: the detection stage starts
+// no new call (it does not even take a slot) until the backlog is down to
+// backlogLow. So a slow CAR shows as calls not started, costing no API
+// budget; only the calls already streaming at that moment pause, each
+// holding at most writeQueue mapped hosts plus the decoded hosts in
+// eventBuffer, and resume as soon as a CAR job completes. (A call paused
+// longer than the server tolerates is cut by the server; the run then
+// fails without saving a state and the next run repeats the window.) The
+// openPages tokens bound the host asset pages in memory.
+//
+// The backlog cannot lose a wakeup: its count, and whether it is shut, are
+// one state under one lock; the join stage counts a host before it hands
+// it on, the write stage uncounts it once taken, and the shut state is
+// decided in the same critical section as the count that changes it. So
+// "shut" implies "more than backlogLow hosts not yet taken", and the write
+// stage, which takes them all, reopens it on its way down: no stale read
+// of a queue's length decides anything (see backlog).
 
 // Bounds of the pipeline.
 const (
@@ -99,6 +108,11 @@ const (
 	eventBuffer = 16
 	// writeQueue is the mapped hosts waiting for the write stage.
 	writeQueue = 8
+	// backlogHigh and backlogLow: the backlog shuts at backlogHigh hosts
+	// handed to the write stage and not yet taken, and opens again at
+	// backlogLow.
+	backlogHigh = writeQueue / 2
+	backlogLow  = writeQueue / 4
 )
 
 // streamSpec says what a pipeline lists and how it treats what it sends.
@@ -173,9 +187,9 @@ type kbAnswer struct {
 // pipeline is one run of the stages: a full import's, or a step of an
 // incremental one.
 type pipeline struct {
-	r     *run
-	spec  streamSpec
-	valve *valve
+	r       *run
+	spec    streamSpec
+	backlog *backlog
 	// listed counts the pages the page stage has listed (read by the write
 	// stage for its KnowledgeBase call budget).
 	listed counter
@@ -185,6 +199,27 @@ type pipeline struct {
 	// orphans are the gateway assets no page matched: applications stage
 	// only, read after the run.
 	orphans []*qualys.Asset
+	// joined are the join stage's counts, written only by it and merged
+	// into the run's summary after the stages end; written the write
+	// stage's.
+	joined  counts
+	written counts
+}
+
+// counts are what one stage counted; merged into the Summary after the
+// stages end.
+type counts struct {
+	hosts, detections, applications, vertices, edges, disabled int
+}
+
+// addTo adds the counts to a summary.
+func (c *counts) addTo(s *Summary) {
+	s.Hosts += c.hosts
+	s.Detections += c.detections
+	s.Applications += c.applications
+	s.Vertices += c.vertices
+	s.Edges += c.edges
+	s.DisabledEdges += c.disabled
 }
 
 // streamFull runs the full import's pipeline until every host is added to
@@ -201,7 +236,7 @@ func (r *run) streamFull(ctx context.Context) error {
 func (r *run) stream(ctx context.Context, spec streamSpec) (handled map[int64]bool, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	p := &pipeline{r: r, spec: spec, valve: newValve()}
+	p := &pipeline{r: r, spec: spec, backlog: newBacklog(r.cfg.hooks)}
 	if spec.changed {
 		p.handled = map[int64]bool{}
 	}
@@ -240,7 +275,16 @@ func (r *run) stream(ctx context.Context, spec streamSpec) (handled map[int64]bo
 	stage(func() error { return p.joinStage(ctx, events, mapped, open) }, func() { close(mapped) })
 	stage(func() error { return p.writeStage(ctx, mapped, kbReq, kbAns) }, func() { close(kbReq) })
 	stage(func() error { return p.kbStage(ctx, kbReq, kbAns) }, func() { close(kbAns) })
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	// Every stage has returned: their counts are theirs no longer.
+	p.joined.addTo(r.sum)
+	p.written.addTo(r.sum)
+	if err != nil {
+		// The cause that ended the run (the first stage's failure, or
+		// the caller's), not a stage's report of the cancellation.
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, cause
+		}
 		return nil, err
 	}
 	r.orphans = append(r.orphans, p.orphans...)
@@ -286,42 +330,105 @@ func (c *counter) get() int {
 	return c.n
 }
 
-// valve is shut while the write stage is behind (its queue half full): the
-// detection stage starts no call while it is shut.
-type valve struct {
-	mu   sync.Mutex
-	shut bool
-	wake chan struct{}
+// backlog counts the mapped hosts handed to the write stage and not yet
+// taken by it, and is shut while they are backlogHigh or more, until they
+// are down to backlogLow. Invariant (all under mu): shut implies
+// n > backlogLow, and open is closed exactly while !shut. add and done
+// change n and decide shut in one critical section, so a decrement that
+// brings n to backlogLow always sees shut and reopens: no wakeup is lost
+// whatever the interleaving of the join, write and detection stages.
+type backlog struct {
+	mu    sync.Mutex
+	n     int
+	shut  bool
+	open  chan struct{}
+	hooks *hooks
 }
 
-func newValve() *valve { return &valve{wake: make(chan struct{})} }
+func newBacklog(h *hooks) *backlog {
+	b := &backlog{open: make(chan struct{}), hooks: h}
+	close(b.open)
+	return b
+}
 
-func (v *valve) set(shut bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.shut == shut {
-		return
+// add counts a host the join stage is about to hand on, and reports
+// whether that shut the backlog.
+func (b *backlog) add() (shut bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n++
+	if !b.shut && b.n >= backlogHigh {
+		b.shut = true
+		b.open = make(chan struct{})
+		return true
 	}
-	v.shut = shut
-	if !shut {
-		close(v.wake)
-		v.wake = make(chan struct{})
+	return false
+}
+
+// done uncounts a host the write stage took.
+func (b *backlog) done() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n--
+	if b.shut && b.n <= backlogLow {
+		b.shut = false
+		close(b.open)
 	}
 }
 
-// wait returns once the valve is open, or with the run's cause.
-func (v *valve) wait(ctx context.Context) error {
+// wait returns once the backlog is open, or with the run's cause. A
+// waiter woken looks again (the backlog may have shut since); it cannot
+// wait for ever, since shut implies hosts the write stage has yet to take,
+// and taking them reopens it.
+func (b *backlog) wait(ctx context.Context) error {
 	for {
-		v.mu.Lock()
-		shut, wake := v.shut, v.wake
-		v.mu.Unlock()
+		b.mu.Lock()
+		shut, open := b.shut, b.open
+		b.mu.Unlock()
 		if !shut {
 			return nil
 		}
 		select {
-		case <-wake:
+		case <-open:
+			b.hooks.onWoken()
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
 	}
+}
+
+// hooks are called at the pipeline's race windows (tests widen them with
+// sleeps); nil outside tests.
+type hooks struct {
+	shutting func() // join: its count shut the backlog, the host not handed on yet
+	received func() // write: a host received, not yet uncounted
+	woken    func() // detection: woken by the backlog opening, before it looks again
+}
+
+func (h *hooks) onShutting() {
+	if h != nil && h.shutting != nil {
+		h.shutting()
+	}
+}
+
+func (h *hooks) onReceived() {
+	if h != nil && h.received != nil {
+		h.received()
+	}
+}
+
+func (h *hooks) onWoken() {
+	if h != nil && h.woken != nil {
+		h.woken()
+	}
+}
+
+// failed is err, with what the stage was doing, when the run is still
+// going; once the run is ending, its cause: a stage never reports a bare
+// cancellation in place of what ended the run.
+func failed(ctx context.Context, err error, doing string) error {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	return fmt.Errorf("carsync: %s: %w", doing, err)
 }
