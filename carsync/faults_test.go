@@ -111,6 +111,16 @@ func TestFaultInjection(t *testing.T) {
 			}
 			repaired++
 		}
+		firedHere := 0
+		for _, n := range e.q.FaultsFired() {
+			firedHere += n
+		}
+		for _, n := range e.c.FaultsFired() {
+			firedHere += n
+		}
+		if firedHere == 0 {
+			t.Errorf("seed %d (overlap %v): none of the injected faults fired: the run tested nothing", seed, overlap)
+		}
 		got := activeGraph(e.c)
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("seed %d (overlap %v): CAR graph differs from a fault-free run (-want +got):\n%s", seed, overlap, d)
