@@ -221,3 +221,52 @@ func changeTenant(q *qualystest.Server, tn *qualystest.Tenant, at time.Time) {
 		}
 	}
 }
+
+// TestAttributeBombStaysSmall: a detection answer whose <HOST> tags carry
+// 2.9 million empty attributes (14 MB, within the text bound) once made
+// the connector peak at 513 MB RSS, over the CronJob's 512Mi. It is now
+// refused as unreadable (exit 55) at the first attribute past the bound,
+// within 10 s and 100 MB of RSS, measured on the connector's own process.
+func TestAttributeBombStaysSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8" ?><HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><DATETIME>2026-01-01T00:00:00Z</DATETIME><HOST_LIST><HOST`)
+	for b.Len() < 14<<20 {
+		b.WriteString(` a=""`)
+	}
+	b.WriteString(`><ID>1</ID></HOST></HOST_LIST></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`)
+	q := qualystest.NewServer(qualystest.WithTLS(), qualystest.WithTenant(qualystest.Generate(43, 20)))
+	t.Cleanup(q.Close)
+	q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Status: 200, Body: b.String()})
+	c := cartest.NewServer(cartest.WithTLS())
+	t.Cleanup(c.Close)
+	start := time.Now()
+	code, rss := runConnectorRSS(t, q, c)
+	took := time.Since(start)
+	if code != exitQualysData {
+		t.Errorf("exit %d, want %d (the answer is unreadable)", code, exitQualysData)
+	}
+	if rss > 100<<20 || took > 10*time.Second {
+		t.Errorf("peak RSS %d MB in %s; want under 100 MB and 10 s", rss>>20, took.Round(time.Millisecond))
+	}
+	t.Logf("attribute bomb: exit %d, peak RSS %d MB, %s", code, rss>>20, took.Round(time.Millisecond))
+}
+
+// runConnectorRSS runs the connector once and returns its exit code and
+// peak resident set size in bytes.
+func runConnectorRSS(t *testing.T, q *qualystest.Server, c *cartest.Server) (int, int64) {
+	t.Helper()
+	user, pass := q.Credentials()
+	cmd := exec.Command(os.Args[0], "-qualys_url", q.URL, "-qualys_gateway", q.GatewayURL, "-username", user, "-url", c.URL,
+		"-source", "Qualys", "-verify_ssl=false", "-working_dir", t.TempDir(), "-max_retries", "0")
+	cmd.Env = append(os.Environ(), asMain+"=1", "QUALYS_PASSWORD="+pass, "CAR_API_KEY="+cartest.DefaultAPIKey, "CAR_PASSWORD="+cartest.DefaultPassword, "GOMEMLIMIT=")
+	cmd.Run()
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		t.Skip("no rusage on this platform")
+	}
+	return cmd.ProcessState.ExitCode(), ru.Maxrss << 10 // KiB on Linux
+}
