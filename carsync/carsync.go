@@ -47,6 +47,35 @@
 // connector saves it), is saved only when everything succeeded: a run that
 // fails leaves the previous state, so the next run repeats the window and
 // nothing is lost.
+//
+// # Invariants
+//
+// Crash consistency: a run killed, stopped or failed at any request leaves
+// CAR so that the next successful run ends with exactly the graph one clean
+// run leaves. Imports are upserts of what Qualys says now, so repeating
+// them is harmless; what needs care is the clean-up of an incremental run,
+// because the next run finds what to clean from the asset edges CAR holds
+// active. So what leads a run to an edge is changed last: the edges from
+// shared vertices (an address's ipaddress_vulnerability, ...) are disabled
+// before the asset edges that reach those vertices, their holders computed
+// as they will be once those asset edges are gone, and an asset removed
+// from Qualys is soft-deleted only after what it reached was decided. A run
+// stopped in between leaves the asset edges active, and the next run, which
+// repeats the window, reaches and decides the rest (TestCrashConsistency).
+//
+// A window is trusted only when it can be: a saved state later than the
+// run's start, or one that is not an instant between 1970 and 9999, never
+// starts a window; the run is a full import, with a WARN naming the state
+// (trustState).
+//
+// Every wait ends: CAR job statuses that are not known running ones are
+// failures, and every wait has a deadline (car.WithWaitDeadline,
+// car.WithJobDeadline).
+//
+// Back-pressure cannot lose a wakeup (see backlog in stream.go), and Run
+// returns the cause that ended a run, never a stage's report of the
+// cancellation. Stages own their counts; the summary is merged after the
+// stages end.
 package carsync
 
 import (
