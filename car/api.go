@@ -246,50 +246,77 @@ type Envelope struct {
 
 // MarshalJSON writes {"source":…,"report":…,"<collection>":[…]}.
 func (e *Envelope) MarshalJSON() ([]byte, error) {
-	var b strings.Builder
-	src, err := json.Marshal(e.Source)
+	parts, _, err := e.parts()
 	if err != nil {
 		return nil, err
 	}
-	rep, err := json.Marshal(e.Report)
-	if err != nil {
-		return nil, err
-	}
-	b.WriteString(`{"source":`)
-	b.Write(src)
-	b.WriteString(`,"report":`)
-	b.Write(rep)
-	if e.Collection != "" {
-		coll, _ := json.Marshal(e.Collection)
-		b.WriteString(",")
-		b.Write(coll)
-		b.WriteString(":[")
-		for i, o := range e.Objects {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.Write(o)
-		}
-		b.WriteString("]")
-	}
-	b.WriteString("}")
-	return []byte(b.String()), nil
+	return bytes.Join(parts, nil), nil
 }
 
-// Import posts one envelope and returns the id of CAR's import job. Imports
-// are upserts, so re-sending one after an ambiguous failure is harmless.
+// parts is the envelope's body as pieces that are written one after
+// another (the objects are not copied), and its length.
+func (e *Envelope) parts() ([][]byte, int, error) {
+	head, err := envelopeHead(e.Source, e.Report)
+	if err != nil {
+		return nil, 0, err
+	}
+	parts := [][]byte{head}
+	if e.Collection != "" {
+		coll, _ := json.Marshal(e.Collection)
+		parts = append(parts, []byte(","), coll, []byte(":["))
+		for i, o := range e.Objects {
+			if i > 0 {
+				parts = append(parts, []byte(","))
+			}
+			parts = append(parts, o)
+		}
+		parts = append(parts, []byte("]"))
+	}
+	parts = append(parts, []byte("}"))
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	return parts, n, nil
+}
+
+// envelopeHead is {"source":…,"report":… , the start every import body of
+// a source and report shares.
+func envelopeHead(src Source, rep Report) ([]byte, error) {
+	s, err := json.Marshal(src)
+	if err != nil {
+		return nil, err
+	}
+	r, err := json.Marshal(rep)
+	if err != nil {
+		return nil, err
+	}
+	head := append([]byte(`{"source":`), s...)
+	head = append(head, `,"report":`...)
+	return append(head, r...), nil
+}
+
+// Import posts one envelope of one collection (POST imports) and returns
+// the id of CAR's import job: the raw call. A streaming import of a whole
+// graph, packed into few requests, is Client.NewImport. Imports are
+// upserts, so re-sending one after an ambiguous failure is harmless.
 func (c *Client) Import(ctx context.Context, env *Envelope) (string, error) {
-	body, err := env.MarshalJSON()
+	parts, n, err := env.parts()
 	if err != nil {
 		return "", err
 	}
+	return c.postImport(ctx, parts, n)
+}
+
+// postImport posts an import body given as parts and returns the job id.
+func (c *Client) postImport(ctx context.Context, parts [][]byte, size int) (string, error) {
 	var out struct {
 		ID      string          `json:"id"`
 		Status  string          `json:"status"`
 		Message string          `json:"message"`
 		Errors  json.RawMessage `json:"errors"`
 	}
-	if err := c.call(ctx, &request{method: "POST", segs: []string{"imports"}, body: json.RawMessage(body), idempotent: true}, &out); err != nil {
+	if err := c.call(ctx, &request{method: "POST", segs: []string{"imports"}, parts: parts, size: size, idempotent: true}, &out); err != nil {
 		return "", err
 	}
 	if e := bytes.TrimSpace(out.Errors); strings.EqualFold(out.Status, "error") || strings.EqualFold(out.Status, "failed") ||

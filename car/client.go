@@ -304,6 +304,10 @@ type request struct {
 	v3     bool
 	query  url.Values
 	body   any
+	// parts, when set, is the body, written piece after piece (size
+	// bytes in all) without being copied into one buffer.
+	parts [][]byte
+	size  int
 	// idempotent calls are retried on transport errors and 5xx; others
 	// only when the server refused them (429, 503 with Retry-After).
 	idempotent bool
@@ -370,9 +374,19 @@ func (c *Client) prepare(ctx context.Context, r *request) (endpoint string, u *u
 		if body != nil {
 			rd = bytes.NewReader(body)
 		}
+		if r.parts != nil {
+			rds := make([]io.Reader, len(r.parts))
+			for i, p := range r.parts {
+				rds[i] = bytes.NewReader(p)
+			}
+			rd = io.MultiReader(rds...)
+		}
 		req, err := http.NewRequestWithContext(ctx, r.method, u.String(), rd)
 		if err != nil {
 			return nil, err
+		}
+		if r.parts != nil {
+			req.ContentLength = int64(r.size)
 		}
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("Content-Type", "application/json")

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -413,46 +412,78 @@ func endValue(coll, id string) string {
 // (a map per edge, sorted keys, the Marshaler result validated again) was
 // the largest part of an import's CPU time.
 func (e Edge) MarshalJSON() ([]byte, error) {
-	return e.appendJSON(make([]byte, 0, 160))
+	return e.appendJSON(make([]byte, 0, 160), "", 0, false)
 }
 
-// edgeField is one key and value of an edge's JSON object.
+// edgeField is one key and value of an edge's JSON object, held without
+// boxing the fixed fields' values into interfaces (an allocation each).
 type edgeField struct {
-	key string
-	val any
+	key  string
+	kind byte // 's' string, 'b' bool, 'f' float64, 'v' any
+	s    string
+	b    bool
+	f    float64
+	v    any
 }
 
-func (e Edge) appendJSON(b []byte, extra ...edgeField) ([]byte, error) {
+// appendJSON appends the edge's object: with report set (withReport), the
+// import's report key and timestamp take the place of properties of the
+// same name, without touching e.Properties.
+func (e *Edge) appendJSON(b []byte, report string, ts float64, withReport bool) ([]byte, error) {
 	from, to, _ := e.Ends()
-	var fixed [6]edgeField
-	fields := append(fixed[:0], edgeField{fromField(from), endValue(from, e.From)}, edgeField{toField(to), endValue(to, e.To)}, edgeField{"active", !e.Disabled})
+	var buf [12]edgeField
+	fields := append(buf[:0],
+		edgeField{key: fromField(from), kind: 's', s: endValue(from, e.From)},
+		edgeField{key: toField(to), kind: 's', s: endValue(to, e.To)},
+		edgeField{key: "active", kind: 'b', b: !e.Disabled})
 	if e.Source != "" {
-		fields = append(fields, edgeField{"source", e.Source})
+		fields = append(fields, edgeField{key: "source", kind: 's', s: e.Source})
 	}
-	// extra fields (an import's report and timestamp) take the place of
-	// properties of the same name, without touching e.Properties.
-	fields = append(fields, extra...)
-	all := fields
-	if len(e.Properties) > 0 {
-		all = make([]edgeField, 0, len(fields)+len(e.Properties))
-		all = append(all, fields...)
-		for k, v := range e.Properties {
-			if !slices.ContainsFunc(fields, func(f edgeField) bool { return f.key == k }) {
-				all = append(all, edgeField{k, v})
+	if withReport {
+		fields = append(fields, edgeField{key: "report", kind: 's', s: report}, edgeField{key: "timestamp", kind: 'f', f: ts})
+	}
+	fixed := len(fields)
+	for k, v := range e.Properties {
+		taken := false
+		for _, f := range fields[:fixed] {
+			if f.key == k {
+				taken = true
+				break
 			}
 		}
+		if !taken {
+			fields = append(fields, edgeField{key: k, kind: 'v', v: v})
+		}
 	}
-	slices.SortFunc(all, func(a, b edgeField) int { return strings.Compare(a.key, b.key) })
+	// Insertion sort: a handful of fields, no allocation.
+	for i := 1; i < len(fields); i++ {
+		for j := i; j > 0 && fields[j].key < fields[j-1].key; j-- {
+			fields[j], fields[j-1] = fields[j-1], fields[j]
+		}
+	}
 	b = append(b, '{')
-	for i, f := range all {
+	for i := range fields {
+		f := &fields[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendJSONString(b, f.key)
 		b = append(b, ':')
-		var err error
-		if b, err = appendJSONValue(b, f.val); err != nil {
-			return nil, err
+		switch f.kind {
+		case 's':
+			b = appendJSONString(b, f.s)
+		case 'b':
+			b = strconv.AppendBool(b, f.b)
+		case 'f':
+			var err error
+			if b, err = appendJSONValue(b, f.f); err != nil {
+				return nil, err
+			}
+		default:
+			var err error
+			if b, err = appendJSONValue(b, f.v); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return append(b, '}'), nil
@@ -475,6 +506,9 @@ func appendJSONString(b []byte, s string) []byte {
 
 // appendJSONValue appends a property value as encoding/json writes it.
 func appendJSONValue(b []byte, v any) ([]byte, error) {
+	if f, ok := v.(float64); ok {
+		return appendJSONFloat(b, f)
+	}
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -486,13 +520,21 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int64:
 		return strconv.AppendInt(b, x, 10), nil
-	case float64:
-		// encoding/json's 'f' range; other values (exponents, NaN) below.
-		if a := math.Abs(x); a == 0 || (a >= 1e-6 && a < 1e21) {
-			return strconv.AppendFloat(b, x, 'f', -1, 64), nil
-		}
 	}
 	j, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, j...), nil
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64.
+func appendJSONFloat(b []byte, f float64) ([]byte, error) {
+	// encoding/json's 'f' range; other values (exponents, NaN) through it.
+	if a := math.Abs(f); a == 0 || (a >= 1e-6 && a < 1e21) {
+		return strconv.AppendFloat(b, f, 'f', -1, 64), nil
+	}
+	j, err := json.Marshal(f)
 	if err != nil {
 		return nil, err
 	}

@@ -406,8 +406,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if program == "" {
 		program = "qualysbridge"
 	}
-	r.im, err = cfg.CAR.NewImport(ctx, cfg.Source, carMode, car.WithModelStateID(FormatState(r.sum.Until)),
-		car.WithReportDescription(cfg.Source.Key+" reports, imported by "+program))
+	iopts := []car.ImportOption{car.WithModelStateID(FormatState(r.sum.Until)),
+		car.WithReportDescription(cfg.Source.Key + " reports, imported by " + program)}
+	if cfg.Sequential {
+		// One request at a time, from the write stage: the same requests
+		// in the same order every run.
+		iopts = append(iopts, car.WithConcurrentPosts(1))
+	}
+	r.im, err = cfg.CAR.NewImport(ctx, cfg.Source, carMode, iopts...)
 	if err != nil {
 		return nil, fmt.Errorf("carsync: starting the CAR import: %w", err)
 	}

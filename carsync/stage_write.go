@@ -92,6 +92,11 @@ func (p *pipeline) writeStage(ctx context.Context, in <-chan mappedHost, req cha
 func (w *writer) add(ctx context.Context, m mappedHost) error {
 	if m.pageEnd {
 		w.pageEnded = true
+		// What the page gathered goes to CAR now, not with the next
+		// page's first request.
+		if err := w.p.r.im.Flush(ctx); err != nil {
+			return failed(ctx, err, "sending a page to CAR")
+		}
 		return nil
 	}
 	r := w.p.r

@@ -3,8 +3,10 @@ package cartest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,7 +210,7 @@ func (s *Server) importData(w http.ResponseWriter, body []byte, f *Fault) {
 		}
 	}
 	colls := map[string][]map[string]any{}
-	count, collName := 0, ""
+	count := 0
 	for k, raw := range env {
 		if k == "source" || k == "report" {
 			continue
@@ -223,8 +225,12 @@ func (s *Server) importData(w http.ResponseWriter, body []byte, f *Fault) {
 		}
 		colls[k] = objs
 		count += len(objs)
-		collName = k
 	}
+	counts := map[string]int{}
+	for k, objs := range colls {
+		counts[k] = len(objs)
+	}
+	collName := strings.Join(slices.Sorted(maps.Keys(counts)), ",")
 	if len(errs) > 0 {
 		var msg strings.Builder
 		enc := json.NewEncoder(&msg)
@@ -238,11 +244,15 @@ func (s *Server) importData(w http.ResponseWriter, body []byte, f *Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.imports++
-	s.importLog = append(s.importLog, ImportRecord{Collection: collName, Objects: count, Bytes: len(body)})
+	s.importLog = append(s.importLog, ImportRecord{Collection: collName, Collections: counts, Objects: count, Bytes: len(body)})
 	j := &job{pollsLeft: s.jobPolls, coll: collName}
-	if f != nil && (f.Collection == "" || f.Collection == collName) {
+	if f != nil && (f.Collection == "" || counts[f.Collection] > 0 || f.Collection == collName) {
 		if f.FailJob {
-			j.err = "simulated import failure for " + collName
+			what := collName
+			if f.Collection != "" {
+				what = f.Collection
+			}
+			j.err = "simulated import failure for " + what
 			j.statusCode = 500
 		}
 		if f.StallJob > 0 {

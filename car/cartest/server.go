@@ -64,6 +64,11 @@ type Option func(*Server)
 // before it completes (default 0: complete at the first poll).
 func WithJobPolls(n int) Option { return func(s *Server) { s.jobPolls = n } }
 
+// WithLatency answers every request after d, as a CAR that far away (a
+// round trip to a remote Cloud Pak for Security) would: a benchmark's
+// latency model. The requests a run makes then set its pace.
+func WithLatency(d time.Duration) Option { return func(s *Server) { s.latency = d } }
+
 // WithTLS serves HTTPS with httptest's certificate (use Server.Client, or
 // skip verification).
 func WithTLS() Option { return func(s *Server) { s.tls = true } }
@@ -92,7 +97,7 @@ type Fault struct {
 	Body   string
 	Header http.Header
 	// FailJob makes matching imports accepted but their job end in error
-	// (Collection narrows it to one collection).
+	// (Collection narrows it to requests carrying that collection).
 	FailJob    bool
 	Collection string
 	// StallJob keeps matching import jobs incomplete for this many polls.
@@ -159,6 +164,7 @@ type Server struct {
 	hs       *httptest.Server
 	tls      bool
 	jobPolls int
+	latency  time.Duration
 	// danglingEdges: see WithDanglingEdges.
 	danglingEdges bool
 	dbExists      bool
@@ -201,9 +207,13 @@ func (s *Server) PeakOutstandingJobs() int {
 
 // ImportRecord describes one accepted import request.
 type ImportRecord struct {
+	// Collection names the request's collections, sorted and
+	// comma-separated ("" for the source and report alone).
 	Collection string
-	Objects    int
-	Bytes      int
+	// Collections counts its objects per collection.
+	Collections map[string]int
+	Objects     int
+	Bytes       int
 }
 
 // NewServer starts a fake CAR.
@@ -247,6 +257,31 @@ func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.requests...)
+}
+
+// RequestCounts returns how many requests the server received by kind:
+// the method and the route's first segment ("POST imports", "GET
+// importstatus", "PATCH asset_ipaddress", "POST v3/query", ...).
+func (s *Server) RequestCounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, r := range s.requests {
+		out[requestKind(r.Method, r.Path)]++
+	}
+	return out
+}
+
+func requestKind(method, path string) string {
+	m := v2re.FindStringSubmatch(path)
+	if m == nil {
+		return method + " " + path
+	}
+	seg, _, _ := strings.Cut(strings.TrimPrefix(m[2], "/"), "/")
+	if m[1] == "v3" {
+		seg = "v3/" + seg
+	}
+	return method + " " + seg
 }
 
 // Imports returns a record of every accepted import request.
@@ -401,6 +436,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	version, route := m[1], m[2]
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if s.latency > 0 {
+		select {
+		case <-time.After(s.latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body})
 	f := s.matchFault(r.Method, route)
