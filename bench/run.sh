@@ -8,7 +8,7 @@
 #   bash bench/run.sh            # full run (about 5 minutes on 2 cores)
 #   BENCH_MB=50 bash bench/run.sh  # smaller decode file, quicker
 #   BENCH_100K=1 bash bench/run.sh # also 100,000 hosts (the fakes need ~12 GB)
-#   BENCH_ONLY=latency bash bench/run.sh # only the latency run (about a minute)
+#   BENCH_ONLY=latency bash bench/run.sh # only the latency runs (about two minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
@@ -92,6 +92,9 @@ row = {"impl": f"connector, {label}", "hosts": int(hosts), "seconds": wall, "cpu
 # to deliver its answers with its concurrency limit always in use, each call
 # waiting its time to first byte: (calls x ttfb + bytes / rate) / limit.
 apis = json.load(open(stats))
+car = apis.pop("car", None)
+if car:
+    row["car"] = car
 floors = {}
 for api, a in apis.items():
     lat = a["latency"]
@@ -113,8 +116,9 @@ connector 2000 "2,000 hosts" >> "$results"
 connector 20000 "20,000 hosts" >> "$results"
 connector 20000 "20,000 hosts, -overlap=false" -- -overlap=false >> "$results"
 fi
-echo "== connector at 20,000 hosts under issue 20's latency model (about a minute)" >&2
+echo "== connector at 20,000 hosts under issue 20's latency model, CAR in process and 50 ms away (about two minutes)" >&2
 connector 20000 "20,000 hosts, latency" -latency >> "$results"
+connector 20000 "20,000 hosts, latency, CAR 50 ms" -latency -car_latency 50ms >> "$results"
 if [ "${BENCH_100K:-0}" = 1 ] && [ -z "$only" ]; then
   echo "== connector at 100,000 hosts (the fakes need about 12 GB; about 4 minutes)" >&2
   connector 100000 "100,000 hosts" >> "$results"
@@ -147,6 +151,13 @@ if con:
             print(f"\n{r['impl']}: floor = (calls x ttfb + bytes / rate) / limit on {f['api']} = {f['floor_s']:.1f} s "
                   f"({f['calls']} calls, {f['mb']:.0f} MB, limit {f['limit']}, peak {f['peak_concurrency']} in flight); "
                   f"wall / floor = {r['seconds'] / f['floor_s']:.2f} (target <= 1.15); bytes alone at the limit: {f['bytes_only_s']:.1f} s")
+    for r in con:
+        c = r.get("car")
+        if c:
+            req = c["requests"]
+            imports, polls = req.get("POST imports", 0), req.get("GET importstatus", 0)
+            rest = ", ".join(f"{k}={v}" for k, v in sorted(req.items()) if k not in ("POST imports", "GET importstatus"))
+            print(f"\n{r['impl']}: CAR {c['latency_seconds'] * 1000:.0f} ms per request; {imports} imports, {polls} status polls; other: {rest}")
     print("\npeak RSS, every run: target <= 64 MB: " + ", ".join(f"{r['peak_rss_mb']:.0f}" for r in con))
 if ours:
     for name, target in (("lxml iterparse", 1.0), ("xmltodict (whole document)", 3.0), ("encoding/xml", 1.0)):

@@ -713,12 +713,17 @@ func (im *Import) fail(err error) error {
 // poll is made first when the edges of two generations or more wait on
 // jobs not known complete (or when final).
 func (im *Import) cut(ctx context.Context, final bool) error {
+	// Generations whose edges wait on vertex jobs not known complete, and
+	// whose vertex requests were answered (a poll cannot confirm a job
+	// CAR has not given an id for yet).
 	waiting := 0
+	im.mu.Lock()
 	for _, p := range im.edges[:len(im.edges)-1] {
-		if p.gen > im.confirmed && !p.empty() {
+		if p.gen > im.confirmed && !p.empty() && im.postsOpen[p.gen] == 0 {
 			waiting++
 		}
 	}
+	im.mu.Unlock()
 	if waiting >= 2 || (final && waiting > 0) {
 		if err := im.pollOnce(ctx); err != nil {
 			return im.fail(err)
@@ -753,7 +758,8 @@ func (im *Import) cut(ctx context.Context, final bool) error {
 
 // sendReady fills box with the edges whose vertices' jobs completed and
 // posts it (when it holds anything), and further requests while ready
-// edges fill half of one (all of them when all).
+// edges fill a whole one (all of them when all): the rest go with the
+// next cut's vertices.
 func (im *Import) sendReady(ctx context.Context, box *outbox, all bool) error {
 	for {
 		for len(im.edges) > 1 && im.edges[0].empty() {
@@ -782,8 +788,8 @@ func (im *Import) sendReady(ctx context.Context, box *outbox, all bool) error {
 			return nil
 		}
 		box = newOutbox()
-		if !all && im.readyBytes() < im.limit/2 {
-			return nil // the rest goes with the next cut
+		if !all && im.readyBytes() < im.limit {
+			return nil // the rest goes with the next cut's vertices
 		}
 	}
 }

@@ -5,6 +5,12 @@
 //
 //	go run ./bench/fakes -hosts 20000 -detections 30
 //
+// With -car_latency the fake CAR answers every request after that long (a
+// Cloud Pak for Security that far away); the stats file then also has the
+// CAR requests by kind under "car".
+//
+//	go run ./bench/fakes -hosts 20000 -latency -car_latency 50ms
+//
 // Every FO API allows -concurrency calls at once (default 3; the fake
 // Qualys enforces it and says so in X-Concurrency-Limit-Limit). With
 // -latency the fake answers like a busy subscription (issue 20's model):
@@ -32,6 +38,7 @@ func main() {
 	dets := flag.Int("detections", 30, "average detections per host")
 	slow := flag.Bool("latency", false, "answer with a real subscription's latency (see the command's doc)")
 	conc := flag.Int("concurrency", 3, "the concurrency limit of every FO API")
+	carLatency := flag.Duration("car_latency", 0, "answer every CAR request after this long")
 	stats := flag.String("stats", "", "when standard input closes, write each Qualys API's calls, answer bytes, peak concurrency and latency model to this file (JSON)")
 	flag.Parse()
 	opts := []qualystest.Option{qualystest.WithTLS(), qualystest.WithTenant(qualystest.Generate(1, *hosts, qualystest.WithDetectionsPerHost(*dets)))}
@@ -52,14 +59,14 @@ func main() {
 	}
 	q := qualystest.NewServer(opts...)
 	defer q.Close()
-	c := cartest.NewServer(cartest.WithTLS(), cartest.WithJobPolls(0))
+	c := cartest.NewServer(cartest.WithTLS(), cartest.WithJobPolls(0), cartest.WithLatency(*carLatency))
 	defer c.Close()
 	user, pass := q.Credentials()
 	fmt.Printf("QUALYS_URL=%s\nQUALYS_GATEWAY=%s\nQUALYS_USER=%s\nQUALYS_PASSWORD=%s\nCAR_URL=%s\nCAR_API_KEY=%s\nCAR_PASSWORD=%s\nREADY=1\n",
 		q.URL, q.GatewayURL, user, pass, c.URL, cartest.DefaultAPIKey, cartest.DefaultPassword)
 	io.Copy(io.Discard, os.Stdin)
 	if *stats != "" {
-		out := map[string]apiStats{}
+		out := map[string]any{}
 		for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase, qualystest.APIHostAssets, qualystest.APIGatewayAssets} {
 			st := apiStats{Calls: q.Calls(api), Bytes: q.BytesServed(api), PeakConcurrency: q.PeakConcurrency(api), Latency: model[api]}
 			if strings.HasPrefix(api, "/api/") {
@@ -67,6 +74,7 @@ func main() {
 			}
 			out[api] = st
 		}
+		out["car"] = map[string]any{"latency_seconds": carLatency.Seconds(), "requests": c.RequestCounts()}
 		b, _ := json.MarshalIndent(out, "", "  ")
 		if err := os.WriteFile(*stats, b, 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "fakes:", err)
