@@ -1077,7 +1077,22 @@ func (im *Import) summary() *ImportSummary {
 	return &s
 }
 
-func (im *Import) finish(ctx context.Context) error {
+// Wait sends everything added so far (the vertices, then the edges once
+// their vertices' jobs completed) and returns once CAR reported every job
+// complete: what was added is then in CAR, as a later query or call
+// sees it. The import goes on after it.
+func (im *Import) Wait(ctx context.Context) error {
+	if err := im.usable(); err != nil {
+		return err
+	}
+	if err := im.drain(ctx); err != nil {
+		return im.fail(err)
+	}
+	return nil
+}
+
+// drain sends everything gathered and waits for every job.
+func (im *Import) drain(ctx context.Context) error {
 	if !im.verts.empty() || !im.edges[len(im.edges)-1].empty() {
 		if err := im.cut(ctx, false); err != nil {
 			return err
@@ -1098,6 +1113,13 @@ func (im *Import) finish(ctx context.Context) error {
 	}
 	if im.held > 0 {
 		return fmt.Errorf("car: %d bytes of edges could not be sent: their vertices' jobs are not known complete", im.held)
+	}
+	return nil
+}
+
+func (im *Import) finish(ctx context.Context) error {
+	if err := im.drain(ctx); err != nil {
+		return err
 	}
 	if im.mode == Full {
 		if err := im.c.ExitFullImport(ctx, im.source.Key); err != nil {

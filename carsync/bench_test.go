@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/qualysbridge/qualysbridge/car"
 	"github.com/qualysbridge/qualysbridge/car/cartest"
 	"github.com/qualysbridge/qualysbridge/carsync"
+	"github.com/qualysbridge/qualysbridge/qualys"
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
 
@@ -83,4 +86,82 @@ func BenchmarkCARLatency(b *testing.B) {
 			b.ReportMetric(4*math.Ceil(bytes/(8<<20))+10, "import-bound/op")
 		})
 	}
+}
+
+// BenchmarkIncremental3000 is an incremental run after changes to a tenth
+// of 3,000 hosts (100 addresses renumbered, 100 detections fixed, 100
+// hosts removed): it reports the CAR requests of the incremental run by
+// kind (GraphQL queries, imports, status polls, edge PATCHes, soft
+// deletes) and the edges disabled.
+//
+//	go test -run '^$' -bench Incremental3000 -benchtime 3x ./carsync
+func BenchmarkIncremental3000(b *testing.B) {
+	var counts map[string]int
+	var disabled int
+	for b.Loop() {
+		b.StopTimer()
+		tenant := qualystest.Generate(1, 3000, qualystest.WithDetectionsPerHost(30))
+		q := qualystest.NewServer(qualystest.WithTenant(tenant), qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: 3}))
+		c := cartest.NewServer()
+		cfg := config(b, q, c)
+		cfg.PageSize = 0
+		clk := useClock(&cfg)
+		if _, err := carsync.Run(context.Background(), cfg); err != nil {
+			b.Fatal(err)
+		}
+		at := clk.step()
+		for i, a := range tenant.HostAssets[:300] {
+			switch {
+			case i < 100:
+				cp := *a
+				cp.NetworkInterfaces = []qualys.NetworkInterface{{Address: fmt.Sprintf("172.30.%d.%d", i/250, i%250+1), InterfaceName: "eth0"}}
+				cp.Modified = at
+				q.AddHostAsset(&cp)
+			case i < 200:
+				for _, h := range tenant.Detections {
+					if h.ID == a.QWebHostID && len(h.Detections) > 0 {
+						cp := *h
+						cp.Detections = slices.Clone(h.Detections)
+						for j := range cp.Detections {
+							if cp.Detections[j].QID == h.Detections[0].QID {
+								cp.Detections[j].Status, cp.Detections[j].LastUpdate = "Fixed", at
+							}
+						}
+						q.SetDetectionHost(&cp)
+					}
+				}
+			default:
+				q.RemoveHostAsset(a.ID)
+				q.RemoveDetectionHost(a.QWebHostID)
+				q.RemoveAsset(a.ID)
+			}
+		}
+		before := c.RequestCounts()
+		b.StartTimer()
+		sum, err := carsync.Run(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		counts = c.RequestCounts()
+		for k, n := range before {
+			counts[k] -= n
+		}
+		disabled = sum.DisabledEdges
+		q.Close()
+		c.Close()
+		b.StartTimer()
+	}
+	patches := 0
+	for k, n := range counts {
+		if strings.HasPrefix(k, "PATCH ") && k != "PATCH source" {
+			patches += n
+		}
+	}
+	b.ReportMetric(float64(counts["POST v3/query"]), "queries/op")
+	b.ReportMetric(float64(counts["POST imports"]), "imports/op")
+	b.ReportMetric(float64(counts["GET importstatus"]), "polls/op")
+	b.ReportMetric(float64(patches), "edge-patches/op")
+	b.ReportMetric(float64(counts["DELETE source"]), "soft-deletes/op")
+	b.ReportMetric(float64(disabled), "disabled-edges/op")
 }

@@ -95,10 +95,17 @@ var sharedEdges = []struct {
 // asset edges to it (the assets CAR holds, their active asset_<kind>
 // edges). So the edges from the shared vertices are disabled first, with
 // the holders computed as they will be once the stale asset edges are gone
-// (those are left out in memory), and the stale asset edges last: a run
-// that stops anywhere in between leaves every asset edge that leads to an
-// undisabled shared edge active, and the next run, which repeats the
-// window, reaches and decides it again. Each disable is idempotent.
+// (those are left out in memory), and the stale asset edges only once CAR
+// reported those disables done: a run that stops anywhere in between
+// leaves every asset edge that leads to an undisabled shared edge active,
+// and the next run, which repeats the window, reaches and decides it again.
+// Each disable is idempotent.
+//
+// Cost: three GraphQL queries a group (the asset edges of every kind, the
+// holders of the shared vertices reached, the edges of those that can be
+// decided), however many kinds and vertices; the disables travel in the
+// run's import (edges with active false, in its packed requests) in two
+// batches, each waited for.
 func (d *cleaner) disableStale(ctx context.Context, group []*assetView, kinds []string) error {
 	r := d.r
 	byID := map[string]*assetView{}
@@ -107,15 +114,29 @@ func (d *cleaner) disableStale(ctx context.Context, group []*assetView, kinds []
 		byID[v.id] = v
 		ids = append(ids, v.id)
 	}
-	touched := map[string]map[string]bool{} // end kind -> keys reached before or now
-	var staleAsset []staleEdge              // asset_<kind> edges to disable, last
-	leaving := map[string]map[[2]string]bool{}
-	for _, kind := range kinds {
-		held, err := r.heldEdges(ctx, "asset_"+kind, car.CollAsset, ids)
-		if err != nil {
-			return err
+	// The asset edges of the kinds checked, and of the shared kinds not
+	// checked (their edges did not change, but edges from the vertices
+	// they reach may have: an application of a host whose detections did).
+	queried := slices.Clone(kinds)
+	for _, se := range sharedEdges {
+		if !slices.Contains(queried, se.end) {
+			queried = append(queried, se.end)
 		}
-		for _, h := range held {
+	}
+	qs := make([]edgeQuery, len(queried))
+	for i, kind := range queried {
+		qs[i] = edgeQuery{coll: "asset_" + kind, where: car.CollAsset, keys: ids}
+	}
+	held, err := r.queryEdges(ctx, qs)
+	if err != nil {
+		return err
+	}
+	touched := map[string]map[string]bool{} // end kind -> keys reached before or now
+	var staleAsset []car.Edge               // asset_<kind> edges to disable, last
+	leaving := map[string]map[[2]string]bool{}
+	for i, kind := range queried {
+		checked := slices.Contains(kinds, kind)
+		for _, h := range held[i] {
 			v := byID[h[0]]
 			if v == nil {
 				continue
@@ -124,30 +145,14 @@ func (d *cleaner) disableStale(ctx context.Context, group []*assetView, kinds []
 				touched[kind] = map[string]bool{}
 			}
 			touched[kind][h[1]] = true
-			if v.targets[kind][h[1]] || (kind == car.CollApplication && !v.withApps) || (kind == car.CollVulnerability && !v.wholeDets) {
+			if !checked || v.targets[kind][h[1]] || (kind == car.CollApplication && !v.withApps) || (kind == car.CollVulnerability && !v.wholeDets) {
 				continue // held, or not known for this asset: its applications did not change
 			}
-			staleAsset = append(staleAsset, staleEdge{"asset_" + kind, v.id, h[1]})
+			staleAsset = append(staleAsset, car.Edge{Collection: "asset_" + kind, From: v.id, To: h[1], Disabled: true})
 			if leaving[kind] == nil {
 				leaving[kind] = map[[2]string]bool{}
 			}
 			leaving[kind][h] = true
-		}
-	}
-	// The shared vertices the assets reach in CAR through kinds not
-	// checked here (their edges did not change, but edges from those
-	// vertices may have: an application of a host whose detections did).
-	for _, se := range sharedEdges {
-		if slices.Contains(kinds, se.end) || touched[se.end] != nil {
-			continue
-		}
-		held, err := r.heldEdges(ctx, "asset_"+se.end, car.CollAsset, ids)
-		if err != nil {
-			return err
-		}
-		touched[se.end] = map[string]bool{}
-		for _, h := range held {
-			touched[se.end][h[1]] = true
 		}
 	}
 	for _, v := range group {
@@ -160,80 +165,101 @@ func (d *cleaner) disableStale(ctx context.Context, group []*assetView, kinds []
 			}
 		}
 	}
-	for _, se := range sharedEdges {
-		keys := touched[se.end]
-		if len(keys) == 0 {
-			continue
-		}
-		if err := d.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, sortedKeys(keys), byID, leaving[se.end]); err != nil {
-			return err
-		}
+	keys := map[string][]string{}
+	for end, ks := range touched {
+		keys[end] = sortedKeys(ks)
 	}
-	for _, e := range staleAsset {
-		if err := d.disable(ctx, e.coll, e.from, e.to); err != nil {
-			return err
-		}
+	shared, err := d.sharedStale(ctx, keys, byID, leaving)
+	if err != nil {
+		return err
 	}
-	return nil
+	if err := d.disableAll(ctx, shared); err != nil {
+		return err
+	}
+	return d.disableAll(ctx, staleAsset)
 }
 
-// staleEdge is an edge to disable.
-type staleEdge struct{ coll, from, to string }
-
-// disableSharedStale disables the edges of coll from the shared vertices
-// keys (of kind end) that none of their holders wants. The holders are the
-// assets with an active asset_<end> edge to the key, less the (asset, key)
-// pairs in leaving (asset edges about to be disabled, or assets about to
-// be removed); a key is decided only when every holder is in byID with
-// what the edge needs known.
-func (d *cleaner) disableSharedStale(ctx context.Context, end, coll string, keyAt int, known func(*assetView) bool, keys []string, byID map[string]*assetView, leaving map[[2]string]bool) error {
+// sharedStale returns the edges from the shared vertices keys (by end
+// kind) that none of their holders wants. The holders are the assets with
+// an active asset_<end> edge to the key, less the (asset, key) pairs in
+// leaving (asset edges about to be disabled, or assets about to be
+// removed); a key is decided only when every holder is in byID with what
+// the edge needs known. Two queries: the holders, then the edges of the
+// keys that can be decided.
+func (d *cleaner) sharedStale(ctx context.Context, keys map[string][]string, byID map[string]*assetView, leaving map[string]map[[2]string]bool) ([]car.Edge, error) {
 	r := d.r
-	holders := map[string][]string{}
-	held, err := r.heldEdges(ctx, "asset_"+end, end, keys)
+	var ends []string
+	for _, se := range sharedEdges {
+		if len(keys[se.end]) > 0 && !slices.Contains(ends, se.end) {
+			ends = append(ends, se.end)
+		}
+	}
+	if len(ends) == 0 {
+		return nil, nil
+	}
+	qs := make([]edgeQuery, len(ends))
+	for i, end := range ends {
+		qs[i] = edgeQuery{coll: "asset_" + end, where: end, keys: keys[end]}
+	}
+	held, err := r.queryEdges(ctx, qs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, h := range held {
-		if leaving[h] {
-			continue
+	holders := map[string]map[string][]string{} // end -> key -> assets
+	for i, end := range ends {
+		holders[end] = map[string][]string{}
+		for _, h := range held[i] {
+			if leaving[end][h] {
+				continue
+			}
+			holders[end][h[1]] = append(holders[end][h[1]], h[0])
 		}
-		holders[h[1]] = append(holders[h[1]], h[0])
 	}
-	var decidable []string
-	for _, k := range keys {
-		ok := true
-		for _, a := range holders[k] {
-			if v := byID[a]; v == nil || !known(v) {
-				ok = false
-				break
+	var eqs []edgeQuery
+	var which []int // index in sharedEdges of each query
+	for i, se := range sharedEdges {
+		var decidable []string
+		for _, k := range keys[se.end] {
+			ok := true
+			for _, a := range holders[se.end][k] {
+				if v := byID[a]; v == nil || !se.known(v) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				decidable = append(decidable, k)
 			}
 		}
-		if ok {
-			decidable = append(decidable, k)
+		if len(decidable) > 0 {
+			eqs = append(eqs, edgeQuery{coll: se.coll, where: se.end, keys: decidable})
+			which = append(which, i)
 		}
 	}
-	if len(decidable) == 0 {
-		return nil
+	if len(eqs) == 0 {
+		return nil, nil
 	}
-	edges, err := r.heldEdges(ctx, coll, end, decidable)
+	edges, err := r.queryEdges(ctx, eqs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, e := range edges {
-		wanted := false
-		for _, a := range holders[e[keyAt]] {
-			if byID[a].wants(coll, e) {
-				wanted = true
-				break
+	var stale []car.Edge
+	for qi, list := range edges {
+		se := sharedEdges[which[qi]]
+		for _, e := range list {
+			wanted := false
+			for _, a := range holders[se.end][e[se.keyAt]] {
+				if byID[a].wants(se.coll, e) {
+					wanted = true
+					break
+				}
+			}
+			if !wanted {
+				stale = append(stale, car.Edge{Collection: se.coll, From: e[0], To: e[1], Disabled: true})
 			}
 		}
-		if !wanted {
-			if err := d.disable(ctx, coll, e[0], e[1]); err != nil {
-				return err
-			}
-		}
 	}
-	return nil
+	return stale, nil
 }
 
 // cleaner disables stale edges for one stage (the write stage, or the
@@ -244,11 +270,24 @@ type cleaner struct {
 	disabled int
 }
 
-func (d *cleaner) disable(ctx context.Context, coll, from, to string) error {
-	if err := d.r.cfg.CAR.DisableEdge(ctx, d.r.cfg.Source.Key, coll, from, to); err != nil {
-		return fmt.Errorf("carsync: disabling %s %s -> %s: %w", coll, from, to, err)
+// disableAll disables edges: they go to CAR in the run's import as edges
+// with active false (the import schema's field; packed with the rest, not
+// one PATCH each), and disableAll returns once CAR reported them imported,
+// so that what the caller does next (disable the asset edges, soft-delete
+// an asset, query CAR) comes after them.
+func (d *cleaner) disableAll(ctx context.Context, edges []car.Edge) error {
+	if len(edges) == 0 {
+		return nil
 	}
-	d.disabled++
+	for start := 0; start < len(edges); start += 1000 {
+		if err := d.r.im.Add(ctx, car.Graph{Edges: edges[start:min(start+1000, len(edges))]}); err != nil {
+			return fmt.Errorf("carsync: disabling %d stale edges: %w", len(edges), err)
+		}
+	}
+	if err := d.r.im.Wait(ctx); err != nil {
+		return fmt.Errorf("carsync: disabling %d stale edges: %w", len(edges), err)
+	}
+	d.disabled += len(edges)
 	return nil
 }
 
@@ -262,18 +301,25 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 // reachedShared returns, per shared vertex kind, the (asset, key) pairs of
-// the assets' active asset_<kind> edges.
+// the assets' active asset_<kind> edges, in one query.
 func (r *run) reachedShared(ctx context.Context, assetIDs []string) (map[string][][2]string, error) {
-	out := map[string][][2]string{}
+	var ends []string
 	for _, se := range sharedEdges {
-		if _, seen := out[se.end]; seen {
-			continue
+		if !slices.Contains(ends, se.end) {
+			ends = append(ends, se.end)
 		}
-		held, err := r.heldEdges(ctx, "asset_"+se.end, car.CollAsset, assetIDs)
-		if err != nil {
-			return nil, err
-		}
-		out[se.end] = held
+	}
+	qs := make([]edgeQuery, len(ends))
+	for i, end := range ends {
+		qs[i] = edgeQuery{coll: "asset_" + end, where: car.CollAsset, keys: assetIDs}
+	}
+	held, err := r.queryEdges(ctx, qs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][][2]string{}
+	for i, end := range ends {
+		out[end] = held[i]
 	}
 	return out, nil
 }

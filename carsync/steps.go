@@ -32,21 +32,46 @@ func (r *run) full(ctx context.Context) error {
 	return r.removeGone(ctx, true)
 }
 
-// heldEdges returns the (from, to) keys of the active edges of coll
-// (<fromKind>_<toKind>) that CAR holds whose end of kind whereKind is one
-// of keys, with CAR's "<source>/" prefixes (and an ipaddress id's region)
-// removed.
-func (r *run) heldEdges(ctx context.Context, coll, whereKind string, keys []string) ([][2]string, error) {
-	fromKind, toKind, _ := strings.Cut(coll, "_")
-	ids := make([]string, len(keys))
-	for i, k := range keys {
-		ids[i] = r.cfg.Source.Key + "/" + k
+// edgeQuery asks for the active edges of coll (<fromKind>_<toKind>) whose
+// end of kind where is one of keys.
+type edgeQuery struct {
+	coll, where string
+	keys        []string
+}
+
+// queryEdges runs edge queries in one GraphQL request (one aliased root
+// field each) and returns, per query, the (from, to) keys of the active
+// edges CAR holds, with CAR's "<source>/" prefixes (and an ipaddress id's
+// region) removed. A query without keys asks nothing.
+func (r *run) queryEdges(ctx context.Context, qs []edgeQuery) ([][][2]string, error) {
+	out := make([][][2]string, len(qs))
+	var b strings.Builder
+	b.WriteString("{")
+	asked := 0
+	for i, q := range qs {
+		if len(q.keys) == 0 {
+			continue
+		}
+		asked++
+		fromKind, toKind, _ := strings.Cut(q.coll, "_")
+		ids := make([]string, len(q.keys))
+		for j, k := range q.keys {
+			ids[j] = carID(r.cfg.Source.Key, q.where, k)
+		}
+		list, _ := json.Marshal(ids)
+		fmt.Fprintf(&b, " q%d: %s(where: {%s_id: {_in: %s}}) { %s_id, %s_id }", i, q.coll, q.where, list, fromKind, toKind)
 	}
-	list, _ := json.Marshal(ids)
-	q := fmt.Sprintf(`{ %s(where: {%s_id: {_in: %s}}) { %s_id, %s_id } }`, coll, whereKind, list, fromKind, toKind)
-	var out map[string][]map[string]flexID
-	if err := r.cfg.CAR.Query(ctx, q, &out); err != nil {
-		return nil, fmt.Errorf("carsync: querying CAR for %s edges: %w", coll, err)
+	b.WriteString(" }")
+	if asked == 0 {
+		return out, nil
+	}
+	var ans map[string][]map[string]flexID
+	if err := r.cfg.CAR.Query(ctx, b.String(), &ans); err != nil {
+		colls := make([]string, 0, len(qs))
+		for _, q := range qs {
+			colls = append(colls, q.coll)
+		}
+		return nil, fmt.Errorf("carsync: querying CAR for %s edges: %w", strings.Join(colls, ", "), err)
 	}
 	strip := func(kind, id string) string {
 		id = strings.TrimPrefix(id, r.cfg.Source.Key+"/")
@@ -58,11 +83,23 @@ func (r *run) heldEdges(ctx context.Context, coll, whereKind string, keys []stri
 		}
 		return id
 	}
-	var pairs [][2]string
-	for _, row := range out[coll] {
-		pairs = append(pairs, [2]string{strip(fromKind, string(row[fromKind+"_id"])), strip(toKind, string(row[toKind+"_id"]))})
+	for i, q := range qs {
+		fromKind, toKind, _ := strings.Cut(q.coll, "_")
+		for _, row := range ans[fmt.Sprintf("q%d", i)] {
+			out[i] = append(out[i], [2]string{strip(fromKind, string(row[fromKind+"_id"])), strip(toKind, string(row[toKind+"_id"]))})
+		}
 	}
-	return pairs, nil
+	return out, nil
+}
+
+// carID is a vertex's id in CAR's GraphQL: "<source>/<key>", with the
+// default region for an address ("<source>/0/<ip>"; the connector sets no
+// region).
+func carID(source, kind, key string) string {
+	if kind == car.CollIPAddress {
+		return source + "/0/" + key
+	}
+	return source + "/" + key
 }
 
 // incremental sends what changed since r.since, in three steps (see
@@ -344,12 +381,16 @@ func (r *run) removeGone(ctx context.Context, full bool) error {
 		}
 		clean := &cleaner{r: r}
 		defer func() { r.sum.DisabledEdges += clean.disabled }()
-		for _, se := range sharedEdges {
-			if keys := keysOf(shared[se.end]); len(keys) > 0 {
-				if err := clean.disableSharedStale(ctx, se.end, se.coll, se.keyAt, se.known, keys, nil, leaving[se.end]); err != nil {
-					return err
-				}
-			}
+		keys := map[string][]string{}
+		for end, pairs := range shared {
+			keys[end] = keysOf(pairs)
+		}
+		stale, err := clean.sharedStale(ctx, keys, nil, leaving)
+		if err != nil {
+			return err
+		}
+		if err := clean.disableAll(ctx, stale); err != nil {
+			return err
 		}
 	}
 	if err := r.cfg.CAR.SoftDelete(ctx, r.cfg.Source.Key, car.CollAsset, gone); err != nil {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -327,16 +326,7 @@ func (s *Server) store(source, reportKey string, src map[string]any, colls map[s
 	}
 }
 
-var (
-	qEdgeRe = regexp.MustCompile(`^\s*(?:query\s*)?\{\s*([a-z]+)_([a-z]+)\s*\(\s*where\s*:\s*\{\s*([a-z]+)_id\s*:\s*\{\s*(_eq|_in)\s*:\s*("[^"]*"|\[[^\]]*\])\s*\}\s*\}\s*\)\s*\{([^}]*)\}\s*\}\s*$`)
-	qCollRe = regexp.MustCompile(`^\s*(?:query\s*)?\{\s*([a-z_]+)\s*\(\s*where\s*:\s*\{\s*source\s*:\s*\{\s*_eq\s*:\s*"([^"]*)"\s*\}\s*\}\s*\)\s*\{([^}]*)\}\s*\}\s*$`)
-)
-
-func fieldList(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
-}
-
-// serveV3 answers the GraphQL subset connectors use.
+// serveV3 answers the GraphQL subset connectors use (see graphql.go).
 func (s *Server) serveV3(w http.ResponseWriter, r *http.Request, route string, body []byte) {
 	if route != "/query" || r.Method != "POST" {
 		carError(w, 404, "not_found", "no such route")
@@ -349,105 +339,19 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request, route string, b
 		carError(w, 400, "bad_request", "invalid JSON")
 		return
 	}
+	fields, err := parseQuery(q.Query)
+	if err != nil {
+		writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "cartest: " + err.Error() + " (see the package doc for the GraphQL subset)"}}})
+		return
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if m := qEdgeRe.FindStringSubmatch(q.Query); m != nil {
-		s.queryEdges(w, m)
+	data, err := s.answer(fields)
+	s.mu.Unlock()
+	if err != nil {
+		writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "cartest: " + err.Error()}}})
 		return
 	}
-	if m := qCollRe.FindStringSubmatch(q.Query); m != nil {
-		s.queryCollection(w, m)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "cartest supports only <a>_<b>(where: {<a or b>_id: {_eq or _in: ...}}) { <a>_id, <b>_id } and <collection>(where: {source: {_eq: ...}}) { fields } queries (see the package doc)"}}})
-}
-
-// queryEdges answers <a>_<b>(where: {<a or b>_id: {_eq or _in: ...}})
-// with the active edges at the ids asked (s.mu held).
-func (s *Server) queryEdges(w http.ResponseWriter, m []string) {
-	end1, end2, whereEnd, fields := m[1], m[2], m[3], fieldList(m[6])
-	coll := end1 + "_" + end2
-	if whereEnd != end1 && whereEnd != end2 {
-		writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "unknown field " + whereEnd + "_id on " + coll}}})
-		return
-	}
-	var wanted []string
-	if m[4] == "_eq" {
-		wanted = []string{strings.Trim(m[5], `"`)}
-	} else if err := json.Unmarshal([]byte(m[5]), &wanted); err != nil {
-		writeJSON(w, 200, map[string]any{"errors": []map[string]any{{"message": "invalid _in list"}}})
-		return
-	}
-	// CAR ids are "<source>/<key>", with a region for ipaddress:
-	// "<source>/0/<ip>".
-	idOf := func(end, source, key string) string {
-		if end == "ipaddress" {
-			return source + "/0/" + key
-		}
-		return source + "/" + key
-	}
-	asked := map[string]bool{} // "source|key"
-	for _, a := range wanted {
-		src, key, _ := strings.Cut(a, "/")
-		if whereEnd == "ipaddress" {
-			if i := strings.IndexByte(key, '/'); i >= 0 {
-				key = key[i+1:]
-			}
-		}
-		asked[src+"|"+key] = true
-	}
-	rows := []map[string]any{}
-	for k, e := range s.edges {
-		if k.coll != coll || !e.Active {
-			continue
-		}
-		at := k.from
-		if whereEnd == end2 && whereEnd != end1 {
-			at = k.to
-		}
-		if !asked[k.source+"|"+at] {
-			continue
-		}
-		row := map[string]any{}
-		for _, f := range fields {
-			switch f {
-			case "source":
-				row[f] = k.source
-			case end1 + "_id":
-				row[f] = idOf(end1, k.source, k.from)
-			case end2 + "_id":
-				row[f] = idOf(end2, k.source, k.to)
-			}
-		}
-		rows = append(rows, row)
-	}
-	sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i]) < fmt.Sprint(rows[j]) })
-	writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
-}
-
-// queryCollection answers <collection>(where: {source: {_eq: ...}}) with
-// the source's active vertices (s.mu held).
-func (s *Server) queryCollection(w http.ResponseWriter, m []string) {
-	coll, source, fields := m[1], m[2], fieldList(m[3])
-	rows := []map[string]any{}
-	for k, v := range s.vertices {
-		if k.source != source || k.coll != coll || !v.Active {
-			continue
-		}
-		row := map[string]any{}
-		for _, f := range fields {
-			if f == "id" {
-				row[f] = source + "/" + k.id
-				continue
-			}
-			if val, ok := v.Fields[f]; ok {
-				row[f] = val
-			}
-		}
-		rows = append(rows, row)
-	}
-	sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i]) < fmt.Sprint(rows[j]) })
-	writeJSON(w, 200, map[string]any{"data": map[string]any{coll: rows}})
+	writeJSON(w, 200, map[string]any{"data": data})
 }
 
 // Seed stores a source's objects as another writer left them in CAR,

@@ -662,13 +662,22 @@ func (s *Server) softDelete(w http.ResponseWriter, r *http.Request, source, coll
 		return
 	}
 	s.mu.Lock()
+	gone := map[string]bool{}
 	for _, id := range strings.Split(raw, ",") {
 		if v := s.vertices[vkey{source, coll, id}]; v != nil {
 			v.Active = false
-			for k, e := range s.edges {
-				if k.source == source && e.Active && (strings.HasPrefix(k.coll, coll+"_") && k.from == id || strings.HasSuffix(k.coll, "_"+coll) && k.to == id) {
-					e.Active = false
-				}
+			gone[id] = true
+		}
+	}
+	if len(gone) > 0 {
+		// The vertices' edges, both ways, in one pass.
+		for k, e := range s.edges {
+			if k.source != source || !e.Active {
+				continue
+			}
+			end1, end2, _ := strings.Cut(k.coll, "_")
+			if end1 == coll && gone[k.from] || end2 == coll && gone[k.to] {
+				e.Active = false
 			}
 		}
 	}
