@@ -7,11 +7,33 @@
 //
 // The low-level calls (DatabaseStatus, ModelStateID, Import, ImportStatus,
 // SoftDelete, DisableEdge, Query, ...) map one to one onto the API. The
-// high-level Import type streams a graph: Add batches objects per
-// collection (at most 2,000 per request and under the 8 MB report limit),
-// keeps at most 20 jobs outstanding, sends vertices before the edges that
-// need them, brackets a full import with full-import-in-progress, and
-// saves the model state only after every job succeeded.
+// high-level Import type (Client.NewImport) streams a graph in requests
+// that follow its bytes: each carries several collections (the import
+// schema takes every collection as a property of one envelope), about a
+// quarter of WithBufferBytes (3 MiB by default, never more than
+// MaxReportBytes, under CAR's 8 MB report limit), so a run makes about
+// bytes / 3 MiB requests whatever its objects; one importstatus request
+// asks about every outstanding job, about one for two requests; requests
+// are sent while Add goes on. It keeps at most 20 jobs outstanding,
+// brackets a full import with full-import-in-progress, and saves the model
+// state only after every job succeeded.
+//
+// # Vertices before the edges that name them
+//
+// Whether CAR imports the vertices of an envelope before its edges, or
+// what it does with an edge whose vertex a job running beside it brings,
+// is not documented. The Import takes the strict reading: an edge travels
+// only in a request posted after CAR reported complete the jobs of every
+// vertex it names (cartest fails an edge naming a vertex no finished job
+// imported). So a request carries the vertices of its generation and the
+// edges of earlier ones, never an edge with its own vertices.
+//
+// # Every wait ends
+//
+// Job waits end on any status that is not a known running or done one
+// (CANCELLED, an empty or unknown status, ERROR: a *JobError naming the
+// job, its status and the step) and at a deadline (WithWaitDeadline,
+// WithJobDeadline; ErrJobDeadline).
 package car
 
 import (

@@ -17,7 +17,7 @@
 // and applications, released host by host), the hosts being mapped and
 // queued for CAR (at most 8 waiting), the edges
 // waiting for a KnowledgeBase entry (at most 10,000 before the run waits
-// for one), the import's batches (car.MaxBufferedBytes) and two sets of
+// for one), the import's bytes (car.MaxBufferedBytes gathered, two requests on their way) and two sets of
 // int64s for the run: the asset ids already mapped and the QIDs already
 // sent (a few bytes per host and per QID, never a host's data). Which
 // host's detection RESULTS becomes a vulnerability's description depends,
