@@ -648,9 +648,8 @@ const (
 const MaxObjectPages = 10_000
 
 // Objects lists a collection page by page (limit/offset), yielding each
-// object; params add filters such as value=. It stops at the total the
-// first page announced (a later, larger total is not followed), at an empty
-// page, or with an error after MaxObjectPages pages.
+// object; params add filters such as value=. See paged for when a listing
+// ends.
 func (c *Client) Objects(ctx context.Context, collection string, params url.Values) iter.Seq2[*Object, error] {
 	return func(yield func(*Object, error) bool) {
 		for raw, err := range c.paged(ctx, &request{method: "GET", path: collection, query: params, idempotent: true}, 500) {
@@ -671,13 +670,27 @@ func (c *Client) Objects(ctx context.Context, collection string, params url.Valu
 	}
 }
 
+// ErrPageRepeated is matched (errors.Is) by the error of a listing whose
+// server answered a page with the same items as the page before it: the
+// offset did not advance, and paging on would fetch the same page for
+// ever.
+var ErrPageRepeated = errors.New("threatq: a page repeated the previous page")
+
 // paged sends r once a page, with limit and offset added to its query,
-// and yields each item of the answers' data. It stops at the total the
-// first page announced (a later, larger total is not followed), at an
-// empty page, or with an error after MaxObjectPages pages.
+// and yields each item of the answers' data. No listing trusts total
+// alone: without a total, a full page (limit items) is followed by the
+// next one and a short page is the last; with one, pages are followed
+// until the total the first page announced (a later, larger total is not
+// followed; a server that caps its page size gives short pages); an empty
+// page (an empty list, or the "data": {} some servers answer) always ends
+// it. A page
+// whose items are those of the page before (same ids, or same bytes for
+// items without one) ends it at once with an error matching
+// ErrPageRepeated; and MaxObjectPages bounds it whatever the server says.
 func (c *Client) paged(ctx context.Context, r *request, limit int) iter.Seq2[json.RawMessage, error] {
 	return func(yield func(json.RawMessage, error) bool) {
 		offset, total := 0, -1
+		var prev []string
 		for pages := 0; ; pages++ {
 			if pages >= MaxObjectPages {
 				yield(nil, &Error{Method: r.method, Endpoint: "/api/" + r.path, Messages: []string{fmt.Sprintf("more than %d pages of %d items; stopping rather than paging without end", MaxObjectPages, limit)}})
@@ -691,27 +704,77 @@ func (c *Client) paged(ctx context.Context, r *request, limit int) iter.Seq2[jso
 			page.query.Set("limit", strconv.Itoa(limit))
 			page.query.Set("offset", strconv.Itoa(offset))
 			var answer struct {
-				Total int               `json:"total"`
-				Data  []json.RawMessage `json:"data"`
+				Total *json.Number   `json:"total"`
+				Data  json.RawMessage `json:"data"`
 			}
 			if err := c.call(ctx, &page, &answer); err != nil {
 				yield(nil, err)
 				return
 			}
-			for _, raw := range answer.Data {
+			items, err := pageItems(answer.Data)
+			if err != nil {
+				yield(nil, &Error{Method: r.method, Endpoint: "/api/" + r.path, StatusCode: 200, Messages: []string{err.Error()}})
+				return
+			}
+			keys := make([]string, len(items))
+			for i, raw := range items {
+				keys[i] = itemKey(raw)
+			}
+			if len(items) > 0 && slices.Equal(keys, prev) {
+				yield(nil, &Error{Method: r.method, Endpoint: "/api/" + r.path, StatusCode: 200, Err: ErrPageRepeated,
+					Messages: []string{fmt.Sprintf("the page at offset %d holds the same %d items as the page before it; the server does not advance with the offset", offset, len(items))}})
+				return
+			}
+			prev = keys
+			for _, raw := range items {
 				if !yield(raw, nil) {
 					return
 				}
 			}
-			if total < 0 || answer.Total < total {
-				total = answer.Total // the first total bounds the listing; it may only shrink
+			if answer.Total != nil {
+				if t, err := answer.Total.Int64(); err == nil && t >= 0 && (total < 0 || int(t) < total) {
+					total = int(t) // the first total bounds the listing; it may only shrink
+				}
 			}
-			offset += len(answer.Data)
-			if len(answer.Data) == 0 || offset >= total {
+			offset += len(items)
+			switch {
+			case len(items) == 0:
 				return
+			case total >= 0 && offset >= total:
+				return
+			case total < 0 && len(items) < limit:
+				return // no total: a short page is the last
 			}
 		}
 	}
+}
+
+// pageItems reads a page's data: a list of items, or nothing (null, an
+// absent data, or an empty object).
+func pageItems(data json.RawMessage) ([]json.RawMessage, error) {
+	d := strings.TrimSpace(string(data))
+	switch {
+	case d == "" || d == "null" || d == "{}":
+		return nil, nil
+	case d[0] == '{':
+		return nil, fmt.Errorf("a page's data is an object, not a list")
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(data, &items); err != nil {
+		return nil, fmt.Errorf("unreadable page data: %v", err)
+	}
+	return items, nil
+}
+
+// itemKey identifies an item of a page: its id, else its bytes.
+func itemKey(raw json.RawMessage) string {
+	var o struct {
+		ID json.Number `json:"id"`
+	}
+	if json.Unmarshal(raw, &o) == nil && o.ID != "" {
+		return "id:" + o.ID.String()
+	}
+	return "raw:" + string(raw)
 }
 
 func dedupeAttrs(in []Attribute) []Attribute {

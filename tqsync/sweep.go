@@ -96,6 +96,9 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepSummary, error) {
 		}
 		sel := *cfg.Select
 		sel.Type = "CVE"
+		// Deduplicated as they stream: memory follows the distinct CVEs,
+		// whatever a server repeats.
+		seen := map[string]bool{}
 		for ind, err := range cfg.ThreatQ.QueryIndicators(ctx, &sel) {
 			if err != nil {
 				return sum, &StoreError{CVE: "(selection)", Err: err}
@@ -105,7 +108,10 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepSummary, error) {
 				sum.SkippedIndicators++
 				continue
 			}
-			cfg.CVEs = append(cfg.CVEs, v)
+			if !seen[v] {
+				seen[v] = true
+				cfg.CVEs = append(cfg.CVEs, v)
+			}
 		}
 		if len(cfg.CVEs) == 0 {
 			return sum, nil // nothing selected: nothing to search
