@@ -704,7 +704,7 @@ func (c *Client) paged(ctx context.Context, r *request, limit int) iter.Seq2[jso
 			page.query.Set("limit", strconv.Itoa(limit))
 			page.query.Set("offset", strconv.Itoa(offset))
 			var answer struct {
-				Total *json.Number   `json:"total"`
+				Total *json.Number    `json:"total"`
 				Data  json.RawMessage `json:"data"`
 			}
 			if err := c.call(ctx, &page, &answer); err != nil {
