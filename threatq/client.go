@@ -9,6 +9,7 @@ package threatq
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,7 @@ type Client struct {
 	backoff     func(int) time.Duration
 	idle        time.Duration
 	assetColl   string
+	concurrency int
 
 	login   flight.Group[string]
 	tokMu   sync.Mutex
@@ -71,6 +73,7 @@ type config struct {
 	clientopt.Common // HTTP client, logger, user agent, retry, backoff, loopback
 	creds            *credentials
 	assetColl        string
+	concurrency      int
 }
 
 // Option configures a Client.
@@ -186,7 +189,8 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	cfg.Finish(clientopt.Defaults{UserAgent: DefaultUserAgent, MaxAttempts: DefaultMaxAttempts, MaxWait: DefaultMaxWait, BackoffBase: DefaultBackoffBase, IdleTimeout: DefaultIdleTimeout})
 	return &Client{base: u, hc: cfg.HTTPClient, creds: cfg.creds, logger: cfg.Logger, userAgent: cfg.UserAgent,
 		maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait, backoff: cfg.Backoff, idle: cfg.IdleTimeout, assetColl: cfg.assetColl,
-		typeIDs: map[string]int64{}, statuses: map[string]int64{}, objColl: map[string]string{}, noBulk: map[string]bool{}}, nil
+		typeIDs: map[string]int64{}, statuses: map[string]int64{}, objColl: map[string]string{}, noBulk: map[string]bool{},
+		concurrency: cmp.Or(cfg.concurrency, DefaultConcurrency)}, nil
 }
 
 // The defaults of the options.

@@ -291,111 +291,20 @@ type consumeObject struct {
 // UpsertAssets stores assets by value: through POST /api/{asset}/consume
 // in batches (an upsert that merges attributes, tags, sources and
 // relations), or, where consume is unavailable, by finding or creating
-// each asset and adding what it lacks. Either way, writing the same assets
-// twice changes nothing. It returns the assets with their ids.
+// each asset and adding what it lacks; the attributes an asset names
+// Current then end with exactly the values given, reconciled one asset at a
+// time. Either way, writing the same assets twice changes nothing. It
+// returns the assets with their ids. Assets all related to one indicator
+// are written at a fraction of the requests with an AssetWriter.
 func (c *Client) UpsertAssets(ctx context.Context, assets []Asset) ([]Asset, error) {
-	coll, err := c.AssetCollection(ctx)
-	if err != nil {
-		return nil, err
-	}
+	w := c.NewAssetWriter(0)
 	out := make([]Asset, 0, len(assets))
-	for len(assets) > 0 {
-		n := min(BulkBatch, len(assets))
-		batch := assets[:n]
-		assets = assets[n:]
-		done, err := c.upsertBatch(ctx, coll, batch)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, done...)
+	if err := w.Write(ctx, assets, func(done []Asset) { out = append(out, done...) }); err != nil {
+		w.Close(ctx)
+		return out, err
 	}
-	return out, nil
-}
-
-func (c *Client) upsertBatch(ctx context.Context, coll string, batch []Asset) ([]Asset, error) {
-	c.cacheMu.Lock()
-	noBulk := c.noBulk[coll]
-	c.cacheMu.Unlock()
-	if !noBulk {
-		objs := make([]consumeObject, 0, len(batch))
-		for _, a := range batch {
-			accumulating, _ := splitCurrent(a)
-			o := consumeObject{Value: a.Value, Description: a.Description, Attributes: dedupeAttrs(accumulating), Sources: a.Sources, Tags: dedupeStrings(a.Tags)}
-			for _, id := range a.Indicators {
-				o.Indicators = append(o.Indicators, map[string]int64{"id": id})
-			}
-			if !a.PublishedAt.IsZero() {
-				o.PublishedAt = FormatTime(a.PublishedAt)
-			}
-			objs = append(objs, o)
-		}
-		var resp struct {
-			Data []struct {
-				ID    json.Number `json:"id"`
-				Value string      `json:"value"`
-				Name  string      `json:"name"`
-				Title string      `json:"title"`
-			} `json:"data"`
-		}
-		err := c.call(ctx, &request{method: "POST", path: coll + "/consume", body: objs, idempotent: true}, &resp)
-		var te *Error
-		if errors.As(err, &te) && (te.StatusCode == 404 || te.StatusCode == 405) {
-			c.logger.Info("threatq: bulk consume unavailable; writing assets one by one", "collection", coll)
-			c.cacheMu.Lock()
-			c.noBulk[coll] = true
-			c.cacheMu.Unlock()
-		} else if err != nil {
-			return nil, err
-		} else {
-			// Matched back as ThreatQ's SDK matches consume results: by
-			// value, else name, else title. An asset the answer does not
-			// name is looked up by value, not taken as a failure.
-			ids := map[string]int64{}
-			for _, d := range resp.Data {
-				id, err := objectID(d.ID, "POST", "/api/"+coll+"/consume")
-				if err != nil {
-					return nil, err
-				}
-				for _, key := range []string{d.Value, d.Name, d.Title} {
-					if key != "" {
-						if _, seen := ids[key]; !seen {
-							ids[key] = id
-						}
-					}
-				}
-			}
-			out := make([]Asset, 0, len(batch))
-			for _, a := range batch {
-				id, ok := ids[a.Value]
-				if !ok {
-					found, err := c.findByValue(ctx, coll, a.Value)
-					if err != nil {
-						return out, err
-					}
-					if found == 0 {
-						return out, &Error{Method: "POST", Endpoint: "/api/" + coll + "/consume", StatusCode: 200,
-							Messages: []string{fmt.Sprintf("asset %q is neither in the consume response nor found by its value", a.Value)}}
-					}
-					id = found
-				}
-				a.ID = id
-				if _, current := splitCurrent(a); len(a.Current) > 0 {
-					if err := c.SyncAttributes(ctx, coll, id, current, a.Current); err != nil {
-						return out, err
-					}
-				}
-				out = append(out, a)
-			}
-			return out, nil
-		}
-	}
-	out := make([]Asset, 0, len(batch))
-	for _, a := range batch {
-		done, err := c.upsertOne(ctx, coll, a)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, done)
+	if _, err := w.Close(ctx); err != nil {
+		return out, err
 	}
 	return out, nil
 }

@@ -202,17 +202,35 @@ func sweepBatch(ctx context.Context, sc SweepConfig, batch []string, groupIDs []
 		return runs, true, failed
 	}
 	for _, r := range runs {
-		if err := r.finish(ctx); err != nil {
+		if err := r.flush(ctx); err != nil {
 			return runs, true, err
 		}
-		if cfg.ThreatQ != nil {
-			if err := r.followRemediation(ctx, sc); err != nil {
-				return runs, true, err
+		// The fixed Assets' attributes go through the CVE's writer, so
+		// that one read reconciles every Asset of the CVE.
+		pivots, err := r.followRemediation(ctx, sc)
+		if err != nil {
+			return runs, true, err
+		}
+		if err := r.closeWriter(ctx); err != nil {
+			return runs, true, err
+		}
+		if err := r.tagCVE(ctx); err != nil {
+			return runs, true, err
+		}
+		if len(pivots) > 0 {
+			if err := cfg.ThreatQ.Unrelate(ctx, threatq.CollectionIndicators, r.relatedInd, r.assetColl, pivots); err != nil {
+				return runs, true, &StoreError{CVE: r.cve, Err: err}
 			}
+			r.sum.Unrelated = len(pivots)
 		}
 	}
 	return runs, true, nil
 }
+
+// writes reports whether the sweep writes Assets: an add toggle is on.
+// Without one, a sweep reads and reports, as Run, and writes nothing (the
+// CVE indicator's tags aside, with AddTagsToCVEs).
+func (sc *SweepConfig) writes() bool { return sc.Toggles.AddAssets || sc.Toggles.AddDiscoveredAssets }
 
 // narrowed reports whether a filter narrows the search, so that a host
 // not reported may be one the filters left out rather than one Qualys no
@@ -252,16 +270,16 @@ func (r *cveRun) loadRelated(ctx context.Context) error {
 
 // followRemediation brings the relations loadRelated read in line with
 // what Qualys reported: an Asset whose host is now fixed gets its
-// current-state attributes updated (Scan Status Fixed, Last Found Date)
-// and, unless KeepRelations, is unrelated; an Asset Qualys no longer
-// reports at all for the CVE is unrelated too, when no filter narrowed the
-// search. Assets reported vulnerable were taken out of the set as they
-// streamed by.
-func (r *cveRun) followRemediation(ctx context.Context, sc SweepConfig) error {
-	if len(r.related) == 0 {
-		return nil
+// current-state attributes updated (Scan Status Fixed, Last Found Date,
+// written through the CVE's writer) and, unless KeepRelations, is to be
+// unrelated; an Asset Qualys no longer reports at all for the CVE is to be
+// unrelated too, when no filter narrowed the search. It returns the pivots
+// to unrelate. Assets reported vulnerable were taken out of the set as
+// they streamed by. Without an add toggle it writes and unrelates nothing.
+func (r *cveRun) followRemediation(ctx context.Context, sc SweepConfig) ([]int64, error) {
+	if len(r.related) == 0 || sc.ThreatQ == nil || !sc.writes() {
+		return nil, nil
 	}
-	tq := r.cfg.ThreatQ
 	var fixed []threatq.Asset
 	var pivots []int64
 	values := make([]string, 0, len(r.related))
@@ -278,17 +296,17 @@ func (r *cveRun) followRemediation(ctx context.Context, sc SweepConfig) error {
 		pivots = append(pivots, r.related[v]...)
 	}
 	if len(fixed) > 0 {
-		if _, err := tq.UpsertAssets(ctx, fixed); err != nil {
-			return &StoreError{CVE: r.cve, Err: err}
+		if err := r.ensureWriter(ctx); err != nil {
+			return nil, err
+		}
+		if err := r.writer.Write(ctx, fixed, nil); err != nil {
+			return nil, &StoreError{CVE: r.cve, Err: err}
 		}
 	}
-	if !sc.KeepRelations && len(pivots) > 0 {
-		if err := tq.Unrelate(ctx, threatq.CollectionIndicators, r.relatedInd, r.assetColl, pivots); err != nil {
-			return &StoreError{CVE: r.cve, Err: err}
-		}
-		r.sum.Unrelated = len(pivots)
+	if sc.KeepRelations {
+		return nil, nil
 	}
-	return nil
+	return pivots, nil
 }
 
 // splitHost hands each CVE of the batch the host with its detections of

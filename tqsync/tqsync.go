@@ -49,8 +49,9 @@ import (
 	"github.com/qualysbridge/qualysbridge/threatq"
 )
 
-// DefaultBatchSize is the number of Assets written to ThreatQ at once.
-const DefaultBatchSize = 100
+// DefaultBatchSize is the number of hosts gathered before their Assets are
+// written (one consume request: threatq.BulkBatch, the vendor SDK's size).
+const DefaultBatchSize = threatq.BulkBatch
 
 // Toggles are the operation's three switches.
 type Toggles struct {
@@ -315,6 +316,8 @@ type cveRun struct {
 	fixed      map[string]*qualys.DetectionHost
 	relatedInd int64
 	assetColl  string
+	// writer stores the CVE's Assets in bulk (see threatq.AssetWriter).
+	writer *threatq.AssetWriter
 }
 
 func runCVE(ctx context.Context, cfg Config, cve string, groupIDs []int64, log *slog.Logger) (CVESummary, error) {
@@ -334,11 +337,38 @@ func newCVERun(cfg Config, cve string) *cveRun {
 	return &cveRun{cfg: cfg, cve: cve, sum: CVESummary{CVE: cve}, tags: map[string]bool{}}
 }
 
-// finish writes the last batch and the CVE indicator's tags.
+// finish writes the last batch, reconciles the Assets' current state and
+// writes the CVE indicator's tags.
 func (r *cveRun) finish(ctx context.Context) error {
 	if err := r.flush(ctx); err != nil {
 		return err
 	}
+	if err := r.closeWriter(ctx); err != nil {
+		return err
+	}
+	return r.tagCVE(ctx)
+}
+
+// closeWriter waits for the Assets written and reconciles their
+// current-state attributes.
+func (r *cveRun) closeWriter(ctx context.Context) error {
+	if r.writer == nil {
+		return nil
+	}
+	ws, err := r.writer.Close(ctx)
+	r.writer = nil
+	if ws != nil {
+		r.cfg.logger().Debug("tqsync: assets written", "cve", r.cve, "assets", ws.Assets, "consume_requests", ws.ConsumeRequests,
+			"read_pages", ws.ReadPages, "rows_deleted", ws.RowsDeleted)
+	}
+	if err != nil {
+		return &StoreError{CVE: r.cve, Err: err}
+	}
+	return nil
+}
+
+// tagCVE writes the CVE indicator's tags (AddTagsToCVEs).
+func (r *cveRun) tagCVE(ctx context.Context) error {
 	if r.cfg.Toggles.AddTagsToCVEs && len(r.tags) > 0 {
 		if err := r.ensureIndicator(ctx); err != nil {
 			return err
@@ -396,7 +426,7 @@ func (r *cveRun) add(ctx context.Context, h *qualys.DetectionHost) error {
 	if !wanted {
 		return r.queue(ctx, host, nil)
 	}
-	if err := r.ensureIndicator(ctx); err != nil {
+	if err := r.ensureWriter(ctx); err != nil {
 		return err
 	}
 	a := mapping.ThreatQ(h, mapping.ThreatQOptions{Source: r.cfg.Source, IndicatorIDs: []int64{r.indicator}})
@@ -428,33 +458,39 @@ func (r *cveRun) batchSize() int {
 	return DefaultBatchSize
 }
 
-// flush writes the pending Assets and reports their hosts.
+// flush hands the pending Assets to the writer and reports their hosts
+// once ThreatQ stored them, in the order found (the writer sends several
+// batches at once and hands them back in order).
 func (r *cveRun) flush(ctx context.Context) error {
 	if len(r.pending) == 0 {
 		return nil
 	}
-	ids := map[string]int64{}
-	if len(r.assets) > 0 {
-		done, err := r.cfg.ThreatQ.UpsertAssets(ctx, r.assets)
-		if err != nil {
-			return &StoreError{CVE: r.cve, Err: err}
-		}
-		for _, a := range done {
+	pending, assets := slices.Clone(r.pending), slices.Clone(r.assets)
+	r.pending, r.assets = r.pending[:0], r.assets[:0]
+	done := func(stored []threatq.Asset) {
+		ids := make(map[string]int64, len(stored))
+		for _, a := range stored {
 			ids[a.Value] = a.ID
 		}
-	}
-	for _, p := range r.pending {
-		h := p.Host
-		if p.asset != nil {
-			h.AssetID = ids[p.asset.Value]
-			h.Stored = h.AssetID != 0
-			if h.Stored {
-				r.sum.Stored++
+		for _, p := range pending {
+			h := p.Host
+			if p.asset != nil {
+				h.AssetID = ids[p.asset.Value]
+				h.Stored = h.AssetID != 0
+				if h.Stored {
+					r.sum.Stored++
+				}
 			}
+			r.report(h)
 		}
-		r.report(h)
 	}
-	r.pending, r.assets = r.pending[:0], r.assets[:0]
+	if r.writer == nil {
+		done(nil) // nothing to store: no writer was needed
+		return nil
+	}
+	if err := r.writer.Write(ctx, assets, done); err != nil {
+		return &StoreError{CVE: r.cve, Err: err}
+	}
 	return nil
 }
 
@@ -477,5 +513,18 @@ func (r *cveRun) ensureIndicator(ctx context.Context) error {
 		return &StoreError{CVE: r.cve, Err: err}
 	}
 	r.indicator = ind.ID
+	return nil
+}
+
+// ensureWriter starts the CVE's Asset writer (once its indicator is
+// known).
+func (r *cveRun) ensureWriter(ctx context.Context) error {
+	if r.writer != nil {
+		return nil
+	}
+	if err := r.ensureIndicator(ctx); err != nil {
+		return err
+	}
+	r.writer = r.cfg.ThreatQ.NewAssetWriter(r.indicator)
 	return nil
 }

@@ -419,14 +419,17 @@ func (s *Server) addAttributes(w http.ResponseWriter, o *object, body []byte) {
 
 // listRelated lists the objects related to an asset (its indicators) or
 // to an indicator (its assets), each with its pivot, sorted by pivot and
-// paged by limit and offset; with=sources adds their sources (s.mu held).
+// paged by limit and offset; with=sources adds their sources, and
+// with=attributes their attribute rows (id, name, value), as ThreatQ's
+// related listing gives them to its SOAR connector (s.mu held).
 func (s *Server) listRelated(w http.ResponseWriter, r *http.Request, coll string, id int64) {
 	type rel struct {
 		pivot int64
 		j     map[string]any
 	}
 	var all []rel
-	withSources := strings.Contains(r.URL.Query().Get("with"), "sources")
+	with := r.URL.Query().Get("with")
+	withSources, withAttrs := strings.Contains(with, "sources"), strings.Contains(with, "attributes")
 	for k, pivots := range s.relations {
 		for _, pivot := range pivots {
 			var o *object
@@ -448,6 +451,13 @@ func (s *Server) listRelated(w http.ResponseWriter, r *http.Request, coll string
 					srcs = append(srcs, map[string]any{"name": name})
 				}
 				j["sources"] = srcs
+			}
+			if withAttrs {
+				attrs := []map[string]any{}
+				for _, a := range o.attrs {
+					attrs = append(attrs, map[string]any{"id": a.id, "attribute_id": 1, "name": a.name, "value": a.value})
+				}
+				j["attributes"] = attrs
 			}
 			all = append(all, rel{pivot, j})
 		}

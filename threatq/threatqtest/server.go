@@ -60,6 +60,19 @@ func WithoutConsume() Option { return func(s *Server) { s.noConsume = true } }
 // WithTokenLifetime sets expires_in of issued tokens (default 1 hour).
 func WithTokenLifetime(d time.Duration) Option { return func(s *Server) { s.tokenLife = d } }
 
+// WithLatency answers every request after d, as a ThreatQ that far away
+// or that busy would (the latency model of a benchmark, like qualystest's):
+// the requests a run makes, and how many it sends at once, then set its
+// pace. PeakConcurrency tells the most requests served at once.
+func WithLatency(d time.Duration) Option { return func(s *Server) { s.latency = d } }
+
+// PeakConcurrency returns the most requests the server was serving at once.
+func (s *Server) PeakConcurrency() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak
+}
+
 // WithTLS serves HTTPS (use Server.Client).
 func WithTLS() Option { return func(s *Server) { s.tls = true } }
 
@@ -165,6 +178,9 @@ type Server struct {
 	noConsume bool
 	tokenLife time.Duration
 	tls       bool
+	latency   time.Duration
+	inFlight  int
+	peak      int
 
 	mu         sync.Mutex
 	seq        int64
@@ -371,6 +387,22 @@ func (s *Server) matchFault(method, route string) *Fault {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	route, ok := strings.CutPrefix(r.URL.Path, "/api/")
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+	s.mu.Lock()
+	s.inFlight++
+	s.peak = max(s.peak, s.inFlight)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
+	if s.latency > 0 {
+		select {
+		case <-time.After(s.latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body})
 	var f *Fault
