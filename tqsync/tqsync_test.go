@@ -26,11 +26,11 @@ type world struct {
 	tc *threatq.Client
 }
 
-func newWorld(t testing.TB, tenant *qualystest.Tenant) *world {
+func newWorld(t testing.TB, tenant *qualystest.Tenant, topts ...threatqtest.Option) *world {
 	t.Helper()
 	q := qualystest.NewServer(qualystest.WithTenant(tenant))
 	t.Cleanup(q.Close)
-	tq := threatqtest.NewServer()
+	tq := threatqtest.NewServer(topts...)
 	t.Cleanup(tq.Close)
 	user, pass := q.Credentials()
 	qc, err := qualys.NewClient(q.URL, qualys.WithCredentials(user, pass), qualys.WithInsecureLoopback(), qualys.WithBackoff(func(int) time.Duration { return time.Millisecond }))
