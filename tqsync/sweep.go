@@ -69,12 +69,19 @@ type SweepSummary struct {
 // KnowledgeBase call that tells which QID belongs to which CVE (exact
 // matches only) and one detection listing (per IP family when IPs are
 // filtered). A host's detections are then split by CVE and each CVE's
-// hosts are stored exactly as Run stores them, so that a sweep leaves
-// ThreatQ as len(CVEs) single runs would.
+// vulnerable hosts are stored exactly as Run stores them.
 //
-// The listing includes Fixed detections: a host whose detections of a CVE
-// are all Fixed is counted in CVESummary.Fixed and not stored as
-// vulnerable to it.
+// Where a sweep's end state differs from len(CVEs) single runs: it follows
+// remediation. The listing includes Fixed detections: a host whose
+// detections of a CVE are all Fixed is counted in CVESummary.Fixed, not
+// stored as vulnerable, and, when this program had related its Asset to
+// the CVE, the Asset's current-state attributes say Fixed and its relation
+// to the CVE is removed (kept with KeepRelations); an Asset Qualys no
+// longer reports at all for the CVE is unrelated too, unless a filter
+// narrowed the search. Relations other sources made are never touched.
+// Single runs only add. With no add toggle (AddAssets,
+// AddDiscoveredAssets) a sweep writes nothing: it reads and reports, as
+// Run does then (AddTagsToCVEs alone tags the CVE indicators).
 //
 // Memory holds, per CVE of the batch being listed, its pending ThreatQ
 // batch (at most BatchSize hosts) and its tags: it does not grow with the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -465,5 +466,37 @@ func TestSweepSelectsFromThreatQ(t *testing.T) {
 	}
 	if pages < 3 {
 		t.Errorf("%d query pages for 7 CVE indicators at 2 a page", pages)
+	}
+}
+
+// TestToggleLessSweepWritesNothing: a sweep with no toggle on, after two
+// hosts were fixed, reads and reports (the fixes counted) and writes
+// nothing to ThreatQ: no Asset stored or updated, no relation removed, as
+// Run writes nothing then.
+func TestToggleLessSweepWritesNothing(t *testing.T) {
+	tn, cves := sweepTenant(t, 8)
+	w := newWorld(t, tn)
+	cfg := tqsync.SweepConfig{Config: tqsync.Config{Qualys: w.qc, ThreatQ: w.tc, CVEs: cves, Toggles: allToggles}, CVEsPerList: 3}
+	if _, err := tqsync.Sweep(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	fixHosts(t, w, tn, cves[0], 2)
+	before := state(w.t)
+	seen := len(w.t.Requests())
+	cfg.Toggles = tqsync.Toggles{}
+	sum, err := tqsync.Sweep(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.CVEs[0].Fixed < 2 || sum.Unrelated != 0 || sum.Stored != 0 {
+		t.Errorf("fixed %d, unrelated %d, stored %d: want the fixes reported and nothing written", sum.CVEs[0].Fixed, sum.Unrelated, sum.Stored)
+	}
+	for _, r := range w.t.Requests()[seen:] {
+		if r.Method != "GET" && r.Path != "/api/token" && r.Path != "/api/indicators/query" {
+			t.Errorf("a toggle-less sweep sent %s %s", r.Method, r.Path)
+		}
+	}
+	if after := state(w.t); !maps.Equal(before, after) {
+		t.Error("ThreatQ changed")
 	}
 }

@@ -331,6 +331,11 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 			}
 		}
 	}
+	if o.sweep && !o.addAssets && !o.addDiscovered && !o.addTags {
+		// A sweep writes to ThreatQ only what the toggles say; with none
+		// it would write nothing, and that is not what -sweep is for.
+		return nil, nil, &usageError{"-sweep stores, updates and unrelates Assets as the toggles say, and none is on: give -add_assets (hosts with a confirmed detection; also -add_discovered_assets for potential ones, -add_tags_to_cves for the CVE's tags)"}
+	}
 	var missing []string
 	for _, m := range []struct{ v, name string }{{apiURL, "-qualys_host (or -platform)"}, {o.username, "-username"}, {qpass, "QUALYS_PASSWORD"}} {
 		if m.v == "" {

@@ -65,7 +65,7 @@ func TestSweepFlagsNeedSweep(t *testing.T) {
 // Qualys call, naming -threatq_url.
 func TestSweepNeedsThreatQ(t *testing.T) {
 	w := newWorld(t)
-	args := w.args("-sweep")
+	args := w.args("-sweep", "-add_assets")
 	i := slices.Index(args, "-threatq_url")
 	args = slices.Delete(args, i, i+2)
 	var out, errb bytes.Buffer
@@ -92,5 +92,17 @@ func TestSweepDemo(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "first sweep") || !strings.Contains(errb.String(), "search lists left behind: 0") {
 		t.Errorf("story: %s", errb.String())
+	}
+}
+
+// TestSweepNeedsAToggle: -sweep with ThreatQ given but no toggle is refused
+// before any call, naming the toggle (it named -threatq_url, which was
+// there).
+func TestSweepNeedsAToggle(t *testing.T) {
+	w := newWorld(t)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), w.args("-sweep"), &out, &errb, func(k string) string { return w.env[k] })
+	if code != exitUsage || !strings.Contains(errb.String(), "-add_assets") || strings.Contains(errb.String(), "-threatq_url") || w.q.TotalCalls() != 0 {
+		t.Errorf("exit %d, %d Qualys calls: %s", code, w.q.TotalCalls(), errb.String())
 	}
 }
