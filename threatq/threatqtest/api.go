@@ -28,6 +28,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, route string, 
 		writeJSON(w, 200, map[string]any{"total": len(indicatorStatuses), "data": indicatorStatuses})
 	case seg[0] == "indicators" && len(seg) == 1:
 		s.serveIndicators(w, r, body)
+	case seg[0] == "indicators" && len(seg) == 2 && seg[1] != "query" && r.Method == "PUT":
+		s.updateIndicator(w, seg[1], body)
 	case route == "indicators/query" && r.Method == "POST":
 		s.queryIndicators(w, r, body)
 	case seg[0] == s.assetColl && len(seg) == 1:
@@ -525,9 +527,9 @@ func (s *Server) queryIndicators(w http.ResponseWriter, r *http.Request, body []
 		validationError(w, "body", "The body must be a JSON object with criteria and filters.")
 		return
 	}
-	sortBy := r.URL.Query().Get("sort")
-	if sortBy != "" && sortBy != "id" && sortBy != "-id" {
-		validationError(w, "sort", "The fake sorts by id or -id only.")
+	less, err := indicatorOrder(r.URL.Query().Get("sort"))
+	if err != nil {
+		validationError(w, "sort", err.Error())
 		return
 	}
 	s.mu.Lock()
@@ -547,7 +549,7 @@ func (s *Server) queryIndicators(w http.ResponseWriter, r *http.Request, body []
 			matched = append(matched, o)
 		}
 	}
-	sort.Slice(matched, func(i, j int) bool { return (matched[i].id < matched[j].id) != (sortBy == "-id") })
+	sort.SliceStable(matched, func(i, j int) bool { return less(matched[i], matched[j]) })
 	limit, offset := paging(r.URL.Query(), len(matched))
 	withTags := strings.Contains(r.URL.Query().Get("with"), "tags")
 	data := []map[string]any{}
@@ -597,10 +599,22 @@ func (s *Server) matches(o *object, cond map[string]any) (bool, error) {
 		case "type_name":
 			ok = typeName(o.typeID) == v
 		case "value":
-			ok = o.value == v
+			var err error
+			if ok, err = valueMatches(o.value, v); err != nil {
+				return false, err
+			}
 		case "status_id":
 			n, isNum := v.(float64)
 			ok = isNum && int64(n) == o.statusID
+		case "status_name", "status":
+			name, isStr := v.(string)
+			if m, isMap := v.(map[string]any); isMap {
+				name, isStr = m["name"].(string)
+			}
+			if !isStr {
+				return false, fmt.Errorf("%s takes a status name", k)
+			}
+			ok = strings.EqualFold(statusName(o.statusID), name)
 		case "score":
 			m, isMap := v.(map[string]any)
 			if !isMap {
@@ -628,6 +642,174 @@ func (s *Server) matches(o *object, cond map[string]any) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// valueMatches evaluates a value filter: a string (equal), or an operator
+// object public clients send: {"+equals": v} or {"is": v} (equal),
+// {"+contains": v} or {"contains": v} (a substring, case-insensitive).
+// Any other form is refused, never answered with nothing.
+func valueMatches(value string, v any) (bool, error) {
+	switch x := v.(type) {
+	case string:
+		return value == x, nil
+	case map[string]any:
+		ok := true
+		for op, arg := range x {
+			a, isStr := arg.(string)
+			if !isStr {
+				return false, fmt.Errorf("value %s takes a string", op)
+			}
+			switch op {
+			case "+equals", "is", "=", "+eq":
+				ok = ok && value == a
+			case "+contains", "contains", "+like":
+				ok = ok && strings.Contains(strings.ToLower(value), strings.ToLower(a))
+			default:
+				return false, fmt.Errorf("unknown value operator %s (the fake takes +equals, is, +contains)", op)
+			}
+		}
+		return ok, nil
+	}
+	return false, fmt.Errorf("value takes a string or an operator object")
+}
+
+// statusName is an indicator status's name.
+func statusName(id int64) string {
+	for _, st := range indicatorStatuses {
+		if n, _ := st["id"].(int); int64(n) == id {
+			return st["name"].(string)
+		}
+	}
+	return ""
+}
+
+// indicatorOrder reads sort: comma-separated fields among id, value,
+// score, created_at and updated_at, each descending with a leading -, as
+// ThreatQ's public clients send it (sort=-updated_at, sort=-created_at,id).
+// Another field is refused.
+func indicatorOrder(spec string) (func(a, b *object) bool, error) {
+	if spec == "" {
+		spec = "id"
+	}
+	type key struct {
+		field string
+		desc  bool
+	}
+	var keys []key
+	for _, f := range strings.Split(spec, ",") {
+		f = strings.TrimSpace(f)
+		desc := strings.HasPrefix(f, "-")
+		f = strings.TrimPrefix(strings.TrimPrefix(f, "-"), "+")
+		switch f {
+		case "id", "value", "score", "created_at", "updated_at":
+		default:
+			return nil, fmt.Errorf("The fake sorts by id, value, score, created_at or updated_at (each - for descending), not %q.", f)
+		}
+		keys = append(keys, key{f, desc})
+	}
+	return func(a, b *object) bool {
+		for _, k := range keys {
+			var c int
+			switch k.field {
+			case "id", "created_at": // ids grow with creation
+				c = cmpInt(a.id, b.id)
+			case "value":
+				c = strings.Compare(a.value, b.value)
+			case "score":
+				c = cmpFloat(a.score, b.score)
+			case "updated_at":
+				c = a.updated.Compare(b.updated)
+			}
+			if k.desc {
+				c = -c
+			}
+			if c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	}, nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// updateIndicator serves PUT /api/indicators/{id}: the status (by
+// {"status": {"name": …}}, as ThreatQ's SOAR connector sets it, or
+// status_id), the score and the description.
+func (s *Server) updateIndicator(w http.ResponseWriter, idStr string, body []byte) {
+	id, _ := strconv.ParseInt(idStr, 10, 64)
+	var in map[string]any
+	if err := json.Unmarshal(body, &in); err != nil {
+		validationError(w, "body", "The body must be a JSON object.")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.indicators[id]
+	if o == nil {
+		writeJSON(w, 404, map[string]any{"errors": []string{"Indicator does not exist."}})
+		return
+	}
+	for k, v := range in {
+		switch k {
+		case "status":
+			name := ""
+			if m, ok := v.(map[string]any); ok {
+				name, _ = m["name"].(string)
+			} else {
+				name, _ = v.(string)
+			}
+			found := false
+			for _, st := range indicatorStatuses {
+				if strings.EqualFold(st["name"].(string), name) {
+					o.statusID, found = int64(st["id"].(int)), true
+				}
+			}
+			if !found {
+				validationError(w, "status", "The selected status is invalid.")
+				return
+			}
+		case "status_id":
+			n, _ := v.(float64)
+			if statusName(int64(n)) == "" {
+				validationError(w, "status_id", "The selected status id is invalid.")
+				return
+			}
+			o.statusID = int64(n)
+		case "score":
+			n, ok := v.(float64)
+			if !ok {
+				validationError(w, "score", "The score must be a number.")
+				return
+			}
+			o.score = n
+		case "description":
+			o.description, _ = v.(string)
+		default:
+			validationError(w, k, "The fake updates status, status_id, score and description only.")
+			return
+		}
+	}
+	o.updated = time.Now().UTC()
+	writeJSON(w, 200, map[string]any{"data": s.indicatorJSON(o)})
 }
 
 // Unrelated returns the number of relations removed through the API.

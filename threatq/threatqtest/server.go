@@ -11,13 +11,19 @@
 // (a list is refused with a validation error); a consume answer names each
 // object by its value.
 //
-// The indicator query (POST /api/indicators/query, limit, offset, sort=id
-// or -id) evaluates the filter forms public clients send: a "+and" or
-// "+or" list, type_name, value, status_id, and score with "+gte"/"+lte";
-// any other filter field is refused with a validation error rather than
-// ignored (a real server's unknown field would select something else, not
-// nothing). Related objects are listed with their pivots, paged, with
-// sources under with=sources. DELETE /api/{c1}/{id}/{c2} removes relations
+// The indicator query (POST /api/indicators/query, limit, offset, sort on
+// id, value, score, created_at or updated_at, comma-separated, - for
+// descending, as public clients send sort=-updated_at or
+// sort=-created_at,id) evaluates the filter forms public clients send: a
+// "+and" or "+or" list, type_name, value (a string, or {"+equals": v},
+// {"is": v}, {"+contains": v}), status_id, status_name, and score with
+// "+gte"/"+lte"; any other filter field or operator is refused with a
+// validation error rather than ignored or answered with nothing (a real
+// server's unknown form would select something else, not nothing).
+// PUT /api/indicators/{id} sets the status ({"status": {"name": …}}, as
+// ThreatQ's SOAR connector sends it), status_id, score or description.
+// Related objects are listed with their pivots, paged, with sources under
+// with=sources and attribute rows under with=attributes. DELETE /api/{c1}/{id}/{c2} removes relations
 // by a JSON array of pivot ids, as public clients send it; a pivot that is
 // not one of the object's relations to c2 refuses the whole request (404)
 // and removes nothing.
