@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -386,32 +387,161 @@ func (w *AssetWriter) plan(a Asset) Asset {
 }
 
 // related pages through the indicator's related assets with their
-// attributes, calling fn for each.
+// attributes, calling fn for each (from one goroutine at a time, in no
+// set order): the first page, then the rest up to the client's
+// concurrency at once (see readAll).
 func (w *AssetWriter) related(ctx context.Context, fn func(relatedAsset, int64)) error {
 	path := CollectionIndicators + "/" + strconv.FormatInt(w.indicator, 10) + "/" + w.coll
 	r := &request{method: "GET", path: path, query: url.Values{"with": {"attributes"}}, idempotent: true}
-	listed := 0
-	defer func() {
-		w.mu.Lock()
-		w.sum.ReadPages += max(1, (listed+BulkBatch-1)/BulkBatch)
-		w.mu.Unlock()
-	}()
-	for raw, err := range w.c.paged(ctx, r, BulkBatch) {
-		if err != nil {
-			return err
-		}
-		listed++
-		var a relatedAsset
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return &Error{Method: "GET", Endpoint: "/api/" + path, StatusCode: 200, Messages: []string{"unreadable related asset: " + err.Error()}}
-		}
+	pages, err := readAll(ctx, w.c, r, BulkBatch, func(a *relatedAsset) string { return string(a.ID) }, func(a *relatedAsset) error {
 		id, err := objectID(a.ID, "GET", "/api/"+path)
 		if err != nil {
 			return err
 		}
-		fn(a, id)
+		fn(*a, id)
+		return nil
+	})
+	w.mu.Lock()
+	w.sum.ReadPages += pages
+	w.mu.Unlock()
+	return err
+}
+
+// pageList is a page's data decoded straight into its items: a list, or
+// nothing (null, or the empty object some servers answer).
+type pageList[T any] []T
+
+func (p *pageList[T]) UnmarshalJSON(b []byte) error {
+	t := strings.TrimSpace(string(b))
+	switch {
+	case t == "null" || t == "{}":
+		*p = nil
+		return nil
+	case strings.HasPrefix(t, "{"):
+		return errors.New("a page's data is an object, not a list")
 	}
+	var items []T
+	if err := json.Unmarshal(b, &items); err != nil {
+		return err
+	}
+	*p = items
 	return nil
+}
+
+// readAll reads a listing whose order does not matter, calling fn for each
+// item (one call at a time), decoded straight from the page: the first
+// page alone, then, when its total says more pages follow, the next ones
+// in waves of up to the client's concurrency. The paging rules are
+// paged's: without a total, pages are read one after another while they
+// are full; an empty page ends it; a page holding the same items (by key)
+// as the page before it ends it with ErrPageRepeated; the total the first
+// page gave bounds it, and so does MaxObjectPages; a server that caps its
+// page size below limit is followed by what it gives. It returns the
+// pages read.
+func readAll[T any](ctx context.Context, c *Client, r *request, limit int, key func(*T) string, fn func(*T) error) (pages int, err error) {
+	type page struct {
+		items []T
+		keys  []string
+		total int
+	}
+	fetch := func(offset int) (page, error) {
+		q := *r
+		q.query = url.Values{}
+		for k, v := range r.query {
+			q.query[k] = v
+		}
+		q.query.Set("limit", strconv.Itoa(limit))
+		q.query.Set("offset", strconv.Itoa(offset))
+		var answer struct {
+			Total *json.Number `json:"total"`
+			Data  pageList[T]  `json:"data"`
+		}
+		if err := c.call(ctx, &q, &answer); err != nil {
+			return page{}, err
+		}
+		p := page{items: answer.Data, total: -1}
+		if answer.Total != nil {
+			if t, err := answer.Total.Int64(); err == nil && t >= 0 {
+				p.total = int(t)
+			}
+		}
+		for i := range p.items {
+			p.keys = append(p.keys, key(&p.items[i]))
+		}
+		return p, nil
+	}
+	repeated := func(offset int) error {
+		return &Error{Method: r.method, Endpoint: "/api/" + r.path, StatusCode: 200, Err: ErrPageRepeated,
+			Messages: []string{fmt.Sprintf("the page at offset %d holds the same %d items as the page before it; the server does not advance with the offset", offset, limit)}}
+	}
+	deliver := func(p *page) error {
+		for i := range p.items {
+			if err := fn(&p.items[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	first, err := fetch(0)
+	if err != nil {
+		return 0, err
+	}
+	pages = 1
+	if err := deliver(&first); err != nil {
+		return pages, err
+	}
+	offset, prev, total := len(first.items), first.keys, first.total
+	// A server that caps its page size below limit gives short pages: the
+	// waves then step by what it gives.
+	step := limit
+	if n := len(first.items); n > 0 && n < limit && total > n {
+		step = n
+	}
+	for len(prev) > 0 {
+		if total >= 0 && offset >= total || total < 0 && len(prev) < limit {
+			return pages, nil
+		}
+		if pages >= MaxObjectPages {
+			return pages, &Error{Method: r.method, Endpoint: "/api/" + r.path, Messages: []string{fmt.Sprintf("more than %d pages of %d items; stopping rather than paging without end", MaxObjectPages, limit)}}
+		}
+		wave := 1
+		if total >= 0 {
+			wave = max(1, min(c.concurrency, (total-offset+step-1)/step, MaxObjectPages-pages))
+		}
+		got := make([]page, wave)
+		var g errgroup.Group
+		for i := range wave {
+			g.Go(func() error {
+				p, err := fetch(offset + i*step)
+				got[i] = p
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return pages, err
+		}
+		for i := range got {
+			p := &got[i]
+			pages++
+			if len(p.items) == 0 {
+				return pages, nil
+			}
+			if slices.Equal(p.keys, prev) {
+				return pages, repeated(offset)
+			}
+			if err := deliver(p); err != nil {
+				return pages, err
+			}
+			prev = p.keys
+			offset += len(p.items)
+			if len(p.items) < step {
+				// The last page (without a total), or a short page
+				// inside the wave: what follows it is read again.
+				break
+			}
+		}
+	}
+	return pages, nil
 }
 
 // Close waits for the batches on their way, hands them back, and then
@@ -464,6 +594,15 @@ func (w *AssetWriter) Close(ctx context.Context) (*WriteSummary, error) {
 		w.sync = nil
 	}
 	return w.summary(), nil
+}
+
+// Abort waits for the batches on their way and ends the writer without
+// reconciling: what was written stays (consume only adds), and a later
+// writer's run brings the current-state values in line. Call it instead
+// of Close when giving up, so that no request outlives the caller.
+func (w *AssetWriter) Abort() {
+	w.wg.Wait()
+	w.fail(errors.New("threatq: the writer was aborted"))
 }
 
 func (w *AssetWriter) summary() *WriteSummary {

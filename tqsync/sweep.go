@@ -180,6 +180,13 @@ func dedupe(cves []string) []string {
 func sweepBatch(ctx context.Context, sc SweepConfig, batch []string, groupIDs []int64, log *slog.Logger) (runs []*cveRun, listed bool, err error) {
 	cfg := sc.Config
 	runs = make([]*cveRun, len(batch))
+	defer func() {
+		for _, r := range runs {
+			if r != nil {
+				r.abort()
+			}
+		}
+	}()
 	index := make(map[string]*cveRun, len(batch))
 	for i, cve := range batch {
 		runs[i] = newCVERun(cfg, cve)

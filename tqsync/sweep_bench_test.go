@@ -3,8 +3,10 @@ package tqsync_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
+	"github.com/qualysbridge/qualysbridge/threatq/threatqtest"
 	"github.com/qualysbridge/qualysbridge/tqsync"
 )
 
@@ -55,4 +57,44 @@ func sweepTenantSized(b *testing.B, n int) (*qualystest.Tenant, []string) {
 	}
 	b.Fatalf("no tenant with %d CVEs", n)
 	return nil, nil
+}
+
+// BenchmarkStore930 is issue 33's measurement: one CVE on a 930-host
+// tenant, all three toggles, ThreatQ answering every request after 20 ms:
+// the first store and an unchanged rerun, with their ThreatQ requests
+// (before: 5,598 requests and 118 s for the first store, 942 and 20 s for
+// the rerun).
+//
+//	go test -run '^$' -bench Store930 -benchtime 3x ./tqsync
+func BenchmarkStore930(b *testing.B) {
+	tn := qualystestGenerate(930)
+	toggles := tqsync.Toggles{AddAssets: true, AddDiscoveredAssets: true, AddTagsToCVEs: true}
+	for _, rerun := range []bool{false, true} {
+		name := "first-store"
+		if rerun {
+			name = "unchanged-rerun"
+		}
+		b.Run(name, func(b *testing.B) {
+			var requests float64
+			for b.Loop() {
+				b.StopTimer()
+				w := newWorld(b, tn, threatqtest.WithLatency(20*time.Millisecond))
+				cfg := tqsync.Config{Qualys: w.qc, ThreatQ: w.tc, CVEs: []string{cve}, Toggles: toggles}
+				if rerun {
+					if _, err := tqsync.Run(context.Background(), cfg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				before := len(w.t.Requests())
+				b.StartTimer()
+				if _, err := tqsync.Run(context.Background(), cfg); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				requests = float64(len(w.t.Requests()) - before)
+				b.StartTimer()
+			}
+			b.ReportMetric(requests, "threatq-requests/op")
+		})
+	}
 }

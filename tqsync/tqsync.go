@@ -322,6 +322,7 @@ type cveRun struct {
 
 func runCVE(ctx context.Context, cfg Config, cve string, groupIDs []int64, log *slog.Logger) (CVESummary, error) {
 	r := newCVERun(cfg, cve)
+	defer r.abort()
 	for h, err := range cfg.Qualys.VulnerableHosts(ctx, cfg.query([]string{cve}, groupIDs, log)) {
 		if err != nil {
 			return r.sum, fmt.Errorf("tqsync: searching Qualys for %s: %w", cve, err)
@@ -365,6 +366,15 @@ func (r *cveRun) closeWriter(ctx context.Context) error {
 		return &StoreError{CVE: r.cve, Err: err}
 	}
 	return nil
+}
+
+// abort ends a writer left open by a failure: its requests on their way
+// end before the run returns.
+func (r *cveRun) abort() {
+	if r.writer != nil {
+		r.writer.Abort()
+		r.writer = nil
+	}
 }
 
 // tagCVE writes the CVE indicator's tags (AddTagsToCVEs).

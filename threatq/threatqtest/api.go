@@ -130,8 +130,12 @@ func (s *Server) serveAssets(w http.ResponseWriter, r *http.Request, body []byte
 	case "GET":
 		v := r.URL.Query().Get("value")
 		var matched []*object
-		for _, o := range s.assets {
-			if v == "" || o.value == v {
+		if v != "" {
+			if o := s.byValue[v]; o != nil {
+				matched = append(matched, o)
+			}
+		} else {
+			for _, o := range s.assets {
 				matched = append(matched, o)
 			}
 		}
@@ -164,11 +168,9 @@ func (s *Server) serveAssets(w http.ResponseWriter, r *http.Request, body []byte
 			validationError(w, "value", "The value field is required.")
 			return
 		}
-		for _, o := range s.assets {
-			if o.value == in.Value {
-				validationError(w, "value", "The value has already been taken.")
-				return
-			}
+		if s.byValue[in.Value] != nil {
+			validationError(w, "value", "The value has already been taken.")
+			return
 		}
 		s.seq++
 		o := &object{id: s.seq, value: in.Value, description: in.Description, published: in.PublishedAt}
@@ -176,6 +178,7 @@ func (s *Server) serveAssets(w http.ResponseWriter, r *http.Request, body []byte
 			o.sources = addUnique(o.sources, src.Name)
 		}
 		s.assets[o.id] = o
+		s.byValue[o.value] = o
 		writeJSON(w, 201, map[string]any{"data": s.assetJSON(o)})
 	default:
 		writeJSON(w, 405, map[string]any{"errors": []string{"Method not allowed"}})
@@ -238,16 +241,12 @@ func (s *Server) consume(w http.ResponseWriter, body []byte) {
 				return
 			}
 		}
-		var o *object
-		for _, x := range s.assets {
-			if x.value == c.Value {
-				o = x
-			}
-		}
+		o := s.byValue[c.Value]
 		if o == nil {
 			s.seq++
 			o = &object{id: s.seq, value: c.Value}
 			s.assets[o.id] = o
+			s.byValue[o.value] = o
 		}
 		if c.Description != "" {
 			o.description = c.Description
@@ -427,48 +426,49 @@ func (s *Server) addAttributes(w http.ResponseWriter, o *object, body []byte) {
 func (s *Server) listRelated(w http.ResponseWriter, r *http.Request, coll string, id int64) {
 	type rel struct {
 		pivot int64
-		j     map[string]any
+		o     *object
+		ind   bool
 	}
 	var all []rel
 	with := r.URL.Query().Get("with")
 	withSources, withAttrs := strings.Contains(with, "sources"), strings.Contains(with, "attributes")
 	for k, pivots := range s.relations {
 		for _, pivot := range pivots {
-			var o *object
-			var j map[string]any
 			switch {
 			case coll == s.assetColl && k[0] == id:
-				o = s.indicators[k[1]]
-				j = s.indicatorJSON(o)
+				all = append(all, rel{pivot, s.indicators[k[1]], true})
 			case coll == "indicators" && k[1] == id:
-				o = s.assets[k[0]]
-				j = s.assetJSON(o)
-			default:
-				continue
+				all = append(all, rel{pivot, s.assets[k[0]], false})
 			}
-			j["pivot"] = map[string]any{"id": pivot}
-			if withSources {
-				srcs := []map[string]any{}
-				for _, name := range o.sources {
-					srcs = append(srcs, map[string]any{"name": name})
-				}
-				j["sources"] = srcs
-			}
-			if withAttrs {
-				attrs := []map[string]any{}
-				for _, a := range o.attrs {
-					attrs = append(attrs, map[string]any{"id": a.id, "attribute_id": 1, "name": a.name, "value": a.value})
-				}
-				j["attributes"] = attrs
-			}
-			all = append(all, rel{pivot, j})
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].pivot < all[j].pivot })
 	limit, offset := paging(r.URL.Query(), len(all))
 	data := []map[string]any{}
 	for i := offset; i < len(all) && i < offset+limit; i++ {
-		data = append(data, all[i].j)
+		o := all[i].o
+		var j map[string]any
+		if all[i].ind {
+			j = s.indicatorJSON(o)
+		} else {
+			j = s.assetJSON(o)
+		}
+		j["pivot"] = map[string]any{"id": all[i].pivot}
+		if withSources {
+			srcs := []map[string]any{}
+			for _, name := range o.sources {
+				srcs = append(srcs, map[string]any{"name": name})
+			}
+			j["sources"] = srcs
+		}
+		if withAttrs {
+			attrs := []map[string]any{}
+			for _, a := range o.attrs {
+				attrs = append(attrs, map[string]any{"id": a.id, "attribute_id": 1, "name": a.name, "value": a.value})
+			}
+			j["attributes"] = attrs
+		}
+		data = append(data, j)
 	}
 	writeJSON(w, 200, map[string]any{"total": len(all), "data": data, "limit": limit, "offset": offset})
 }

@@ -196,6 +196,7 @@ type Server struct {
 	refreshes  int
 	indicators map[int64]*object
 	assets     map[int64]*object
+	byValue    map[string]*object // assets by value
 	relations  map[[2]int64][]int64 // (asset id, indicator id) -> pivot ids
 	history    []AttributeChange
 	unrelated  int
@@ -209,7 +210,7 @@ var indicatorStatuses = []map[string]any{{"id": 1, "name": "Active"}, {"id": 2, 
 // NewServer starts a fake ThreatQ.
 func NewServer(opts ...Option) *Server {
 	s := &Server{assetColl: "asset", tokenLife: time.Hour, seq: 100, tokens: map[string]*token{}, refresh: map[string]bool{},
-		indicators: map[int64]*object{}, assets: map[int64]*object{}, relations: map[[2]int64][]int64{}}
+		indicators: map[int64]*object{}, assets: map[int64]*object{}, byValue: map[string]*object{}, relations: map[[2]int64][]int64{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -371,9 +372,30 @@ func typeID(name string) int64 {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if d, ok := w.(*deferred); ok && !d.set {
+		// Encoded once the handler returned (and released the lock).
+		d.status, d.v, d.set = status, v, true
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// deferred holds a handler's JSON answer until the handler has returned,
+// so that encoding a large answer does not hold the server's lock.
+type deferred struct {
+	http.ResponseWriter
+	status int
+	v      any
+	set    bool
+}
+
+func (d *deferred) flush() {
+	if d.set {
+		d.set = false
+		writeJSON(d.ResponseWriter, d.status, d.v)
+	}
 }
 
 func validationError(w http.ResponseWriter, field, msg string) {
@@ -447,7 +469,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, f.Body)
 		return
 	}
-	s.serveAPI(w, r, route, body)
+	d := &deferred{ResponseWriter: w}
+	s.serveAPI(d, r, route, body)
+	d.flush()
 }
 
 // params merges query, form and JSON body parameters (the token endpoint
