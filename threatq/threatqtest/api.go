@@ -703,7 +703,7 @@ func indicatorOrder(spec string) (func(a, b *object) bool, error) {
 		switch f {
 		case "id", "value", "score", "created_at", "updated_at":
 		default:
-			return nil, fmt.Errorf("The fake sorts by id, value, score, created_at or updated_at (each - for descending), not %q.", f)
+			return nil, fmt.Errorf("the fake sorts by id, value, score, created_at or updated_at (each - for descending), not %q", f)
 		}
 		keys = append(keys, key{f, desc})
 	}

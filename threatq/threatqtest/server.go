@@ -196,7 +196,7 @@ type Server struct {
 	refreshes  int
 	indicators map[int64]*object
 	assets     map[int64]*object
-	byValue    map[string]*object // assets by value
+	byValue    map[string]*object   // assets by value
 	relations  map[[2]int64][]int64 // (asset id, indicator id) -> pivot ids
 	history    []AttributeChange
 	unrelated  int
