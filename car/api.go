@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -515,8 +516,16 @@ var maxQueryBytes int64 = MaxQueryBytes
 
 // Query runs a v3 GraphQL query and decodes its "data" into out, as the
 // answer streams in (at most MaxQueryBytes; for a collection of any size,
-// use QueryEach).
+// use QueryEach). A 404 from the query endpoint is no result (out is left
+// as it was), as IBM's framework reads it. out must be a non-nil pointer
+// (or nil to discard the answer): anything else is refused before any
+// call.
 func (c *Client) Query(ctx context.Context, query string, out any) error {
+	if out != nil {
+		if v := reflect.ValueOf(out); v.Kind() != reflect.Pointer || v.IsNil() {
+			return &ConfigError{Option: "Query out", Reason: fmt.Sprintf("want a non-nil pointer to decode the answer into, not %T", out)}
+		}
+	}
 	return c.query(ctx, query, maxQueryBytes, func(dec *json.Decoder) error {
 		if out == nil {
 			var skip json.RawMessage
@@ -566,6 +575,11 @@ var errNull = errors.New("null")
 // the answer's "data" value; errors are read wherever they come.
 func (c *Client) query(ctx context.Context, query string, limit int64, data func(*json.Decoder) error) error {
 	endpoint, body, err := c.open(ctx, &request{method: "POST", v3: true, segs: []string{"query"}, body: map[string]string{"query": query}, idempotent: true})
+	if errors.Is(err, ErrNotFound) {
+		// IBM's framework reads a 404 from the query endpoint as no
+		// result (car_service.py query_graphql); so does this client.
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package car_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/qualysbridge/qualysbridge/car"
+	"github.com/qualysbridge/qualysbridge/car/cartest"
 )
 
 // A large GraphQL answer streams: QueryEach holds one item at a time (a 64
@@ -128,5 +130,23 @@ func TestImportStatusArrayForm(t *testing.T) {
 	if fmt.Sprint(st.Complete, st.Incomplete, st.NotFound) != "[j1] [j2] [j4]" || len(st.Errors) != 2 || st.Errors[0].ID != "3" ||
 		!strings.Contains(st.Errors[0].Message, "bad edge") || !strings.Contains(st.Errors[1].Message, "unknown status") {
 		t.Errorf("status %+v", st)
+	}
+}
+
+// A 404 from the query endpoint is no result, as IBM's framework reads it;
+// an out that is not a pointer is refused before any call.
+func TestQueryNotFoundAndOut(t *testing.T) {
+	srv, c, _ := setup(t)
+	srv.InjectFault(cartest.Fault{Route: "/query", Status: 404, Body: `{"errors":[{"code":"not_found"}]}`})
+	var out map[string][]map[string]any
+	if err := c.Query(context.Background(), `{ asset(where: {source: {_eq: "Qualys"}}) { external_id } }`, &out); err != nil || len(out) != 0 {
+		t.Errorf("404: %v, %v; want no result and no error", out, err)
+	}
+	n := len(srv.Requests())
+	var notPtr map[string]any
+	err := c.Query(context.Background(), `{ asset(where: {source: {_eq: "Qualys"}}) { external_id } }`, notPtr)
+	var ce *car.ConfigError
+	if !errors.As(err, &ce) || len(srv.Requests()) != n {
+		t.Errorf("non-pointer out: %v (%d requests); want a ConfigError before any call", err, len(srv.Requests())-n)
 	}
 }

@@ -109,22 +109,22 @@ type wireAsset struct {
 	AssetUUID    flexString `json:"assetUUID"`
 	NetBIOSName  flexString `json:"netbiosName"`
 	LastBoot     flexTime   `json:"lastBoot"`
-	OS           *struct {
+	OS           absentable[struct {
 		OSName       flexString `json:"osName"`
 		FullName     flexString `json:"fullName"`
 		Category     flexString `json:"category"`
 		Publisher    flexString `json:"publisher"`
 		Version      flexString `json:"version"`
 		Architecture flexString `json:"architecture"`
-	} `json:"operatingSystem"`
-	OpenPorts *struct {
+	}] `json:"operatingSystem"`
+	OpenPorts absentable[struct {
 		OpenPort oneOrMany[struct {
 			Port            flexInt    `json:"port"`
 			Protocol        flexString `json:"protocol"`
 			DetectedService flexString `json:"detectedService"`
 		}] `json:"openPort"`
-	} `json:"openPortListData"`
-	Interfaces *struct {
+	}] `json:"openPortListData"`
+	Interfaces absentable[struct {
 		NetworkInterface oneOrMany[struct {
 			InterfaceName  flexString `json:"interfaceName"`
 			Hostname       flexString `json:"hostname"`
@@ -133,13 +133,13 @@ type wireAsset struct {
 			MACAddress     flexString `json:"macAddress"`
 			GatewayAddress flexString `json:"gatewayAddress"`
 		}] `json:"networkInterface"`
-	} `json:"networkInterfaceListData"`
-	UserAccounts *struct {
+	}] `json:"networkInterfaceListData"`
+	UserAccounts absentable[struct {
 		UserAccount oneOrMany[struct {
 			Name flexString `json:"name"`
 		}] `json:"userAccount"`
-	} `json:"userAccountListData"`
-	Software *struct {
+	}] `json:"userAccountListData"`
+	Software absentable[struct {
 		Software oneOrMany[struct {
 			ID           flexInt    `json:"id"`
 			FullName     flexString `json:"fullName"`
@@ -149,7 +149,7 @@ type wireAsset struct {
 			Category     flexString `json:"category"`
 			SoftwareType flexString `json:"softwareType"`
 		}] `json:"software"`
-	} `json:"softwareListData"`
+	}] `json:"softwareListData"`
 }
 
 // List streams gateway assets with their software, paging by
@@ -320,33 +320,33 @@ func (w *wireAsset) asset() (*Asset, error) {
 	a := &Asset{AssetID: int64(w.AssetID), HostID: int64(w.HostID), Name: string(w.AssetName),
 		Address: string(w.Address), DNSName: string(w.DNSName), LastModified: time.Time(w.LastModified),
 		AssetUUID: string(w.AssetUUID), NetBIOSName: string(w.NetBIOSName), LastBoot: time.Time(w.LastBoot)}
-	if o := w.OS; o != nil {
+	if o := w.OS.v; o != nil {
 		a.OS = &AssetOS{Name: string(o.OSName), FullName: string(o.FullName), Category: string(o.Category),
 			Publisher: string(o.Publisher), Version: string(o.Version), Architecture: string(o.Architecture)}
 		if *a.OS == (AssetOS{}) {
 			a.OS = nil
 		}
 	}
-	if w.OpenPorts != nil {
-		for _, p := range w.OpenPorts.OpenPort {
+	if w.OpenPorts.v != nil {
+		for _, p := range w.OpenPorts.v.OpenPort {
 			a.OpenPorts = append(a.OpenPorts, AssetOpenPort{Port: int(p.Port), Protocol: string(p.Protocol), DetectedService: string(p.DetectedService)})
 		}
 	}
-	if w.Interfaces != nil {
-		for _, n := range w.Interfaces.NetworkInterface {
+	if w.Interfaces.v != nil {
+		for _, n := range w.Interfaces.v.NetworkInterface {
 			a.NetworkInterfaces = append(a.NetworkInterfaces, AssetInterface{Name: string(n.InterfaceName), Hostname: string(n.Hostname),
 				IPv4: string(n.AddressIPv4), IPv6: string(n.AddressIPv6), MACAddress: string(n.MACAddress), GatewayAddress: string(n.GatewayAddress)})
 		}
 	}
-	if w.UserAccounts != nil {
-		for _, u := range w.UserAccounts.UserAccount {
+	if w.UserAccounts.v != nil {
+		for _, u := range w.UserAccounts.v.UserAccount {
 			if name := strings.TrimSpace(string(u.Name)); name != "" {
 				a.UserAccounts = append(a.UserAccounts, name)
 			}
 		}
 	}
-	if w.Software != nil {
-		for _, sw := range w.Software.Software {
+	if w.Software.v != nil {
+		for _, sw := range w.Software.v.Software {
 			a.Software = append(a.Software, InstalledSoftware{ID: int64(sw.ID), FullName: string(sw.FullName),
 				ProductName: string(sw.ProductName), Version: string(sw.Version), Publisher: string(sw.Publisher),
 				Category: string(sw.Category), SoftwareType: string(sw.SoftwareType)})

@@ -460,3 +460,22 @@ func TestKeepSoftwareType(t *testing.T) {
 		t.Errorf("kept %v, want a,c,d", names)
 	}
 }
+
+// IBM's recorded gateway answers carry "None" for an absent list
+// (userAccountListData, openPortListData, volumeListData): the asset
+// decodes, the lists absent (shapes from those recordings; the fixture is
+// ours).
+func TestDecodeAssetsNoneLists(t *testing.T) {
+	t.Parallel()
+	var got []*Asset
+	for a, err := range DecodeAssets(bytes.NewReader(fixture(t, "gateway_assets_none.json"))) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, a)
+	}
+	if len(got) != 1 || got[0].AssetID != 31000007 || len(got[0].OpenPorts) != 0 || len(got[0].UserAccounts) != 0 ||
+		len(got[0].Software) != 1 || got[0].Software[0].ProductName != "PostgreSQL" || len(got[0].NetworkInterfaces) != 1 {
+		t.Errorf("decoded %+v", got)
+	}
+}

@@ -202,6 +202,24 @@ func (l *qpsList[T]) UnmarshalJSON(b []byte) error {
 // array, or null as none.
 type oneOrMany[T any] []T
 
+// absentable is an object that may be absent: null, "" or "None" (IBM's
+// recorded gateway answers carry "None" for an absent list) decode as no
+// object.
+type absentable[T any] struct{ v *T }
+
+func (a *absentable[T]) UnmarshalJSON(b []byte) error {
+	if nullish(b) {
+		a.v = nil
+		return nil
+	}
+	var t T
+	if err := json.Unmarshal(b, &t); err != nil {
+		return err
+	}
+	a.v = &t
+	return nil
+}
+
 func (o *oneOrMany[T]) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if nullish(b) {
