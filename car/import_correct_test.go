@@ -174,3 +174,30 @@ func TestCloseOrderIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// Add refuses an edge whose keyed end its vertex would refuse (an
+// asset_ipaddress edge to "not-an-ip"), naming the edge and the field, as
+// it refuses the vertex: nothing Add accepted fails at Close.
+func TestAddValidatesEdgeEnds(t *testing.T) {
+	_, c, _ := setup(t)
+	im, err := c.NewImport(context.Background(), src, car.Incremental)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Abort()
+	for _, e := range []car.Edge{
+		{Collection: "asset_ipaddress", From: "1", To: "not-an-ip"},
+		{Collection: "ipaddress_macaddress", From: "10.0.0.1", To: "zz:zz"},
+		{Collection: "asset_hostname", From: "1", To: "a b"},
+		{Collection: "asset_vulnerability", From: "1", To: ""},
+	} {
+		err := im.Add(context.Background(), car.Graph{Edges: []car.Edge{e}})
+		var ve *car.ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), e.Collection) {
+			t.Errorf("%+v: err = %v, want a ValidationError naming it", e, err)
+		}
+	}
+	if err := im.Add(context.Background(), car.Graph{Edges: []car.Edge{{Collection: "asset_ipaddress", From: "1", To: "10.0.0.1"}}}); err != nil {
+		t.Errorf("a good edge: %v", err)
+	}
+}

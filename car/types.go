@@ -2,6 +2,7 @@ package car
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -379,6 +380,33 @@ func (e *Edge) Validate() error {
 	}
 	if strings.TrimSpace(e.To) == "" {
 		return invalid(e.Collection, e.ID(), toField(to), "is required")
+	}
+	// A keyed end must be a key its vertex would accept: an edge Add
+	// takes never fails the import's validation at Close.
+	for _, end := range []struct{ coll, key, field string }{{from, e.From, fromField(from)}, {to, e.To, toField(to)}} {
+		if err := keyedEnd(end.coll, end.key); err != nil {
+			return invalid(e.Collection, e.ID(), end.field, err.Error())
+		}
+	}
+	return nil
+}
+
+// keyedEnd checks the key of a naturally keyed edge end as its vertex's
+// Validate checks it.
+func keyedEnd(coll, key string) error {
+	switch coll {
+	case CollIPAddress:
+		if !ipNamePattern.MatchString(key) || net.ParseIP(key) == nil {
+			return errors.New("is not an IP address")
+		}
+	case CollMACAddress:
+		if !macPattern.MatchString(key) {
+			return errors.New("is not a MAC address")
+		}
+	case CollHostname:
+		if strings.ContainsAny(key, badHostExtChar+" /") {
+			return errors.New("contains a character CAR refuses (" + badHostExtChar + ", space or /)")
+		}
 	}
 	return nil
 }

@@ -279,6 +279,24 @@ func (d *cleaner) disableAll(ctx context.Context, edges []car.Edge) error {
 	if len(edges) == 0 {
 		return nil
 	}
+	// An edge another writer left with a key the import schema refuses
+	// (IBM's connector stored addresses such as 177.77.7.777) cannot be
+	// imported: it is disabled in place (PATCH), one at a time.
+	valid := edges[:0:0]
+	for _, e := range edges {
+		if e.Validate() != nil {
+			if err := d.r.cfg.CAR.DisableEdge(ctx, d.r.cfg.Source.Key, e.Collection, e.From, e.To); err != nil {
+				return fmt.Errorf("carsync: disabling %s %s -> %s: %w", e.Collection, e.From, e.To, err)
+			}
+			d.disabled++
+			continue
+		}
+		valid = append(valid, e)
+	}
+	edges = valid
+	if len(edges) == 0 {
+		return nil
+	}
 	for start := 0; start < len(edges); start += 1000 {
 		if err := d.r.im.Add(ctx, car.Graph{Edges: edges[start:min(start+1000, len(edges))]}); err != nil {
 			return fmt.Errorf("carsync: disabling %d stale edges: %w", len(edges), err)
