@@ -1,6 +1,8 @@
 package qualys
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -66,12 +68,18 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkServerURL("base URL", base, false); err != nil {
+		return nil, err
+	}
 	if cfg.creds == nil {
 		return nil, &ConfigError{Option: "credentials", Reason: "none given; use WithCredentials"}
 	}
 	c := &Client{cfg: cfg, base: base, apis: map[string]*apiState{}, calls: map[string]int64{}}
 	if cfg.gateway != "" {
 		if c.gateway, err = parseBaseURL("gateway URL", cfg.gateway, cfg.AllowLoopback); err != nil {
+			return nil, err
+		}
+		if err := checkServerURL("gateway URL", c.gateway, true); err != nil {
 			return nil, err
 		}
 	}
@@ -84,6 +92,67 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	c.cfg.Finish(clientopt.Defaults{UserAgent: DefaultUserAgent, MaxAttempts: DefaultMaxAttempts, MaxWait: DefaultMaxWait, BackoffBase: DefaultBackoffBase})
 	return c, nil
 }
+
+// ErrBaseURL is matched (errors.Is) by a *BaseURLError.
+var ErrBaseURL = errors.New("qualys: wrong base URL")
+
+// BaseURLError reports a base URL (or gateway URL) that cannot be the one
+// meant: it carries an API path, or names the other server (the gateway
+// given as the API server, or the reverse), or the server it names answers
+// that it has no such API. It is reported instead of a refused API
+// version, which it would otherwise look like.
+type BaseURLError struct {
+	// Which is "base URL" or "gateway URL".
+	Which string
+	// URL is the URL given, without credentials or query.
+	URL    string
+	Reason string
+	// Err is the server's answer, when one told.
+	Err error
+}
+
+// Error names the URL and what to give instead.
+func (e *BaseURLError) Error() string {
+	msg := "qualys: " + e.Which + " " + e.URL + ": " + e.Reason
+	if e.Err != nil {
+		msg += " (the server answered: " + strings.TrimPrefix(e.Err.Error(), "qualys: ") + ")"
+	}
+	return msg
+}
+
+// Unwrap returns the server's answer, if any.
+func (e *BaseURLError) Unwrap() error { return e.Err }
+
+// Is matches ErrBaseURL.
+func (e *BaseURLError) Is(target error) bool { return target == ErrBaseURL }
+
+// apiPaths are the paths the client adds to a base URL: a base URL that
+// already carries one was given with an API path.
+var apiPaths = []string{"/api/", "/qps/", "/rest/", "/msp/"}
+
+// checkServerURL refuses a base URL that carries an API path, or that names
+// the other server by Qualys' host names (qualysapi.* is the API server,
+// gateway.* the gateway).
+func checkServerURL(which string, u *url.URL, gateway bool) error {
+	p := strings.ToLower(u.Path) + "/"
+	for _, ap := range apiPaths {
+		if i := strings.Index(p, ap); i >= 0 {
+			return &BaseURLError{Which: which, URL: safeURL(u), Reason: fmt.Sprintf("it carries an API path (%s); give the server only, such as %s://%s%s (the client adds the API paths)",
+				strings.TrimSuffix(u.Path[i:], "/"), u.Scheme, u.Host, u.Path[:i])}
+		}
+	}
+	host := strings.ToLower(u.Hostname())
+	switch {
+	case !gateway && strings.HasPrefix(host, "gateway."):
+		return &BaseURLError{Which: which, URL: safeURL(u), Reason: "this is a Qualys gateway; give the API server (qualysapi.…, see Platform) as the base URL and this one with WithGateway"}
+	case gateway && strings.HasPrefix(host, "qualysapi."):
+		return &BaseURLError{Which: which, URL: safeURL(u), Reason: "this is a Qualys API server; give the gateway (gateway.…, see Platform) with WithGateway and this one as the base URL"}
+	}
+	return nil
+}
+
+// safeURL is a URL as an error may quote it: scheme, host and path.
+func safeURL(u *url.URL) string { return u.Scheme + "://" + u.Host + u.EscapedPath() }
 
 func parseBaseURL(what, raw string, allowLoopback bool) (*url.URL, error) {
 	u, err := clientopt.ParseBaseURL(what, raw, allowLoopback, "https://qualysapi.qualys.com")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,17 +73,43 @@ type response struct {
 // end-of-service notice in the headers is logged once.
 func (c *Client) do(ctx context.Context, r *apiRequest) (*response, error) {
 	resp, err := c.doRetried(ctx, r)
+	var qe *Error
+	if err != nil && errors.As(err, &qe) && qe.kind != kindTransport && qe.kind != kindPaced {
+		if be := c.wrongServer(r, qe); be != nil {
+			return nil, be
+		}
+		if r.ep != "" && versionRefused(qe) {
+			return nil, &VersionError{Endpoint: r.ep, Version: c.Version(r.ep), Err: qe}
+		}
+	}
 	if r.ep == "" {
 		return resp, err
-	}
-	var qe *Error
-	if err != nil && errors.As(err, &qe) && qe.kind != kindTransport && qe.kind != kindPaced && versionRefused(qe) {
-		return nil, &VersionError{Endpoint: r.ep, Version: c.Version(r.ep), Err: qe}
 	}
 	if resp != nil {
 		c.warnEndOfService(r.path, endOfServiceNotice(resp.Header))
 	}
 	return resp, err
+}
+
+// wrongServer tells a base URL problem from a refused version or a
+// missing API: an API call answered with the gateway's "No such gateway
+// API" (the gateway given as the API server), a gateway call answered with
+// the API server's "Unrecognized API path" (the reverse), or a versioned
+// path refused under a base URL that carries a path of its own.
+func (c *Client) wrongServer(r *apiRequest, qe *Error) error {
+	t := strings.ToLower(qe.Message)
+	switch {
+	case !r.gateway && strings.Contains(t, "no such gateway api"):
+		return &BaseURLError{Which: "base URL", URL: safeURL(c.base), Err: qe,
+			Reason: "it answers as a Qualys gateway; give the API server (qualysapi.…, see Platform) as the base URL and the gateway with WithGateway"}
+	case r.gateway && c.gateway != nil && (strings.Contains(t, "unrecognized api path") || qe.StatusCode == http.StatusNotFound && !strings.Contains(t, "no such gateway api")):
+		return &BaseURLError{Which: "gateway URL", URL: safeURL(c.gateway), Err: qe,
+			Reason: "it does not answer as a Qualys gateway (an API server, or another server, answers " + r.path + "); give the gateway (gateway.…, see Platform) with WithGateway"}
+	case !r.gateway && c.base.Path != "" && versionRefused(qe):
+		return &BaseURLError{Which: "base URL", URL: safeURL(c.base), Err: qe,
+			Reason: fmt.Sprintf("the server does not know %s under the base URL's path %s; give the server only (%s://%s) unless a proxy needs that path", r.path, c.base.Path, c.base.Scheme, c.base.Host)}
+	}
+	return nil
 }
 
 // doRetried runs the attempts of one call: acquire (pacing, the

@@ -108,7 +108,7 @@ func ClassifyQualys(err error) QualysClass {
 		return NotQualys
 	case errors.Is(err, qualys.ErrUnreachable), errors.Is(err, qualys.ErrIdleTimeout):
 		return QualysUnreachable
-	case errors.As(err, &ve), errors.As(err, &ce):
+	case errors.As(err, &ve), errors.As(err, &ce), errors.Is(err, qualys.ErrBaseURL):
 		return QualysParameter
 	case errors.As(err, &de), errors.Is(err, qualys.ErrUnexpectedBody):
 		return QualysData

@@ -41,6 +41,10 @@ var (
 	endpointOption = regexp.MustCompile(`WithEndpointVersion\(qualys\.Endpoint(\w+), \.\.\.\)`)
 	optionWords    = strings.NewReplacer(
 		"use WithGateway (see Platform)", "set -qualys_gateway (or -platform)",
+		"with WithGateway and this one as the base URL", "with -qualys_gateway and this one as -qualys_url",
+		"as the base URL and the gateway with WithGateway", "as -qualys_url and the gateway as -qualys_gateway",
+		"as the base URL and this one with WithGateway", "as -qualys_url and this one as -qualys_gateway",
+		"give the gateway (gateway.…, see Platform) with WithGateway", "give the gateway (gateway.…, or -platform) as -qualys_gateway",
 		"use WithGateway", "set -qualys_gateway",
 		"use WithCredentials", "set -username and QUALYS_PASSWORD",
 		"with WithInsecureLoopback", "(use an https:// URL)",
