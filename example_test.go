@@ -13,21 +13,21 @@ import (
 	"github.com/qualysbridge/qualysbridge/threatq/threatqtest"
 )
 
-// The README's quick start, run against the fake Qualys.
+// The README's quick start, as written there: against the fake Qualys;
+// for a subscription, the commented line makes the client instead.
 func Example_quickStart() {
+	ctx := context.Background()
 	srv := qualystest.NewServer(qualystest.WithTenant(qualystest.Generate(1, 3)))
 	defer srv.Close()
-	user, pass := srv.Credentials()
-	ctx := context.Background()
-
-	c, err := qualys.NewClient(srv.URL, qualys.WithCredentials(user, pass), qualys.WithInsecureLoopback())
+	c, err := srv.NewClient()
+	// apiURL, _, _ := qualys.Platform("US3"); c, err := qualys.NewClient(apiURL, qualys.WithCredentials(user, pass))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	for h, err := range c.Detections.List(ctx, &qualys.DetectionQuery{ShowTags: qualys.Bool(true)}) {
 		if err != nil {
-			fmt.Println(err)
+			fmt.Println(err) // typed: *qualys.Error, *qualys.DecodeError; errors.Is(err, qualys.ErrRateLimited)
 			return
 		}
 		fmt.Println(h.ID, h.IP, len(h.Detections))

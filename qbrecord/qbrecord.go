@@ -21,9 +21,15 @@
 // then removed wherever it appears, in every encoding it may travel in
 // (raw, URL, base64, HTML/XML entities, JSON escapes, in any mix). Login
 // identities (a Basic credential's user name, username, email and
-// client_id fields) become "[USER]" and e-mail addresses
-// "user@example.invalid"; host names become placeholders with
-// WithPlaceholder.
+// client_id fields, and a value that is such a name whole) become "[USER]"
+// and e-mail addresses "user@example.invalid"; a user name inside other
+// text (a host name, a DTD's URL) is left, so that a replay answers what
+// was recorded. Host names become placeholders with WithPlaceholder.
+//
+// Recording against a fake (qualystest, cartest, threatqtest) is the same
+// call: the fake's NewClient with WithHTTPClient(rec.Client()) (see the
+// package example). A cassette that does not exist is an error naming it
+// and how to record it (QBRECORD=record).
 //
 // Requests are matched on method, path, query and body: a form body (the
 // Qualys FO API's POST forms) as parsed values, a JSON body as its
@@ -47,6 +53,7 @@ package qbrecord
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -160,6 +167,9 @@ func New(name string, mode Mode, opts ...Option) (*Recorder, error) {
 // load indexes the cassette for a replay.
 func (r *Recorder) load() error {
 	f, err := os.Open(r.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("qbrecord: no cassette %s to replay: record it first (run the tests once with %s=record against the services, or qbrecord.New(%q, qbrecord.Record)): %w", r.path, RecordEnv, r.name, err)
+	}
 	if err != nil {
 		return fmt.Errorf("qbrecord: opening cassette %s: %w", r.path, err)
 	}

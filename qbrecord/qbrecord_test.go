@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -182,5 +185,38 @@ func TestMissingRecording(t *testing.T) {
 	}
 	if len(rec.Misses()) != 1 {
 		t.Errorf("misses %v", rec.Misses())
+	}
+}
+
+// The user name is scrubbed where it is an identity (the Basic credential,
+// a value that is the name whole), never inside other text: a DTD URL on a
+// host named like the user replays as it was recorded.
+func TestUserNameOnlyWhereItIsOne(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<?xml version="1.0"?><!DOCTYPE X SYSTEM "https://qualysapi.qualystest.invalid/x.dtd"><X><LOGIN>qualystest</LOGIN></X>`)
+	}))
+	defer srv.Close()
+	cassette := filepath.Join(t.TempDir(), "c")
+	rec, err := qbrecord.New(cassette, qbrecord.Record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/x", nil)
+	req.SetBasicAuth("qualystest", "a-password-1")
+	resp, err := rec.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err := rec.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(cassette + qbrecord.Ext)
+	if !strings.Contains(string(b), "qualysapi.qualystest.invalid/x.dtd") {
+		t.Errorf("the DTD URL was rewritten: %s", b)
+	}
+	if strings.Contains(string(b), "<LOGIN>qualystest</LOGIN>") || strings.Contains(string(b), "a-password-1") {
+		t.Errorf("an identity or a secret reached the cassette: %s", b)
 	}
 }

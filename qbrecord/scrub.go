@@ -94,8 +94,12 @@ func (s *scrubber) known() (secrets, identities []string) {
 var emailShape = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`)
 
 // text scrubs free text: the secrets in every encoding and the
-// credential-shaped values redact.Scrub knows, then the placeholders,
-// e-mail addresses and the login identities.
+// credential-shaped values redact.Scrub knows, then the placeholders and
+// e-mail addresses. A login's user name is replaced only where it is an
+// identity (a Basic credential, a login form or body field, a header, a
+// value that is the name whole), never inside other text: a user named
+// like part of a host name or a DTD's URL must not change what is
+// replayed.
 func (s *scrubber) text(t string) string {
 	if t == "" {
 		return t
@@ -108,8 +112,12 @@ func (s *scrubber) text(t string) string {
 	if strings.Contains(t, "@") {
 		t = emailShape.ReplaceAllString(t, emailHolder)
 	}
+	// A value that is a login's user name, whole (a server echoing it
+	// back), is an identity; the name inside other text is not touched.
 	for _, id := range identities {
-		t = redact.ReplaceEncoded(t, id, userHolder)
+		if strings.TrimSpace(t) == id {
+			return userHolder
+		}
 	}
 	return t
 }

@@ -47,6 +47,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qualysbridge/qualysbridge/car"
 	"github.com/qualysbridge/qualysbridge/internal/fakefault"
 )
 
@@ -237,6 +238,19 @@ func (s *Server) Close() { s.hs.Close() }
 
 // Client returns an HTTP client that trusts the server's certificate.
 func (s *Server) Client() *http.Client { return s.hs.Client() }
+
+// NewClient returns a car.Client ready for this server: the default API
+// key, loopback http:// allowed (or the TLS certificate trusted, WithTLS)
+// and quick polling (5 ms to 100 ms), so that a test does not wait on a
+// real CAR's pace. opts come after those and win over them.
+func (s *Server) NewClient(opts ...car.Option) (*car.Client, error) {
+	base := []car.Option{car.WithAPIKey(DefaultAPIKey, DefaultPassword), car.WithInsecureLoopback(),
+		car.WithPolling(5*time.Millisecond, 100*time.Millisecond), car.WithBackoff(func(int) time.Duration { return 5 * time.Millisecond })}
+	if s.tls {
+		base = append(base, car.WithHTTPClient(s.Client()))
+	}
+	return car.NewClient(s.URL, append(base, opts...)...)
+}
 
 // InjectFault adds a fault.
 func (s *Server) InjectFault(f Fault) {

@@ -83,3 +83,12 @@ func TestForTest(t *testing.T) {
 		t.Errorf("replay reported %q, want one error naming /two", play.errors)
 	}
 }
+
+// A missing cassette names the path and how to record it.
+func TestMissingCassetteSaysHowToRecord(t *testing.T) {
+	t.Setenv(qbrecord.RecordEnv, "")
+	_, err := qbrecord.New(filepath.Join(t.TempDir(), "x"), qbrecord.Replay)
+	if err == nil || !strings.Contains(err.Error(), "QBRECORD=record") || !strings.Contains(err.Error(), "x.jsonl") {
+		t.Errorf("err = %v, want the path and QBRECORD=record", err)
+	}
+}

@@ -305,6 +305,21 @@ func (s *Server) Close() {
 // Client returns an HTTP client that trusts the server's TLS certificate.
 func (s *Server) Client() *http.Client { return s.api.Client() }
 
+// NewClient returns a qualys.Client ready for this server: its
+// credentials, its gateway, loopback http:// allowed (or its TLS
+// certificate trusted, WithTLS) and short retry waits, so that a test
+// does not wait on a real subscription's pace. opts come after those and
+// win over them.
+func (s *Server) NewClient(opts ...qualys.Option) (*qualys.Client, error) {
+	user, pass := s.Credentials()
+	base := []qualys.Option{qualys.WithCredentials(user, pass), qualys.WithGateway(s.GatewayURL), qualys.WithInsecureLoopback(),
+		qualys.WithBackoff(func(int) time.Duration { return 5 * time.Millisecond })}
+	if s.tls {
+		base = append(base, qualys.WithHTTPClient(s.Client()))
+	}
+	return qualys.NewClient(s.URL, append(base, opts...)...)
+}
+
 // Certificate returns the TLS certificate the server presents (WithTLS),
 // for a test that trusts it through a CA file.
 func (s *Server) Certificate() *x509.Certificate { return s.api.Certificate() }

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/qualysbridge/qualysbridge/internal/fakefault"
+	"github.com/qualysbridge/qualysbridge/threatq"
 )
 
 // Default credentials.
@@ -228,6 +229,19 @@ func (s *Server) Close() { s.hs.Close() }
 
 // Client returns an HTTP client that trusts the server.
 func (s *Server) Client() *http.Client { return s.hs.Client() }
+
+// NewClient returns a threatq.Client ready for this server: the default
+// password login, loopback http:// allowed (or the TLS certificate
+// trusted, WithTLS) and short retry waits. opts come after those and win
+// over them.
+func (s *Server) NewClient(opts ...threatq.Option) (*threatq.Client, error) {
+	base := []threatq.Option{threatq.WithPassword(ClientID, Email, Password), threatq.WithInsecureLoopback(),
+		threatq.WithBackoff(func(int) time.Duration { return 5 * time.Millisecond })}
+	if s.tls {
+		base = append(base, threatq.WithHTTPClient(s.Client()))
+	}
+	return threatq.NewClient(s.URL, append(base, opts...)...)
+}
 
 // AssetCollection is the Asset object's collection.
 func (s *Server) AssetCollection() string { return s.assetColl }
