@@ -28,6 +28,22 @@
 // imported). So a request carries the vertices of its generation and the
 // edges of earlier ones, never an edge with its own vertices.
 //
+// # Retries
+//
+// One policy for the qualys, car and threatq clients (written once, in
+// the module's internal retry package). A call the server refused before
+// doing anything (429; a 409 or 503 that says how long to wait) is
+// retried whatever it is. Otherwise only a call that is safe to repeat
+// (a read, an idempotent write such as an import or a delete; never a
+// PATCH, whose first attempt may have taken effect) is retried, on 5xx
+// but 501 and on a transport error before or without an answer (the
+// connection refused, reset or timed out, the server idle past
+// WithIdleTimeout); never on a certificate failure or a host name that
+// does not resolve. The wait is the server's (Retry-After) when it gives
+// one, and a wait longer than WithRetry's maxWait ends the retries; else
+// the backoff (WithBackoff: jittered and growing). WithRetry's
+// maxAttempts bounds the sends of one call.
+//
 // # Every wait ends
 //
 // Job waits end on any status that is not a known running or done one

@@ -26,7 +26,7 @@ func TestNoLeakOnCancelOrFailure(t *testing.T) {
 		want  func(err error) bool
 	}{
 		{"page stage fails", func(e *env) {
-			e.q.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, Call: 2, Status: 500, Body: "boom"})
+			e.q.InjectFault(qualystest.Fault{API: qualystest.APIHostAssets, Call: 2, Status: 400, Body: "boom"})
 		}, isQualysError},
 		{"applications stage fails", func(e *env) {
 			e.q.InjectFault(qualystest.Fault{API: qualystest.APIGatewayAssets, Call: 1, Times: 20, Status: 400, Body: `{"errorMessage":"bad"}`})

@@ -312,15 +312,35 @@ func TestCertificateFailureNotRetried(t *testing.T) {
 }
 
 // A host nothing listens on fails at once: no 30 s of retries.
-func TestUnreachableNotRetried(t *testing.T) {
+func TestRefusedIsRetried(t *testing.T) {
 	t.Parallel()
-	c, err := NewClient("http://127.0.0.1:1", WithCredentials("u", "p"), WithInsecureLoopback()) // default backoff: 2 s, 4 s, ...
+	c, err := NewClient("http://127.0.0.1:1", WithCredentials("u", "p"), WithInsecureLoopback(), WithRetry(3, time.Second),
+		WithBackoff(func(int) time.Duration { return time.Millisecond }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = firstErr(c.Detections.List(context.Background(), nil))
-	if n := c.Calls()[c.EndpointPath(EndpointDetections)]; err == nil || n != 1 {
-		t.Errorf("%d attempts, err %v; want one attempt and its error", n, err)
+	if n := c.Calls()[c.EndpointPath(EndpointDetections)]; err == nil || n != 3 || !errors.Is(err, ErrUnreachable) {
+		t.Errorf("%d attempts, err %v; want three attempts (WithRetry) and ErrUnreachable", n, err)
+	}
+}
+
+// An HTTP 500 on a call safe to repeat (the detection listing) is retried
+// within WithRetry; 501 is not.
+func TestServerErrorsRetried(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]int32{500: 3, 501: 1} {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			w.WriteHeader(status)
+			io.WriteString(w, `<SIMPLE_RETURN><RESPONSE><CODE>999</CODE><TEXT>Internal error</TEXT></RESPONSE></SIMPLE_RETURN>`)
+		}))
+		c := hostileClient(t, srv.URL, WithRetry(3, time.Second))
+		if err := firstErr(c.Detections.List(context.Background(), nil)); err == nil || n.Load() != want {
+			t.Errorf("HTTP %d: %d attempts (%v), want %d", status, n.Load(), err, want)
+		}
+		srv.Close()
 	}
 }
 

@@ -70,6 +70,22 @@
 // never repeat a call that is not safe to repeat. Calls and RateFor report
 // what the subscription's budget was charged and what the server last said.
 //
+// # Retries
+//
+// One policy for the qualys, car and threatq clients (written once, in
+// the module's internal retry package). A call the server refused before
+// doing anything (429; a 409 or 503 that says how long to wait, Qualys' limit codes 1960, 1965 and the like) is
+// retried whatever it is. Otherwise only a call that is safe to repeat
+// (a read, an idempotent write such as an upsert or a delete; never a
+// create nor a PATCH, whose first attempt may have taken effect) is
+// retried, on 5xx but 501, a 409 without a code and an HTML maintenance page answered 200 and on a transport error before or without
+// an answer (the connection refused, reset or timed out, the server idle
+// past WithIdleTimeout); never on a certificate failure or a host name
+// that does not resolve. The wait is the server's (Retry-After, X-RateLimit-ToWait-Sec) when it
+// gives one, and a wait longer than WithRetry's maxWait ends the retries;
+// else the backoff (WithBackoff: jittered and growing). WithRetry's
+// maxAttempts bounds the sends of one call.
+//
 // # The fake
 //
 // Package qualystest is an in-process fake of these APIs for tests and

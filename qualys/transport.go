@@ -412,9 +412,11 @@ func (c *Client) classify(r *apiRequest, resp *http.Response, releaseSlot func()
 	return nil, &response{Response: resp}
 }
 
-// retryable applies the retry rules: codes that prove the server refused
-// the call before doing anything are always retried; ambiguous failures only
-// for calls that are safe to repeat; client errors never.
+// retryable applies the retry rules (written once in internal/retry):
+// codes that prove the server refused the call before doing anything are
+// always retried; ambiguous failures (5xx but 501, a 409 without a code, a
+// maintenance page) only for calls that are safe to repeat; client errors
+// never.
 func (c *Client) retryable(r *apiRequest, e *Error) bool {
 	if limitCode(e.Code) {
 		return true
@@ -423,8 +425,6 @@ func (c *Client) retryable(r *apiRequest, e *Error) bool {
 		return false
 	}
 	switch e.StatusCode {
-	case 429, 502, 503, 504:
-		return true
 	case 409:
 		// A 409 without a known code is most likely a limit whose body
 		// was lost; a 409 with another code (2003) is permanent.
@@ -432,7 +432,7 @@ func (c *Client) retryable(r *apiRequest, e *Error) bool {
 	case 200:
 		return e.kind == kindBadBody // an HTML maintenance page or an empty body
 	}
-	return false
+	return retry.Status(e.StatusCode, true, e.RetryAfter > 0)
 }
 
 // waitFor returns the wait before the next attempt and whether the server

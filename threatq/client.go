@@ -4,7 +4,25 @@
 // found or created by value, Asset objects upserted through the bulk
 // consume endpoint (with a per-object fallback), attributes, tags, sources
 // and relations added without duplicates, so that writing the same data
-// twice changes nothing.
+// twice changes nothing. Many Assets related to one indicator are written
+// in bulk by an AssetWriter (its doc says which request each step sends,
+// and the public record each rests on).
+//
+// # Retries
+//
+// One policy for the qualys, car and threatq clients (written once, in
+// the module's internal retry package). A call the server refused before
+// doing anything (429; a 409 or 503 that says how long to wait) is
+// retried whatever it is. Otherwise only a call that is safe to repeat
+// (a read, an idempotent write such as an upsert or a delete; never a
+// create nor a PATCH, whose first attempt may have taken effect) is
+// retried, on 5xx but 501 and on a transport error before or without
+// an answer (the connection refused, reset or timed out, the server idle
+// past WithIdleTimeout); never on a certificate failure or a host name
+// that does not resolve. The wait is the server's (Retry-After) when it
+// gives one, and a wait longer than WithRetry's maxWait ends the retries;
+// else the backoff (WithBackoff: jittered and growing). WithRetry's
+// maxAttempts bounds the sends of one call.
 package threatq
 
 import (

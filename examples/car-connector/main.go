@@ -344,7 +344,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.demoDetections, "demo_detections", 8, "average detections per host in the -demo tenant")
 	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout (on failure: {\"ok\": false, \"error\", \"exit_code\"})")
 	fs.StringVar(&o.logFormat, "log_format", "text", "log format on stderr: "+cli.LogFormats+" (for log collectors)")
-	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or CAR call (rate-limit waits included)")
+	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a Qualys or CAR call: a refusal (429, a 409/503 with a wait, Qualys' limit codes) always; a call safe to repeat also on 5xx but 501 and on a refused, reset or timed-out connection; waiting as the server says or backing off")
 	fs.BoolVar(&o.overlap, "overlap", true, "run a full import's Qualys calls concurrently within the subscription's concurrency limit (-overlap=false: one call at a time)")
 	fs.IntVar(&o.detectionSplit, "detection_split", 0, "detection calls a page of hosts is cut into (0: as many as the concurrency limit needs when there are fewer pages than slots, and the last pages in two when they leave the last wave of calls short; 1: never split, for a small daily call budget)")
 	fs.DurationVar(&o.maxRunTime, "max_run_time", 12*time.Hour, "stop a run that takes longer than this, releasing the lock (a blocked CAR or Qualys)")

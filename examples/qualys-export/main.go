@@ -94,7 +94,7 @@ func newFlags(stderr io.Writer) (*flag.FlagSet, *exportFlags) {
 	f.caFile = fs.String("ca_file", "", "PEM file of certificate authorities to trust besides the system's; also "+cli.CAFileEnv)
 	f.demo = fs.Bool("demo", false, "export from an in-process fake Qualys (no credentials needed)")
 	f.debug = fs.Bool("d", false, "debug logging")
-	f.retries = fs.Int("max_retries", 4, "retries of a failed Qualys call")
+	f.retries = fs.Int("max_retries", 4, "retries of a Qualys call: a refusal (429, a 409/503 with a wait, Qualys' limit codes), and, the calls being reads, 5xx but 501 and a refused, reset or timed-out connection; waiting as the server says or backing off")
 	f.version = fs.Bool("version", false, "print the version and exit")
 	fs.Usage = cli.Help{
 		Name:    "qualys-export",

@@ -206,7 +206,7 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 	fs.StringVar(&o.logFormat, "log_format", "text", "log format on stderr: "+cli.LogFormats+" (for log collectors)")
 	fs.BoolVar(&o.debug, "d", false, "debug logging")
 	fs.BoolVar(&o.demo, "demo", false, "run against in-process fakes (no credentials needed)")
-	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a failed Qualys or ThreatQ call (rate-limit waits included)")
+	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a Qualys or ThreatQ call: a refusal (429, a 409/503 with a wait, Qualys' limit codes) always; a call safe to repeat also on 5xx but 501 and on a refused, reset or timed-out connection; waiting as the server says or backing off")
 	fs.DurationVar(&o.maxRunTime, "max_run_time", 2*time.Hour, "stop a run that takes longer than this (a Qualys or ThreatQ that stopped answering); the search list is still deleted")
 	version = fs.Bool("version", false, "print the version and exit")
 	fs.BoolVar(&o.sweep, "sweep", false, "sweep: search many CVEs with one Qualys search list per -cves_per_list, and keep ThreatQ's relations true (unrelate fixed hosts); the CVEs are -cve's, or the CVE indicators ThreatQ selects with the -sweep_* flags")

@@ -201,7 +201,7 @@ func TestErrorsExitClearly(t *testing.T) {
 func TestQualysFailureMidSearchLeavesNoList(t *testing.T) {
 	w := newWorld(t)
 	w.q.InjectFault(qualystest.Fault{API: qualystest.APIDetections, Status: 500, Body: "<html>oops</html>", Times: 20})
-	code, _, stderr := w.run(t, w.args()...)
+	code, _, stderr := w.run(t, w.args("-max_retries", "0")...)
 	if code != exitQualys || len(w.q.SearchLists()) != 0 {
 		t.Errorf("exit %d, lists %v\n%s", code, w.q.SearchLists(), stderr)
 	}

@@ -13,12 +13,47 @@ import (
 	"github.com/qualysbridge/qualysbridge/internal/safehttp"
 )
 
-// Policy is the retry policy shared by the CAR and ThreatQ clients, whose
-// services answer refusals with plain HTTP statuses: 429 (and 503 with a
-// Retry-After) are refusals and always retried; 502, 503 and 504 and
-// transport errors are ambiguous and retried only for calls that are safe
-// to repeat; nothing else is retried. A server-given wait longer than
-// MaxWait ends the retries.
+// The retry policy of the three clients, written once:
+//
+//   - Which calls: every call on a refusal the server made before doing
+//     anything (429, a 409 or 503 that says how long to wait, Qualys'
+//     limit codes); otherwise only calls that are safe to repeat (reads,
+//     idempotent writes such as upserts and deletes; never a PATCH or a
+//     create, whose first attempt may have taken effect).
+//   - Which answers: 429; 409 with a wait header; 5xx except 501 (not
+//     implemented: it will not change); Qualys adds its limit codes, a 409
+//     without a code and an HTML maintenance page answered 200.
+//   - Which transport errors: those before or without an answer (the
+//     connection refused, reset or timed out, the server idle past the
+//     idle timeout); never a certificate failure nor a host name that does
+//     not resolve, which do not heal by themselves.
+//   - How long: the server's wait (Retry-After, X-RateLimit-ToWait-Sec)
+//     when it gives one, and ends the retries when it is longer than the
+//     budget's MaxWait; else the client's backoff (jittered, growing).
+//   - How many: MaxAttempts sends of one call in all (WithRetry).
+
+// Status reports whether an answer with this status is retried (see
+// above): idempotent says the call is safe to repeat, said that the server
+// gave a wait.
+func Status(status int, idempotent, said bool) bool {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return true
+	case status == http.StatusConflict:
+		return said
+	case status == http.StatusServiceUnavailable:
+		return idempotent || said
+	case status == http.StatusNotImplemented:
+		return false
+	case status >= 500 && status <= 599:
+		return idempotent
+	}
+	return false
+}
+
+// Policy is the retry policy of the CAR and ThreatQ clients, whose
+// services answer refusals with plain HTTP statuses (see Status). A
+// server-given wait longer than MaxWait ends the retries.
 type Policy struct {
 	MaxAttempts int
 	MaxWait     time.Duration
@@ -129,9 +164,7 @@ func (p Policy) do(ctx context.Context, endpoint string, idempotent bool, newReq
 			return res, nil
 		}
 		wait, said := RetryAfter(resp.Header, time.Now())
-		retryable := resp.StatusCode == 429 || (resp.StatusCode == 503 && (idempotent || said)) ||
-			(idempotent && (resp.StatusCode == 502 || resp.StatusCode == 504))
-		if !retryable || attempt >= p.MaxAttempts {
+		if !Status(resp.StatusCode, idempotent, said) || attempt >= p.MaxAttempts {
 			return res, nil
 		}
 		if !said {

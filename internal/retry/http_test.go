@@ -60,15 +60,38 @@ func TestPolicy(t *testing.T) {
 			t.Errorf("err %v after %d attempts", res.Err, n.Load())
 		}
 	})
-	t.Run("nothing listening: not retried", func(t *testing.T) {
+	t.Run("nothing listening: retried", func(t *testing.T) {
+		// A refused connection is retried (a server or proxy
+		// restarting refuses for a moment), within the attempts.
 		var n atomic.Int32
-		p := Policy{MaxAttempts: 3, MaxWait: time.Second, Backoff: func(int) time.Duration { return time.Hour }, Logger: slog.New(slog.DiscardHandler), MaxBody: 1 << 20}
+		p := Policy{MaxAttempts: 3, MaxWait: time.Second, Backoff: func(int) time.Duration { return time.Millisecond }, Logger: slog.New(slog.DiscardHandler), MaxBody: 1 << 20}
 		res := p.Do(context.Background(), "/x", true, func() (*http.Request, error) {
 			n.Add(1)
 			return http.NewRequest("GET", "http://127.0.0.1:1", nil)
 		}, http.DefaultClient)
+		if res.Err == nil || n.Load() != 3 {
+			t.Errorf("err %v after %d attempts, want 3", res.Err, n.Load())
+		}
+	})
+	t.Run("a name that does not resolve: not retried", func(t *testing.T) {
+		var n atomic.Int32
+		p := Policy{MaxAttempts: 3, MaxWait: time.Second, Backoff: func(int) time.Duration { return time.Hour }, Logger: slog.New(slog.DiscardHandler), MaxBody: 1 << 20}
+		res := p.Do(context.Background(), "/x", true, func() (*http.Request, error) {
+			n.Add(1)
+			return http.NewRequest("GET", "http://no-such-host.invalid", nil)
+		}, http.DefaultClient)
 		if res.Err == nil || n.Load() != 1 {
-			t.Errorf("err %v after %d attempts", res.Err, n.Load())
+			t.Errorf("err %v after %d attempts, want 1", res.Err, n.Load())
+		}
+	})
+	t.Run("5xx but 501", func(t *testing.T) {
+		for status, want := range map[int]bool{500: true, 502: true, 503: true, 504: true, 599: true, 501: false, 400: false, 404: false, 409: false, 429: true} {
+			if got := Status(status, true, false); got != want {
+				t.Errorf("Status(%d, idempotent) = %v, want %v", status, got, want)
+			}
+		}
+		if Status(500, false, false) || !Status(503, false, true) || !Status(409, false, true) || !Status(429, false, false) {
+			t.Error("a call not safe to repeat: only refusals that say a wait (and 429) are retried")
 		}
 	})
 }

@@ -114,10 +114,12 @@ func Unreachable(err error) bool {
 }
 
 // Final reports whether a transport error is not worth retrying: a
-// certificate failure, an unreachable server, or an error that says it is
-// permanent (a Permanent() bool method returning true, as a fixture
-// replayer's "no recording" does).
+// certificate failure, a host name that does not resolve, or an error that
+// says it is permanent (a Permanent() bool method returning true, as a
+// fixture replayer's "no recording" does). A refused connection is not
+// final: a server or proxy restarting refuses for a moment.
 func Final(err error) bool {
 	var p interface{ Permanent() bool }
-	return CertificateError(err) || Unreachable(err) || (errors.As(err, &p) && p.Permanent())
+	var dnsErr *net.DNSError
+	return CertificateError(err) || (errors.As(err, &dnsErr) && dnsErr.IsNotFound) || (errors.As(err, &p) && p.Permanent())
 }
