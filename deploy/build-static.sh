@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     -o=*) out="${1#*=}"; shift ;;
     -t) target="$2"; shift 2 ;;
     -t=*) target="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "build-static.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac

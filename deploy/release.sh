@@ -13,6 +13,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 
 out="$root/dist/release"
+case "${1:-}" in
+  -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
 if [ "${1:-}" = "-o" ]; then out="$2"; shift 2; fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then

@@ -6,7 +6,10 @@
 #
 #   local   build isc-car-connector-qualys:IMAGE_TAG, push nothing
 #   remote  build and push to REMOTE_REGISTRY, or without -r to the CP4S
-#           OpenShift cluster's registry (oc login first)
+#           OpenShift cluster's registry (oc login first). Without -r this
+#           exposes the cluster's image registry on its default route (oc
+#           patch configs.imageregistry.operator.openshift.io/cluster
+#           defaultRoute=true): a cluster-wide change; give -r to avoid it
 #   -d      after a remote build, apply the Connector resource
 #           (connector.yaml with the image and CONNECTOR_VERSION) in NAMESPACE
 #
@@ -36,7 +39,7 @@ while [ $# -gt 0 ]; do
     -n) namespace="$2"; shift 2 ;;
     -n=*) namespace="${1#*=}"; shift ;;
     -d) deploy=yes; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "build.sh: unknown option $1" >&2; exit 2 ;;
     *) positional+=("$1"); shift ;;
   esac

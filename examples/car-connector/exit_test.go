@@ -154,3 +154,24 @@ func TestConnectionHostBare(t *testing.T) {
 		t.Errorf("withScheme kept %q", got)
 	}
 }
+
+// IBM's argparse forms parse (-connection-test True, -incremental_update
+// True), and a mistyped flag is named on the one line printed, with the
+// nearest flag.
+func TestIBMBooleansAndMistypedFlags(t *testing.T) {
+	w := newWorld(t, 3)
+	code, _, stderr := w.run(t, w.args("-connection-test", "True", "-incremental_update", "True")...)
+	if code != exitOK {
+		t.Errorf("-connection-test True -incremental_update True: exit %d: %s", code, lastLines(stderr, 3))
+	}
+	var out, errb bytes.Buffer
+	code = run(context.Background(), []string{"-usernmae", "x"}, &out, &errb, func(string) string { return "" })
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if code != exitUsage || len(lines) != 1 || !strings.Contains(lines[0], "-usernmae") || !strings.Contains(lines[0], "did you mean -username?") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"-h"}, &out, &errb, func(string) string { return "" }); code != exitOK || !strings.Contains(errb.String(), "-max_retries") {
+		t.Errorf("-h: exit %d, %d bytes", code, errb.Len())
+	}
+}

@@ -168,7 +168,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		cli.PrintVersion(stdout, "car-connector")
 		return exitOK
 	}
-	if err := fs.Parse(connectionTestArg(args)); err != nil {
+	if err := cli.Parse(fs, incrementalArg(connectionTestArg(args)), stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
@@ -234,11 +234,20 @@ var errRunTime = errors.New("-max_run_time")
 // framework passes a value after the flag) as -connection-test=<value>,
 // wherever it appears, so that Go's flag parsing does not stop at the value
 // and ignore the flags after it.
-func connectionTestArg(args []string) []string {
+func connectionTestArg(args []string) []string { return boolValueArg(args, "connection-test") }
+
+// incrementalArg reads "-incremental_update True" (or False) as the
+// replaced connector's argparse reads it, its README giving the flag a
+// value.
+func incrementalArg(args []string) []string { return boolValueArg(args, "incremental_update") }
+
+// boolValueArg rewrites "-<name> <bool word>" as -<name>=<value> wherever
+// it appears.
+func boolValueArg(args []string, name string) []string {
 	out := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if (a == "-connection-test" || a == "--connection-test") && i+1 < len(args) {
+		if (a == "-"+name || a == "--"+name) && i+1 < len(args) {
 			switch strings.ToLower(args[i+1]) {
 			case "true", "false", "1", "0", "t", "f", "yes", "no":
 				v := strings.ToLower(args[i+1])

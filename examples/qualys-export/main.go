@@ -177,7 +177,7 @@ func exportType(ctx context.Context, out io.Writer, c *qualys.Client, typ string
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs, f := newFlags(stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}

@@ -17,6 +17,10 @@ import (
 
 // runDemo runs the operation against in-process fakes, with the toggles the
 // user gave (it says which are on), and prints what ThreatQ holds.
+// demoCVE is the CVE -demo searches when -cve is not given: the one the
+// operation's guide uses.
+const demoCVE = "CVE-2019-17053"
+
 func runDemo(ctx context.Context, o options, q query, stdout, stderr io.Writer, logger *slog.Logger) int {
 	var opts []qualystest.GenerateOption
 	for _, cve := range q.cves {

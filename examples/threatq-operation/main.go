@@ -81,27 +81,27 @@ func main() {
 }
 
 type options struct {
-	cves                                           string
-	qualysHost, platform, username, qualysPassword string
-	qualysPort                                     int
-	verifySSL                                      bool
-	addDiscovered, addAssets, addTags              bool
-	ips, foundAfter, assetGroups                   string
-	minSeverity                                    int
-	tqURL, tqClientID, tqEmail, tqPassword         string
-	tqSecret                                       string
-	jsonOut, debug, demo                           bool
-	logFormat                                      string
-	caFile                                         string
-	maxRetries                                     int
-	maxRunTime                                     time.Duration
-	recordDir, replayDir                           string
-	rec                                            *cli.Recording
-	qualysVersions                                 string
-	sweep, keepRelations                           bool
-	sweepStatus, sweepTag, sweepUpdatedSince       string
-	sweepMinScore                                  float64
-	cvesPerList                                    int
+	cves                                                      string
+	qualysURL, qualysHost, platform, username, qualysPassword string
+	qualysPort                                                int
+	verifySSL                                                 bool
+	addDiscovered, addAssets, addTags                         bool
+	ips, foundAfter, assetGroups                              string
+	minSeverity                                               int
+	tqURL, tqClientID, tqEmail, tqPassword                    string
+	tqSecret                                                  string
+	jsonOut, debug, demo                                      bool
+	logFormat                                                 string
+	caFile                                                    string
+	maxRetries                                                int
+	maxRunTime                                                time.Duration
+	recordDir, replayDir                                      string
+	rec                                                       *cli.Recording
+	qualysVersions                                            string
+	sweep, keepRelations                                      bool
+	sweepStatus, sweepTag, sweepUpdatedSince                  string
+	sweepMinScore                                             float64
+	cvesPerList                                               int
 }
 
 type usageError struct{ msg string }
@@ -129,7 +129,7 @@ type query struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	var o options
 	fs, version := newFlags(&o, stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
@@ -153,6 +153,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	logger, err := cli.NewLogger(stderr, o.logFormat, o.debug)
 	if err != nil {
 		return finish(ctx, o, &usageError{err.Error()}, stdout, stderr)
+	}
+	if o.demo && o.cves == "" && !o.sweep {
+		o.cves = demoCVE // -demo needs no argument
 	}
 	q, err := parseQuery(o)
 	if err != nil {
@@ -180,7 +183,8 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 	fs = flag.NewFlagSet("threatq-operation", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.cves, "cve", "", "CVE id(s) to search for, comma-separated (e.g. CVE-2019-17053)")
-	fs.StringVar(&o.qualysHost, "qualys_host", "", "Qualys API hostname or URL (e.g. qualysapi.qg3.apps.qualys.com)")
+	fs.StringVar(&o.qualysURL, "qualys_url", "", "Qualys API server URL, as the other programs take it (e.g. https://qualysapi.qg3.apps.qualys.com); or -qualys_host and -qualys_port")
+	fs.StringVar(&o.qualysHost, "qualys_host", "", "Qualys API hostname or URL (e.g. qualysapi.qg3.apps.qualys.com); the operation's name for -qualys_url")
 	fs.IntVar(&o.qualysPort, "qualys_port", 443, "Qualys API port")
 	fs.StringVar(&o.platform, "platform", "", "Qualys platform name (US1..KSA1), instead of -qualys_host")
 	fs.StringVar(&o.username, "username", "", "Qualys user name")
@@ -222,7 +226,7 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 			"dynamic search list that is always deleted) and, as the toggles say, stores them in ThreatQ as Assets related to the CVE.",
 		Groups: []cli.Group{
 			{Title: "Search", Flags: []string{"cve", "ips", "found_after", "min_severity", "asset_groups"}},
-			{Title: "Qualys", Flags: []string{"qualys_host", "qualys_port", "platform", "username", "password", "qualys_versions"}},
+			{Title: "Qualys", Flags: []string{"qualys_url", "qualys_host", "qualys_port", "platform", "username", "password", "qualys_versions"}},
 			{Title: "ThreatQ toggles", Flags: []string{"add_assets", "add_discovered_assets", "add_tags_to_cves"}},
 			{Title: "Sweep (many CVEs, relations follow remediation)", Flags: []string{"sweep", "sweep_status", "sweep_min_score", "sweep_tag", "sweep_updated_since", "keep_relations", "cves_per_list"}},
 			{Title: "ThreatQ", Flags: []string{"threatq_url", "threatq_client_id", "threatq_email", "threatq_password", "threatq_client_secret"}},
@@ -337,7 +341,7 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 		return nil, nil, &usageError{"-sweep stores, updates and unrelates Assets as the toggles say, and none is on: give -add_assets (hosts with a confirmed detection; also -add_discovered_assets for potential ones, -add_tags_to_cves for the CVE's tags)"}
 	}
 	var missing []string
-	for _, m := range []struct{ v, name string }{{apiURL, "-qualys_host (or -platform)"}, {o.username, "-username"}, {qpass, "QUALYS_PASSWORD"}} {
+	for _, m := range []struct{ v, name string }{{apiURL, "-qualys_url (or -qualys_host, or -platform)"}, {o.username, "-username"}, {qpass, "QUALYS_PASSWORD"}} {
 		if m.v == "" {
 			missing = append(missing, m.name)
 		}
@@ -417,6 +421,14 @@ func secretsFrom(o *options, getenv func(string) string, logger *slog.Logger) (q
 // -qualys_port ("" when neither is given).
 func qualysURL(o *options) (string, error) {
 	switch {
+	case o.qualysURL != "" && (o.qualysHost != "" || o.platform != ""):
+		return "", &usageError{"-qualys_url, -qualys_host and -platform name the same server: give one"}
+	case o.qualysURL != "":
+		u := strings.TrimSuffix(strings.TrimSpace(o.qualysURL), "/")
+		if !strings.Contains(u, "://") {
+			u = "https://" + u
+		}
+		return u, nil
 	case o.platform != "":
 		u, _, err := qualys.Platform(o.platform)
 		if err != nil {

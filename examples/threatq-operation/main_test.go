@@ -451,3 +451,28 @@ func TestRunTimeBound(t *testing.T) {
 		t.Errorf("search lists left: %v", lists)
 	}
 }
+
+// -demo runs with no argument (the guide's CVE); -qualys_url names the
+// server as the other programs take it, and a mistyped flag is named on
+// the last line with the nearest one, without the usage.
+func TestProgramFriendliness(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-demo"}, &out, &errb, func(string) string { return "" }); code != exitOK {
+		t.Fatalf("-demo alone: exit %d: %s", code, errb.String())
+	}
+	w := newWorld(t)
+	args := w.args()
+	i := slices.Index(args, "-qualys_host")
+	args = slices.Delete(args, i, i+4) // -qualys_host H -qualys_port P
+	u, _ := url.Parse(w.q.URL)
+	args = append(args, "-qualys_url", "https://"+u.Host)
+	if code, _, stderr := w.run(t, args...); code != exitOK {
+		t.Errorf("-qualys_url: exit %d: %s", code, stderr)
+	}
+	errb.Reset()
+	code := run(context.Background(), []string{"-usernmae", "x"}, &out, &errb, func(string) string { return "" })
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if code != exitUsage || len(lines) != 1 || !strings.Contains(lines[0], "-usernmae") || !strings.Contains(lines[0], "did you mean -username?") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+}

@@ -47,7 +47,7 @@ var (
 		"give the gateway (gateway.…, see Platform) with WithGateway", "give the gateway (gateway.…, or -platform) as -qualys_gateway",
 		"use WithGateway", "set -qualys_gateway",
 		"use WithCredentials", "set -username and QUALYS_PASSWORD",
-		"with WithInsecureLoopback", "(use an https:// URL)",
+		"with WithInsecureLoopback", "in tests: use an https:// URL",
 		"WithInsecureLoopback", "an https:// URL",
 		"use WithAPIKey(key, password) or WithToken(token)", "set CAR_API_KEY and CAR_PASSWORD, or CAR_TOKEN",
 		"use WithPassword or WithClientCredentials", "set -threatq_client_id with -threatq_email and THREATQ_PASSWORD, or THREATQ_CLIENT_SECRET",
