@@ -102,7 +102,7 @@ func Example_threatQFlow() {
 	ctx := context.Background()
 	user, pass := qsrv.Credentials()
 	qc, _ := qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithInsecureLoopback())
-	tc, _ := threatq.NewClient(tsrv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback())
+	tc, _ := threatq.NewClient(tsrv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}), threatq.WithInsecureLoopback())
 
 	cve, err := tc.EnsureIndicator(ctx, threatq.Indicator{Type: "CVE", Value: "CVE-2019-17053"})
 	if err != nil {

@@ -133,7 +133,7 @@ func clientCases() []clientCase {
 			return err
 		}},
 		{name: "threatq password grant (password in body)", run: func(ctx context.Context, base string, hc *http.Client, log *slog.Logger) error {
-			c, err := threatq.NewClient(base, threatq.WithPassword(mTQClient, "analyst@example.com", mPass), threatq.WithHTTPClient(hc), threatq.WithLogger(log), threatq.WithBackoff(fast), threatq.WithRetry(2, time.Second))
+			c, err := threatq.NewClient(base, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: mTQClient, Email: "analyst@example.com", Password: mPass}), threatq.WithHTTPClient(hc), threatq.WithLogger(log), threatq.WithBackoff(fast), threatq.WithRetry(2, time.Second))
 			if err != nil {
 				return err
 			}
@@ -273,7 +273,7 @@ func TestRefreshTokenNotInTransportErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	logs := &syncBuffer{}
-	c, err := threatq.NewClient(srv.URL, threatq.WithPassword(mTQClient, "a@example.com", mPass), threatq.WithInsecureLoopback(),
+	c, err := threatq.NewClient(srv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: mTQClient, Email: "a@example.com", Password: mPass}), threatq.WithInsecureLoopback(),
 		threatq.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))), threatq.WithRetry(1, time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -297,16 +297,25 @@ func envelopeHead(src Source, rep Report) ([]byte, error) {
 	return append(head, r...), nil
 }
 
-// Import posts one envelope of one collection (POST imports) and returns
-// the id of CAR's import job: the raw call. A streaming import of a whole
-// graph, packed into few requests, is Client.NewImport. Imports are
-// upserts, so re-sending one after an ambiguous failure is harmless.
-func (c *Client) Import(ctx context.Context, env *Envelope) (string, error) {
+// PostImport posts one envelope as it is (POST imports) and returns the
+// id of CAR's import job: the raw call, which neither waits for the job
+// nor packs. A streaming import of a whole graph, packed into few
+// requests and waited for, is Client.NewImport. Imports are upserts, so
+// re-sending one after an ambiguous failure is harmless.
+func (c *Client) PostImport(ctx context.Context, env *Envelope) (string, error) {
 	parts, n, err := env.parts()
 	if err != nil {
 		return "", err
 	}
 	return c.postImport(ctx, parts, n)
+}
+
+// Import is PostImport.
+//
+// Deprecated: use PostImport for the raw call, or NewImport for a
+// streaming import; Import will be removed in the next release.
+func (c *Client) Import(ctx context.Context, env *Envelope) (string, error) {
+	return c.PostImport(ctx, env)
 }
 
 // postImport posts an import body given as parts and returns the job id.

@@ -341,13 +341,13 @@ func TestSchemaRejectionsFromTheFake(t *testing.T) {
 	t.Parallel()
 	_, c, _ := setup(t)
 	// An integer external_id, as the replaced connector sent.
-	_, err := c.Import(context.Background(), &car.Envelope{Source: src, Report: car.Report{Key: "1", Timestamp: 1},
+	_, err := c.PostImport(context.Background(), &car.Envelope{Source: src, Report: car.Report{Key: "1", Timestamp: 1},
 		Collection: "asset", Objects: []json.RawMessage{json.RawMessage(`{"external_id":13263514,"name":"h"}`)}})
 	var ce *car.Error
 	if !errors.As(err, &ce) || ce.Code != "data_mal_formed" || !strings.Contains(ce.Message, "must be string") {
 		t.Fatalf("err = %v, want data_mal_formed", err)
 	}
-	_, err = c.Import(context.Background(), &car.Envelope{Source: src, Report: car.Report{Key: "1", Timestamp: 1},
+	_, err = c.PostImport(context.Background(), &car.Envelope{Source: src, Report: car.Report{Key: "1", Timestamp: 1},
 		Collection: "hostname", Objects: []json.RawMessage{json.RawMessage(`{"_key":"h","external_id":"1","host_name":"h"}`)}})
 	if !errors.As(err, &ce) || !strings.Contains(ce.Message, "cannot be both") {
 		t.Fatalf("err = %v, want the _key+external_id rule", err)

@@ -43,7 +43,7 @@ func FuzzValidate(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.Import(context.Background(), &car.Envelope{Source: car.Source{Key: "Fuzz"}, Report: car.Report{Key: "1", Timestamp: 1},
+			_, err = c.PostImport(context.Background(), &car.Envelope{Source: car.Source{Key: "Fuzz"}, Report: car.Report{Key: "1", Timestamp: 1},
 				Collection: v.Collection(), Objects: []json.RawMessage{raw}})
 			var ce *car.Error
 			if errors.As(err, &ce) && ce.Code == "data_mal_formed" {

@@ -134,7 +134,7 @@ func TestRecordThenReplayOperation(t *testing.T) {
 			t.Fatal(err)
 		}
 		qc, _ := qualys.NewClient(qsrv.URL, qualys.WithCredentials(markerUser, markerPass), qualys.WithInsecureLoopback(), qualys.WithHTTPClient(qrec.Client()))
-		tc, _ := threatq.NewClient(tsrv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback(), threatq.WithHTTPClient(trec.Client()))
+		tc, _ := threatq.NewClient(tsrv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}), threatq.WithInsecureLoopback(), threatq.WithHTTPClient(trec.Client()))
 		sum, err := tqsync.Run(context.Background(), tqsync.Config{Qualys: qc, ThreatQ: tc, CVEs: []string{"CVE-2019-17053"},
 			Toggles: tqsync.Toggles{AddAssets: true, AddDiscoveredAssets: true, AddTagsToCVEs: true}, Title: "recorded"})
 		if err != nil {

@@ -57,18 +57,23 @@ type DetectionQuery struct {
 	QIDs []int64 `url:"qids,comma,omitempty"`
 	// Severities keeps detections of these severities (1-5).
 	Severities []int `url:"severities,comma,omitempty"`
+	// MinSeverity keeps detections of this severity or higher (1-5; 0
+	// keeps all), as VulnerableHostsQuery.MinSeverity does: it is sent as
+	// the severities from it to 5. Give it or Severities, not both.
+	MinSeverity int `url:"-"`
 	// Status keeps detections of these statuses: New, Active, Fixed,
 	// Re-Opened. The API's default leaves Fixed out.
 	Status []DetectionStatus `url:"status,comma,omitempty"`
-	// IncludeVulnType is "confirmed" or "potential" (the "type" filter).
-	IncludeVulnType              string    `url:"include_vuln_type,omitempty"`
-	IncludeIgnored               *bool     `url:"include_ignored,int,omitempty"`
-	IncludeDisabled              *bool     `url:"include_disabled,int,omitempty"`
-	DetectionUpdatedSince        time.Time `url:"-"`
-	DetectionUpdatedBefore       time.Time `url:"-"`
-	DetectionProcessedAfter      time.Time `url:"-"`
-	DetectionProcessedBefore     time.Time `url:"-"`
-	MaxDaysSinceDetectionUpdated int       `url:"max_days_since_detection_updated,omitempty"`
+	// IncludeVulnType keeps only confirmed (IncludeConfirmed) or only
+	// potential (IncludePotential) detections; empty keeps both.
+	IncludeVulnType              VulnTypeFilter `url:"include_vuln_type,omitempty"`
+	IncludeIgnored               *bool          `url:"include_ignored,int,omitempty"`
+	IncludeDisabled              *bool          `url:"include_disabled,int,omitempty"`
+	DetectionUpdatedSince        time.Time      `url:"-"`
+	DetectionUpdatedBefore       time.Time      `url:"-"`
+	DetectionProcessedAfter      time.Time      `url:"-"`
+	DetectionProcessedBefore     time.Time      `url:"-"`
+	MaxDaysSinceDetectionUpdated int            `url:"max_days_since_detection_updated,omitempty"`
 	// DetectionLastTestedSince/Before bound when the detection was last
 	// tested; the *Days forms count days back from now.
 	DetectionLastTestedSince      time.Time `url:"-"`
@@ -91,13 +96,14 @@ type DetectionQuery struct {
 	ARFConfigFilter   int   `url:"arf_config_filter,omitempty"`
 	ActiveKernelsOnly int   `url:"active_kernels_only,omitempty"`
 	UseTags           *bool `url:"use_tags,int,omitempty"`
-	// TagSetBy is "id" or "name": how TagSetInclude/Exclude name tags.
-	TagSetBy string `url:"tag_set_by,omitempty"`
-	// TagIncludeSel and TagExcludeSel are "any" or "all".
-	TagIncludeSel string   `url:"tag_include_selector,omitempty"`
-	TagExcludeSel string   `url:"tag_exclude_selector,omitempty"`
-	TagSetInclude []string `url:"tag_set_include,comma,omitempty"`
-	TagSetExclude []string `url:"tag_set_exclude,comma,omitempty"`
+	// TagSetBy is how TagSetInclude/Exclude name tags: TagSetByID or
+	// TagSetByName.
+	TagSetBy TagSetBy `url:"tag_set_by,omitempty"`
+	// TagIncludeSel and TagExcludeSel are TagSelectAny or TagSelectAll.
+	TagIncludeSel TagSelector `url:"tag_include_selector,omitempty"`
+	TagExcludeSel TagSelector `url:"tag_exclude_selector,omitempty"`
+	TagSetInclude []string    `url:"tag_set_include,comma,omitempty"`
+	TagSetExclude []string    `url:"tag_set_exclude,comma,omitempty"`
 
 	// Output options.
 	ShowResults    *bool `url:"show_results,int,omitempty"`
@@ -110,11 +116,12 @@ type DetectionQuery struct {
 	// VulnDetectionSource adds each detection's detection sources
 	// (vuln_detection_source=1, HLD 5.0).
 	VulnDetectionSource *bool `url:"vuln_detection_source,int,omitempty"`
-	// HostMetadata adds cloud instance metadata: "all", "ec2", "azure",
-	// "google" or "alicloud"; HostMetadataFields narrows it to some
+	// HostMetadata adds cloud instance metadata of one provider
+	// (MetadataEC2, MetadataAzure, MetadataGoogle, MetadataAliCloud) or
+	// of all (MetadataAll); HostMetadataFields narrows it to some
 	// attribute names.
-	HostMetadata       string   `url:"host_metadata,omitempty"`
-	HostMetadataFields []string `url:"host_metadata_fields,comma,omitempty"`
+	HostMetadata       MetadataProvider `url:"host_metadata,omitempty"`
+	HostMetadataFields []string         `url:"host_metadata_fields,comma,omitempty"`
 	// ShowCloudTags adds the cloud provider's tags; CloudTagFields
 	// narrows them to some tag names.
 	ShowCloudTags  *bool    `url:"show_cloud_tags,int,omitempty"`
@@ -127,6 +134,49 @@ type DetectionQuery struct {
 	// given and override nothing above.
 	Extra url.Values `url:"-"`
 }
+
+// VulnTypeFilter is DetectionQuery.IncludeVulnType (include_vuln_type).
+// Its values are lower case, unlike DetectionType's (Confirmed, ...),
+// which name a detection's type in an answer.
+type VulnTypeFilter string
+
+// The include_vuln_type values.
+const (
+	IncludeConfirmed VulnTypeFilter = "confirmed"
+	IncludePotential VulnTypeFilter = "potential"
+)
+
+// TagSetBy is how a DetectionQuery names tags (tag_set_by).
+type TagSetBy string
+
+// The tag_set_by values.
+const (
+	TagSetByID   TagSetBy = "id"
+	TagSetByName TagSetBy = "name"
+)
+
+// TagSelector is whether any or all of the tags must match
+// (tag_include_selector, tag_exclude_selector).
+type TagSelector string
+
+// The tag selector values.
+const (
+	TagSelectAny TagSelector = "any"
+	TagSelectAll TagSelector = "all"
+)
+
+// MetadataProvider is the cloud provider whose instance metadata a
+// DetectionQuery adds (host_metadata).
+type MetadataProvider string
+
+// The host_metadata values.
+const (
+	MetadataAll      MetadataProvider = "all"
+	MetadataEC2      MetadataProvider = "ec2"
+	MetadataAzure    MetadataProvider = "azure"
+	MetadataGoogle   MetadataProvider = "google"
+	MetadataAliCloud MetadataProvider = "alicloud"
+)
 
 // Bool returns a pointer to b, for the *bool query flags.
 func Bool(b bool) *bool { return &b }
@@ -154,6 +204,13 @@ func (q *DetectionQuery) values() (url.Values, error) {
 		if !tf.t.IsZero() {
 			v.Set(tf.key, qualysTime(tf.t))
 		}
+	}
+	if q.MinSeverity > 1 && q.MinSeverity <= 5 && len(q.Severities) == 0 {
+		var sev []string
+		for s := q.MinSeverity; s <= 5; s++ {
+			sev = append(sev, strconv.Itoa(s))
+		}
+		v.Set("severities", strings.Join(sev, ","))
 	}
 	switch {
 	case q.TruncationLimit > 0:
@@ -194,6 +251,12 @@ func (q *DetectionQuery) validate() error {
 			return bad("Severities", fmt.Sprintf("severity %d out of range 1-5", s))
 		}
 	}
+	if q.MinSeverity != 0 && (q.MinSeverity < 1 || q.MinSeverity > 5) {
+		return bad("MinSeverity", fmt.Sprintf("%d out of range 1-5 (0 keeps all)", q.MinSeverity))
+	}
+	if q.MinSeverity != 0 && len(q.Severities) > 0 {
+		return bad("MinSeverity", "give MinSeverity or Severities, not both")
+	}
 	for _, st := range q.Status {
 		if !slices.Contains([]DetectionStatus{StatusNew, StatusActive, StatusFixed, StatusReOpened}, st) {
 			return bad("Status", "want New, Active, Fixed or Re-Opened, got "+quoteShort(string(st)))
@@ -203,11 +266,11 @@ func (q *DetectionQuery) validate() error {
 		field, value string
 		allowed      []string
 	}{
-		{"IncludeVulnType", q.IncludeVulnType, []string{"confirmed", "potential"}},
-		{"TagSetBy", q.TagSetBy, []string{"id", "name"}},
-		{"TagIncludeSel", q.TagIncludeSel, []string{"any", "all"}},
-		{"TagExcludeSel", q.TagExcludeSel, []string{"any", "all"}},
-		{"HostMetadata", q.HostMetadata, []string{"all", "ec2", "azure", "google", "alicloud"}},
+		{"IncludeVulnType", string(q.IncludeVulnType), []string{"confirmed", "potential"}},
+		{"TagSetBy", string(q.TagSetBy), []string{"id", "name"}},
+		{"TagIncludeSel", string(q.TagIncludeSel), []string{"any", "all"}},
+		{"TagExcludeSel", string(q.TagExcludeSel), []string{"any", "all"}},
+		{"HostMetadata", string(q.HostMetadata), []string{"all", "ec2", "azure", "google", "alicloud"}},
 	}
 	for _, e := range enums {
 		if e.value != "" && !slices.Contains(e.allowed, e.value) {

@@ -18,14 +18,23 @@ type KnowledgeBaseService struct{ c *Client }
 // DefaultKBChunk is the number of QIDs asked for in one KnowledgeBase call.
 const DefaultKBChunk = 500
 
-// KBDetails is how much of each KnowledgeBase entry is returned.
+// KBDetails is how much of each KnowledgeBase entry is returned (the
+// details parameter). The API's own default is Basic; this client's is
+// All, because the connector maps the texts.
 type KBDetails string
 
 // The KnowledgeBase detail levels.
 const (
+	// DetailsBasic returns each entry's basic elements (title, type,
+	// severity, category, dates, CVE and vendor references, software,
+	// CVSS scores, threat intelligence) without the texts: Diagnosis,
+	// Consequence and Solution are empty.
 	DetailsBasic KBDetails = "Basic"
-	DetailsAll   KBDetails = "All"
-	DetailsNone  KBDetails = "None"
+	// DetailsAll returns everything Basic does plus the texts.
+	DetailsAll KBDetails = "All"
+	// DetailsNone returns the QIDs alone, every other field empty: the
+	// cheapest way to learn which QIDs exist or changed since a date.
+	DetailsNone KBDetails = "None"
 )
 
 // KnowledgeBaseQuery selects KnowledgeBase entries.
@@ -236,6 +245,26 @@ func compressIDs(ids []int64) string {
 
 // fetch streams one chunk. When the answer is cut, the QIDs of the chunk
 // not yet delivered are asked for again, within the retry budget.
+// Get looks up KnowledgeBase entries by QID and returns them keyed by
+// QID, with all details. A QID the KnowledgeBase does not know is absent
+// from the map, not an error; duplicates and order in qids do not
+// matter; no QIDs is an empty map without a call. The entries are fetched DefaultKBChunk QIDs per call; use List
+// for other detail levels, filters, or to stream a large set without
+// holding it.
+func (s *KnowledgeBaseService) Get(ctx context.Context, qids []int64) (map[int64]*Vulnerability, error) {
+	out := make(map[int64]*Vulnerability, len(qids))
+	if len(qids) == 0 {
+		return out, nil
+	}
+	for v, err := range s.List(ctx, &KnowledgeBaseQuery{QIDs: qids, Details: DetailsAll}) {
+		if err != nil {
+			return nil, err
+		}
+		out[v.QID] = v
+	}
+	return out, nil
+}
+
 func (s *KnowledgeBaseService) fetch(ctx context.Context, path string, form url.Values, yield func(*Vulnerability, error) bool) bool {
 	ids := form.Get("ids")
 	delivered := map[int64]bool{}

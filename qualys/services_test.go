@@ -549,6 +549,61 @@ func TestKnowledgeBaseChunksEveryQID(t *testing.T) {
 	}
 }
 
+// TestKnowledgeBaseGetAndDetails: Get returns the entries by QID (an
+// unknown QID absent, duplicates asked for once); the three detail levels
+// return what their documentation says.
+func TestKnowledgeBaseGetAndDetails(t *testing.T) {
+	t.Parallel()
+	srv, c := newFake(t, 20)
+	ctx := context.Background()
+	got, err := c.KnowledgeBase.Get(ctx, []int64{10000, 38170, 38170, 999999999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[38170] == nil || len(got[38170].CVEs) == 0 || got[10000] == nil || got[10000].Diagnosis == "" {
+		t.Fatalf("Get = %v; want 10000 and 38170, with their details", got)
+	}
+	if calls := srv.Calls(qualystest.APIKnowledgeBase); calls != 1 {
+		t.Errorf("%d calls, want 1", calls)
+	}
+	if empty, err := c.KnowledgeBase.Get(ctx, nil); err != nil || len(empty) != 0 || srv.Calls(qualystest.APIKnowledgeBase) != 1 {
+		t.Errorf("Get(nil) = %v, %v with %d calls; want an empty map without a call", empty, err, srv.Calls(qualystest.APIKnowledgeBase))
+	}
+	for _, d := range []qualys.KBDetails{qualys.DetailsBasic, qualys.DetailsNone} {
+		var e *qualys.Vulnerability
+		for x, err := range c.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: []int64{10000}, Details: d}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			e = x
+		}
+		switch {
+		case e == nil || e.QID != 10000:
+			t.Errorf("%s: entry %+v", d, e)
+		case d == qualys.DetailsBasic && (e.Title == "" || len(e.Software) == 0 || e.Diagnosis != ""):
+			t.Errorf("Basic: title %q, %d software, diagnosis %q; want the basic elements without the texts", e.Title, len(e.Software), e.Diagnosis)
+		case d == qualys.DetailsNone && (e.Title != "" || len(e.Software) != 0 || e.Severity != 0):
+			t.Errorf("None: %+v; want the QID alone", e)
+		}
+	}
+}
+
+// TestMinSeverityAsVulnerableHostsHasIt: DetectionQuery.MinSeverity is
+// sent as the severities from it to 5.
+func TestMinSeverityAsVulnerableHostsHasIt(t *testing.T) {
+	t.Parallel()
+	srv, c := newFake(t, 5)
+	for _, err := range c.Detections.List(context.Background(), &qualys.DetectionQuery{MinSeverity: 3, IncludeVulnType: qualys.IncludeConfirmed}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := srv.Requests()[0].Form
+	if f.Get("severities") != "3,4,5" || f.Get("include_vuln_type") != "confirmed" {
+		t.Errorf("severities %q include_vuln_type %q; want 3,4,5 and confirmed", f.Get("severities"), f.Get("include_vuln_type"))
+	}
+}
+
 func TestSearchListsCreateListDelete(t *testing.T) {
 	t.Parallel()
 	srv, c := newFake(t, 10)
@@ -799,6 +854,8 @@ func TestDetectionQueryEnumerationsValidatedBeforeAnyCall(t *testing.T) {
 		"MaxDaysSinceVMScan": {MaxDaysSinceVMScan: -3},
 		"HostMetadataFields": {HostMetadataFields: []string{"region"}},
 		"Severities":         {Severities: []int{0}},
+		"MinSeverity":        {MinSeverity: 6},
+		"MinSeverity  ":      {MinSeverity: 3, Severities: []int{4}},
 	}
 	for field, q := range cases {
 		for _, err := range c.Detections.List(context.Background(), q) {

@@ -66,7 +66,7 @@ func TestErrorsTellTheTruth(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, _ := threatq.NewClient(srv.URL, threatq.WithPassword("id", "a@example.com", "pw-123"), threatq.WithInsecureLoopback(), threatq.WithRetry(1, time.Second))
+	c, _ := threatq.NewClient(srv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: "id", Email: "a@example.com", Password: "pw-123"}), threatq.WithInsecureLoopback(), threatq.WithRetry(1, time.Second))
 	_, err := c.IndicatorTypeID(context.Background(), "CVE")
 	var te *threatq.Error
 	if !errors.Is(err, threatq.ErrUnauthorized) || !errors.As(err, &te) || te.StatusCode != 400 {

@@ -106,16 +106,34 @@ type ConfigError struct {
 // Error describes the invalid option.
 func (e *ConfigError) Error() string { return "threatq: invalid " + e.Option + ": " + e.Reason }
 
-// WithPassword authenticates a user with the OAuth2 password grant: the
-// UI's client id, the user's email and password.
-func WithPassword(clientID, email, password string) Option {
+// PasswordGrant is a ThreatQ user's OAuth2 password grant: the UI's
+// client id (ThreatQ's login page sends it; an administrator finds it
+// under the OAuth clients), the user's email and password. Named fields,
+// because three positional strings are easy to swap.
+type PasswordGrant struct {
+	ClientID string
+	Email    string
+	Password string
+}
+
+// WithPasswordGrant authenticates a user with the OAuth2 password grant.
+func WithPasswordGrant(g PasswordGrant) Option {
 	return func(c *config) error {
-		if clientID == "" || email == "" || password == "" {
-			return &ConfigError{Option: "WithPassword", Reason: "client id, email and password are all required"}
+		if g.ClientID == "" || g.Email == "" || g.Password == "" {
+			return &ConfigError{Option: "WithPasswordGrant", Reason: "ClientID, Email and Password are all required"}
 		}
-		c.creds = &credentials{clientID: clientID, email: email, password: password}
+		c.creds = &credentials{clientID: g.ClientID, email: g.Email, password: g.Password}
 		return nil
 	}
+}
+
+// WithPassword is WithPasswordGrant(PasswordGrant{clientID, email,
+// password}).
+//
+// Deprecated: use WithPasswordGrant, whose fields are named; WithPassword
+// will be removed in the next release.
+func WithPassword(clientID, email, password string) Option {
+	return WithPasswordGrant(PasswordGrant{ClientID: clientID, Email: email, Password: password})
 }
 
 // WithClientCredentials authenticates a private OAuth client (the

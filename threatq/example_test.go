@@ -12,7 +12,7 @@ import (
 func Example() {
 	srv := threatqtest.NewServer()
 	defer srv.Close()
-	c, err := threatq.NewClient(srv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback())
+	c, err := threatq.NewClient(srv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}), threatq.WithInsecureLoopback())
 	if err != nil {
 		panic(err)
 	}
@@ -42,7 +42,7 @@ func Example() {
 func ExampleAssetWriter() {
 	srv := threatqtest.NewServer()
 	defer srv.Close()
-	c, err := threatq.NewClient(srv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password),
+	c, err := threatq.NewClient(srv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}),
 		threatq.WithInsecureLoopback(), threatq.WithConcurrency(8))
 	if err != nil {
 		panic(err)

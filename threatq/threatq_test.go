@@ -20,7 +20,7 @@ func setup(t *testing.T, srvOpts []threatqtest.Option, opts ...threatq.Option) (
 	srv := threatqtest.NewServer(srvOpts...)
 	t.Cleanup(srv.Close)
 	var logs bytes.Buffer
-	all := append([]threatq.Option{threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password),
+	all := append([]threatq.Option{threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}),
 		threatq.WithInsecureLoopback(), threatq.WithBackoff(func(int) time.Duration { return time.Millisecond }),
 		threatq.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))}, opts...)
 	c, err := threatq.NewClient(srv.URL, all...)
@@ -241,9 +241,9 @@ func TestRedactionAndConfig(t *testing.T) {
 		opts []threatq.Option
 		want string
 	}{
-		{"http://threatq.example.com", []threatq.Option{threatq.WithPassword("a", "b", "c")}, "https"},
+		{"http://threatq.example.com", []threatq.Option{threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: "a", Email: "b", Password: "c"})}, "https"},
 		{"https://threatq.example.com", nil, "WithPassword"},
-		{"https://threatq.example.com", []threatq.Option{threatq.WithPassword("a", "", "c")}, "required"},
+		{"https://threatq.example.com", []threatq.Option{threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: "a", Email: "", Password: "c"})}, "required"},
 	} {
 		if _, err := threatq.NewClient(tc.url, tc.opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.url, err, tc.want)

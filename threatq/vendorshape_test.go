@@ -101,7 +101,7 @@ func TestConsumeAnswerMatchedAsTheSDKDoes(t *testing.T) {
 	}
 	front := httptest.NewServer(proxy)
 	defer front.Close()
-	c, err := threatq.NewClient(front.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback())
+	c, err := threatq.NewClient(front.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}), threatq.WithInsecureLoopback())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func BenchmarkAssetWriter(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				srv := threatqtest.NewServer(threatqtest.WithLatency(latency))
-				c, err := threatq.NewClient(srv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback())
+				c, err := threatq.NewClient(srv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}), threatq.WithInsecureLoopback())
 				if err != nil {
 					b.Fatal(err)
 				}

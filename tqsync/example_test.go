@@ -21,7 +21,7 @@ func ExampleRun() {
 	defer tsrv.Close()
 	user, pass := qsrv.Credentials()
 	qc, _ := qualys.NewClient(qsrv.URL, qualys.WithCredentials(user, pass), qualys.WithInsecureLoopback())
-	tc, _ := threatq.NewClient(tsrv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback())
+	tc, _ := threatq.NewClient(tsrv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}), threatq.WithInsecureLoopback())
 
 	sum, err := tqsync.Run(context.Background(), tqsync.Config{
 		Qualys: qc, ThreatQ: tc, CVEs: []string{"CVE-2019-17053"},

@@ -33,7 +33,7 @@ func TestNoLeakOnCancelOrFailure(t *testing.T) {
 			qualys.WithBackoff(func(int) time.Duration { return time.Millisecond }), qualys.WithHTTPClient(s.qb.Client())); err != nil {
 			t.Fatal(err)
 		}
-		if w.tc, err = threatq.NewClient(w.t.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password),
+		if w.tc, err = threatq.NewClient(w.t.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}),
 			threatq.WithInsecureLoopback(), threatq.WithHTTPClient(s.tb.Client())); err != nil {
 			t.Fatal(err)
 		}

@@ -37,7 +37,7 @@ func newWorld(t testing.TB, tenant *qualystest.Tenant, topts ...threatqtest.Opti
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := threatq.NewClient(tq.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback())
+	tc, err := threatq.NewClient(tq.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}), threatq.WithInsecureLoopback())
 	if err != nil {
 		t.Fatal(err)
 	}

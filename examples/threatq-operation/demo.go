@@ -37,7 +37,7 @@ func runDemo(ctx context.Context, o options, q query, stdout, stderr io.Writer, 
 		fmt.Fprintln(stderr, err)
 		return exitFailure
 	}
-	tc, err := threatq.NewClient(tsrv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback(), threatq.WithLogger(logger))
+	tc, err := threatq.NewClient(tsrv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}), threatq.WithInsecureLoopback(), threatq.WithLogger(logger))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailure

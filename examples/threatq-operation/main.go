@@ -391,7 +391,7 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 	if !storing {
 		return qc, nil, nil
 	}
-	auth := threatq.WithPassword(o.tqClientID, o.tqEmail, tqpass)
+	auth := threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: o.tqClientID, Email: o.tqEmail, Password: tqpass})
 	if tqsecret != "" {
 		auth = threatq.WithClientCredentials(o.tqClientID, tqsecret)
 	}

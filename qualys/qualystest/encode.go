@@ -318,7 +318,7 @@ func simpleReturn(code, text string, items ...[2]string) string {
 }
 
 // writeKB renders a KnowledgeBase list document.
-func writeKB(w io.Writer, vulns []*qualys.Vulnerability) error {
+func writeKB(w io.Writer, vulns []*qualys.Vulnerability, qidsOnly bool) error {
 	bw := bufio.NewWriter(w)
 	cd := func(s string) string { return "<![CDATA[" + strings.ReplaceAll(s, "]]>", "]]]]><![CDATA[>") + "]]>" }
 	bw.WriteString(`<?xml version="1.0" encoding="UTF-8" ?>` + "\n<KNOWLEDGE_BASE_VULN_LIST_OUTPUT>\n  <RESPONSE>\n    <DATETIME>" + fmtTime(time.Now()) + "</DATETIME>\n")
@@ -326,6 +326,10 @@ func writeKB(w io.Writer, vulns []*qualys.Vulnerability) error {
 		bw.WriteString("    <VULN_LIST>\n")
 		for _, v := range vulns {
 			bw.WriteString("      <VULN>\n        <QID>" + strconv.FormatInt(v.QID, 10) + "</QID>\n")
+			if qidsOnly { // details=None
+				bw.WriteString("      </VULN>\n")
+				continue
+			}
 			bw.WriteString("        <VULN_TYPE>" + escapeText(v.VulnType) + "</VULN_TYPE>\n")
 			bw.WriteString("        <SEVERITY_LEVEL>" + strconv.Itoa(v.Severity) + "</SEVERITY_LEVEL>\n")
 			bw.WriteString("        <TITLE>" + cd(v.Title) + "</TITLE>\n")

@@ -634,7 +634,11 @@ func (s *Server) serveKB(w http.ResponseWriter, form url.Values) {
 	for qid, v := range s.kb {
 		if ids == nil || ids.has(qid) {
 			cp := *v
-			if form.Get("details") != "All" {
+			switch form.Get("details") {
+			case "All":
+			case "None":
+				cp = qualys.Vulnerability{QID: v.QID}
+			default: // Basic, the API's default
 				cp.Diagnosis, cp.Consequence, cp.Solution = "", "", ""
 			}
 			out = append(out, &cp)
@@ -643,7 +647,7 @@ func (s *Server) serveKB(w http.ResponseWriter, form url.Values) {
 	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].QID < out[j].QID })
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	writeKB(w, out)
+	writeKB(w, out, form.Get("details") == "None")
 }
 
 // groupMembers returns the hosts of the asset groups that match.

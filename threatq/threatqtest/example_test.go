@@ -13,7 +13,7 @@ import (
 func Example() {
 	srv := threatqtest.NewServer()
 	defer srv.Close()
-	c, _ := threatq.NewClient(srv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback())
+	c, _ := threatq.NewClient(srv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}), threatq.WithInsecureLoopback())
 	ctx := context.Background()
 
 	ind, err := c.EnsureIndicator(ctx, threatq.Indicator{Type: "CVE", Value: "CVE-2019-17053"})

@@ -13,7 +13,7 @@ import (
 func TestServerKnobs(t *testing.T) {
 	srv := threatqtest.NewServer(threatqtest.WithTLS(), threatqtest.WithAssetCollection("assets-v2"))
 	defer srv.Close()
-	c, err := threatq.NewClient(srv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password),
+	c, err := threatq.NewClient(srv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}),
 		threatq.WithHTTPClient(srv.Client()), threatq.WithAssetCollection("assets-v2"))
 	if err != nil {
 		t.Fatal(err)

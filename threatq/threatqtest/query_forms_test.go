@@ -34,7 +34,7 @@ func token(t *testing.T, srv *threatqtest.Server) string {
 func TestIndicatorQueryForms(t *testing.T) {
 	srv := threatqtest.NewServer()
 	defer srv.Close()
-	c, err := threatq.NewClient(srv.URL, threatq.WithPassword(threatqtest.ClientID, threatqtest.Email, threatqtest.Password), threatq.WithInsecureLoopback())
+	c, err := threatq.NewClient(srv.URL, threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: threatqtest.ClientID, Email: threatqtest.Email, Password: threatqtest.Password}), threatq.WithInsecureLoopback())
 	if err != nil {
 		t.Fatal(err)
 	}

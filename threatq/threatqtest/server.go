@@ -235,7 +235,7 @@ func (s *Server) Client() *http.Client { return s.hs.Client() }
 // trusted, WithTLS) and short retry waits. opts come after those and win
 // over them.
 func (s *Server) NewClient(opts ...threatq.Option) (*threatq.Client, error) {
-	base := []threatq.Option{threatq.WithPassword(ClientID, Email, Password), threatq.WithInsecureLoopback(),
+	base := []threatq.Option{threatq.WithPasswordGrant(threatq.PasswordGrant{ClientID: ClientID, Email: Email, Password: Password}), threatq.WithInsecureLoopback(),
 		threatq.WithBackoff(func(int) time.Duration { return 5 * time.Millisecond })}
 	if s.tls {
 		base = append(base, threatq.WithHTTPClient(s.Client()))
