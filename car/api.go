@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -544,12 +545,41 @@ func (c *Client) Query(ctx context.Context, query string, out any) error {
 	})
 }
 
-// QueryEach runs a v3 GraphQL query and calls fn with each item of the
-// list data.<collection>, decoded one at a time as the answer streams in:
-// memory holds one item, whatever the answer's size. fn's error stops the
-// reading and is returned. A GraphQL error in the answer is returned after
-// the items read.
+// QueryItems runs a v3 GraphQL query and yields each item of the list
+// data.<collection>, decoded one at a time as the answer streams in:
+// memory holds one item, whatever the answer's size. A failure, or a
+// GraphQL error in the answer (after the items read before it), is
+// yielded last; stopping the loop stops the reading. A 404 from the
+// query endpoint yields nothing, as Query reads it.
+func (c *Client) QueryItems(ctx context.Context, query, collection string) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		stopped := false
+		err := c.queryEach(ctx, query, collection, func(item json.RawMessage) error {
+			if !yield(item, nil) {
+				stopped = true
+				return errStopped
+			}
+			return nil
+		})
+		if !stopped && err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// errStopped ends a QueryItems reading its consumer stopped.
+var errStopped = errors.New("car: the consumer stopped")
+
+// QueryEach runs a v3 GraphQL query and calls fn with each item, as
+// QueryItems yields them. fn's error stops the reading and is returned.
+//
+// Deprecated: use QueryItems, an iterator as the SDK's other listings
+// are; QueryEach will be removed in the next release.
 func (c *Client) QueryEach(ctx context.Context, query, collection string, fn func(item json.RawMessage) error) error {
+	return c.queryEach(ctx, query, collection, fn)
+}
+
+func (c *Client) queryEach(ctx context.Context, query, collection string, fn func(item json.RawMessage) error) error {
 	return c.query(ctx, query, 0, func(dec *json.Decoder) error {
 		return eachInObject(dec, collection, func(dec *json.Decoder) error {
 			if err := expectDelim(dec, '['); err != nil {
@@ -627,7 +657,7 @@ func (c *Client) query(ctx context.Context, query string, limit int64, data func
 	case err != nil && ctx.Err() != nil:
 		return ctx.Err()
 	case err != nil && limit > 0 && counted.n > limit:
-		return &Error{Method: "POST", Endpoint: endpoint, StatusCode: 200, Message: fmt.Sprintf("GraphQL answer larger than %d bytes (MaxQueryBytes); read a large collection with QueryEach", limit)}
+		return &Error{Method: "POST", Endpoint: endpoint, StatusCode: 200, Message: fmt.Sprintf("GraphQL answer larger than %d bytes (MaxQueryBytes); read a large collection with QueryItems", limit)}
 	case err != nil:
 		var idle bool
 		if errors.Is(err, ErrIdleTimeout) {

@@ -269,7 +269,7 @@ var (
 	// ErrIdleTimeout matches a call on which the server sent nothing for
 	// the idle timeout (WithIdleTimeout): no headers, or a body that
 	// stalled.
-	ErrIdleTimeout = retry.ErrIdle
+	ErrIdleTimeout = errors.New("car: no data from the server within the idle timeout")
 )
 
 // Error is a failure reported by CAR: a non-2xx status with CAR's
@@ -467,7 +467,7 @@ func (c *Client) secrets() []string {
 }
 
 func (c *Client) policy() retry.Policy {
-	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "car"), IdleTimeout: c.idle, MaxBody: 64 << 20}
+	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "car"), IdleTimeout: c.idle, IdleError: ErrIdleTimeout, MaxBody: 64 << 20}
 }
 
 func fillError(e *Error, b []byte, secrets []string) {

@@ -65,12 +65,15 @@ func TestLargeGraphQLAnswerStreams(t *testing.T) {
 	base := ms.HeapAlloc
 	var peak uint64
 	n := 0
-	err = c.QueryEach(context.Background(), `{ asset { external_id, name } }`, "asset", func(item json.RawMessage) error {
+	for item, err := range c.QueryItems(context.Background(), `{ asset { external_id, name } }`, "asset") {
+		if err != nil {
+			t.Fatal(err)
+		}
 		var a struct {
 			ExternalID json.Number `json:"external_id"`
 		}
 		if err := json.Unmarshal(item, &a); err != nil {
-			return err
+			t.Fatal(err)
 		}
 		n++
 		if n%50_000 == 0 {
@@ -78,18 +81,27 @@ func TestLargeGraphQLAnswerStreams(t *testing.T) {
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapAlloc)
 		}
-		return nil
-	})
-	if err != nil || n != items {
-		t.Fatalf("QueryEach: %d items, %v", n, err)
+	}
+	if n != items {
+		t.Fatalf("QueryItems: %d items, want %d", n, items)
+	}
+	// Stopping the loop stops the reading, with no error.
+	seen := 0
+	for _, err := range c.QueryItems(context.Background(), `{ asset { external_id, name } }`, "asset") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen++; seen == 3 {
+			break
+		}
 	}
 	if peak > base+2<<20 {
 		t.Errorf("live heap grew from %d KB to %d KB while streaming an 8 MB answer", base>>10, peak>>10)
 	}
 	defer car.SetMaxQueryBytes(1 << 20)()
 	err = c.Query(context.Background(), `{ asset { external_id, name } }`, &struct{}{})
-	if err == nil || !strings.Contains(err.Error(), "QueryEach") {
-		t.Errorf("Query of an 8 MB answer past a 1 MB bound: %v, want a refusal naming QueryEach", err)
+	if err == nil || !strings.Contains(err.Error(), "QueryItems") {
+		t.Errorf("Query of an 8 MB answer past a 1 MB bound: %v, want a refusal naming QueryItems", err)
 	}
 }
 
@@ -104,6 +116,13 @@ func TestGraphQLErrors(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
 			defer srv.Close()
 			c, _ := car.NewClient(srv.URL+"/api/car/v2", car.WithAPIKey("k", "p"), car.WithInsecureLoopback())
+			var last error
+			for _, err := range c.QueryItems(context.Background(), `{}`, "asset") {
+				last = err
+			}
+			if last == nil || !strings.Contains(last.Error(), "field x unknown") {
+				t.Errorf("QueryItems: %v", last)
+			}
 			if err := c.QueryEach(context.Background(), `{}`, "asset", func(json.RawMessage) error { return nil }); err == nil || !strings.Contains(err.Error(), "field x unknown") {
 				t.Errorf("QueryEach: %v", err)
 			}

@@ -135,10 +135,6 @@ const (
 // vertexOrder is the order in which vertex collections are sent.
 var vertexOrder = []string{CollAsset, CollIPAddress, CollHostname, CollMACAddress, CollAccount, CollUser, CollGeolocation, CollVulnerability, CollApplication}
 
-// VertexOrder returns the order in which vertex collections are sent (a
-// copy: the order itself cannot be changed).
-func VertexOrder() []string { return append([]string(nil), vertexOrder...) }
-
 // Keyed reports whether a collection is identified by _key rather than
 // external_id.
 func Keyed(collection string) bool {

@@ -358,16 +358,26 @@ type run struct {
 	expected int
 }
 
+// ConfigError reports a Config Run cannot use, in the shape of every
+// other package's ConfigError: Option names the field.
+type ConfigError struct {
+	Option string
+	Reason string
+}
+
+// Error describes the invalid field.
+func (e *ConfigError) Error() string { return "carsync: invalid " + e.Option + ": " + e.Reason }
+
 // Run performs one import.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if cfg.Qualys == nil || cfg.CAR == nil {
-		return nil, errors.New("carsync: Config needs a Qualys and a CAR client")
+		return nil, &ConfigError{Option: "Config.Qualys, Config.CAR", Reason: "both clients are required"}
 	}
 	if err := cfg.Source.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.DetectionSplit < 0 || cfg.DetectionSplit > qualys.MaxHostAssetPageSize {
-		return nil, fmt.Errorf("carsync: DetectionSplit %d: want 0 (automatic) to %d", cfg.DetectionSplit, qualys.MaxHostAssetPageSize)
+		return nil, &ConfigError{Option: "Config.DetectionSplit", Reason: fmt.Sprintf("%d: want 0 (automatic) to %d", cfg.DetectionSplit, qualys.MaxHostAssetPageSize)}
 	}
 	if cfg.PageSize <= 0 || cfg.PageSize > qualys.MaxHostAssetPageSize {
 		cfg.PageSize = qualys.MaxHostAssetPageSize

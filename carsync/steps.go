@@ -270,7 +270,10 @@ func (r *run) refreshVulnerabilities(ctx context.Context) error {
 		return nil
 	}
 	q := fmt.Sprintf(`{ vulnerability(where: {source: {_eq: %q}}) { external_id, name, description, base_score } }`, r.cfg.Source.Key)
-	err := r.cfg.CAR.QueryEach(ctx, q, "vulnerability", func(item json.RawMessage) error {
+	for item, err := range r.cfg.CAR.QueryItems(ctx, q, "vulnerability") {
+		if err != nil {
+			return fmt.Errorf("carsync: listing CAR vulnerabilities: %w", err)
+		}
 		var v struct {
 			ExternalID  flexID   `json:"external_id"`
 			Name        string   `json:"name"`
@@ -278,20 +281,18 @@ func (r *run) refreshVulnerabilities(ctx context.Context) error {
 			BaseScore   *float64 `json:"base_score"`
 		}
 		if err := json.Unmarshal(item, &v); err != nil {
-			return fmt.Errorf("carsync: a CAR vulnerability: %w", err)
+			return fmt.Errorf("carsync: listing CAR vulnerabilities: a CAR vulnerability: %w", err)
 		}
 		qid, err := strconv.ParseInt(string(v.ExternalID), 10, 64)
 		if err != nil || qid <= 0 || r.sentQIDs[qid] || held[qid] != nil {
-			return nil
+			continue
 		}
 		held[qid] = &car.Vulnerability{ExternalID: string(v.ExternalID), Name: v.Name, Description: v.Description, BaseScore: v.BaseScore, Source: r.cfg.Source.Key}
 		if len(held) >= kbChunk {
-			return flush()
+			if err := flush(); err != nil {
+				return fmt.Errorf("carsync: listing CAR vulnerabilities: %w", err)
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("carsync: listing CAR vulnerabilities: %w", err)
 	}
 	if err := flush(); err != nil {
 		return err
@@ -312,20 +313,19 @@ func (r *run) removeGone(ctx context.Context, full bool) error {
 	// bytes each, in a set), not the answer.
 	q := fmt.Sprintf(`{ asset(where: {source: {_eq: %q}}) { external_id } }`, r.cfg.Source.Key)
 	inCAR := map[int64]bool{}
-	err := r.cfg.CAR.QueryEach(ctx, q, "asset", func(item json.RawMessage) error {
+	for item, err := range r.cfg.CAR.QueryItems(ctx, q, "asset") {
+		if err != nil {
+			return fmt.Errorf("carsync: listing CAR assets: %w", err)
+		}
 		var a struct {
 			ExternalID flexID `json:"external_id"`
 		}
 		if err := json.Unmarshal(item, &a); err != nil {
-			return fmt.Errorf("carsync: a CAR asset: %w", err)
+			return fmt.Errorf("carsync: listing CAR assets: a CAR asset: %w", err)
 		}
 		if id, err := strconv.ParseInt(string(a.ExternalID), 10, 64); err == nil {
 			inCAR[id] = true
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("carsync: listing CAR assets: %w", err)
 	}
 	present := r.done
 	if !full {

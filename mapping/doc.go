@@ -69,6 +69,16 @@
 // and KnowledgeBase data is used for every QID (it enriched only the first
 // chunk of 100).
 //
+// # One host at a time
+//
+// CAR maps a host to one graph. A caller that streams hosts into its own
+// car.Import, as carsync does, uses the parts apart: CARHost returns the
+// host's graph with its vulnerabilities as VulnerabilityParts (a QID's
+// vertex and its edges), so that a vulnerability already sent can be left
+// out, and EnrichVulnerability fills a part's vertex with a KnowledgeBase
+// entry read after the host was mapped. These are public for such
+// pipelines; CAR is CARHost(in, source).Graph().
+//
 // # Qualys to ThreatQ
 //
 // ThreatQ maps a vulnerable host of the "Search for Vulnerable Hosts"

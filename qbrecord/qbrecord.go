@@ -77,8 +77,19 @@ const (
 	Record
 )
 
-// Option configures a Recorder.
-type Option func(*config)
+// Option configures a Recorder. An option given a value it cannot use
+// makes New fail with a *ConfigError.
+type Option func(*config) error
+
+// ConfigError reports an option or argument New cannot use, in the shape
+// of the clients' ConfigError.
+type ConfigError struct {
+	Option string
+	Reason string
+}
+
+// Error describes the invalid option.
+func (e *ConfigError) Error() string { return "qbrecord: invalid " + e.Option + ": " + e.Reason }
 
 type config struct {
 	secrets      []string
@@ -92,23 +103,42 @@ type config struct {
 // value it cannot see, such as a password the service echoes before the
 // recorder has seen it sent).
 func WithSecrets(secrets ...string) Option {
-	return func(c *config) { c.secrets = append(c.secrets, secrets...) }
+	return func(c *config) error {
+		for _, s := range secrets {
+			if s != "" { // an unset variable's empty value hides nothing
+				c.secrets = append(c.secrets, s)
+			}
+		}
+		return nil
+	}
 }
 
 // WithPlaceholder replaces real (a host name, a user name, a customer's
-// domain) by placeholder in everything recorded.
+// domain) by placeholder in everything recorded. An empty real is
+// ignored; an empty placeholder, or one that contains real, is an error.
 func WithPlaceholder(real, placeholder string) Option {
-	return func(c *config) {
-		if real != "" {
-			c.placeholders = append(c.placeholders, [2]string{real, placeholder})
+	return func(c *config) error {
+		if real == "" {
+			return nil
 		}
+		if placeholder == "" || strings.Contains(placeholder, real) {
+			return &ConfigError{Option: "WithPlaceholder", Reason: "the placeholder must be non-empty and must not contain the value it replaces"}
+		}
+		c.placeholders = append(c.placeholders, [2]string{real, placeholder})
+		return nil
 	}
 }
 
 // WithTransport sets the transport used when recording (default:
 // cleanhttp's pooled transport). A client's TLS settings go here.
 func WithTransport(rt http.RoundTripper) Option {
-	return func(c *config) { c.transport = rt }
+	return func(c *config) error {
+		if rt == nil {
+			return &ConfigError{Option: "WithTransport", Reason: "nil transport"}
+		}
+		c.transport = rt
+		return nil
+	}
 }
 
 // Recorder records or replays one cassette. It is safe for concurrent
@@ -141,9 +171,18 @@ type Recorder struct {
 // or is unreadable (ErrCassette) is an error.
 func New(name string, mode Mode, opts ...Option) (*Recorder, error) {
 	r := &Recorder{name: name, path: name + Ext, mode: mode}
+	if mode != Replay && mode != Record {
+		return nil, &ConfigError{Option: "mode", Reason: "want qbrecord.Replay or qbrecord.Record"}
+	}
+	if name == "" {
+		return nil, &ConfigError{Option: "name", Reason: "empty cassette name"}
+	}
 	for _, o := range opts {
-		if o != nil {
-			o(&r.cfg)
+		if o == nil {
+			return nil, &ConfigError{Option: "Option", Reason: "nil option"}
+		}
+		if err := o(&r.cfg); err != nil {
+			return nil, err
 		}
 	}
 	if r.cfg.transport == nil {

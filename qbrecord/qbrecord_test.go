@@ -220,3 +220,33 @@ func TestUserNameOnlyWhereItIsOne(t *testing.T) {
 		t.Errorf("an identity or a secret reached the cassette: %s", b)
 	}
 }
+
+// TestOptionsFail: an option given what it cannot use fails New with a
+// *ConfigError naming it, as the clients' options do.
+func TestOptionsFail(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, c := range map[string]struct {
+		mode qbrecord.Mode
+		opts []qbrecord.Option
+		want string
+	}{
+		"nil transport":        {qbrecord.Record, []qbrecord.Option{qbrecord.WithTransport(nil)}, "WithTransport"},
+		"empty placeholder":    {qbrecord.Record, []qbrecord.Option{qbrecord.WithPlaceholder("qualys.acme.example", "")}, "WithPlaceholder"},
+		"placeholder holds it": {qbrecord.Record, []qbrecord.Option{qbrecord.WithPlaceholder("acme", "acme.example")}, "WithPlaceholder"},
+		"nil option":           {qbrecord.Record, []qbrecord.Option{nil}, "Option"},
+		"unknown mode":         {qbrecord.Mode(7), nil, "mode"},
+	} {
+		_, err := qbrecord.New(filepath.Join(dir, "c"), c.mode, c.opts...)
+		var ce *qbrecord.ConfigError
+		if !errors.As(err, &ce) || ce.Option != c.want {
+			t.Errorf("%s: err = %v, want a ConfigError for %s", name, err, c.want)
+		}
+	}
+	// An empty real value and empty secrets are nothing to hide, not errors.
+	rec, err := qbrecord.New(filepath.Join(dir, "ok"), qbrecord.Record, qbrecord.WithPlaceholder("", "x"), qbrecord.WithSecrets("", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Stop()
+}

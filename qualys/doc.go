@@ -69,6 +69,10 @@
 // retries (WithRetry, WithBackoff) that honour the server's wait headers and
 // never repeat a call that is not safe to repeat. Calls and RateFor report
 // what the subscription's budget was charged and what the server last said.
+// Concurrency, RateFor and HoldSlot are public for a caller that fans out
+// calls of its own (carsync's pipeline is one): they let it keep as many
+// requests outstanding as the subscription allows, learned from the
+// server and shared with every other call of the client, and never more.
 //
 // # Retries
 //

@@ -253,7 +253,7 @@ var (
 	// ErrIdleTimeout matches a call on which the server sent nothing for
 	// the idle timeout (WithIdleTimeout): no headers, or a body that
 	// stalled.
-	ErrIdleTimeout = retry.ErrIdle
+	ErrIdleTimeout = errors.New("threatq: no data from the server within the idle timeout")
 )
 
 // Error is a failure reported by ThreatQ: a non-2xx status, or a 2xx body
@@ -471,7 +471,7 @@ func (c *Client) outcome(r *request, u *url.URL, res retry.Result, out any) erro
 }
 
 func (c *Client) policy() retry.Policy {
-	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "threatq"), IdleTimeout: c.idle, MaxBody: 32 << 20}
+	return retry.Policy{MaxAttempts: c.maxAttempts, MaxWait: c.maxWait, Backoff: c.backoff, Logger: c.logger.With("client", "threatq"), IdleTimeout: c.idle, IdleError: ErrIdleTimeout, MaxBody: 32 << 20}
 }
 
 // secrets are the values to scrub from anything quoted from outside: the

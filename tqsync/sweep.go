@@ -96,10 +96,10 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepSummary, error) {
 	}()
 	if cfg.Select != nil {
 		if len(cfg.CVEs) > 0 {
-			return sum, &ConfigError{Field: "CVEs", Reason: "give CVEs or Select, not both"}
+			return sum, configError("CVEs", "give CVEs or Select, not both")
 		}
 		if cfg.ThreatQ == nil {
-			return sum, &ConfigError{Field: "ThreatQ", Reason: "a *threatq.Client is required to select CVEs from ThreatQ"}
+			return sum, configError("ThreatQ", "a *threatq.Client is required to select CVEs from ThreatQ")
 		}
 		sel := *cfg.Select
 		sel.Type = "CVE"
@@ -128,7 +128,7 @@ func Sweep(ctx context.Context, cfg SweepConfig) (*SweepSummary, error) {
 		return sum, err
 	}
 	if cfg.CVEsPerList < 0 {
-		return sum, &ConfigError{Field: "CVEsPerList", Reason: "must not be negative"}
+		return sum, configError("CVEsPerList", "must not be negative")
 	}
 	per := cfg.CVEsPerList
 	if per == 0 {

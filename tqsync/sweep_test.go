@@ -241,7 +241,7 @@ func TestSweepConfigErrors(t *testing.T) {
 	w := newWorld(t, qualystest.Generate(1, 1))
 	_, err := tqsync.Sweep(context.Background(), tqsync.SweepConfig{Config: tqsync.Config{Qualys: w.qc, CVEs: []string{cve}}, CVEsPerList: -1})
 	var ce *tqsync.ConfigError
-	if !errors.As(err, &ce) || ce.Field != "CVEsPerList" {
+	if !errors.As(err, &ce) || ce.Option != "CVEsPerList" {
 		t.Errorf("err %v", err)
 	}
 }

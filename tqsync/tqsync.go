@@ -177,11 +177,23 @@ type Summary struct {
 
 // ConfigError reports an invalid Config.
 type ConfigError struct {
+	// Option names the field, in the shape of every other package's
+	// ConfigError.
+	Option string
+	// Field is Option.
+	//
+	// Deprecated: use Option; Field will be removed in the next release.
 	Field  string
 	Reason string
 }
 
-func (e *ConfigError) Error() string { return "tqsync: invalid " + e.Field + ": " + e.Reason }
+// Error describes the invalid field.
+func (e *ConfigError) Error() string { return "tqsync: invalid " + e.Option + ": " + e.Reason }
+
+// configError is a ConfigError for a field.
+func configError(field, reason string) *ConfigError {
+	return &ConfigError{Option: field, Field: field, Reason: reason}
+}
 
 // StoreError wraps a ThreatQ failure, so that a caller can tell it from a
 // Qualys one with errors.As.
@@ -266,27 +278,27 @@ func (cfg *Config) query(cves []string, groupIDs []int64, log *slog.Logger) *qua
 
 func (cfg *Config) validate() error {
 	if cfg.Qualys == nil {
-		return &ConfigError{Field: "Qualys", Reason: "a *qualys.Client is required"}
+		return configError("Qualys", "a *qualys.Client is required")
 	}
 	if cfg.Toggles.Any() && cfg.ThreatQ == nil {
-		return &ConfigError{Field: "ThreatQ", Reason: "a *threatq.Client is required when a toggle is on"}
+		return configError("ThreatQ", "a *threatq.Client is required when a toggle is on")
 	}
 	if len(cfg.CVEs) == 0 {
-		return &ConfigError{Field: "CVEs", Reason: "at least one CVE id is required"}
+		return configError("CVEs", "at least one CVE id is required")
 	}
 	for _, c := range cfg.CVEs {
 		if !qualys.ValidCVE(c) {
-			return &ConfigError{Field: "CVEs", Reason: fmt.Sprintf("invalid CVE id %q (want CVE-YYYY-NNNN)", c)}
+			return configError("CVEs", fmt.Sprintf("invalid CVE id %q (want CVE-YYYY-NNNN)", c))
 		}
 	}
 	if cfg.Filters.MinSeverity < 0 || cfg.Filters.MinSeverity > 5 {
-		return &ConfigError{Field: "Filters.MinSeverity", Reason: "want 0 (all) or 1-5"}
+		return configError("Filters.MinSeverity", "want 0 (all) or 1-5")
 	}
 	if _, _, err := qualys.SplitIPFilters(cfg.Filters.IPs); err != nil {
 		return err
 	}
 	if cfg.BatchSize < 0 {
-		return &ConfigError{Field: "BatchSize", Reason: "must not be negative"}
+		return configError("BatchSize", "must not be negative")
 	}
 	return nil
 }

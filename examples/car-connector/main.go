@@ -139,7 +139,7 @@ type options struct {
 	maxRetries                             int
 	maxRunTime                             time.Duration
 	jobDeadline                            time.Duration
-	overlap                                bool
+	overlap, sequential                    bool
 	detectionSplit                         int
 	caFile                                 string
 	recordDir, replayDir                   string
@@ -354,7 +354,8 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.json, "json", false, "print the run summary as JSON on stdout (on failure: {\"ok\": false, \"error\", \"exit_code\"})")
 	fs.StringVar(&o.logFormat, "log_format", "text", "log format on stderr: "+cli.LogFormats+" (for log collectors)")
 	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a Qualys or CAR call: a refusal (429, a 409/503 with a wait, Qualys' limit codes) always; a call safe to repeat also on 5xx but 501 and on a refused, reset or timed-out connection; waiting as the server says or backing off")
-	fs.BoolVar(&o.overlap, "overlap", true, "run a full import's Qualys calls concurrently within the subscription's concurrency limit (-overlap=false: one call at a time)")
+	fs.BoolVar(&o.sequential, "sequential", false, "make a run's Qualys calls one at a time (carsync.Config.Sequential); by default a full import's calls run concurrently within the subscription's concurrency limit")
+	fs.BoolVar(&o.overlap, "overlap", true, "the opposite of -sequential, kept for older command lines (-overlap=false is -sequential)")
 	fs.IntVar(&o.detectionSplit, "detection_split", 0, "detection calls a page of hosts is cut into (0: as many as the concurrency limit needs when there are fewer pages than slots, and the last pages in two when they leave the last wave of calls short; 1: never split, for a small daily call budget)")
 	fs.DurationVar(&o.maxRunTime, "max_run_time", 12*time.Hour, "stop a run that takes longer than this, releasing the lock (a blocked CAR or Qualys)")
 	fs.DurationVar(&o.jobDeadline, "job_deadline", car.DefaultJobDeadline, "fail the run (exit 10) when one CAR job (an import, entering or leaving a full import, the database) is still running after this")
@@ -366,7 +367,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 		Groups: []cli.Group{
 			{Title: "Qualys", Flags: []string{"qualys_url", "platform", "qualys_gateway", "username", "password", "qualys_versions"}},
 			{Title: "CAR", Flags: []string{"url", "api_key", "car_password", "car_token", "source"}},
-			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "overlap", "detection_split", "max_retries", "max_run_time", "job_deadline", "working_dir", "config", "json", "log_format", "d", "version"}},
+			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "sequential", "overlap", "detection_split", "max_retries", "max_run_time", "job_deadline", "working_dir", "config", "json", "log_format", "d", "version"}},
 			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
 			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
 			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo", "demo_hosts", "demo_detections"}},
@@ -457,6 +458,12 @@ func jsonKind(t reflect.Type) string {
 }
 
 func configure(o *options, getenv func(string) string, logger *slog.Logger) (carsync.Config, error) {
+	if o.explicit["sequential"] {
+		if o.explicit["overlap"] && o.overlap == o.sequential {
+			return carsync.Config{}, errors.New("-sequential and -overlap contradict each other; give -sequential alone")
+		}
+		o.overlap = !o.sequential
+	}
 	if err := applyConfigFile(o, logger); err != nil {
 		return carsync.Config{}, err
 	}
@@ -480,7 +487,7 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 		// a recording is made and replayed one call at a time so that the
 		// replay sends the recorded requests.
 		o.overlap = false
-		if o.explicit["overlap"] {
+		if o.explicit["overlap"] || o.explicit["sequential"] {
 			logger.Warn("-overlap is ignored while recording or replaying: calls are made one at a time")
 		}
 	}

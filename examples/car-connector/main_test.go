@@ -550,7 +550,8 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 }
 
-// -overlap (on by default) and -detection_split reach carsync.Config, an
+// -sequential (-overlap=false, its older opposite) and -detection_split
+// reach carsync.Config with the library's polarity, an
 // overlapped run and a sequential one import every host, and a negative
 // split is refused.
 func TestOverlapFlag(t *testing.T) {
@@ -559,7 +560,7 @@ func TestOverlapFlag(t *testing.T) {
 		args  []string
 		want  bool
 		split int
-	}{{w.args(), true, 0}, {w.args("-overlap=false"), false, 0}, {w.args("-detection_split", "1"), true, 1}} {
+	}{{w.args(), true, 0}, {w.args("-overlap=false"), false, 0}, {w.args("-sequential"), false, 0}, {w.args("-sequential=false"), true, 0}, {w.args("-detection_split", "1"), true, 1}} {
 		var o options
 		fs := newFlags(&o, io.Discard)
 		if err := fs.Parse(tc.args); err != nil {
@@ -574,6 +575,9 @@ func TestOverlapFlag(t *testing.T) {
 		if cfg.Sequential == tc.want || cfg.DetectionSplit != tc.split {
 			t.Errorf("%v: Sequential %v, DetectionSplit %d; want overlap %v, %d", tc.args[len(tc.args)-1], cfg.Sequential, cfg.DetectionSplit, tc.want, tc.split)
 		}
+	}
+	if code, _, stderr := w.run(t, w.args("-sequential", "-overlap")...); code != exitUsage || !strings.Contains(stderr, "contradict") {
+		t.Errorf("-sequential -overlap: exit %d\n%s", code, lastLines(stderr, 3))
 	}
 	if code, _, stderr := w.run(t, w.args("-detection_split", "-2")...); code != exitUsage || !strings.Contains(stderr, "-detection_split must be") {
 		t.Errorf("-detection_split -2: exit %d\n%s", code, lastLines(stderr, 3))

@@ -70,6 +70,18 @@ type Policy struct {
 	// fails the attempt with ErrIdle (retried like a transport error when
 	// the call is safe to repeat). Zero: no bound.
 	IdleTimeout time.Duration
+	// IdleError is the sentinel an idle attempt's error wraps (default
+	// ErrIdle), so that each client's errors match its own
+	// ErrIdleTimeout and no other's.
+	IdleError error
+}
+
+// idleErr is the sentinel of an idle attempt.
+func (p Policy) idleErr() error {
+	if p.IdleError != nil {
+		return p.IdleError
+	}
+	return ErrIdle
 }
 
 // ErrIdle is the error of an attempt on which the server sent nothing for
@@ -122,7 +134,7 @@ func (p Policy) do(ctx context.Context, endpoint string, idempotent bool, newReq
 				return Result{Err: ctx.Err()}, nil
 			}
 			if w.fired() {
-				err = fmt.Errorf("%w (%s): no response headers", ErrIdle, p.IdleTimeout)
+				err = fmt.Errorf("%w (%s): no response headers", p.idleErr(), p.IdleTimeout)
 			}
 			if idempotent && attempt < p.MaxAttempts && !safehttp.Final(err) {
 				d := p.Backoff(attempt)
@@ -136,7 +148,7 @@ func (p Policy) do(ctx context.Context, endpoint string, idempotent bool, newReq
 		}
 		if stream && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			p.Logger.Debug("response", "method", req.Method, "endpoint", endpoint, "status", resp.StatusCode, "attempt", attempt, "elapsed", time.Since(start))
-			return Result{Status: resp.StatusCode, Header: resp.Header}, &streamBody{r: w.reader(resp.Body), body: resp.Body, w: w}
+			return Result{Status: resp.StatusCode, Header: resp.Header}, &streamBody{r: w.reader(resp.Body), body: resp.Body, w: w, idleErr: p.idleErr()}
 		}
 		b, rerr := io.ReadAll(w.reader(io.LimitReader(resp.Body, p.limit()+1)))
 		resp.Body.Close()
@@ -145,7 +157,7 @@ func (p Policy) do(ctx context.Context, endpoint string, idempotent bool, newReq
 		case rerr != nil && ctx.Err() != nil:
 			return Result{Err: ctx.Err()}, nil
 		case rerr != nil && w.fired():
-			rerr = fmt.Errorf("%w (%s): the body stalled after %d bytes", ErrIdle, p.IdleTimeout, len(b))
+			rerr = fmt.Errorf("%w (%s): the body stalled after %d bytes", p.idleErr(), p.IdleTimeout, len(b))
 		case rerr == nil && int64(len(b)) > p.limit():
 			return Result{Status: resp.StatusCode, Header: resp.Header, Err: fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, p.limit())}, nil
 		}
@@ -254,15 +266,16 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 // streamBody is an open answer: reads go through the watchdog; Close
 // closes the body and stops the watchdog.
 type streamBody struct {
-	r    io.Reader
-	body io.ReadCloser
-	w    *watchdog
+	r       io.Reader
+	body    io.ReadCloser
+	w       *watchdog
+	idleErr error
 }
 
 func (b *streamBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF && b.w.fired() {
-		err = fmt.Errorf("%w (%s): the body stalled", ErrIdle, b.w.idle)
+		err = fmt.Errorf("%w (%s): the body stalled", b.idleErr, b.w.idle)
 	}
 	return n, err
 }

@@ -48,7 +48,10 @@ func (r *Recording) Client(service string, base *http.Client, baseURLs []string,
 	if r.Replay {
 		mode = qbrecord.Replay
 	}
-	opts := []qbrecord.Option{qbrecord.WithTransport(base.Transport), qbrecord.WithSecrets(secrets...)}
+	opts := []qbrecord.Option{qbrecord.WithSecrets(secrets...)}
+	if base.Transport != nil {
+		opts = append(opts, qbrecord.WithTransport(base.Transport))
+	}
 	for i, raw := range baseURLs {
 		if u, err := url.Parse(raw); err == nil && u.Host != "" {
 			ph := service + ".example"
