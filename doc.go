@@ -16,6 +16,10 @@
 //   - mapping: pure functions from Qualys hosts to CAR graphs and ThreatQ
 //     Assets.
 //   - carsync: the Qualys to CAR connector's engine (full and incremental).
+//   - tqsync: the ThreatQ operation's engine: vulnerable hosts of a CVE
+//     (or a sweep of every watched CVE) stored as ThreatQ Assets.
+//   - qbrecord and qbrecord/qbrecordtest: record the three services'
+//     answers once into a scrubbed cassette and replay them in tests.
 //
 // The examples of this package show the three flows end to end against the
 // fakes: the quick start (stream detections), the CAR flow and the ThreatQ

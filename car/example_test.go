@@ -36,3 +36,43 @@ func ExampleClient_NewImport() {
 	fmt.Println(sum.Objects["asset"], sum.Objects["asset_ipaddress"], srv.ModelState("Qualys"))
 	// Output: 1 1 2026-03-01T00:00:00Z
 }
+
+// Ask CAR's GraphQL API: Query decodes a small answer into a struct;
+// QueryItems streams a large list one item at a time.
+func ExampleClient_Query() {
+	srv := cartest.NewServer()
+	defer srv.Close()
+	c, err := srv.NewClient()
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	im, _ := c.NewImport(ctx, car.Source{Key: "Qualys"}, car.Full)
+	im.Add(ctx, car.Graph{Vertices: []car.Vertex{&car.Asset{ExternalID: "1", Name: "web-01"}, &car.Asset{ExternalID: "2", Name: "db-01"}}})
+	if _, err := im.Close(ctx); err != nil {
+		panic(err)
+	}
+
+	var out struct {
+		Asset []struct {
+			ExternalID string `json:"external_id"`
+			Name       string `json:"name"`
+		} `json:"asset"`
+	}
+	if err := c.Query(ctx, `{ asset(where: {name: {_eq: "db-01"}}) { external_id, name } }`, &out); err != nil {
+		panic(err)
+	}
+	fmt.Println(out.Asset[0].ExternalID, out.Asset[0].Name)
+
+	n := 0
+	for _, err := range c.QueryItems(ctx, `{ asset(where: {source: {_eq: "Qualys"}}) { external_id } }`, "asset") {
+		if err != nil {
+			panic(err)
+		}
+		n++
+	}
+	fmt.Println("assets:", n)
+	// Output:
+	// 2 db-01
+	// assets: 2
+}

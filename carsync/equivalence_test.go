@@ -214,7 +214,7 @@ func (m *mutator) change(kind int, a *qualys.HostAsset, at time.Time) {
 // TestIncrementalEqualsFull: after random tenant changes, an incremental
 // run leaves CAR holding the same active vertices and edges as a full
 // import of the new state does, round after round, with and without
-// Overlap.
+// Sequential.
 func TestIncrementalEqualsFull(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

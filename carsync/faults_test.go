@@ -66,7 +66,7 @@ func injectRandomFaults(rng *rand.Rand, q *qualystest.Server, c *cartest.Server)
 }
 
 // TestFaultInjection runs the connector engine against fakes with seeded
-// random faults, each seed with and without Overlap. For each seed, either the run succeeds and CAR's graph
+// random faults, each seed with and without Sequential. For each seed, either the run succeeds and CAR's graph
 // equals the graph of a fault-free run, or it fails with a typed error and
 // the following fault-free run makes the graph equal.
 func TestFaultInjection(t *testing.T) {
@@ -83,7 +83,7 @@ func TestFaultInjection(t *testing.T) {
 	var runs, recovered, repaired, lost, extra, refusals, peak int
 	fired := map[string]int{}
 	for run := 0; run < 2**faultSeeds; run++ {
-		// Each seed twice: one call at a time, then with Overlap.
+		// Each seed twice: one call at a time, then concurrently (the default).
 		seed, overlap := run/2+1, run%2 == 1
 		e := newEnv(t, hosts, qualystest.WithLimit(qualystest.APIDetections, limit))
 		e.cfg.Sequential = !overlap

@@ -16,7 +16,7 @@ import (
 	"github.com/qualysbridge/qualysbridge/qualys/qualystest"
 )
 
-// With Overlap, a full import writes the same graph with the same
+// Without Sequential (the default), a full import writes the same graph with the same
 // detection, host asset and gateway calls as without; KnowledgeBase calls
 // depend on when QIDs are first seen and stay within their budget.
 func TestOverlapSameGraphSameCalls(t *testing.T) {
@@ -27,12 +27,12 @@ func TestOverlapSameGraphSameCalls(t *testing.T) {
 	ovl := newEnv(t, 180)
 	sumOvl := mustRun(t, ovl.cfg)
 	if d := cmp.Diff(activeGraph(seq.c), activeGraph(ovl.c)); d != "" {
-		t.Errorf("graph with Overlap differs (-sequential +overlapped):\n%s", d)
+		t.Errorf("concurrent graph differs (-sequential +overlapped):\n%s", d)
 	}
 	kbPath := "/api/4.0/fo/knowledge_base/vuln/"
 	noKB := cmpopts.IgnoreMapEntries(func(k string, _ int64) bool { return k == kbPath })
 	if d := cmp.Diff(sumSeq.QualysCalls, sumOvl.QualysCalls, noKB); d != "" {
-		t.Errorf("Qualys calls with Overlap differ (-sequential +overlapped):\n%s", d)
+		t.Errorf("concurrent Qualys calls differ (-sequential +overlapped):\n%s", d)
 	}
 	pages := (180 + 49) / 50
 	qids := len(seq.tenant.KB)

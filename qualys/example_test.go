@@ -122,3 +122,60 @@ func ExampleWithHTTPClient() {
 	}
 	_ = c
 }
+
+// Look KnowledgeBase entries up by QID; an unknown QID is simply absent.
+func ExampleKnowledgeBaseService_Get() {
+	c, done := exampleClient()
+	defer done()
+	kb, err := c.KnowledgeBase.Get(context.Background(), []int64{38170, 1})
+	if err != nil {
+		fmt.Println("error:", err)
+		return
+	}
+	v := kb[38170]
+	fmt.Println(len(kb), v.Severity, v.CVEs[0].ID)
+	// Output: 1 4 CVE-2019-17053
+}
+
+// Stream the KnowledgeBase entries modified since a date, with the QIDs
+// alone (DetailsNone): the cheapest way to learn what changed.
+func ExampleKnowledgeBaseService_List() {
+	c, done := exampleClient()
+	defer done()
+	n := 0
+	q := &qualys.KnowledgeBaseQuery{Details: qualys.DetailsNone, LastModifiedAfter: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for v, err := range c.KnowledgeBase.List(context.Background(), q) {
+		if err != nil {
+			fmt.Println("error:", err)
+			return
+		}
+		if v.QID > 0 && v.Title == "" {
+			n++
+		}
+	}
+	fmt.Println(n > 0)
+	// Output: true
+}
+
+// Create a dynamic search list for a CVE, read its QIDs, delete it.
+// VulnerableHosts does all of this for you, deleting the list whatever
+// happens.
+func ExampleSearchListService_CreateDynamic() {
+	c, done := exampleClient()
+	defer done()
+	ctx := context.Background()
+	id, err := c.SearchLists.CreateDynamic(ctx, &qualys.DynamicSearchList{Title: "example CVE-2019-17053", CVEIDs: []string{"CVE-2019-17053"}})
+	if err != nil {
+		fmt.Println("error:", err)
+		return
+	}
+	defer c.SearchLists.Delete(ctx, id)
+	for l, err := range c.SearchLists.List(ctx, &qualys.SearchListQuery{IDs: []int64{id}}) {
+		if err != nil {
+			fmt.Println("error:", err)
+			return
+		}
+		fmt.Println(l.Title, l.QIDs)
+	}
+	// Output: example CVE-2019-17053 [38170]
+}

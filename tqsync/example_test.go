@@ -52,3 +52,39 @@ func ExampleRun() {
 	// 7 hosts, 6 stored, 1 left for AddDiscoveredAssets
 	// search lists left: 0
 }
+
+// Sweep every CVE ThreatQ watches with one search list per batch of
+// CVEs: the CVEs are the CVE indicators ThreatQ holds, each vulnerable
+// host is stored once and related to its CVEs.
+func ExampleSweep() {
+	qsrv := qualystest.NewServer(qualystest.WithTenant(qualystest.Generate(7, 40, qualystest.WithVulnerableTo("CVE-2019-17053", 0.25))))
+	defer qsrv.Close()
+	tsrv := threatqtest.NewServer()
+	defer tsrv.Close()
+	qc, _ := qsrv.NewClient()
+	tc, _ := tsrv.NewClient()
+	ctx := context.Background()
+	for _, cve := range []string{"CVE-2019-17053", "CVE-2021-44228"} {
+		if _, err := tc.EnsureIndicator(ctx, threatq.Indicator{Type: "CVE", Value: cve}); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+
+	sum, err := tqsync.Sweep(ctx, tqsync.SweepConfig{
+		Config: tqsync.Config{Qualys: qc, ThreatQ: tc, Toggles: tqsync.Toggles{AddAssets: true}},
+		Select: &threatq.IndicatorQuery{},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, cs := range sum.CVEs {
+		fmt.Printf("%s: %d hosts, %d stored\n", cs.CVE, cs.Hosts, cs.Stored)
+	}
+	fmt.Println("search lists:", sum.SearchLists, "left:", len(qsrv.SearchLists()))
+	// Output:
+	// CVE-2019-17053: 7 hosts, 6 stored
+	// CVE-2021-44228: 0 hosts, 0 stored
+	// search lists: 1 left: 0
+}
