@@ -35,6 +35,9 @@ type Client struct {
 	KnowledgeBase *KnowledgeBaseService
 	// AssetGroups lists asset groups, to resolve titles to ids.
 	AssetGroups *AssetGroupService
+	// Hosts lists VM hosts with their TruRisk, criticality and risk
+	// scores (Host List API).
+	Hosts *HostService
 
 	cfg     config
 	base    *url.URL
@@ -89,6 +92,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	c.SearchLists = &SearchListService{c: c}
 	c.KnowledgeBase = &KnowledgeBaseService{c: c}
 	c.AssetGroups = &AssetGroupService{c: c}
+	c.Hosts = &HostService{c: c}
 	c.cfg.Finish(clientopt.Defaults{UserAgent: DefaultUserAgent, MaxAttempts: DefaultMaxAttempts, MaxWait: DefaultMaxWait, BackoffBase: DefaultBackoffBase})
 	return c, nil
 }

@@ -28,8 +28,11 @@ func DecodeDetections(r io.Reader) iter.Seq2[*DetectionHost, error] {
 
 // detectionDecoder walks a detection document with the xmlstream scanner,
 // feeding typed fields directly.
+// The same walk reads a Host List document (rootName HOST_LIST_OUTPUT),
+// whose hosts carry no detections: nextListed decodes those.
 type detectionDecoder struct {
 	xdec
+	rootName   string
 	root       bool
 	inHostList bool
 	warning    *Warning
@@ -37,22 +40,42 @@ type detectionDecoder struct {
 }
 
 func newDetectionDecoder(r io.Reader, endpoint string) *detectionDecoder {
-	return &detectionDecoder{xdec: xdec{s: newScanner(r), endpoint: endpoint, resumeParam: "id_min"}}
+	return &detectionDecoder{xdec: xdec{s: newScanner(r), endpoint: endpoint, resumeParam: "id_min"}, rootName: "HOST_LIST_VM_DETECTION_OUTPUT"}
 }
 
 // next returns the next host, or nil at the end of the document.
 func (d *detectionDecoder) next() (*DetectionHost, error) {
+	ok, err := d.seekHost()
+	if !ok || err != nil {
+		return nil, err
+	}
+	before := d.s.Replaced
+	d.beginRecord()
+	h, err := d.decodeHost()
+	d.endRecord()
+	if err != nil {
+		return nil, err
+	}
+	h.ReplacedChars = d.s.Replaced - before
+	d.lastID = h.ID
+	return h, nil
+}
+
+// seekHost advances to the start of the next <HOST> of the host list,
+// reading the warning and refusing an error document on the way; false
+// at the end of the document.
+func (d *detectionDecoder) seekHost() (bool, error) {
 	if d.done {
-		return nil, nil
+		return false, nil
 	}
 	for {
 		k, err := d.s.Next()
 		if err == io.EOF {
 			d.done = true
-			return nil, nil
+			return false, nil
 		}
 		if err != nil {
-			return nil, d.fail("", err)
+			return false, d.fail("", err)
 		}
 		name := d.s.Name()
 		if k == xmlstream.EndElement {
@@ -65,12 +88,12 @@ func (d *detectionDecoder) next() (*DetectionHost, error) {
 		case "SIMPLE_RETURN", "GENERIC_RETURN":
 			// An error document, as the whole body or appended after a
 			// response that failed midway.
-			return nil, d.decodeErrorDoc(string(name))
+			return false, d.decodeErrorDoc(string(name))
 		}
 		if !d.root {
 			d.root = true
-			if string(name) != "HOST_LIST_VM_DETECTION_OUTPUT" {
-				return nil, d.fail(string(name), fmt.Errorf("unexpected root element <%s>, want <HOST_LIST_VM_DETECTION_OUTPUT>", name))
+			if string(name) != d.rootName {
+				return false, d.fail(string(name), fmt.Errorf("unexpected root element <%s>, want <%s>", name, d.rootName))
 			}
 			continue
 		}
@@ -80,32 +103,23 @@ func (d *detectionDecoder) next() (*DetectionHost, error) {
 		case "HOST":
 			if !d.inHostList {
 				if err := d.s.Skip(); err != nil {
-					return nil, d.fail("HOST", err)
+					return false, d.fail("HOST", err)
 				}
 				continue
 			}
-			before := d.s.Replaced
-			d.beginRecord()
-			h, err := d.decodeHost()
-			d.endRecord()
-			if err != nil {
-				return nil, err
-			}
-			h.ReplacedChars = d.s.Replaced - before
-			d.lastID = h.ID
-			return h, nil
+			return true, nil
 		case "WARNING":
 			w, err := d.decodeWarning()
 			if err != nil {
-				return nil, err
+				return false, err
 			}
 			d.warning = w
-		case "RESPONSE", "HOST_LIST_VM_DETECTION_OUTPUT":
+		case "RESPONSE", d.rootName:
 			// Containers: descend.
 		default:
 			// REQUEST, DATETIME and anything new: not needed here.
 			if err := d.s.Skip(); err != nil {
-				return nil, d.fail(string(name), err)
+				return false, d.fail(string(name), err)
 			}
 		}
 	}
@@ -113,7 +127,21 @@ func (d *detectionDecoder) next() (*DetectionHost, error) {
 
 func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 	h := &DetectionHost{}
+	if err := d.decodeHostFields(h, nil); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// decodeHostFields reads a HOST's fields into h; extra, when set, is
+// offered each field first (Host List's own) and says whether it took it.
+func (d *detectionDecoder) decodeHostFields(h *DetectionHost, extra func(name []byte) (bool, error)) error {
 	err := d.fields("HOST", func(name []byte) error {
+		if extra != nil {
+			if took, err := extra(name); took {
+				return err
+			}
+		}
 		var err error
 		switch string(name) {
 		case "ID":
@@ -224,12 +252,12 @@ func (d *detectionDecoder) decodeHost() (*DetectionHost, error) {
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if h.ID == 0 {
-		return nil, d.fail("HOST", errors.New("host without an ID"))
+		return d.fail("HOST", errors.New("host without an ID"))
 	}
-	return h, nil
+	return nil
 }
 
 func (d *detectionDecoder) decodeDetection(det *Detection) error {

@@ -343,14 +343,29 @@ func (s *DetectionService) List(ctx context.Context, q *DetectionQuery) iter.Seq
 // last host when its hosts came in order, and otherwise asked for again
 // from its start, skipping the hosts already yielded.
 func (c *Client) listDetections(ctx context.Context, form url.Values, yield func(*DetectionHost, error) bool) {
-	path := c.EndpointPath(EndpointDetections)
+	listHosts(ctx, c, EndpointDetections, "detection", form, newDetectionDecoder,
+		func(d *detectionDecoder) (*DetectionHost, int64, error) {
+			h, err := d.next()
+			if h == nil {
+				return nil, 0, err
+			}
+			return h, h.ID, nil
+		}, yield)
+}
+
+// listHosts is the truncation loop of the host-keyed FO listings (Host
+// List Detection, Host List): see listDetections. open starts a decoder
+// on an answer; next decodes its next host (nil at the end) and its id.
+func listHosts[T any](ctx context.Context, c *Client, ep Endpoint, what string, form url.Values,
+	open func(io.Reader, string) *detectionDecoder, next func(*detectionDecoder) (*T, int64, error), yield func(*T, error) bool) {
+	path := c.EndpointPath(ep)
 	var (
 		covered int64               // every host id up to here came in earlier answers
 		seen    map[int64]bool      // the hosts yielded from the current answer, kept across its resumes
 		start   int64          = -1 // the cursor the current answer started after
 		skipped int
 	)
-	p := &idPager{c: c, endpoint: path, action: "list", what: "detection page", cursorName: "truncation URL id_min", inclusive: true,
+	p := &idPager{c: c, endpoint: path, action: "list", what: what + " page", cursorName: "truncation URL id_min", inclusive: true,
 		fetch: func(ctx context.Context, after int64) (idPage, error) {
 			if after != start {
 				// A new answer (not a resume of the one cut short).
@@ -361,13 +376,13 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 			if after > 0 {
 				f = withParam(form, "id_min", strconv.FormatInt(after+1, 10))
 			}
-			resp, err := c.postFO(ctx, EndpointDetections, "list", f, true)
+			resp, err := c.postFO(ctx, ep, "list", f, true)
 			if err != nil {
 				return idPage{}, err
 			}
 			defer resp.Body.Close()
-			d := newDetectionDecoder(resp.Body, path)
-			res, err := streamHosts(d, covered, seen, yield)
+			d := open(resp.Body, path)
+			res, err := streamHosts(d, next, covered, seen, yield)
 			skipped += res.skipped
 			pg := idPage{maxID: res.maxID, stopped: res.stopped, restart: !res.ordered}
 			if res.stopped || err != nil {
@@ -377,7 +392,7 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 			covered = max(covered, res.maxID)
 			seen = nil
 			if skipped > 0 {
-				c.cfg.Logger.Debug("qualys: detection hosts repeated by the server were skipped", "count", skipped)
+				c.cfg.Logger.Debug("qualys: hosts repeated by the server were skipped", "endpoint", path, "count", skipped)
 			}
 			w := d.warning
 			if w != nil && w.Code == "1980" && w.URL == "" {
@@ -388,7 +403,7 @@ func (c *Client) listDetections(ctx context.Context, form url.Values, yield func
 				case w != nil && eosText(w.Text):
 					c.warnEndOfService(path, "WARNING "+w.Code+": "+w.Text)
 				case w != nil && w.Code != "" && w.Code != "1980":
-					c.cfg.Logger.Warn("qualys: detection list warning", "code", w.Code, "text", w.Text)
+					c.cfg.Logger.Warn("qualys: "+what+" list warning", "code", w.Code, "text", w.Text)
 				}
 				return pg, nil
 			}
@@ -418,27 +433,27 @@ type hostsResult struct {
 // streamHosts yields the hosts of one answer: a host whose id is at most
 // covered (an earlier answer's) or already in seen (this answer's, before
 // a resume) is skipped; the others are yielded and added to seen.
-func streamHosts(d *detectionDecoder, covered int64, seen map[int64]bool, yield func(*DetectionHost, error) bool) (res hostsResult, err error) {
+func streamHosts[T any](d *detectionDecoder, next func(*detectionDecoder) (*T, int64, error), covered int64, seen map[int64]bool, yield func(*T, error) bool) (res hostsResult, err error) {
 	res.ordered = true
 	var last int64
 	for {
-		h, err := d.next()
+		h, id, err := next(d)
 		if err != nil {
 			return res, err
 		}
 		if h == nil {
 			return res, nil
 		}
-		if h.ID <= last {
+		if id <= last {
 			res.ordered = false
 		}
-		last = h.ID
-		if h.ID <= covered || seen[h.ID] {
+		last = id
+		if id <= covered || seen[id] {
 			res.skipped++
 			continue
 		}
-		seen[h.ID] = true
-		res.maxID = max(res.maxID, h.ID)
+		seen[id] = true
+		res.maxID = max(res.maxID, id)
 		if !yield(h, nil) {
 			res.stopped = true
 			return res, nil

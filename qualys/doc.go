@@ -21,13 +21,17 @@
 //     by id, JSON or XML answers.
 //   - Client.Detections: Host List Detection, streamed one host at a time;
 //     the truncation WARNING is followed by its query only, never its host.
-//   - Client.KnowledgeBase: KnowledgeBase entries, every chunk of QIDs.
+//   - Client.Hosts: the Host List, streamed one host at a time as
+//     detections are, with the TruRisk score (0-1000), the Asset
+//     Criticality Score (1-5) and the Asset Risk Score a host list shows.
+//   - Client.KnowledgeBase: KnowledgeBase entries, every chunk of QIDs
+//     (Get: entries by QID).
 //   - Client.SearchLists: dynamic QID search lists.
 //   - Client.Assets: gateway (CSAM) assets with their software, with a JWT
 //     renewed before it expires.
 //   - Client.VulnerableHosts: the ThreatQ operation's flow: hosts vulnerable
 //     to exact CVEs, through a search list that is always deleted.
-//   - DecodeDetections, DecodeHostAssets, DecodeKnowledgeBase, DecodeAssets:
+//   - DecodeDetections, DecodeHosts, DecodeHostAssets, DecodeKnowledgeBase, DecodeAssets:
 //     the same decoders for saved files.
 //
 // # API versions

@@ -22,21 +22,24 @@ type Endpoint string
 //	EndpointKnowledgeBase  /api/4.0/fo/knowledge_base/vuln/       KB 2.0-3.0: end of support Dec 2025, end of life Jun 2026
 //	EndpointSearchLists    /api/3.0/fo/qid/search_list/dynamic/   2.0 past end of support
 //	EndpointAssetGroups    /api/2.0/fo/asset/group/               no newer version published
+//	EndpointHosts          /api/5.0/fo/asset/host/                Host List 2.0-4.0: end of support Dec 2025
 //
 // Sources: the Qualys VM/PC API user guide's version table (quoted in
 // elastic/integrations#15968 and #16640), the Qualys API versioning
 // announcements of 2025, and the versions current clients moved to (Elastic
-// qualys_vmdr, Cortex XSOAR, Microsoft Sentinel, ServiceNow).
+// qualys_vmdr, Cortex XSOAR, Microsoft Sentinel, ServiceNow; for the Host
+// List, Cortex XSOAR and the n8n Qualys node).
 const (
 	EndpointDetections    Endpoint = "asset/host/vm/detection/"
 	EndpointKnowledgeBase Endpoint = "knowledge_base/vuln/"
 	EndpointSearchLists   Endpoint = "qid/search_list/dynamic/"
 	EndpointAssetGroups   Endpoint = "asset/group/"
+	EndpointHosts         Endpoint = "asset/host/"
 )
 
 // Endpoints lists the FO endpoints this package calls.
 func Endpoints() []Endpoint {
-	return []Endpoint{EndpointDetections, EndpointKnowledgeBase, EndpointSearchLists, EndpointAssetGroups}
+	return []Endpoint{EndpointDetections, EndpointKnowledgeBase, EndpointSearchLists, EndpointAssetGroups, EndpointHosts}
 }
 
 // DefaultVersion returns the version used for an endpoint unless
@@ -51,6 +54,8 @@ func DefaultVersion(e Endpoint) string {
 		return "3.0"
 	case EndpointAssetGroups:
 		return "2.0"
+	case EndpointHosts:
+		return "5.0"
 	}
 	return ""
 }
@@ -154,6 +159,8 @@ func endpointConstName(e Endpoint) string {
 		return "EndpointSearchLists"
 	case EndpointAssetGroups:
 		return "EndpointAssetGroups"
+	case EndpointHosts:
+		return "EndpointHosts"
 	}
 	return "Endpoint(" + quoteShort(string(e)) + ")"
 }

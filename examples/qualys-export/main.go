@@ -7,6 +7,7 @@
 //	qualys-export -type detections -platform US3 -username apiuser -since 2026-03-01 > detections.jsonl
 //	qualys-export -type detections -file saved_detections.xml > detections.jsonl
 //	qualys-export -type hostassets -demo | head
+//	qualys-export -type hosts -demo | head      # VM hosts with TruRisk, criticality and risk scores
 //
 // The password comes from QUALYS_PASSWORD (or -password, with a warning).
 // Exit codes: 0 success, 1 failure, 2 bad arguments, 3 Qualys failure.
@@ -78,7 +79,7 @@ func newFlags(stderr io.Writer) (*flag.FlagSet, *exportFlags) {
 	fs := flag.NewFlagSet("qualys-export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &exportFlags{}
-	f.typ = fs.String("type", "detections", "what to export: hostassets, detections, kb or applications")
+	f.typ = fs.String("type", "detections", "what to export: hostassets, hosts (VM hosts with TruRisk and criticality), detections, kb or applications")
 	f.apiURL = fs.String("qualys_url", "", "Qualys API server URL")
 	f.platform = fs.String("platform", "", "Qualys platform name (US1..KSA1), instead of -qualys_url and -qualys_gateway")
 	f.gateway = fs.String("qualys_gateway", "", "Qualys gateway URL (for -type applications)")
@@ -171,6 +172,10 @@ func exportType(ctx context.Context, out io.Writer, c *qualys.Client, typ string
 		return export(out, c.KnowledgeBase.List(ctx, &qualys.KnowledgeBaseQuery{QIDs: qids, LastModifiedAfter: since}))
 	case "applications":
 		return export(out, c.Assets.List(ctx, &qualys.AssetQuery{UpdatedSince: since}))
+	case "hosts":
+		yes := qualys.Bool(true)
+		return export(out, c.Hosts.List(ctx, &qualys.HostQuery{ShowTruRisk: yes, ShowTruRiskFactors: yes, ShowARS: yes,
+			ShowAssetID: yes, ShowTags: yes, VMProcessedAfter: since}))
 	}
 	return 0, nil
 }
@@ -208,9 +213,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return fail(err)
 	}
 	switch *f.typ {
-	case "hostassets", "detections", "kb", "applications":
+	case "hostassets", "hosts", "detections", "kb", "applications":
 	default:
-		return fail(&usageError{fmt.Sprintf("-type %q: want hostassets, detections, kb or applications", *f.typ)})
+		return fail(&usageError{fmt.Sprintf("-type %q: want hostassets, hosts, detections, kb or applications", *f.typ)})
 	}
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()

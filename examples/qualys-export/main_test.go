@@ -32,12 +32,20 @@ func lines(t *testing.T, out string) []map[string]any {
 }
 
 func TestDemoExports(t *testing.T) {
-	for typ, min := range map[string]int{"hostassets": 50, "detections": 40, "applications": 50, "kb": 40} {
+	for typ, min := range map[string]int{"hostassets": 50, "hosts": 40, "detections": 40, "applications": 50, "kb": 40} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), []string{"-demo", "-type", typ}, &out, &errb, func(string) string { return "" })
 		recs := lines(t, out.String())
 		if code != 0 || len(recs) < min || !strings.Contains(errb.String(), typ+" records") {
 			t.Errorf("%s: exit %d, %d records\n%s", typ, code, len(recs), errb.String())
+		}
+		if typ == "hosts" {
+			// Every host with its scores.
+			for _, r := range recs {
+				if _, ok := r["trurisk"]; !ok || r["asset_criticality"] == nil || r["trurisk_factors"] == nil {
+					t.Fatalf("hosts: a record without its scores: %v", r)
+				}
+			}
 		}
 	}
 }
@@ -110,7 +118,7 @@ func TestHelpAndVersion(t *testing.T) {
 // TestJSONLinesShape: every record is snake_case, with absent values and
 // times left out.
 func TestJSONLinesShape(t *testing.T) {
-	for _, typ := range []string{"hostassets", "detections", "applications", "kb"} {
+	for _, typ := range []string{"hostassets", "hosts", "detections", "applications", "kb"} {
 		var out, errb bytes.Buffer
 		run(context.Background(), []string{"-demo", "-type", typ}, &out, &errb, func(string) string { return "" })
 		if strings.Contains(out.String(), "0001-01-01") {

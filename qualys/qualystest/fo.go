@@ -30,6 +30,8 @@ func (s *Server) serveFO(w http.ResponseWriter, r *http.Request, api string, for
 		s.serveKB(w, form)
 	case APIAssetGroups:
 		s.serveAssetGroups(w, r, form)
+	case APIHosts:
+		s.serveHosts(w, r, form)
 	default:
 		writeXML(w, http.StatusNotFound, simpleReturn("1901", "Unrecognized API path."))
 	}

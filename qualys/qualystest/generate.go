@@ -66,6 +66,12 @@ func Generate(seed int64, hosts int, opts ...GenerateOption) *Tenant {
 			continue // no VM host, or a host without detections
 		}
 		g.t.Detections = append(g.t.Detections, g.detectionHost(i, a, hostID))
+		// Every criticality 1-5 in turn; drawn from no rng, so that a
+		// seed's other values are what they were before scores existed.
+		if g.t.Criticality == nil {
+			g.t.Criticality = map[int64]int{}
+		}
+		g.t.Criticality[hostID] = 1 + (i*3)%5
 	}
 	return g.t
 }

@@ -73,6 +73,7 @@ const (
 	APISearchLists   = "/api/3.0/fo/qid/search_list/dynamic/"
 	APIKnowledgeBase = "/api/4.0/fo/knowledge_base/vuln/"
 	APIAssetGroups   = "/api/2.0/fo/asset/group/"
+	APIHosts         = "/api/5.0/fo/asset/host/"
 	APIHostAssets    = "/qps/rest/2.0/search/am/hostasset"
 	APIHostCount     = "/qps/rest/2.0/count/am/hostasset"
 	APIHostGet       = "/qps/rest/2.0/get/am/hostasset/"
@@ -97,6 +98,9 @@ type Tenant struct {
 	KB          []*qualys.Vulnerability
 	Assets      []*qualys.Asset
 	AssetGroups []AssetGroup
+	// Criticality is each VM host's Asset Criticality Score (1-5), by
+	// host id; a host without one scores DefaultCriticality.
+	Criticality map[int64]int
 }
 
 // Limit is a call budget and concurrency limit for one FO API.
@@ -200,6 +204,8 @@ type Server struct {
 	mu         sync.Mutex
 	hostAssets map[int64]*qualys.HostAsset
 	detections map[int64]*qualys.DetectionHost
+	// criticality is the hosts' Asset Criticality Scores (Tenant).
+	criticality map[int64]int
 	kb         map[int64]*qualys.Vulnerability
 	assets     map[int64]*qualys.Asset
 	groups     []AssetGroup
@@ -267,7 +273,7 @@ type searchList struct {
 func NewServer(opts ...Option) *Server {
 	s := &Server{
 		user: DefaultUser, pass: DefaultPassword, jwtLife: 4 * time.Hour,
-		hostAssets: map[int64]*qualys.HostAsset{}, detections: map[int64]*qualys.DetectionHost{},
+		hostAssets: map[int64]*qualys.HostAsset{}, detections: map[int64]*qualys.DetectionHost{}, criticality: map[int64]int{},
 		kb: map[int64]*qualys.Vulnerability{}, assets: map[int64]*qualys.Asset{},
 		lists: map[int64]*searchList{}, nextListID: 1700000, tokens: map[string]time.Time{},
 		limits: map[string]*limitState{}, latency: map[string]latency{}, calls: map[string]int{}, inFlight: map[string]int{},
@@ -344,6 +350,17 @@ func (s *Server) Load(t *Tenant) {
 		s.assets[a.AssetID] = a
 	}
 	s.groups = append(s.groups, t.AssetGroups...)
+	for id, c := range t.Criticality {
+		s.criticality[id] = c
+	}
+}
+
+// SetAssetCriticality sets a VM host's Asset Criticality Score (1-5), as
+// a user editing it in Qualys does: the host's TruRisk follows.
+func (s *Server) SetAssetCriticality(hostID int64, score int) {
+	s.mu.Lock()
+	s.criticality[hostID] = score
+	s.mu.Unlock()
 }
 
 // AddHostAsset adds or replaces a host asset.
@@ -514,6 +531,8 @@ func (s *Server) apiOf(path string) string {
 			return APISearchLists
 		case qualys.EndpointAssetGroups:
 			return APIAssetGroups
+		case qualys.EndpointHosts:
+			return APIHosts
 		}
 	}
 	for _, api := range []string{APIHostAssets, APIHostCount, APIGatewayAuth, APIGatewayAssets} {

@@ -46,13 +46,15 @@ const (
 // 2026: Host List Detection 5.0 (2.0-4.0 reached end of life in June 2026),
 // KnowledgeBase 4.0 (2.0 and 3.0 likewise), dynamic search lists 3.0 with
 // 2.0 past end of support (reported end of life February 2027, an
-// unconfirmed date), asset groups 2.0.
+// unconfirmed date), asset groups 2.0, Host List 5.0 (2.0-4.0 past end
+// of support in December 2025).
 func defaultVersionPolicies() map[qualys.Endpoint]VersionPolicy {
 	return map[qualys.Endpoint]VersionPolicy{
 		qualys.EndpointDetections:    {Current: []string{"5.0"}},
 		qualys.EndpointKnowledgeBase: {Current: []string{"4.0"}},
 		qualys.EndpointSearchLists:   {Current: []string{"3.0"}, EndOfService: []string{"2.0"}},
 		qualys.EndpointAssetGroups:   {Current: []string{"2.0"}},
+		qualys.EndpointHosts:         {Current: []string{"5.0"}},
 	}
 }
 
