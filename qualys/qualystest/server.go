@@ -206,21 +206,21 @@ type Server struct {
 	detections map[int64]*qualys.DetectionHost
 	// criticality is the hosts' Asset Criticality Scores (Tenant).
 	criticality map[int64]int
-	kb         map[int64]*qualys.Vulnerability
-	assets     map[int64]*qualys.Asset
-	groups     []AssetGroup
-	lists      map[int64]*searchList
-	nextListID int64
-	tokens     map[string]time.Time
-	tokenSeq   int
-	limits     map[string]*limitState
-	latency    map[string]latency
-	faults     []*Fault
-	barriers   []*Barrier
-	requests   []Request
-	calls      map[string]int
-	inFlight   map[string]int
-	peak       map[string]int
+	kb          map[int64]*qualys.Vulnerability
+	assets      map[int64]*qualys.Asset
+	groups      []AssetGroup
+	lists       map[int64]*searchList
+	nextListID  int64
+	tokens      map[string]time.Time
+	tokenSeq    int
+	limits      map[string]*limitState
+	latency     map[string]latency
+	faults      []*Fault
+	barriers    []*Barrier
+	requests    []Request
+	calls       map[string]int
+	inFlight    map[string]int
+	peak        map[string]int
 	// served counts answer body bytes per API, under its own lock (the
 	// handlers write while holding mu).
 	servedMu    sync.Mutex
