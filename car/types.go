@@ -26,12 +26,16 @@ type Vertex interface {
 
 // Asset is an asset vertex.
 type Asset struct {
-	ExternalID  string   `json:"external_id"`
-	Name        string   `json:"name"`
-	Description string   `json:"description,omitempty"`
-	AssetType   string   `json:"asset_type,omitempty"`
-	Risk        *float64 `json:"risk,omitempty"`
-	Source      string   `json:"source,omitempty"`
+	ExternalID  string `json:"external_id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	AssetType   string `json:"asset_type,omitempty"`
+	// Risk is the asset's risk, 0-10.
+	Risk *float64 `json:"risk,omitempty"`
+	// BusinessValue is what the asset is worth to the business (CAR
+	// ranks assets by it with risk); a non-negative number.
+	BusinessValue *float64 `json:"business_value,omitempty"`
+	Source        string   `json:"source,omitempty"`
 }
 
 // IPAddress is an ipaddress vertex, keyed by the address (IPv4 or IPv6).
@@ -252,8 +256,11 @@ func (v *Asset) Validate() error {
 	if err := required(CollAsset, v.ExternalID, "name", v.Name); err != nil {
 		return err
 	}
-	if v.Risk != nil && (*v.Risk < 0 || *v.Risk > 10) {
+	if v.Risk != nil && !(*v.Risk >= 0 && *v.Risk <= 10) {
 		return invalid(CollAsset, v.ExternalID, "risk", "must be between 0 and 10")
+	}
+	if v.BusinessValue != nil && !(*v.BusinessValue >= 0 && !math.IsInf(*v.BusinessValue, 1)) {
+		return invalid(CollAsset, v.ExternalID, "business_value", "must be a non-negative number")
 	}
 	return nil
 }

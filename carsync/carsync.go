@@ -179,9 +179,48 @@ type Config struct {
 	// calls a page (ceil(hosts / PageSize) x n calls; plus, in every case,
 	// the truncation pages a server may force).
 	DetectionSplit int
+	// RiskScores chooses the scores CAR's risk fields carry (see
+	// mapping's "Risk scores"). QualysScores, the default, asks the
+	// detection calls for QDS (show_qds=1) and the Host List for each
+	// host asset page's TruRisk and Asset Criticality Score (one call a
+	// page, ids= the page's hosts, made beside the page's detection
+	// calls): asset.risk = TruRisk / 100, asset.business_value = 2 x ACS,
+	// asset_vulnerability.risk_score = QDS / 10 (SEVERITY x 2 where a
+	// detection has none). An incremental run also compares every host's
+	// TruRisk and ACS with what CAR holds (one Host List call for the
+	// whole tenant and one CAR query) and sends again the hosts whose
+	// scores changed though nothing else did; the first incremental run
+	// after a version without scores sends every scored host once.
+	// SeverityScores asks for none of it and writes IBM's connector's
+	// values exactly: SEVERITY x 2 on the edges, no asset risk nor
+	// business value.
+	RiskScores RiskScores
 
 	// hooks widen the pipeline's race windows in tests; nil otherwise.
 	hooks *hooks
+}
+
+// RiskScores is which scores a run writes into CAR's risk fields.
+type RiskScores int
+
+// The choices of Config.RiskScores.
+const (
+	// QualysScores writes Qualys' TruRisk, Asset Criticality Score and
+	// QDS (the default).
+	QualysScores RiskScores = iota
+	// SeverityScores writes IBM's connector's values: SEVERITY x 2.
+	SeverityScores
+)
+
+// String names the choice as the connector's -risk_scores takes it.
+func (s RiskScores) String() string {
+	switch s {
+	case QualysScores:
+		return "qualys"
+	case SeverityScores:
+		return "severity"
+	}
+	return "RiskScores(" + strconv.Itoa(int(s)) + ")"
 }
 
 // Summary is the result of a run.
@@ -375,6 +414,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	if err := cfg.Source.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.RiskScores != QualysScores && cfg.RiskScores != SeverityScores {
+		return nil, &ConfigError{Option: "Config.RiskScores", Reason: "want carsync.QualysScores or carsync.SeverityScores"}
 	}
 	if cfg.DetectionSplit < 0 || cfg.DetectionSplit > qualys.MaxHostAssetPageSize {
 		return nil, &ConfigError{Option: "Config.DetectionSplit", Reason: fmt.Sprintf("%d: want 0 (automatic) to %d", cfg.DetectionSplit, qualys.MaxHostAssetPageSize)}

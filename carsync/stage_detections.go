@@ -90,6 +90,9 @@ func (p *pipeline) fanOut(ctx context.Context, calls *errgroup.Group, pages <-ch
 // it is decoded; the page's last call to finish sends the page's end.
 func (p *pipeline) detectionCall(ctx context.Context, sp *streamPage, ids []int64, events chan<- hostEvent) error {
 	q := qualys.DetectionQuery{IDs: ids, TruncationLimit: len(ids)}
+	if p.r.cfg.RiskScores == QualysScores {
+		q.ShowQDS = qualys.Bool(true)
+	}
 	for h, err := range p.r.cfg.Qualys.Detections.List(ctx, &q) {
 		if err != nil {
 			return failed(ctx, err, "listing detections")

@@ -42,19 +42,22 @@ func (p *pipeline) pageDone(ctx context.Context, sp *streamPage, out chan<- mapp
 	if err := p.waitApps(ctx, sp); err != nil {
 		return err
 	}
-	sp.assets, sp.byHost, sp.apps = nil, nil, nil
+	sp.assets, sp.byHost, sp.apps, sp.scores = nil, nil, nil, nil
 	<-open
 	return p.emit(ctx, out, mappedHost{pageEnd: true})
 }
 
-// waitApps waits until the applications stage is done with the page.
+// waitApps waits until the applications and scores stages are done with
+// the page.
 func (p *pipeline) waitApps(ctx context.Context, sp *streamPage) error {
-	select {
-	case <-sp.appsReady:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	for _, ready := range []chan struct{}{sp.appsReady, sp.scoresReady} {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
+	return nil
 }
 
 // emit hands a mapped host to the write stage, counted in the backlog
@@ -81,7 +84,7 @@ func (p *pipeline) mapHost(ctx context.Context, sp *streamPage, i int, det *qual
 		return nil
 	}
 	r.done[a.ID] = true
-	h := mapping.Host{Asset: a}
+	h := mapping.Host{Asset: a, Scores: sp.scores[a.QWebHostID]}
 	if det != nil {
 		h.Detections = det
 		p.joined.detections += len(det.Detections)

@@ -18,7 +18,7 @@ type appsJob struct {
 // open-page tokens (given back by the join stage when the page is
 // finished), and hands each page to the applications stage and then to the
 // detection stage.
-func (p *pipeline) pageStage(ctx context.Context, open chan<- struct{}, pages chan<- *streamPage, apps chan<- *appsJob) error {
+func (p *pipeline) pageStage(ctx context.Context, open chan<- struct{}, pages chan<- *streamPage, apps chan<- *appsJob, scores chan<- *scoresJob) error {
 	r := p.r
 	q := p.spec.hosts
 	q.PageSize = r.cfg.PageSize
@@ -29,7 +29,7 @@ func (p *pipeline) pageStage(ctx context.Context, open chan<- struct{}, pages ch
 		if err != nil {
 			return failed(ctx, err, "listing host assets")
 		}
-		sp := &streamPage{assets: page.Assets, byHost: make(map[int64]int, len(page.Assets)), appsReady: make(chan struct{})}
+		sp := &streamPage{assets: page.Assets, byHost: make(map[int64]int, len(page.Assets)), appsReady: make(chan struct{}), scoresReady: make(chan struct{})}
 		want := make(map[int64]bool, len(page.Assets))
 		var maxID int64
 		var ids []int64
@@ -50,6 +50,18 @@ func (p *pipeline) pageStage(ctx context.Context, open chan<- struct{}, pages ch
 		p.listed.add(1)
 		if err := send(ctx, apps, &appsJob{sp: sp, maxID: maxID, want: want}); err != nil {
 			return err
+		}
+		switch {
+		case r.cfg.RiskScores != QualysScores || len(ids) == 0:
+			close(sp.scoresReady)
+		case r.cfg.Sequential:
+			if err := p.readScores(ctx, &scoresJob{sp: sp, ids: ids}); err != nil {
+				return err
+			}
+		default:
+			if err := send(ctx, scores, &scoresJob{sp: sp, ids: ids}); err != nil {
+				return err
+			}
 		}
 		if err := send(ctx, pages, sp); err != nil {
 			return err

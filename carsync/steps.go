@@ -145,26 +145,40 @@ func (r *run) changedDetections(ctx context.Context, handled map[int64]bool) err
 	for _, a := range r.orphans {
 		orphanApps[a.AssetID] = a
 	}
-	// Only the ids are kept: the window's listing holds only the
-	// detections that changed, and the hosts' whole sets are asked for.
-	pending := map[int64]bool{}
+	// Only the ids are kept (8 bytes a host): the window's listing holds
+	// only the detections that changed, and the hosts' whole sets are
+	// asked for. They are sent once the listing has ended, never from
+	// inside it: an open listing holds one of the API's concurrency
+	// slots, and at a limit of one the hosts' own detection calls would
+	// wait for it for ever.
+	var ids []int64
 	q := qualys.DetectionQuery{Status: allStatuses, DetectionUpdatedSince: r.since, TruncationLimit: r.cfg.PageSize}
 	for h, err := range r.cfg.Qualys.Detections.List(ctx, &q) {
 		if err != nil {
 			return fmt.Errorf("carsync: listing changed detections: %w", err)
 		}
-		if handled[h.ID] {
-			continue
-		}
-		pending[h.ID] = true
-		if len(pending) >= r.cfg.PageSize {
-			if err := r.sendChangedHosts(ctx, pending, orphanApps); err != nil {
-				return err
-			}
-			clear(pending)
+		if !handled[h.ID] {
+			ids = append(ids, h.ID)
 		}
 	}
-	return r.sendChangedHosts(ctx, pending, orphanApps)
+	return r.sendHostsInPages(ctx, ids, orphanApps)
+}
+
+// sendHostsInPages sends the hosts of the given VM host ids a page at a
+// time (sendChangedHosts), each id once.
+func (r *run) sendHostsInPages(ctx context.Context, ids []int64, orphanApps map[int64]*qualys.Asset) error {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for start := 0; start < len(ids); start += r.cfg.PageSize {
+		pending := map[int64]bool{}
+		for _, id := range ids[start:min(start+r.cfg.PageSize, len(ids))] {
+			pending[id] = true
+		}
+		if err := r.sendChangedHosts(ctx, pending, orphanApps); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sendChangedHosts sends the host assets of the pending detection hosts.

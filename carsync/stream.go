@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// A run's hosts go through a pipeline of six stages, each a goroutine of
+// A run's hosts go through a pipeline of seven stages, each a goroutine of
 // one errgroup.Group that returns its error, joined by channels that each
 // have one producer, which closes them when it returns:
 //
@@ -26,6 +26,11 @@ import (
 //     pages (their host assets and applications).
 //   - the applications stage (stage_apps.go) merge-joins the gateway
 //     listing, in asset id order like the pages, with each page in turn.
+//   - the scores stage (stage_scores.go), with QualysScores, reads each
+//     page's TruRisk and criticality scores with one Host List call (ids=
+//     the page's hosts) while the page's detection calls run; the join
+//     stage waits for them as it waits for the applications (with
+//     Sequential the page stage makes the call itself, in turn).
 //   - the detection stage (stage_detections.go) takes one of the client's
 //     concurrency slots for the Host List Detection API (qualys.Client.
 //     HoldSlot: the client's gate, learned from X-Concurrency-Limit-Limit
@@ -149,6 +154,10 @@ type streamPage struct {
 	mu        sync.Mutex
 	apps      map[int64]*qualys.Asset
 	appsReady chan struct{}
+	// scores are the page's Host List hosts by host id (QualysScores),
+	// set by the scores stage before it closes scoresReady.
+	scores      map[int64]*qualys.Host
+	scoresReady chan struct{}
 }
 
 // callDone counts one finished call and reports whether it was the last.
@@ -245,9 +254,10 @@ func (r *run) stream(ctx context.Context, spec streamSpec) (handled map[int64]bo
 		openPages, ahead = sequentialOpenPages, 0
 	}
 	var (
-		open     = make(chan struct{}, openPages)
-		pages    = make(chan *streamPage)
-		appsJobs = make(chan *appsJob, openPages)
+		open       = make(chan struct{}, openPages)
+		pages      = make(chan *streamPage)
+		appsJobs   = make(chan *appsJob, openPages)
+		scoresJobs = make(chan *scoresJob, openPages)
 		events   = make(chan hostEvent, eventBuffer)
 		mapped   = make(chan mappedHost, writeQueue)
 		kbReq    = make(chan []int64, kbWorkers)
@@ -269,8 +279,9 @@ func (r *run) stream(ctx context.Context, spec streamSpec) (handled map[int64]bo
 			return err
 		})
 	}
-	stage(func() error { return p.pageStage(ctx, open, pages, appsJobs) }, func() { close(pages); close(appsJobs) })
+	stage(func() error { return p.pageStage(ctx, open, pages, appsJobs, scoresJobs) }, func() { close(pages); close(appsJobs); close(scoresJobs) })
 	stage(func() error { return p.appsStage(ctx, ahead, appsJobs) }, nil)
+	stage(func() error { return p.scoresStage(ctx, scoresJobs) }, nil)
 	stage(func() error { return p.detectionStage(ctx, pages, events) }, func() { close(events) })
 	stage(func() error { return p.joinStage(ctx, events, mapped, open) }, func() { close(mapped) })
 	stage(func() error { return p.writeStage(ctx, mapped, kbReq, kbAns) }, func() { close(kbReq) })

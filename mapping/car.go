@@ -14,13 +14,18 @@ import (
 // Host gathers what Qualys knows about one host, joined by the caller:
 // its QPS host asset, its VM detections (the detection HOST whose ID is
 // the asset's qwebHostId), its installed applications (the gateway asset
-// whose assetId is the asset's id) and the KnowledgeBase entries of its
-// QIDs (a map that may be shared by many hosts).
+// whose assetId is the asset's id), the KnowledgeBase entries of its
+// QIDs (a map that may be shared by many hosts) and its scores (the Host
+// List HOST whose ID is the asset's qwebHostId, asked with show_trurisk).
 type Host struct {
 	Asset        *qualys.HostAsset
 	Detections   *qualys.DetectionHost
 	Applications []qualys.InstalledSoftware
 	KB           map[int64]*qualys.Vulnerability
+	// Scores gives the asset's risk (TruRisk / 100) and business value
+	// (2 x the Asset Criticality Score); nil, or a score it lacks, leaves
+	// the field out.
+	Scores *qualys.Host
 }
 
 // DefaultVulnerabilityName is the name of a vulnerability whose QID has no
@@ -92,8 +97,12 @@ func CARHost(in Host, source string) HostGraph {
 	if name == "" {
 		name = firstNonEmpty(normName(a.DNSHostName), normName(a.FQDN), normIP(a.Address), "asset-"+assetID)
 	}
-	b.vertex(&car.Asset{ExternalID: assetID, Name: name, AssetType: a.Type,
-		Description: joinNonEmpty(a.OS, strings.ToLower(a.Type), a.Name), Source: source})
+	ca := &car.Asset{ExternalID: assetID, Name: name, AssetType: a.Type,
+		Description: joinNonEmpty(a.OS, strings.ToLower(a.Type), a.Name), Source: source}
+	if sc := in.Scores; sc != nil && a.QWebHostID != 0 && sc.ID == a.QWebHostID {
+		ca.Risk, ca.BusinessValue = AssetRisk(sc), BusinessValue(sc)
+	}
+	b.vertex(ca)
 	ips := b.addresses(a, assetID)
 	b.identities(a, assetID)
 	apps := b.applications(in.Applications, assetID)
@@ -192,6 +201,7 @@ func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.
 		det     *qualys.Detection
 		active  bool
 		sev     int
+		qds     int
 		results []string
 	}
 	byQID := map[int64]*vuln{}
@@ -209,6 +219,7 @@ func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.
 		}
 		v.active = v.active || det.Status != "Fixed"
 		v.sev = max(v.sev, det.Severity)
+		v.qds = max(v.qds, det.QDS)
 		v.results = append(v.results, strings.ToLower(det.Results))
 	}
 	parts := make([]VulnerabilityPart, 0, len(order))
@@ -226,7 +237,7 @@ func (b *builder) vulnerabilities(d *qualys.DetectionHost, kb map[int64]*qualys.
 		}
 		EnrichVulnerability(cv, kb[qid])
 		start := len(edges)
-		edges = b.edgeTo(edges, "asset_vulnerability", assetID, id, map[string]any{"risk_score": score}, !v.active)
+		edges = b.edgeTo(edges, "asset_vulnerability", assetID, id, map[string]any{"risk_score": RiskScore(v.qds, v.sev)}, !v.active)
 		for _, ip := range ips {
 			edges = b.edgeTo(edges, "ipaddress_vulnerability", ip, id, nil, !v.active)
 		}
@@ -317,6 +328,37 @@ func (b *builder) edgeTo(dst []car.Edge, coll, from, to string, props map[string
 }
 
 // severityScore scales a Qualys severity (1-5) to CAR's 0-10.
+// AssetRisk is CAR's asset risk (0-10) for a host's scores: TruRisk /
+// 100; nil when the host has no TruRisk score.
+func AssetRisk(h *qualys.Host) *float64 {
+	if h == nil || h.TruRisk == nil {
+		return nil
+	}
+	r := float64(min(max(*h.TruRisk, 0), 1000)) / 100
+	return &r
+}
+
+// BusinessValue is CAR's asset business value for a host's scores: 2 x
+// the Asset Criticality Score (1-5 to 2-10); nil when the host has none.
+func BusinessValue(h *qualys.Host) *float64 {
+	if h == nil || h.AssetCriticality == nil {
+		return nil
+	}
+	v := float64(2 * min(max(*h.AssetCriticality, 0), 5))
+	return &v
+}
+
+// RiskScore is an asset_vulnerability edge's risk_score: the highest QDS
+// of the QID's detections / 10 (1-100 to 0.1-10), or, when none carries
+// a QDS (asked with show_qds=1), SEVERITY x 2 as IBM's connector scores
+// every edge.
+func RiskScore(qds, severity int) float64 {
+	if qds > 0 {
+		return float64(min(qds, 100)) / 10
+	}
+	return severityScore(severity)
+}
+
 func severityScore(sev int) float64 {
 	if sev < 0 {
 		sev = 0

@@ -12,6 +12,8 @@
 //	                           name            HostAsset name (normalised; else dnsHostName, fqdn, address, "asset-<id>")
 //	                           description     os + type (lower case) + name as written in Qualys, empty parts left out
 //	                           asset_type      HostAsset type
+//	                           risk            Host List TRURISK_SCORE / 100 (0-1000 to 0-10), absent when not given (Host.Scores)
+//	                           business_value  Host List ASSET_CRITICALITY_SCORE x 2 (1-5 to 2-10), absent when not given
 //	vulnerability              external_id     detection QID, as a string
 //	                           name            KB title, else "Host Instance Vulnerability"
 //	                           description     detection RESULTS (of the first detection of the QID)
@@ -27,7 +29,7 @@
 //	user                       external_id     HostAssetAccount username; username = username
 //	application                external_id     gateway software id, as a string; name = fullName (else productName)
 //	geolocation                external_id     sourceInfo region (AWS), else location (Azure), else zone (GCP; an EC2 source's "VPC" zone is no place); region = the same
-//	asset_vulnerability        asset id -> QID, risk_score = SEVERITY x 2; inactive when every detection of the QID is Fixed
+//	asset_vulnerability        asset id -> QID, risk_score = the QID's highest QDS / 10 (1-100 to 0.1-10), else SEVERITY x 2; inactive when every detection of the QID is Fixed
 //	asset_ipaddress            asset id -> ipaddress/<address>
 //	asset_macaddress           asset id -> macaddress/<mac>
 //	asset_hostname             asset id -> hostname/<key>
@@ -68,6 +70,19 @@
 // carry their "collection/" prefix (it sent bare IPs in asset_ipaddress),
 // and KnowledgeBase data is used for every QID (it enriched only the first
 // chunk of 100).
+//
+// # Risk scores
+//
+// IBM's connector scores every asset_vulnerability edge SEVERITY x 2 and
+// leaves an asset's risk and business_value empty. Given Qualys' own
+// scores, this mapping carries them: the Qualys Detection Score of a
+// detection listed with show_qds=1 (Critical 90-100, High 70-89, Medium
+// 40-69, Low 1-39) as the edge's risk_score / 10, and a Host List host's
+// TruRisk (Severe 850-1000, High 700-849, Medium 500-699, Low 0-499) and
+// Asset Criticality Score as the asset's risk and business_value (see
+// AssetRisk, BusinessValue, RiskScore). Without them (no QDS asked, no
+// Host.Scores) the values are IBM's exactly; a score a host lacks leaves
+// its field out, never zero. carsync.Config.RiskScores chooses.
 //
 // # One host at a time
 //

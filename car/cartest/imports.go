@@ -73,6 +73,11 @@ func validateObject(coll string, i int, o map[string]any) []ajvError {
 				bad("risk", "must be <= 10 and >= 0")
 			}
 		}
+		if v, ok := o["business_value"]; ok {
+			if _, isNum := v.(float64); !isNum {
+				bad("business_value", "must be number")
+			}
+		}
 	case "ipaddress":
 		needStr("_key")
 		if k, ok := str(o, "_key"); ok && !validIP(k) {
