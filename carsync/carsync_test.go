@@ -207,9 +207,17 @@ func TestQuietIncrementalCostsConstantCalls(t *testing.T) {
 			t.Fatalf("quiet run: %+v", sum)
 		}
 		// One call each: changed host assets, changed detections,
-		// changed applications, and two QPS counts (not rate-limited).
-		if n := sum.TotalQualysCalls(); n > 5 || sum.QualysCalls[qualystest.APIDetections] != 1 {
-			t.Errorf("%d hosts: a quiet incremental run made %d calls (%v), want 5 at most and 1 detection call", hosts, n, sum.QualysCalls)
+		// changed applications, the hosts' scores (Host List, the same
+		// scores as CAR's: no host sent), and two QPS counts (not
+		// rate-limited).
+		if n := sum.TotalQualysCalls(); n > 6 || sum.QualysCalls[qualystest.APIDetections] != 1 || sum.QualysCalls[qualystest.APIHosts] != 1 {
+			t.Errorf("%d hosts: a quiet incremental run made %d calls (%v), want 6 at most, 1 detection and 1 Host List call", hosts, n, sum.QualysCalls)
+		}
+		// IBM's scores: no Host List call at all.
+		clk.step()
+		e.cfg.RiskScores = carsync.SeverityScores
+		if sum := mustRun(t, e.cfg); sum.TotalQualysCalls() > 5 || sum.QualysCalls[qualystest.APIHosts] != 0 {
+			t.Errorf("%d hosts: a quiet incremental run with SeverityScores made %v calls", hosts, sum.QualysCalls)
 		}
 		calls = append(calls, sum.TotalQualysCalls())
 	}

@@ -104,11 +104,11 @@ func (m *mutator) round(at time.Time) {
 		if a == nil {
 			return
 		}
-		m.change(m.rng.IntN(9), a, at)
+		m.change(m.rng.IntN(11), a, at)
 	}
 }
 
-// change applies one change of a kind (0 to 8) to asset a at time at.
+// change applies one change of a kind (0 to 10) to asset a at time at.
 func (m *mutator) change(kind int, a *qualys.HostAsset, at time.Time) {
 	switch kind {
 	case 0: // host removed
@@ -208,13 +208,50 @@ func (m *mutator) change(kind int, a *qualys.HostAsset, at time.Time) {
 		}
 		m.apps[a.ID] = &g
 		m.q.SetAsset(&g)
+	case 9: // the host's criticality edited: its TruRisk follows, nothing else changes
+		if a.QWebHostID == 0 || m.dets[a.QWebHostID] == nil {
+			return
+		}
+		m.q.SetAssetCriticality(a.QWebHostID, 1+m.rng.IntN(5))
+		m.applied = append(m.applied, fmt.Sprintf("criticality %d", a.ID))
+	case 10: // a rescan rates a detection's QDS anew: the edge's risk_score and the host's TruRisk follow
+		d := m.cloneDets(a.QWebHostID)
+		if d == nil || len(d.Detections) == 0 {
+			return
+		}
+		i := m.rng.IntN(len(d.Detections))
+		d.Detections[i].QDS, d.Detections[i].LastUpdate = 1+m.rng.IntN(100), at
+		m.setDets(d)
+		m.applied = append(m.applied, fmt.Sprintf("qds %d/%d", a.ID, d.Detections[i].QID))
 	}
 }
 
+// scoresHeld is what CAR holds of the risk fields: each active asset's
+// risk and business_value, each active asset_vulnerability edge's
+// risk_score.
+func scoresHeld(c *cartest.Server) map[string]string {
+	g := c.Graph("Qualys")
+	out := map[string]string{}
+	for id, v := range g.Vertices["asset"] {
+		if v.Active {
+			out["asset/"+id] = fmt.Sprint(v.Fields["risk"], " ", v.Fields["business_value"])
+		}
+	}
+	for _, e := range g.Edges["asset_vulnerability"] {
+		if e.Active {
+			out[e.From+"->"+e.To] = fmt.Sprint(e.Fields["risk_score"])
+		}
+	}
+	return out
+}
+
 // TestIncrementalEqualsFull: after random tenant changes, an incremental
-// run leaves CAR holding the same active vertices and edges as a full
-// import of the new state does, round after round, with and without
-// Sequential.
+// run leaves CAR holding the same active vertices and edges, with the
+// same risk scores (asset risk and business value, edge risk_score), as
+// a full import of the new state does, round after round, with and
+// without Sequential. The changes include a criticality edited with
+// nothing else (caught by the incremental run's score check) and a QDS
+// rated anew by a rescan.
 func TestIncrementalEqualsFull(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -245,6 +282,9 @@ func TestIncrementalEqualsFull(t *testing.T) {
 				mustRun(t, cfgFull)
 				if d := cmp.Diff(activeGraph(full), activeGraph(inc)); d != "" {
 					t.Fatalf("round %d after %v: incremental differs from full (-full +incremental):\n%s", round, m.applied, d)
+				}
+				if d := cmp.Diff(scoresHeld(full), scoresHeld(inc)); d != "" {
+					t.Fatalf("round %d after %v: incremental's scores differ from full's (-full +incremental):\n%s", round, m.applied, d)
 				}
 			}
 		})

@@ -117,6 +117,9 @@ func (r *run) incremental(ctx context.Context) error {
 	if err := r.changedApplications(ctx); err != nil {
 		return err
 	}
+	if err := r.changedScores(ctx); err != nil {
+		return err
+	}
 	if r.cfg.RefreshVulnerabilities {
 		if err := r.refreshVulnerabilities(ctx); err != nil {
 			return err
@@ -238,6 +241,59 @@ func (r *run) changedApplications(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// changedScores is step 4 (QualysScores): hosts whose TruRisk or Asset
+// Criticality Score changed though nothing the other steps list did (a
+// criticality edited, a score recomputed). It reads the risk and business
+// value CAR holds for the source's assets (one query, read one asset at a
+// time) and every host's scores (one Host List call, untruncated, with
+// each host's asset id), and sends again, a page at a time with their
+// whole detections, the hosts this run has not sent whose scores differ
+// from CAR's. A host whose asset CAR does not hold, or that the Host List
+// gives no asset id, is left to the other steps.
+func (r *run) changedScores(ctx context.Context) error {
+	if r.cfg.RiskScores != QualysScores {
+		return nil
+	}
+	type held struct{ risk, value *float64 }
+	inCAR := map[int64]held{}
+	q := fmt.Sprintf(`{ asset(where: {source: {_eq: %q}}) { external_id, risk, business_value } }`, r.cfg.Source.Key)
+	for item, err := range r.cfg.CAR.QueryItems(ctx, q, "asset") {
+		if err != nil {
+			return fmt.Errorf("carsync: listing CAR asset scores: %w", err)
+		}
+		var a struct {
+			ExternalID    flexID   `json:"external_id"`
+			Risk          *float64 `json:"risk"`
+			BusinessValue *float64 `json:"business_value"`
+		}
+		if err := json.Unmarshal(item, &a); err != nil {
+			return fmt.Errorf("carsync: listing CAR asset scores: a CAR asset: %w", err)
+		}
+		if id, err := strconv.ParseInt(string(a.ExternalID), 10, 64); err == nil {
+			inCAR[id] = held{a.Risk, a.BusinessValue}
+		}
+	}
+	same := func(a, b *float64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+	var ids []int64
+	yes := qualys.Bool(true)
+	for h, err := range r.cfg.Qualys.Hosts.List(ctx, &qualys.HostQuery{ShowTruRisk: yes, ShowAssetID: yes, TruncationLimit: -1}) {
+		if err != nil {
+			return fmt.Errorf("carsync: listing host scores: %w", err)
+		}
+		c, ok := inCAR[h.AssetID]
+		if !ok || h.AssetID == 0 || r.done[h.AssetID] {
+			continue
+		}
+		if !same(mapping.AssetRisk(h), c.risk) || !same(mapping.BusinessValue(h), c.value) {
+			ids = append(ids, h.ID)
+		}
+	}
+	if len(ids) > 0 {
+		r.log.Info("carsync: hosts whose TruRisk or criticality changed", "count", len(ids))
+	}
+	return r.sendHostsInPages(ctx, ids, nil)
 }
 
 // refreshVulnerabilities re-sends, with their current KnowledgeBase fields,
