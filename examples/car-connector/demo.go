@@ -90,7 +90,8 @@ func runDemo(ctx context.Context, o options, stdout, stderr io.Writer, logger *s
 	// The first window ends an hour ago and the second an hour ahead, so
 	// that the changes made now fall in the second without waiting.
 	now := time.Now().Add(-time.Hour)
-	cfg := carsync.Config{Qualys: qc, CAR: cc, Source: src, Logger: logger, PageSize: o.pageSize, Now: func() time.Time { return now }}
+	risk, _ := o.risk() // checked by run
+	cfg := carsync.Config{Qualys: qc, CAR: cc, Source: src, Logger: logger, PageSize: o.pageSize, Now: func() time.Time { return now }, RiskScores: risk}
 	if o.recordDir != "" {
 		cfg.Sequential = true // a recording replays one call at a time, in order
 	}

@@ -140,6 +140,7 @@ type options struct {
 	maxRunTime                             time.Duration
 	jobDeadline                            time.Duration
 	overlap, sequential                    bool
+	riskScores                             string
 	detectionSplit                         int
 	caFile                                 string
 	recordDir, replayDir                   string
@@ -193,6 +194,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	logger, err := cli.NewLogger(stderr, o.logFormat, o.debug)
 	if err != nil {
+		return fail(&o, stdout, stderr, exitUsage, err, nil)
+	}
+	if _, err := o.risk(); err != nil {
 		return fail(&o, stdout, stderr, exitUsage, err, nil)
 	}
 	if o.demo {
@@ -356,6 +360,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.maxRetries, "max_retries", 4, "retries of a Qualys or CAR call: a refusal (429, a 409/503 with a wait, Qualys' limit codes) always; a call safe to repeat also on 5xx but 501 and on a refused, reset or timed-out connection; waiting as the server says or backing off")
 	fs.BoolVar(&o.sequential, "sequential", false, "make a run's Qualys calls one at a time (carsync.Config.Sequential); by default a full import's calls run concurrently within the subscription's concurrency limit")
 	fs.BoolVar(&o.overlap, "overlap", true, "the opposite of -sequential, kept for older command lines (-overlap=false is -sequential)")
+	fs.StringVar(&o.riskScores, "risk_scores", "qualys", "CAR's risk fields: qualys (asset risk = TruRisk/100, business_value = 2 x asset criticality, edge risk_score = QDS/10; one Host List call per 1,000 hosts more) or severity (IBM's connector's values: edge risk_score = severity x 2, no asset risk)")
 	fs.IntVar(&o.detectionSplit, "detection_split", 0, "detection calls a page of hosts is cut into (0: as many as the concurrency limit needs when there are fewer pages than slots, and the last pages in two when they leave the last wave of calls short; 1: never split, for a small daily call budget)")
 	fs.DurationVar(&o.maxRunTime, "max_run_time", 12*time.Hour, "stop a run that takes longer than this, releasing the lock (a blocked CAR or Qualys)")
 	fs.DurationVar(&o.jobDeadline, "job_deadline", car.DefaultJobDeadline, "fail the run (exit 10) when one CAR job (an import, entering or leaving a full import, the database) is still running after this")
@@ -363,11 +368,14 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Usage = cli.Help{
 		Name: "car-connector",
 		Summary: "Imports Qualys host assets, their vulnerabilities and installed applications into IBM Connected Assets and Risk.\n" +
-			"The first run is a full import; later runs import what changed since the state saved on the CAR source.",
+			"The first run is a full import; later runs import what changed since the state saved on the CAR source.\n" +
+			"Qualys call budget: a full import makes, per 1,000 hosts, one host asset page, one or two detection calls and\n" +
+			"one Host List call (-risk_scores qualys), plus a gateway page per 300 assets and a KnowledgeBase call per 1,000 QIDs;\n" +
+			"a quiet incremental run makes 6 (5 with -risk_scores severity).",
 		Groups: []cli.Group{
 			{Title: "Qualys", Flags: []string{"qualys_url", "platform", "qualys_gateway", "username", "password", "qualys_versions"}},
 			{Title: "CAR", Flags: []string{"url", "api_key", "car_password", "car_token", "source"}},
-			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "sequential", "overlap", "detection_split", "max_retries", "max_run_time", "job_deadline", "working_dir", "config", "json", "log_format", "d", "version"}},
+			{Title: "Run", Flags: []string{"incremental_update", "full", "page_size", "risk_scores", "sequential", "overlap", "detection_split", "max_retries", "max_run_time", "job_deadline", "working_dir", "config", "json", "log_format", "d", "version"}},
 			{Title: "TLS", Flags: []string{"verify_ssl", "ca_file"}},
 			{Title: "Recorded fixtures", Flags: []string{"record", "replay"}},
 			{Title: "Demo (in-process fakes, no credentials)", Flags: []string{"demo", "demo_hosts", "demo_detections"}},
@@ -457,7 +465,22 @@ func jsonKind(t reflect.Type) string {
 	return t.String()
 }
 
+// risk is -risk_scores.
+func (o *options) risk() (carsync.RiskScores, error) {
+	switch o.riskScores {
+	case "qualys":
+		return carsync.QualysScores, nil
+	case "severity":
+		return carsync.SeverityScores, nil
+	}
+	return 0, fmt.Errorf("-risk_scores %q: want qualys or severity", o.riskScores)
+}
+
 func configure(o *options, getenv func(string) string, logger *slog.Logger) (carsync.Config, error) {
+	risk, err := o.risk()
+	if err != nil {
+		return carsync.Config{}, err
+	}
 	if o.explicit["sequential"] {
 		if o.explicit["overlap"] && o.overlap == o.sequential {
 			return carsync.Config{}, errors.New("-sequential and -overlap contradict each other; give -sequential alone")
@@ -501,7 +524,7 @@ func configure(o *options, getenv func(string) string, logger *slog.Logger) (car
 	return carsync.Config{Qualys: qc, CAR: cc,
 		Source: car.Source{Key: o.source, Name: o.source, Description: "Qualys VMDR assets, vulnerabilities and applications, imported by qualysbridge car-connector", ProductLink: "https://www.qualys.com/"},
 		Mode:   mode, PageSize: o.pageSize, Logger: logger, SkipApplications: o.gateway == "", Program: program,
-		RefreshVulnerabilities: o.updateVulnCVE, Sequential: !o.overlap, DetectionSplit: o.detectionSplit}, nil
+		RefreshVulnerabilities: o.updateVulnCVE, Sequential: !o.overlap, DetectionSplit: o.detectionSplit, RiskScores: risk}, nil
 }
 
 // pick is the flag's value when given, else the file's.

@@ -576,6 +576,22 @@ func TestOverlapFlag(t *testing.T) {
 			t.Errorf("%v: Sequential %v, DetectionSplit %d; want overlap %v, %d", tc.args[len(tc.args)-1], cfg.Sequential, cfg.DetectionSplit, tc.want, tc.split)
 		}
 	}
+	for arg, want := range map[string]carsync.RiskScores{"qualys": carsync.QualysScores, "severity": carsync.SeverityScores} {
+		var o options
+		fs := newFlags(&o, io.Discard)
+		if err := fs.Parse(w.args("-risk_scores", arg)); err != nil {
+			t.Fatal(err)
+		}
+		o.explicit = map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
+		cfg, err := configure(&o, func(k string) string { return w.env[k] }, slog.New(slog.DiscardHandler))
+		if err != nil || cfg.RiskScores != want {
+			t.Errorf("-risk_scores %s: %v, %v", arg, cfg.RiskScores, err)
+		}
+	}
+	if code, _, stderr := w.run(t, w.args("-risk_scores", "cvss")...); code != exitUsage || !strings.Contains(stderr, "want qualys or severity") {
+		t.Errorf("-risk_scores cvss: exit %d\n%s", code, lastLines(stderr, 3))
+	}
 	if code, _, stderr := w.run(t, w.args("-sequential", "-overlap")...); code != exitUsage || !strings.Contains(stderr, "contradict") {
 		t.Errorf("-sequential -overlap: exit %d\n%s", code, lastLines(stderr, 3))
 	}
