@@ -108,6 +108,8 @@
 //	Scan Status          DETECTION STATUS, one per distinct value         current: replaced
 //	Scan Type            DETECTION TYPE, one per distinct value           current: replaced
 //	Last Found Date      the latest DETECTION LAST_FOUND_DATETIME         current: replaced
+//	QDS                  the highest DETECTION QDS (with Scores)          current: replaced
+//	TruRisk Score        Host List TRURISK_SCORE (with Scores, AddTruRisk) current: replaced
 //
 // Current-state attributes (CurrentStateAttributes, set in
 // threatq.Asset.Current) describe the host at its latest scan: when the

@@ -16,7 +16,16 @@ const (
 	AttrScanStatus    = "Scan Status"
 	AttrScanType      = "Scan Type"
 	AttrLastFoundDate = "Last Found Date"
+	// AttrQDS and AttrTruRiskScore are added with ThreatQOptions.Scores.
+	AttrQDS          = "QDS"
+	AttrTruRiskScore = "TruRisk Score"
 )
+
+// ScoreAttributes are the current-state attributes ThreatQOptions.Scores
+// adds: the host's highest Qualys Detection Score among the detections
+// mapped (1-100; detections listed with show_qds=1) and its TruRisk score
+// (0-1000; AddTruRisk, from the Host List).
+var ScoreAttributes = []string{AttrQDS, AttrTruRiskScore}
 
 // CurrentStateAttributes are the attributes that describe a host's state
 // at its latest scan: on a re-run they replace the values stored before
@@ -30,6 +39,11 @@ type ThreatQOptions struct {
 	Source string
 	// IndicatorIDs relates the asset to these indicators (the CVE's).
 	IndicatorIDs []int64
+	// Scores adds the ScoreAttributes as current-state attributes: QDS
+	// here, TruRisk Score with AddTruRisk. Off, the Asset carries the
+	// operation's guide's attributes only, and stored score attributes
+	// are left as they are.
+	Scores bool
 }
 
 // ThreatQ maps a vulnerable host to a ThreatQ Asset: the operation's table
@@ -83,12 +97,38 @@ func ThreatQ(h *qualys.DetectionHost, opts ThreatQOptions) threatq.Asset {
 		}
 	}
 	add(AttrLastFoundDate, tqTime(lastFound))
+	if opts.Scores {
+		a.Current = append(a.Current, ScoreAttributes...)
+		top := 0
+		for _, d := range h.Detections {
+			top = max(top, d.QDS)
+		}
+		if top > 0 {
+			add(AttrQDS, strconv.Itoa(min(top, 100)))
+		}
+	}
 	for _, t := range h.Tags {
 		if t.Name != "" {
 			a.Tags = append(a.Tags, t.Name)
 		}
 	}
 	return a
+}
+
+// AddTruRisk adds a host's TruRisk score (a Host List host, whose ID is
+// the detection host's) to its Asset as the TruRisk Score attribute; a
+// host without a score adds nothing.
+func AddTruRisk(a *threatq.Asset, h *qualys.Host) {
+	if a == nil || h == nil || h.TruRisk == nil {
+		return
+	}
+	v := strconv.Itoa(min(max(*h.TruRisk, 0), 1000))
+	for _, at := range a.Attributes {
+		if at.Name == AttrTruRiskScore && at.Value == v {
+			return
+		}
+	}
+	a.Attributes = append(a.Attributes, threatq.Attribute{Name: AttrTruRiskScore, Value: v})
 }
 
 // AttributeTimeLayout is the format of date attributes: ISO 8601 in UTC,

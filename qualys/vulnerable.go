@@ -48,6 +48,9 @@ type VulnerableHostsQuery struct {
 	// default is New, Active and Re-Opened); a sweep that follows
 	// remediation adds StatusFixed.
 	Statuses []DetectionStatus
+	// ShowQDS asks for each detection's Qualys Detection Score
+	// (show_qds=1).
+	ShowQDS bool
 	// OnQIDs, if set, is called once, before any host is yielded, with
 	// the QIDs kept and, for each, the query's CVEs its KnowledgeBase
 	// entry names exactly: how a caller searching several CVEs in one
@@ -184,6 +187,9 @@ func (qc *VulnerableHostsQuery) forms() ([]url.Values, error) {
 		TruncationLimit:       qc.TruncationLimit,
 		DetectionUpdatedSince: qc.FoundAfter,
 		Status:                qc.Statuses,
+	}
+	if qc.ShowQDS {
+		dq.ShowQDS = Bool(true)
 	}
 	if qc.MinSeverity > 1 {
 		for s := qc.MinSeverity; s <= 5; s++ {

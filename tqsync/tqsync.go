@@ -61,6 +61,12 @@ type Toggles struct {
 	AddDiscoveredAssets bool
 	// AddTagsToCVEs tags the CVE indicator with its hosts' tags.
 	AddTagsToCVEs bool
+	// AddScores adds to each stored Asset the current-state attributes
+	// QDS (the host's highest Qualys Detection Score for the CVE) and
+	// TruRisk Score (one Host List call per batch of stored hosts). Off
+	// by default, so that the Assets carry the operation's guide's
+	// attributes; it stores nothing by itself.
+	AddScores bool
 }
 
 // Any reports whether any toggle is on (ThreatQ is then needed).
@@ -270,7 +276,7 @@ func (cfg *Config) groupIDs(ctx context.Context) ([]int64, error) {
 // the list's id.
 func (cfg *Config) query(cves []string, groupIDs []int64, log *slog.Logger) *qualys.VulnerableHostsQuery {
 	return &qualys.VulnerableHostsQuery{CVEs: cves, IPs: cfg.Filters.IPs, FoundAfter: cfg.Filters.FoundAfter,
-		MinSeverity: cfg.Filters.MinSeverity, AssetGroupIDs: groupIDs, Title: cmp.Or(cfg.Title, "qualysbridge tqsync"),
+		MinSeverity: cfg.Filters.MinSeverity, AssetGroupIDs: groupIDs, Title: cmp.Or(cfg.Title, "qualysbridge tqsync"), ShowQDS: cfg.Toggles.AddScores,
 		OnCleanupError: func(id int64, err error) {
 			log.Error("tqsync: the Qualys search list could not be deleted; delete it by hand", "search_list_id", id, "error", err)
 		}}
@@ -451,7 +457,7 @@ func (r *cveRun) add(ctx context.Context, h *qualys.DetectionHost) error {
 	if err := r.ensureWriter(ctx); err != nil {
 		return err
 	}
-	a := mapping.ThreatQ(h, mapping.ThreatQOptions{Source: r.cfg.Source, IndicatorIDs: []int64{r.indicator}})
+	a := mapping.ThreatQ(h, mapping.ThreatQOptions{Source: r.cfg.Source, IndicatorIDs: []int64{r.indicator}, Scores: t.AddScores})
 	if a.Value == "" {
 		host.NotStorable = "the host has no valid IP address"
 		r.sum.NotStorable++
@@ -489,6 +495,11 @@ func (r *cveRun) flush(ctx context.Context) error {
 	}
 	pending, assets := slices.Clone(r.pending), slices.Clone(r.assets)
 	r.pending, r.assets = r.pending[:0], r.assets[:0]
+	if r.cfg.Toggles.AddScores && len(assets) > 0 {
+		if err := r.addTruRisk(ctx, pending, assets); err != nil {
+			return err
+		}
+	}
 	done := func(stored []threatq.Asset) {
 		ids := make(map[string]int64, len(stored))
 		for _, a := range stored {
@@ -512,6 +523,32 @@ func (r *cveRun) flush(ctx context.Context) error {
 	}
 	if err := r.writer.Write(ctx, assets, done); err != nil {
 		return &StoreError{CVE: r.cve, Err: err}
+	}
+	return nil
+}
+
+// addTruRisk adds each stored host's TruRisk score to its Asset, read
+// with one Host List call for the batch's hosts.
+func (r *cveRun) addTruRisk(ctx context.Context, pending []pendingHost, assets []threatq.Asset) error {
+	var ids []int64
+	for _, p := range pending {
+		if p.asset != nil {
+			ids = append(ids, p.Detection.ID)
+		}
+	}
+	scores := map[int64]*qualys.Host{}
+	for h, err := range r.cfg.Qualys.Hosts.List(ctx, &qualys.HostQuery{IDs: ids, ShowTruRisk: qualys.Bool(true), TruncationLimit: len(ids)}) {
+		if err != nil {
+			return fmt.Errorf("tqsync: listing TruRisk scores for %s: %w", r.cve, err)
+		}
+		scores[h.ID] = h
+	}
+	j := 0
+	for _, p := range pending {
+		if p.asset != nil {
+			mapping.AddTruRisk(&assets[j], scores[p.Detection.ID])
+			j++
+		}
 	}
 	return nil
 }

@@ -85,7 +85,7 @@ type options struct {
 	qualysURL, qualysHost, platform, username, qualysPassword string
 	qualysPort                                                int
 	verifySSL                                                 bool
-	addDiscovered, addAssets, addTags                         bool
+	addDiscovered, addAssets, addTags, addScores              bool
 	ips, foundAfter, assetGroups                              string
 	minSeverity                                               int
 	tqURL, tqClientID, tqEmail, tqPassword                    string
@@ -197,6 +197,7 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 	fs.BoolVar(&o.addAssets, "add_assets", false, `"Add Assets to ThreatQ": store hosts with a confirmed detection as Assets related to the CVE`)
 	fs.BoolVar(&o.addDiscovered, "add_discovered_assets", false, `"Add Discovered Assets to ThreatQ": also store hosts with only potential detections`)
 	fs.BoolVar(&o.addTags, "add_tags_to_cves", false, `"Add Asset Tags to CVEs": tag the CVE indicator with its hosts' tags`)
+	fs.BoolVar(&o.addScores, "add_scores", false, "add the QDS and TruRisk Score attributes to the Assets stored (current state; one Qualys Host List call per 500 hosts stored)")
 	fs.StringVar(&o.ips, "ips", "", "only hosts with these addresses, comma-separated: IPv4 addresses, ranges a-b, CIDR blocks, IPv6 addresses")
 	fs.StringVar(&o.foundAfter, "found_after", "", `only vulnerabilities found after this time, "YYYY-MM-DD HH:MM" (UTC)`)
 	fs.IntVar(&o.minSeverity, "min_severity", 0, "only vulnerabilities of this severity or higher (1-5)")
@@ -227,7 +228,7 @@ func newFlags(o *options, stderr io.Writer) (fs *flag.FlagSet, version *bool) {
 		Groups: []cli.Group{
 			{Title: "Search", Flags: []string{"cve", "ips", "found_after", "min_severity", "asset_groups"}},
 			{Title: "Qualys", Flags: []string{"qualys_url", "qualys_host", "qualys_port", "platform", "username", "password", "qualys_versions"}},
-			{Title: "ThreatQ toggles", Flags: []string{"add_assets", "add_discovered_assets", "add_tags_to_cves"}},
+			{Title: "ThreatQ toggles", Flags: []string{"add_assets", "add_discovered_assets", "add_tags_to_cves", "add_scores"}},
 			{Title: "Sweep (many CVEs, relations follow remediation)", Flags: []string{"sweep", "sweep_status", "sweep_min_score", "sweep_tag", "sweep_updated_since", "keep_relations", "cves_per_list"}},
 			{Title: "ThreatQ", Flags: []string{"threatq_url", "threatq_client_id", "threatq_email", "threatq_password", "threatq_client_secret"}},
 			{Title: "Run", Flags: []string{"json", "log_format", "d", "max_retries", "max_run_time", "version"}},
@@ -339,6 +340,9 @@ func clients(o *options, getenv func(string) string, logger *slog.Logger) (*qual
 		// A sweep writes to ThreatQ only what the toggles say; with none
 		// it would write nothing, and that is not what -sweep is for.
 		return nil, nil, &usageError{"-sweep stores, updates and unrelates Assets as the toggles say, and none is on: give -add_assets (hosts with a confirmed detection; also -add_discovered_assets for potential ones, -add_tags_to_cves for the CVE's tags)"}
+	}
+	if o.addScores && !o.addAssets && !o.addDiscovered {
+		return nil, nil, &usageError{"-add_scores adds attributes to the Assets stored, and none is: give -add_assets (or -add_discovered_assets) too"}
 	}
 	var missing []string
 	for _, m := range []struct{ v, name string }{{apiURL, "-qualys_url (or -qualys_host, or -platform)"}, {o.username, "-username"}, {qpass, "QUALYS_PASSWORD"}} {
@@ -491,7 +495,7 @@ func operate(ctx context.Context, qc *qualys.Client, tc *threatq.Client, o optio
 	if o.sweep {
 		return sweep(ctx, qc, tc, o, q, stdout, stderr, logger)
 	}
-	toggles := tqsync.Toggles{AddAssets: o.addAssets, AddDiscoveredAssets: o.addDiscovered, AddTagsToCVEs: o.addTags}
+	toggles := tqsync.Toggles{AddAssets: o.addAssets, AddDiscoveredAssets: o.addDiscovered, AddTagsToCVEs: o.addTags, AddScores: o.addScores}
 	var rows []row
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	header := false
@@ -566,7 +570,7 @@ func togglesOn(o options) []string {
 	for _, t := range []struct {
 		on   bool
 		name string
-	}{{o.addAssets, "-add_assets"}, {o.addDiscovered, "-add_discovered_assets"}, {o.addTags, "-add_tags_to_cves"}} {
+	}{{o.addAssets, "-add_assets"}, {o.addDiscovered, "-add_discovered_assets"}, {o.addTags, "-add_tags_to_cves"}, {o.addScores, "-add_scores"}} {
 		if t.on {
 			on = append(on, t.name)
 		}
@@ -705,7 +709,7 @@ func sweep(ctx context.Context, qc *qualys.Client, tc *threatq.Client, o options
 	if tc == nil {
 		return &usageError{"-sweep needs ThreatQ (-threatq_url and its credentials): it reads or keeps true the CVEs' relations there"}
 	}
-	toggles := tqsync.Toggles{AddAssets: o.addAssets, AddDiscoveredAssets: o.addDiscovered, AddTagsToCVEs: o.addTags}
+	toggles := tqsync.Toggles{AddAssets: o.addAssets, AddDiscoveredAssets: o.addDiscovered, AddTagsToCVEs: o.addTags, AddScores: o.addScores}
 	cfg := tqsync.SweepConfig{
 		Config: tqsync.Config{Qualys: qc, ThreatQ: tc, CVEs: q.cves, Filters: q.filters, Toggles: toggles,
 			Title: "qualysbridge threatq-operation sweep", Logger: logger},

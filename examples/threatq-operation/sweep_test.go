@@ -106,3 +106,30 @@ func TestSweepNeedsAToggle(t *testing.T) {
 		t.Errorf("exit %d, %d Qualys calls: %s", code, w.q.TotalCalls(), errb.String())
 	}
 }
+
+// TestAddScoresFlag: -add_scores alone stores nothing and is refused
+// naming what it needs; with -add_assets the stored Assets carry the QDS
+// and TruRisk Score attributes.
+func TestAddScoresFlag(t *testing.T) {
+	w := newWorld(t)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), w.args("-add_scores"), &out, &errb, func(k string) string { return w.env[k] }); code != exitUsage || !strings.Contains(errb.String(), "-add_assets") {
+		t.Fatalf("-add_scores alone: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run(context.Background(), w.args("-add_scores", "-add_assets"), &out, &errb, func(k string) string { return w.env[k] }); code != 0 {
+		t.Fatalf("-add_scores -add_assets: exit %d: %s", code, errb.String())
+	}
+	scored := 0
+	for _, a := range w.tq.Assets() {
+		for _, at := range a.Attributes {
+			if at[0] == "TruRisk Score" {
+				scored++
+			}
+		}
+	}
+	if scored == 0 {
+		t.Error("no stored Asset carries a TruRisk Score")
+	}
+}

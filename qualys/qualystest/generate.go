@@ -286,7 +286,10 @@ func (g *generator) detectionHost(i int, a *qualys.HostAsset, hostID int64) *qua
 		}
 		h.Detections = append(h.Detections, qualys.Detection{UniqueVulnID: hostID*1000 + 999, QID: g.cveQID, Type: qualys.DetectionType(typ),
 			Severity: 4, Port: 3389, Protocol: "tcp", SSL: true, Status: "Active", Results: "Certificate #0 CN=" + name + " does not resolve",
-			FirstFound: g.ago(300), LastFound: g.ago(4), TimesFound: 111, LastTest: g.ago(4), LastUpdate: g.ago(4), LastProcessed: g.ago(4)})
+			FirstFound: g.ago(300), LastFound: g.ago(4), TimesFound: 111, LastTest: g.ago(4), LastUpdate: g.ago(4), LastProcessed: g.ago(4),
+			// A QDS drawn from no rng (High 70-89), so that a seed's other
+			// values are what they were before scores existed.
+			QDS: 70 + int(hostID%20), QDSSeverity: "HIGH"})
 	}
 	return h
 }
