@@ -258,10 +258,10 @@ func (r *run) stream(ctx context.Context, spec streamSpec) (handled map[int64]bo
 		pages      = make(chan *streamPage)
 		appsJobs   = make(chan *appsJob, openPages)
 		scoresJobs = make(chan *scoresJob, openPages)
-		events   = make(chan hostEvent, eventBuffer)
-		mapped   = make(chan mappedHost, writeQueue)
-		kbReq    = make(chan []int64, kbWorkers)
-		kbAns    = make(chan kbAnswer, kbWorkers)
+		events     = make(chan hostEvent, eventBuffer)
+		mapped     = make(chan mappedHost, writeQueue)
+		kbReq      = make(chan []int64, kbWorkers)
+		kbAns      = make(chan kbAnswer, kbWorkers)
 	)
 	var g errgroup.Group
 	// stage runs one stage; a failure cancels the run (its cause the
