@@ -84,7 +84,10 @@ func (p *pipeline) mapHost(ctx context.Context, sp *streamPage, i int, det *qual
 		return nil
 	}
 	r.done[a.ID] = true
-	h := mapping.Host{Asset: a, Scores: sp.scores[a.QWebHostID]}
+	h := mapping.Host{Asset: a}
+	if s, ok := sp.scores[a.QWebHostID]; ok {
+		h.Scores = s.host(a.QWebHostID)
+	}
 	if det != nil {
 		h.Detections = det
 		p.joined.detections += len(det.Detections)

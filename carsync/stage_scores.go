@@ -31,13 +31,13 @@ func (p *pipeline) scoresStage(ctx context.Context, jobs <-chan *scoresJob) erro
 func (p *pipeline) readScores(ctx context.Context, job *scoresJob) error {
 	yes := qualys.Bool(true)
 	q := &qualys.HostQuery{IDs: job.ids, ShowTruRisk: yes, TruncationLimit: len(job.ids)}
-	scores := map[int64]*qualys.Host{}
+	scores := make(map[int64]hostScores, len(job.ids))
 	for h, err := range p.r.cfg.Qualys.Hosts.List(ctx, q) {
 		if err != nil {
 			return failed(ctx, err, "listing host scores")
 		}
-		if h.TruRisk != nil || h.AssetCriticality != nil {
-			scores[h.ID] = &qualys.Host{TruRisk: h.TruRisk, AssetCriticality: h.AssetCriticality, DetectionHost: qualys.DetectionHost{ID: h.ID}}
+		if s, ok := scoresOf(h); ok {
+			scores[h.ID] = s
 		}
 	}
 	job.sp.mu.Lock()
@@ -45,4 +45,40 @@ func (p *pipeline) readScores(ctx context.Context, job *scoresJob) error {
 	job.sp.mu.Unlock()
 	close(job.sp.scoresReady)
 	return nil
+}
+
+// hostScores is a host's scores as a page holds them until its hosts are
+// mapped: 8 bytes, not a decoded host (memory is the run's budget).
+type hostScores struct {
+	truRisk, criticality int16 // -1: not given
+}
+
+// scoresOf keeps a Host List host's scores; false when it has none.
+func scoresOf(h *qualys.Host) (hostScores, bool) {
+	s := hostScores{truRisk: -1, criticality: -1}
+	if h.TruRisk != nil {
+		s.truRisk = int16(min(max(*h.TruRisk, 0), 1000))
+	}
+	if h.AssetCriticality != nil {
+		s.criticality = int16(min(max(*h.AssetCriticality, 0), 5))
+	}
+	return s, s.truRisk >= 0 || s.criticality >= 0
+}
+
+// host is the scores as the mapping takes them (nil when none).
+func (s hostScores) host(id int64) *qualys.Host {
+	if s.truRisk < 0 && s.criticality < 0 {
+		return nil
+	}
+	h := &qualys.Host{}
+	h.ID = id
+	if s.truRisk >= 0 {
+		v := int(s.truRisk)
+		h.TruRisk = &v
+	}
+	if s.criticality >= 0 {
+		v := int(s.criticality)
+		h.AssetCriticality = &v
+	}
+	return h
 }

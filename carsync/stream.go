@@ -156,7 +156,7 @@ type streamPage struct {
 	appsReady chan struct{}
 	// scores are the page's Host List hosts by host id (QualysScores),
 	// set by the scores stage before it closes scoresReady.
-	scores      map[int64]*qualys.Host
+	scores      map[int64]hostScores
 	scoresReady chan struct{}
 }
 

@@ -323,7 +323,9 @@ func (d *detectionDecoder) decodeDetection(det *Detection) error {
 		case "AFFECT_EXPLOITABLE_CONFIG":
 			det.AffectExploitableConfig, err = d.trimmedString()
 		case "QDS":
-			det.QDSSeverity, _ = d.s.Attr("severity")
+			if v, ok := d.s.AttrBytes("severity"); ok {
+				det.QDSSeverity = qdsSeverity(v)
+			}
 			det.QDS, err = d.smallInt()
 		case "QDS_FACTORS":
 			err = d.fields("QDS_FACTORS", func(n []byte) error {
@@ -475,4 +477,20 @@ func (d *detectionDecoder) decodeMetadata(m *HostMetadata) error {
 			return e
 		})
 	})
+}
+
+// qdsSeverity is a QDS severity attribute as a string, Qualys' four
+// values without an allocation (a run reads one per detection).
+func qdsSeverity(v []byte) string {
+	switch string(v) {
+	case "LOW":
+		return "LOW"
+	case "MEDIUM":
+		return "MEDIUM"
+	case "HIGH":
+		return "HIGH"
+	case "CRITICAL":
+		return "CRITICAL"
+	}
+	return string(v)
 }

@@ -15,7 +15,7 @@
 // Qualys enforces it and says so in X-Concurrency-Limit-Limit). With
 // -latency the fake answers like a busy subscription (issue 20's model):
 // Host List Detection 2 s to first byte at 4 MB/s per call, QPS and the
-// gateway 0.5 s, the KnowledgeBase 1 s.
+// gateway 0.5 s, the KnowledgeBase 1 s, the Host List 1 s at 4 MB/s.
 //
 //	go run ./bench/fakes -hosts 20000 -latency -concurrency 3
 package main
@@ -49,12 +49,13 @@ func main() {
 			qualystest.APIHostAssets:    {TTFB: 0.5},
 			qualystest.APIGatewayAssets: {TTFB: 0.5},
 			qualystest.APIKnowledgeBase: {TTFB: 1},
+			qualystest.APIHosts:         {TTFB: 1, BytesPerSecond: 4 << 20},
 		}
 		for api, l := range model {
 			opts = append(opts, qualystest.WithLatency(api, time.Duration(l.TTFB*float64(time.Second)), l.BytesPerSecond))
 		}
 	}
-	for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase, qualystest.APISearchLists, qualystest.APIAssetGroups} {
+	for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase, qualystest.APISearchLists, qualystest.APIAssetGroups, qualystest.APIHosts} {
 		opts = append(opts, qualystest.WithLimit(api, qualystest.Limit{Concurrency: *conc}))
 	}
 	q := qualystest.NewServer(opts...)
@@ -67,7 +68,7 @@ func main() {
 	io.Copy(io.Discard, os.Stdin)
 	if *stats != "" {
 		out := map[string]any{}
-		for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase, qualystest.APIHostAssets, qualystest.APIGatewayAssets} {
+		for _, api := range []string{qualystest.APIDetections, qualystest.APIKnowledgeBase, qualystest.APIHostAssets, qualystest.APIGatewayAssets, qualystest.APIHosts} {
 			st := apiStats{Calls: q.Calls(api), Bytes: q.BytesServed(api), PeakConcurrency: q.PeakConcurrency(api), Latency: model[api]}
 			if strings.HasPrefix(api, "/api/") {
 				st.Limit = *conc

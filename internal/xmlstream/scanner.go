@@ -147,6 +147,17 @@ func (s *Scanner) Attr(name string) (string, bool) {
 	return "", false
 }
 
+// AttrBytes is Attr without a copy: the value is valid until the next
+// call to Next.
+func (s *Scanner) AttrBytes(name string) ([]byte, bool) {
+	for _, a := range s.attrs {
+		if string(a.name) == name {
+			return a.value, true
+		}
+	}
+	return nil, false
+}
+
 func (s *Scanner) errorf(format string, args ...any) error {
 	return &SyntaxError{Offset: s.Offset(), Msg: fmt.Sprintf(format, args...)}
 }
