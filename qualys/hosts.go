@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/go-querystring/query"
@@ -244,24 +243,7 @@ func (q *HostQuery) values() (url.Values, error) {
 // idRanges writes ids sorted and deduplicated, consecutive ids as ranges:
 // "1-3,7,9-10".
 func idRanges(ids []int64) string {
-	s := slices.Compact(slices.Sorted(slices.Values(ids)))
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		j := i
-		for j+1 < len(s) && s[j+1] == s[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(s[i], 10))
-		if j > i {
-			b.WriteByte('-')
-			b.WriteString(strconv.FormatInt(s[j], 10))
-		}
-		i = j + 1
-	}
-	return b.String()
+	return compressIDs(slices.Compact(slices.Sorted(slices.Values(ids))))
 }
 
 // nextListed returns the next Host List host, or nil at the end.

@@ -163,20 +163,7 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 	s.mu.Unlock()
 	s.nextPage(APIDetections)
 
-	var warn *qualys.Warning
-	if next != 0 {
-		q := url.Values{}
-		for k, v := range form {
-			q[k] = v
-		}
-		q.Set("id_min", strconv.FormatInt(next, 10))
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		warn = &qualys.Warning{Code: "1980", Text: fmt.Sprintf("%d record limit exceeded. Use URL to get next batch of results.", f.limit),
-			URL: scheme + "://" + r.Host + r.URL.Path + "?" + q.Encode()}
-	}
+	warn := truncationWarning(r, form, next, f.limit)
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	dw := NewDetectionWriter(w, false)
 	for _, h := range page {
@@ -185,6 +172,26 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 		}
 	}
 	dw.Close(warn)
+}
+
+// truncationWarning is the WARNING 1980 of an answer cut at limit hosts
+// whose next host is next (nil when nothing was cut): the request's
+// parameters with id_min at next, on the request's own URL.
+func truncationWarning(r *http.Request, form url.Values, next int64, limit int) *qualys.Warning {
+	if next == 0 {
+		return nil
+	}
+	q := url.Values{}
+	for k, v := range form {
+		q[k] = v
+	}
+	q.Set("id_min", strconv.FormatInt(next, 10))
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return &qualys.Warning{Code: "1980", Text: fmt.Sprintf("%d record limit exceeded. Use URL to get next batch of results.", limit),
+		URL: scheme + "://" + r.Host + r.URL.Path + "?" + q.Encode()}
 }
 
 // detectionFilter is a parsed Host List Detection request.

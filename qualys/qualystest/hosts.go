@@ -1,7 +1,6 @@
 package qualystest
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -176,20 +175,7 @@ func (s *Server) serveHosts(w http.ResponseWriter, r *http.Request, form url.Val
 	s.mu.Unlock()
 	s.nextPage(APIHosts)
 
-	var warn *qualys.Warning
-	if next != 0 {
-		q := url.Values{}
-		for k, v := range form {
-			q[k] = v
-		}
-		q.Set("id_min", strconv.FormatInt(next, 10))
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		warn = &qualys.Warning{Code: "1980", Text: fmt.Sprintf("%d record limit exceeded. Use URL to get next batch of results.", f.limit),
-			URL: scheme + "://" + r.Host + r.URL.Path + "?" + q.Encode()}
-	}
+	warn := truncationWarning(r, form, next, f.limit)
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	hw := newHostListWriter(w)
 	for _, h := range page {
