@@ -187,8 +187,8 @@ type Config struct {
 	// calls): asset.risk = TruRisk / 100, asset.business_value = 2 x ACS,
 	// asset_vulnerability.risk_score = QDS / 10 (SEVERITY x 2 where a
 	// detection has none). An incremental run also compares every host's
-	// TruRisk and ACS with what CAR holds (one Host List call for the
-	// whole tenant and one CAR query) and sends again the hosts whose
+	// TruRisk and ACS with what CAR holds (one Host List call per 10,000
+	// hosts and one CAR query) and sends again the hosts whose
 	// scores changed though nothing else did; the first incremental run
 	// after a version without scores sends every scored host once.
 	// SeverityScores asks for none of it and writes IBM's connector's

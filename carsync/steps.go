@@ -247,11 +247,16 @@ func (r *run) changedApplications(ctx context.Context) error {
 // Criticality Score changed though nothing the other steps list did (a
 // criticality edited, a score recomputed). It reads the risk and business
 // value CAR holds for the source's assets (one query, read one asset at a
-// time) and every host's scores (one Host List call, untruncated, with
-// each host's asset id), and sends again, a page at a time with their
+// time) and every host's scores (one Host List call per scoresPage
+// hosts, with each host's asset id), and sends again, a page at a time with their
 // whole detections, the hosts this run has not sent whose scores differ
 // from CAR's. A host whose asset CAR does not hold, or that the Host List
 // gives no asset id, is left to the other steps.
+// scoresPage is hosts per Host List call of the score check: the page
+// size Qualys' documentation gives as its example (the API's default is
+// 1,000), so that 20,000 hosts cost 2 calls.
+const scoresPage = 10000
+
 func (r *run) changedScores(ctx context.Context) error {
 	if r.cfg.RiskScores != QualysScores {
 		return nil
@@ -278,7 +283,7 @@ func (r *run) changedScores(ctx context.Context) error {
 	same := func(a, b *float64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 	var ids []int64
 	yes := qualys.Bool(true)
-	for h, err := range r.cfg.Qualys.Hosts.List(ctx, &qualys.HostQuery{ShowTruRisk: yes, ShowAssetID: yes, TruncationLimit: -1}) {
+	for h, err := range r.cfg.Qualys.Hosts.List(ctx, &qualys.HostQuery{ShowTruRisk: yes, ShowAssetID: yes, TruncationLimit: scoresPage}) {
 		if err != nil {
 			return fmt.Errorf("carsync: listing host scores: %w", err)
 		}

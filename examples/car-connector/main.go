@@ -371,7 +371,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 			"The first run is a full import; later runs import what changed since the state saved on the CAR source.\n" +
 			"Qualys call budget: a full import makes, per 1,000 hosts, one host asset page, one or two detection calls and\n" +
 			"one Host List call (-risk_scores qualys), plus a gateway page per 300 assets and a KnowledgeBase call per 1,000 QIDs;\n" +
-			"a quiet incremental run makes 6 (5 with -risk_scores severity).",
+			"a quiet incremental run makes 5, and one Host List call per 10,000 hosts with -risk_scores qualys.",
 		Groups: []cli.Group{
 			{Title: "Qualys", Flags: []string{"qualys_url", "platform", "qualys_gateway", "username", "password", "qualys_versions"}},
 			{Title: "CAR", Flags: []string{"url", "api_key", "car_password", "car_token", "source"}},
