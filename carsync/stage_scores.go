@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/qualysbridge/qualysbridge/qualys"
+	"golang.org/x/sync/errgroup"
 )
 
 // scoresJob asks the scores stage for a page's Host List scores.
@@ -12,14 +13,24 @@ type scoresJob struct {
 	ids []int64 // the page's VM host ids, ascending
 }
 
-// scoresStage reads each page's scores in turn (QualysScores), off the
-// detection calls' path: one Host List call a page, asked while the
-// page's detection calls run.
+// scoresStage reads each page's scores (QualysScores), off the detection
+// calls' path: one Host List call a page, started as soon as the page is
+// listed and run beside the other pages' (the client's gate for the Host
+// List API bounds them, and the open pages bound the jobs). One call at a
+// time would make the join wait: with three detection calls starting
+// together, the third page's hosts would arrive before its scores, and
+// the join, which maps hosts in order, would hold every stream meanwhile.
 func (p *pipeline) scoresStage(ctx context.Context, jobs <-chan *scoresJob) error {
-	for job := range jobs {
-		if err := p.readScores(ctx, job); err != nil {
-			return err
+	g, gctx := errgroup.WithContext(ctx)
+	for {
+		job, ok, err := recv(gctx, jobs)
+		if err != nil || !ok {
+			break
 		}
+		g.Go(func() error { return p.readScores(gctx, job) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return context.Cause(ctx)
 }
