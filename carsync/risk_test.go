@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/qualysbridge/qualysbridge/carsync"
 	"github.com/qualysbridge/qualysbridge/qualys"
@@ -120,5 +121,22 @@ func TestRiskScoresInCAR(t *testing.T) {
 				t.Errorf("SeverityScores: edge %s risk_score %v, want SEVERITY x 2 = %v", k, ed.Fields["risk_score"], want)
 			}
 		}
+	}
+}
+
+// TestScoresCallsOverlap: the pages' Host List calls run beside each
+// other (within the subscription's limit), not one at a time behind the
+// detection calls: a page's scores are asked for when it is listed.
+func TestScoresCallsOverlap(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 200, qualystest.WithLimit(qualystest.APIHosts, qualystest.Limit{Concurrency: 3}),
+		qualystest.WithLatency(qualystest.APIHosts, 150*time.Millisecond, 0))
+	e.cfg.PageSize = 25
+	sum := mustRun(t, e.cfg)
+	if n := sum.QualysCalls[qualystest.APIHosts]; n != 8 {
+		t.Errorf("%d Host List calls for 8 pages", n)
+	}
+	if peak := e.q.PeakConcurrency(qualystest.APIHosts); peak < 2 {
+		t.Errorf("Host List calls ran %d at a time; want them beside each other", peak)
 	}
 }
