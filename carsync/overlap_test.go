@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -260,15 +261,18 @@ func learnLimit(t *testing.T, e *env) int {
 	return e.q.Calls(qualystest.APIDetections)
 }
 
-// TestBackPressureCannotLoseAWakeup widens the pipeline's race windows with
-// sleeps, as the reproduction did (20 ms when the join stage shuts
-// the back-pressure, 1 ms per host in the write stage, 30 ms after the
-// detection stage wakes): the valve this backlog replaced was shut there on
-// a stale queue length, after the writer had drained the queue, with
+// TestBackPressureCannotLoseAWakeup widens the pipeline's race windows, as
+// the reproduction did with sleeps, by giving the processor away
+// there (no wall clock: the test asserts no timing): when the join stage
+// shuts the back-pressure, per host in the write stage, after the
+// detection stage wakes. The valve this backlog replaced was shut there
+// on a stale queue length, after the writer had drained the queue, with
 // nothing left to reopen it, and the run stopped until its deadline. The
 // scenario is the one that hung (ten detection calls at once, the writer
 // slower than the join); every run ends, 20 times in a row, with the graph
-// of a run without the sleeps.
+// of a run without the hooks. The minute is a bound on a hang, never
+// reached by a run that ends; TestBacklogInvariant proves the invariant
+// over every interleaving of the backlog's operations.
 func TestBackPressureCannotLoseAWakeup(t *testing.T) {
 	t.Parallel()
 	ref := newEnv(t, 100)
@@ -281,10 +285,14 @@ func TestBackPressureCannotLoseAWakeup(t *testing.T) {
 			e := newEnv(t, 100, qualystest.WithLimit(qualystest.APIDetections, qualystest.Limit{Concurrency: 10}))
 			e.cfg.PageSize = 10
 			learnLimit(t, e)
-			carsync.SetRaceHooks(&e.cfg,
-				func() { time.Sleep(20 * time.Millisecond) },
-				func() { time.Sleep(time.Millisecond) },
-				func() { time.Sleep(30 * time.Millisecond) })
+			yield := func(n int) func() {
+				return func() {
+					for range n {
+						runtime.Gosched()
+					}
+				}
+			}
+			carsync.SetRaceHooks(&e.cfg, yield(200), yield(10), yield(300))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if _, err := carsync.Run(ctx, e.cfg); err != nil {

@@ -229,7 +229,7 @@ func changeTenant(q *qualystest.Server, tn *qualystest.Tenant, at time.Time) {
 // 2.9 million empty attributes (14 MB, within the text bound) once made
 // the connector peak at 513 MB RSS, over the CronJob's 512Mi. It is now
 // refused as unreadable (exit 55) at the first attribute past the bound,
-// within 10 s and 100 MB of RSS, measured on the connector's own process.
+// within 100 MB of RSS, measured on the connector's own process.
 func TestAttributeBombStaysSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a process")
@@ -252,8 +252,11 @@ func TestAttributeBombStaysSmall(t *testing.T) {
 	if code != exitQualysData {
 		t.Errorf("exit %d, want %d (the answer is unreadable)", code, exitQualysData)
 	}
-	if !raceEnabled && (rss > 100<<20 || took > 10*time.Second) {
-		t.Errorf("peak RSS %d MB in %s; want under 100 MB and 10 s", rss>>20, took.Round(time.Millisecond))
+	// Memory is the claim (the answer is refused at the first attribute
+	// past the bound, never held); how long it took is logged, not
+	// asserted: two loaded cores make any time bound a guess.
+	if !raceEnabled && rss > 100<<20 {
+		t.Errorf("peak RSS %d MB; want under 100 MB", rss>>20)
 	}
 	t.Logf("attribute bomb: exit %d, peak RSS %d MB, %s", code, rss>>20, took.Round(time.Millisecond))
 }
