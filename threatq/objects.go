@@ -440,42 +440,23 @@ func (c *Client) SyncAttributes(ctx context.Context, collection string, id int64
 		}
 	}
 	for _, name := range current {
-		want := map[string]bool{}
-		var wantOrder []string
-		for _, a := range attrs {
-			if a.Name == name && !want[a.Value] {
-				want[a.Value] = true
-				wantOrder = append(wantOrder, a.Value)
-			}
-		}
-		var stale []Attribute
-		kept := map[string]bool{}
+		var rows []attrRow
 		for _, a := range have.Data {
-			if a.Name != name {
-				continue
+			if a.Name == name {
+				rows = append(rows, attrRow{id: a.ID, value: a.Value})
 			}
-			if want[a.Value] && !kept[a.Value] {
-				kept[a.Value] = true
-				continue
-			}
-			stale = append(stale, a) // an old value, or a duplicate row
 		}
-		for _, v := range wantOrder {
-			if kept[v] {
-				continue
+		puts, adds, deletes := reconcileCurrent(rows, valuesNamed(attrs, name))
+		for _, p := range puts {
+			if err := c.call(ctx, &request{method: "PUT", path: path + "/" + strconv.FormatInt(p.id, 10), body: map[string]string{"value": p.value}, idempotent: true}, nil); err != nil {
+				return err
 			}
-			if len(stale) > 0 {
-				row := stale[0]
-				stale = stale[1:]
-				if err := c.call(ctx, &request{method: "PUT", path: path + "/" + strconv.FormatInt(row.ID, 10), body: map[string]string{"value": v}, idempotent: true}, nil); err != nil {
-					return err
-				}
-				continue
-			}
+		}
+		for _, v := range adds {
 			add = append(add, Attribute{Name: name, Value: v})
 		}
-		for _, row := range stale {
-			if err := c.call(ctx, &request{method: "DELETE", path: path + "/" + strconv.FormatInt(row.ID, 10), idempotent: true}, nil); err != nil {
+		for _, row := range deletes {
+			if err := c.call(ctx, &request{method: "DELETE", path: path + "/" + strconv.FormatInt(row, 10), idempotent: true}, nil); err != nil {
 				var te *Error
 				if !errors.As(err, &te) || te.StatusCode != http.StatusNotFound {
 					return err
@@ -491,6 +472,52 @@ func (c *Client) SyncAttributes(ctx context.Context, collection string, id int64
 		}
 	}
 	return nil
+}
+
+// attrRow is one stored row of an attribute: its id and value.
+type attrRow struct {
+	id    int64
+	value string
+}
+
+// valuesNamed is the distinct values attrs gives name, in order.
+func valuesNamed(attrs []Attribute, name string) []string {
+	var out []string
+	for _, a := range attrs {
+		if a.Name == name && !slices.Contains(out, a.Value) {
+			out = append(out, a.Value)
+		}
+	}
+	return out
+}
+
+// reconcileCurrent says how the stored rows of one current-state
+// attribute come to hold exactly the values want (distinct, in order): a
+// row whose value is wanted is kept (once; a duplicate row is stale),
+// stale rows are updated in place to the values still missing (puts, in
+// the rows' order), values left over are added, and stale rows left over
+// are deleted. SyncAttributes and the AssetWriter both plan with it.
+func reconcileCurrent(rows []attrRow, want []string) (puts []attrRow, adds []string, deletes []int64) {
+	kept := map[string]bool{}
+	var stale []int64
+	for _, r := range rows {
+		if slices.Contains(want, r.value) && !kept[r.value] {
+			kept[r.value] = true
+			continue
+		}
+		stale = append(stale, r.id) // an old value, or a duplicate row
+	}
+	for _, v := range want {
+		switch {
+		case kept[v]:
+		case len(stale) > 0:
+			puts = append(puts, attrRow{id: stale[0], value: v})
+			stale = stale[1:]
+		default:
+			adds = append(adds, v)
+		}
+	}
+	return puts, adds, stale
 }
 
 // AddTags adds the tags an object does not already carry.

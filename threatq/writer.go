@@ -342,44 +342,22 @@ func (w *AssetWriter) plan(a Asset) Asset {
 	slices.SortFunc(p.rows, func(x, y priorRow) int { return cmp.Compare(x.id, y.id) })
 	var add []Attribute
 	for _, name := range a.Current {
-		var wantVals []string
-		want := map[string]bool{}
-		for _, at := range current {
-			if at.Name == name && !want[at.Value] {
-				want[at.Value] = true
-				wantVals = append(wantVals, at.Value)
-			}
-		}
-		kept := map[string]bool{}
-		var stale []priorRow
+		var rows []attrRow
 		for _, r := range p.rows {
-			if r.name != name {
-				continue
-			}
-			if want[r.value] && !kept[r.value] {
-				kept[r.value] = true
-				continue
-			}
-			stale = append(stale, r) // an old value, or a duplicate row
-		}
-		for _, v := range wantVals {
-			if kept[v] {
-				continue
-			}
-			if len(stale) > 0 {
-				w.fixes = append(w.fixes, fix{asset: p.id, row: stale[0].id, value: v})
-				stale = stale[1:]
-				continue
-			}
-			for _, at := range current {
-				if at.Name == name && at.Value == v {
-					add = append(add, at)
-					break
-				}
+			if r.name == name {
+				rows = append(rows, attrRow{id: r.id, value: r.value})
 			}
 		}
-		for _, r := range stale {
-			w.fixes = append(w.fixes, fix{asset: p.id, row: r.id})
+		puts, adds, deletes := reconcileCurrent(rows, valuesNamed(current, name))
+		for _, u := range puts {
+			w.fixes = append(w.fixes, fix{asset: p.id, row: u.id, value: u.value})
+		}
+		for _, v := range adds {
+			i := slices.IndexFunc(current, func(at Attribute) bool { return at.Name == name && at.Value == v })
+			add = append(add, current[i])
+		}
+		for _, row := range deletes {
+			w.fixes = append(w.fixes, fix{asset: p.id, row: row})
 		}
 	}
 	a.Attributes = append(accumulating, add...)
