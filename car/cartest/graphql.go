@@ -1,6 +1,7 @@
 package cartest
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strconv"
@@ -413,10 +414,10 @@ func order(v, arg any) (int, bool) {
 	case float64:
 		switch x := v.(type) {
 		case float64:
-			return cmpFloat(x, a), true
+			return cmp.Compare(x, a), true
 		case string:
 			if f, err := strconv.ParseFloat(x, 64); err == nil {
-				return cmpFloat(f, a), true
+				return cmp.Compare(f, a), true
 			}
 		}
 	case string:
@@ -435,16 +436,6 @@ func order(v, arg any) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // answer runs a parsed query against the store (s.mu held): edge

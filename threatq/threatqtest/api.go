@@ -1,6 +1,7 @@
 package threatqtest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -712,11 +713,11 @@ func indicatorOrder(spec string) (func(a, b *object) bool, error) {
 			var c int
 			switch k.field {
 			case "id", "created_at": // ids grow with creation
-				c = cmpInt(a.id, b.id)
+				c = cmp.Compare(a.id, b.id)
 			case "value":
 				c = strings.Compare(a.value, b.value)
 			case "score":
-				c = cmpFloat(a.score, b.score)
+				c = cmp.Compare(a.score, b.score)
 			case "updated_at":
 				c = a.updated.Compare(b.updated)
 			}
@@ -729,26 +730,6 @@ func indicatorOrder(spec string) (func(a, b *object) bool, error) {
 		}
 		return false
 	}, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // updateIndicator serves PUT /api/indicators/{id}: the status (by
