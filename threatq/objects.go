@@ -474,6 +474,19 @@ func (c *Client) SyncAttributes(ctx context.Context, collection string, id int64
 	return nil
 }
 
+// page is the request for one page of a listing: r with limit and offset
+// set (r itself unchanged).
+func (r *request) page(limit, offset int) request {
+	q := *r
+	q.query = url.Values{}
+	for k, v := range r.query {
+		q.query[k] = v
+	}
+	q.query.Set("limit", strconv.Itoa(limit))
+	q.query.Set("offset", strconv.Itoa(offset))
+	return q
+}
+
 // attrRow is one stored row of an attribute: its id and value.
 type attrRow struct {
 	id    int64
@@ -632,13 +645,7 @@ func (c *Client) paged(ctx context.Context, r *request, limit int) iter.Seq2[jso
 				yield(nil, &Error{Method: r.method, Endpoint: "/api/" + r.path, Messages: []string{fmt.Sprintf("more than %d pages of %d items; stopping rather than paging without end", MaxObjectPages, limit)}})
 				return
 			}
-			page := *r
-			page.query = url.Values{}
-			for k, v := range r.query {
-				page.query[k] = v
-			}
-			page.query.Set("limit", strconv.Itoa(limit))
-			page.query.Set("offset", strconv.Itoa(offset))
+			page := r.page(limit, offset)
 			var answer struct {
 				Total *json.Number    `json:"total"`
 				Data  json.RawMessage `json:"data"`

@@ -423,13 +423,7 @@ func readAll[T any](ctx context.Context, c *Client, r *request, limit int, key f
 		total int
 	}
 	fetch := func(offset int) (page, error) {
-		q := *r
-		q.query = url.Values{}
-		for k, v := range r.query {
-			q.query[k] = v
-		}
-		q.query.Set("limit", strconv.Itoa(limit))
-		q.query.Set("offset", strconv.Itoa(offset))
+		q := r.page(limit, offset)
 		var answer struct {
 			Total *json.Number `json:"total"`
 			Data  pageList[T]  `json:"data"`

@@ -142,11 +142,7 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 		bad(w, "1905", msg)
 		return
 	}
-	var hostIDs []int64
-	for id := range s.detections {
-		hostIDs = append(hostIDs, id)
-	}
-	slices.Sort(hostIDs)
+	hostIDs := s.vmHostIDs()
 	var page []*qualys.DetectionHost
 	var next int64
 	for _, id := range hostIDs {
@@ -172,6 +168,17 @@ func (s *Server) serveDetections(w http.ResponseWriter, r *http.Request, form ur
 		}
 	}
 	dw.Close(warn)
+}
+
+// vmHostIDs is the VM hosts' ids, ascending, as the host-keyed FO
+// listings page them (s.mu held).
+func (s *Server) vmHostIDs() []int64 {
+	ids := make([]int64, 0, len(s.detections))
+	for id := range s.detections {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // truncationWarning is the WARNING 1980 of an answer cut at limit hosts

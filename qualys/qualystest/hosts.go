@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"time"
 
@@ -143,11 +142,7 @@ func (s *Server) serveHosts(w http.ResponseWriter, r *http.Request, form url.Val
 			}
 		}
 	}
-	ids := make([]int64, 0, len(s.detections))
-	for id := range s.detections {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := s.vmHostIDs()
 	var page []*qualys.Host
 	var next int64
 	for _, id := range ids {
