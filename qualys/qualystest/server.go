@@ -1,5 +1,6 @@
 // Package qualystest is an in-process fake Qualys for tests and demos: the
-// FO API (Host List Detection, dynamic search lists, KnowledgeBase), the
+// FO API (Host List Detection, Host List, dynamic search lists,
+// KnowledgeBase, asset groups), the
 // QPS host asset API and the gateway (/auth and the CSAM asset search), on
 // httptest servers, with the real services' authentication, rate and
 // concurrency limits, error shapes, truncation and pagination.
@@ -37,6 +38,20 @@
 //     cve_ids_filter.
 //   - The QPS API answers XML unless JSON is accepted, and always XML with
 //     WithQPSXMLOnly.
+//   - The KnowledgeBase's details=Basic leaves DIAGNOSIS, CONSEQUENCE and
+//     SOLUTION out and details=None returns the QIDs alone: the
+//     documentation says Basic is "basic elements" without listing them.
+//   - The Host List (5.0) lists the VM hosts (those with detections, fixed
+//     ones included) and refuses any parameter it does not implement.
+//     TRURISK_SCORE is the fake's formula (TruRisk: criticality x 2 x the
+//     highest open QDS, at most 1000), not Qualys' undocumented one;
+//     ASSET_CRITICALITY_SCORE comes with show_trurisk, as the Host List
+//     documentation says the output shows it, and is DefaultCriticality
+//     for a host the tenant gives none; ASSET_ID with show_asset_id is
+//     the QPS host asset's id; VULN_COUNT counts open detections by
+//     severity. details=None keeps the id and the scores asked for.
+//     truncation_limit=0 means no limit, as Host List Detection documents
+//     (the Host List page only shows a larger page size).
 package qualystest
 
 import (
