@@ -379,15 +379,19 @@ func (e *notPossibleError) Error() string {
 func (e *notPossibleError) Unwrap() []error { return []error{ErrIncrementalNotPossible, e.why} }
 
 type run struct {
-	cfg      Config
-	log      *slog.Logger
-	sum      *Summary
-	im       *car.Import
-	since    time.Time
-	sentQIDs map[int64]bool
-	done     map[int64]bool // asset ids already mapped in this run
-	lastLog  time.Time
-	start    time.Time
+	cfg Config
+	// carAssets are the ids of the assets CAR held for the source when
+	// the score check listed them (incremental, QualysScores); nil until
+	// then.
+	carAssets map[int64]bool
+	log       *slog.Logger
+	sum       *Summary
+	im        *car.Import
+	since     time.Time
+	sentQIDs  map[int64]bool
+	done      map[int64]bool // asset ids already mapped in this run
+	lastLog   time.Time
+	start     time.Time
 	// orphans are gateway assets that matched no host asset page.
 	orphans []*qualys.Asset
 	// callsBefore is the client's call count when the run started, so

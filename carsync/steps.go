@@ -280,6 +280,12 @@ func (r *run) changedScores(ctx context.Context) error {
 			inCAR[id] = held{a.Risk, a.BusinessValue}
 		}
 	}
+	// The same listing tells removeGone which assets CAR holds: one CAR
+	// query for both steps.
+	r.carAssets = make(map[int64]bool, len(inCAR))
+	for id := range inCAR {
+		r.carAssets[id] = true
+	}
 	same := func(a, b *float64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 	var ids []int64
 	yes := qualys.Bool(true)
@@ -378,6 +384,28 @@ func (r *run) refreshVulnerabilities(ctx context.Context) error {
 	return nil
 }
 
+// listCARAssets is the ids of the assets CAR holds for the source, read
+// one asset at a time.
+func (r *run) listCARAssets(ctx context.Context) (map[int64]bool, error) {
+	q := fmt.Sprintf(`{ asset(where: {source: {_eq: %q}}) { external_id } }`, r.cfg.Source.Key)
+	inCAR := map[int64]bool{}
+	for item, err := range r.cfg.CAR.QueryItems(ctx, q, "asset") {
+		if err != nil {
+			return nil, fmt.Errorf("carsync: listing CAR assets: %w", err)
+		}
+		var a struct {
+			ExternalID flexID `json:"external_id"`
+		}
+		if err := json.Unmarshal(item, &a); err != nil {
+			return nil, fmt.Errorf("carsync: listing CAR assets: a CAR asset: %w", err)
+		}
+		if id, err := strconv.ParseInt(string(a.ExternalID), 10, 64); err == nil {
+			inCAR[id] = true
+		}
+	}
+	return inCAR, nil
+}
+
 // removeGone soft-deletes assets CAR holds for the source that Qualys no
 // longer has. A full run knows every asset it saw; an incremental run
 // compares counts first (one cheap call each side) and lists Qualys ids
@@ -385,21 +413,15 @@ func (r *run) refreshVulnerabilities(ctx context.Context) error {
 // calls.
 func (r *run) removeGone(ctx context.Context, full bool) error {
 	// CAR's answer is read one asset at a time: memory holds the ids (8
-	// bytes each, in a set), not the answer.
-	q := fmt.Sprintf(`{ asset(where: {source: {_eq: %q}}) { external_id } }`, r.cfg.Source.Key)
-	inCAR := map[int64]bool{}
-	for item, err := range r.cfg.CAR.QueryItems(ctx, q, "asset") {
-		if err != nil {
-			return fmt.Errorf("carsync: listing CAR assets: %w", err)
-		}
-		var a struct {
-			ExternalID flexID `json:"external_id"`
-		}
-		if err := json.Unmarshal(item, &a); err != nil {
-			return fmt.Errorf("carsync: listing CAR assets: a CAR asset: %w", err)
-		}
-		if id, err := strconv.ParseInt(string(a.ExternalID), 10, 64); err == nil {
-			inCAR[id] = true
+	// bytes each, in a set), not the answer. The score check (step 4)
+	// has read them already when it ran: a new asset sent since is
+	// counted among the added below, as it would be when its import job
+	// had not completed before this listing.
+	inCAR := r.carAssets
+	if inCAR == nil {
+		var err error
+		if inCAR, err = r.listCARAssets(ctx); err != nil {
+			return err
 		}
 	}
 	present := r.done
